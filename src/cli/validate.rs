@@ -1,0 +1,93 @@
+//! `strata validate` and `strata graph`.
+
+use std::process::ExitCode;
+
+use indexmap::IndexMap;
+
+use super::{StackArgs, load};
+
+pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
+    let stack = match load(args) {
+        Ok(stack) => stack,
+        Err(code) => return Ok(code),
+    };
+    if explain {
+        print!("{}", strata::config::explain::explain(&stack));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let order = stack
+        .graph
+        .order()
+        .map_err(|_| anyhow::anyhow!("cycle after validation"))?;
+    println!(
+        "{}: valid",
+        stack.files.last().map(String::as_str).unwrap_or("")
+    );
+    if stack.files.len() > 1 {
+        println!(
+            "  extends {}",
+            stack.files[..stack.files.len() - 1]
+                .iter()
+                .rev()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        );
+    }
+    let vars: Vec<String> = stack
+        .variables
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.value))
+        .collect();
+    println!(
+        "stack {}{}",
+        stack.name,
+        if vars.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", vars.join(", "))
+        }
+    );
+
+    let mut by_type: IndexMap<&str, Vec<&str>> = IndexMap::new();
+    for decl in stack.resources.values() {
+        by_type
+            .entry(decl.type_name())
+            .or_default()
+            .push(&decl.name);
+    }
+    println!("\n{} resources", stack.resources.len());
+    for (type_name, names) in &by_type {
+        println!("  {type_name:<24} {:>2}  {}", names.len(), names.join(", "));
+    }
+    println!("\napply order");
+    for (i, name) in order.iter().enumerate() {
+        let decl = &stack.resources[name];
+        let deps: Vec<&str> = stack.graph.dependencies(name).collect();
+        let after = if deps.is_empty() {
+            String::new()
+        } else {
+            format!("  after {}", deps.join(", "))
+        };
+        println!("  {:>2}. {}{after}", i + 1, decl.address());
+    }
+    if !stack.outputs.is_empty() {
+        println!(
+            "\noutputs: {}",
+            stack.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn graph(args: &StackArgs) -> anyhow::Result<ExitCode> {
+    let stack = match load(args) {
+        Ok(stack) => stack,
+        Err(code) => return Ok(code),
+    };
+    print!(
+        "{}",
+        stack.graph.to_dot(|name| stack.resources[name].address())
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,92 @@
+//! The validated stack: what the rest of strata works from. Attribute values stay as
+//! written (with their spans) until the plan evaluates them against live facts.
+
+use indexmap::IndexMap;
+
+use super::expr::{Reference, Scope, Target};
+use super::node::{Entry, Node};
+use super::source::{Sources, Span};
+use crate::graph::Graph;
+use crate::schema::Schema;
+use crate::value::Value;
+
+pub struct Stack {
+    pub name: String,
+    /// The files of the `extends` chain, the root ancestor first.
+    pub files: Vec<String>,
+    pub variables: IndexMap<String, Variable>,
+    pub resources: IndexMap<String, ResourceDecl>,
+    pub outputs: IndexMap<String, OutputDecl>,
+    pub graph: Graph,
+    pub sources: Sources,
+}
+
+pub struct Variable {
+    pub value: String,
+    pub description: Option<String>,
+    /// Where the value came from: `--var` or the declaration's default.
+    pub from_command_line: bool,
+    pub span: Span,
+}
+
+pub struct ResourceDecl {
+    pub name: String,
+    pub schema: &'static Schema,
+    /// The resource's table (merged across files).
+    pub span: Span,
+    /// Attributes as written, without `type` and `depends_on`.
+    pub attributes: IndexMap<String, Entry>,
+    pub depends_on: Vec<(String, Span)>,
+    pub references: Vec<Reference>,
+}
+
+pub struct OutputDecl {
+    pub name: String,
+    pub value: Node,
+    pub description: Option<String>,
+    pub sensitive: bool,
+}
+
+impl ResourceDecl {
+    pub fn type_name(&self) -> &'static str {
+        self.schema.type_name
+    }
+
+    /// `type.name`, the address shown in plans and graphs.
+    pub fn address(&self) -> String {
+        format!("{}.{}", self.schema.type_name, self.name)
+    }
+}
+
+impl Stack {
+    /// The stage this stack is deployed as (`var.stage`), which names its state.
+    pub fn stage(&self) -> Option<&str> {
+        self.variables.get("stage").map(|v| v.value.as_str())
+    }
+}
+
+/// Looks up variables, stack facts and AWS facts; resources are answered by `resources`.
+pub struct BaseScope<'a, F: Fn(&str, &str) -> Value> {
+    pub stack: &'a Stack,
+    pub account_id: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub resources: F,
+}
+
+impl<F: Fn(&str, &str) -> Value> Scope for BaseScope<'_, F> {
+    fn lookup(&self, target: &Target) -> Value {
+        let known = |v: Option<&str>| v.map_or(Value::Unknown, |s| Value::Str(s.to_string()));
+        match target {
+            Target::Var(name) => known(self.stack.variables.get(name).map(|v| v.value.as_str())),
+            Target::Stack(attr) if attr == "name" => Value::Str(self.stack.name.clone()),
+            Target::Stack(_) => Value::Unknown,
+            Target::Aws(attr) => match attr.as_str() {
+                "account_id" => known(self.account_id),
+                "region" => known(self.region),
+                "partition" => Value::Str("aws".into()),
+                _ => Value::Unknown,
+            },
+            Target::Resource { name, attribute } => (self.resources)(name, attribute),
+        }
+    }
+}

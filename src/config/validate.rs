@@ -1,0 +1,575 @@
+//! Validation: the merged document becomes a [`Stack`], or every problem in it is reported.
+//! Checks the document's shape, variables, each resource against its schema, every
+//! reference, and the dependency graph.
+
+use indexmap::IndexMap;
+
+use super::diagnostic::Diagnostic;
+use super::expr::{Reference, Target, evaluate, references};
+use super::model::{BaseScope, OutputDecl, ResourceDecl, Stack, Variable};
+use super::node::{Entry, Node, NodeValue, Table};
+use super::source::{Sources, Span};
+use crate::graph::{Edge, EdgeKind, Graph};
+use crate::resources;
+use crate::schema::check_attributes;
+use crate::value::Value;
+
+const TOP_LEVEL: &[&str] = &["extends", "stack", "variables", "resources", "outputs"];
+const RESOURCE_META: &[&str] = &["type", "depends_on"];
+const VARIABLE_KEYS: &[&str] = &["default", "description", "allowed"];
+const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
+const AWS_FACTS: &[&str] = &["account_id", "region", "partition"];
+
+pub fn validate(
+    document: Node,
+    files: Vec<String>,
+    vars: &[(String, String)],
+    sources: Sources,
+    mut diagnostics: Vec<Diagnostic>,
+) -> Result<Stack, (Vec<Diagnostic>, Sources)> {
+    let empty = Table::new();
+    let top = document.as_table().unwrap_or(&empty);
+    check_keys(
+        top,
+        TOP_LEVEL,
+        "at the top of a stack file",
+        &mut diagnostics,
+    );
+
+    let name = stack_name(top, &document.span, &mut diagnostics);
+    let variables = variables(top, vars, &mut diagnostics);
+    let mut stack = Stack {
+        name,
+        files,
+        variables,
+        resources: IndexMap::new(),
+        outputs: IndexMap::new(),
+        graph: Graph::default(),
+        sources,
+    };
+    stack.resources = resource_decls(top, &mut diagnostics);
+    // Resources that failed to validate are still declared: references to them are not
+    // reported a second time.
+    let declared: Vec<String> = top
+        .get("resources")
+        .and_then(|e| e.node.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
+    stack.outputs = outputs(top, &mut diagnostics);
+
+    check_resource_attributes(&stack, &mut diagnostics);
+    check_references(&stack, &declared, &mut diagnostics);
+    stack.graph = build_graph(&stack);
+    if let Err(cycle) = stack.graph.order() {
+        diagnostics.push(cycle.diagnostic());
+    }
+
+    if diagnostics.is_empty() {
+        Ok(stack)
+    } else {
+        Err((diagnostics, stack.sources))
+    }
+}
+
+fn check_keys(table: &Table, allowed: &[&str], place: &str, diagnostics: &mut Vec<Diagnostic>) {
+    for (key, entry) in table {
+        if !allowed.contains(&key.as_str()) {
+            diagnostics.push(
+                Diagnostic::error(format!("unknown key `{key}` {place}"))
+                    .at(
+                        &entry.key_span,
+                        format!("expected one of {}", crate::schema::quoted_list(allowed)),
+                    )
+                    .suggest(key, allowed.iter().copied()),
+            );
+        }
+    }
+}
+
+/// The table under `key`, or an error if it is something else.
+fn table_at<'a>(
+    table: &'a Table,
+    key: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<&'a Table> {
+    let entry = table.get(key)?;
+    match &entry.node.value {
+        NodeValue::Table(t) => Some(t),
+        _ => {
+            diagnostics.push(Diagnostic::error(format!("`{key}` must be a table")).at(
+                &entry.node.span,
+                format!("expected a table, found {}", entry.node.kind()),
+            ));
+            None
+        }
+    }
+}
+
+fn string_at(entry: &Entry, what: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
+    match &entry.node.value {
+        NodeValue::Str(s) => Some(s.clone()),
+        _ => {
+            diagnostics.push(Diagnostic::error(format!("`{what}` must be a string")).at(
+                &entry.node.span,
+                format!("expected a string, found {}", entry.node.kind()),
+            ));
+            None
+        }
+    }
+}
+
+fn stack_name(top: &Table, document_span: &Span, diagnostics: &mut Vec<Diagnostic>) -> String {
+    let Some(stack) = table_at(top, "stack", diagnostics) else {
+        if !top.contains_key("stack") {
+            diagnostics.push(
+                Diagnostic::error("missing `[stack]` table")
+                    .at(&Span::new(document_span.file, 0..0), "a stack needs a name")
+                    .help("add `[stack]` with `name = \"my-stack\"`"),
+            );
+        }
+        return String::new();
+    };
+    check_keys(stack, &["name", "description"], "in `[stack]`", diagnostics);
+    let Some(entry) = stack.get("name") else {
+        let span = &top["stack"].key_span;
+        diagnostics.push(
+            Diagnostic::error("missing `name` in `[stack]`").at(span, "add `name = \"...\"` here"),
+        );
+        return String::new();
+    };
+    let name = string_at(entry, "stack.name", diagnostics).unwrap_or_default();
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+    if !valid && matches!(entry.node.value, NodeValue::Str(_)) {
+        diagnostics.push(
+            Diagnostic::error(format!("invalid stack name `{name}`"))
+                .at(
+                    &entry.node.span,
+                    "expected lowercase letters, digits and hyphens, starting with a letter",
+                )
+                .note("the name becomes part of AWS resource names and of the state file's name"),
+        );
+    }
+    name
+}
+
+fn variables(
+    top: &Table,
+    vars: &[(String, String)],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> IndexMap<String, Variable> {
+    let mut out = IndexMap::new();
+    let empty = Table::new();
+    let declared = table_at(top, "variables", diagnostics).unwrap_or(&empty);
+    for (name, entry) in declared {
+        let NodeValue::Table(decl) = &entry.node.value else {
+            diagnostics.push(
+                Diagnostic::error(format!("variable `{name}` must be a table"))
+                    .at(
+                        &entry.node.span,
+                        format!("expected a table, found {}", entry.node.kind()),
+                    )
+                    .help(format!(
+                        "write `[variables.{name}]` with `default = \"...\"`"
+                    )),
+            );
+            continue;
+        };
+        check_keys(
+            decl,
+            VARIABLE_KEYS,
+            &format!("in variable `{name}`"),
+            diagnostics,
+        );
+        let default = decl
+            .get("default")
+            .and_then(|e| string_at(e, &format!("variables.{name}.default"), diagnostics));
+        let description = decl
+            .get("description")
+            .and_then(|e| string_at(e, "description", diagnostics));
+        let given = vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone());
+        let from_command_line = given.is_some();
+        let Some(value) = given.or(default) else {
+            diagnostics.push(
+                Diagnostic::error(format!("variable `{name}` is required but has no value"))
+                    .at(&entry.key_span, "declared here without a default")
+                    .help(format!("pass `--var {name}=VALUE`")),
+            );
+            continue;
+        };
+        if let Some(allowed) = decl.get("allowed") {
+            let values: Vec<String> = match &allowed.node.value {
+                NodeValue::Array(items) => items
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if !values.contains(&value) {
+                let mut d = Diagnostic::error(format!(
+                    "variable `{name}` is `{value}`, which is not allowed"
+                ))
+                .at(
+                    &allowed.node.span,
+                    format!("allowed: {}", values.join(", ")),
+                );
+                if from_command_line {
+                    d = d.note("the value was set with --var");
+                }
+                diagnostics.push(d);
+            }
+        }
+        out.insert(
+            name.clone(),
+            Variable {
+                value,
+                description,
+                from_command_line,
+                span: entry.key_span.clone(),
+            },
+        );
+    }
+    for (name, _) in vars {
+        if !declared.contains_key(name) {
+            diagnostics.push(
+                Diagnostic::error(format!("unknown variable `{name}` set with --var"))
+                    .note(format!(
+                        "this stack declares: {}",
+                        if declared.is_empty() {
+                            "no variables".to_string()
+                        } else {
+                            declared.keys().cloned().collect::<Vec<_>>().join(", ")
+                        }
+                    ))
+                    .suggest(name, declared.keys().map(String::as_str)),
+            );
+        }
+    }
+    out
+}
+
+fn resource_decls(
+    top: &Table,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> IndexMap<String, ResourceDecl> {
+    let mut out = IndexMap::new();
+    let Some(resources) = table_at(top, "resources", diagnostics) else {
+        return out;
+    };
+    for (name, entry) in resources {
+        if !valid_identifier(name) {
+            diagnostics.push(
+                Diagnostic::error(format!("invalid resource name `{name}`")).at(
+                    &entry.key_span,
+                    "expected letters, digits and underscores, starting with a letter",
+                ),
+            );
+            continue;
+        }
+        let NodeValue::Table(table) = &entry.node.value else {
+            diagnostics.push(
+                Diagnostic::error(format!("resource `{name}` must be a table"))
+                    .at(
+                        &entry.node.span,
+                        format!("expected a table, found {}", entry.node.kind()),
+                    )
+                    .help(format!(
+                        "write `[resources.{name}]` followed by `type = \"...\"` and its attributes"
+                    )),
+            );
+            continue;
+        };
+        let Some(type_entry) = table.get("type") else {
+            diagnostics.push(
+                Diagnostic::error(format!("resource `{name}` has no `type`"))
+                    .at(&entry.key_span, "add `type = \"...\"` to this resource")
+                    .note(format!("known types: {}", type_names().join(", "))),
+            );
+            continue;
+        };
+        let Some(type_name) = string_at(type_entry, &format!("{name}.type"), diagnostics) else {
+            continue;
+        };
+        let Some(schema) = resources::schema(&type_name) else {
+            diagnostics.push(
+                Diagnostic::error(format!("unknown resource type `{type_name}`"))
+                    .at(&type_entry.node.span, "not a resource type strata knows")
+                    .suggest(&type_name, type_names())
+                    .note(format!("known types: {}", type_names().join(", "))),
+            );
+            continue;
+        };
+        let depends_on = depends_on(table, diagnostics);
+        let attributes: IndexMap<String, Entry> = table
+            .iter()
+            .filter(|(k, _)| !RESOURCE_META.contains(&k.as_str()))
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect();
+        let mut refs = Vec::new();
+        for attr in attributes.values() {
+            refs.extend(references(&attr.node, diagnostics));
+        }
+        out.insert(
+            name.clone(),
+            ResourceDecl {
+                name: name.clone(),
+                schema,
+                span: entry.key_span.clone(),
+                attributes,
+                depends_on,
+                references: refs,
+            },
+        );
+    }
+    out
+}
+
+fn type_names() -> Vec<&'static str> {
+    resources::SCHEMAS.iter().map(|s| s.type_name).collect()
+}
+
+fn valid_identifier(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn depends_on(table: &Table, diagnostics: &mut Vec<Diagnostic>) -> Vec<(String, Span)> {
+    let Some(entry) = table.get("depends_on") else {
+        return Vec::new();
+    };
+    let NodeValue::Array(items) = &entry.node.value else {
+        diagnostics.push(
+            Diagnostic::error("`depends_on` must be an array of resource names").at(
+                &entry.node.span,
+                format!("expected an array, found {}", entry.node.kind()),
+            ),
+        );
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| match item.as_str() {
+            Some(s) => Some((s.to_string(), item.span.clone())),
+            None => {
+                diagnostics.push(Diagnostic::error("`depends_on` must name resources").at(
+                    &item.span,
+                    format!("expected a resource name, found {}", item.kind()),
+                ));
+                None
+            }
+        })
+        .collect()
+}
+
+fn outputs(top: &Table, diagnostics: &mut Vec<Diagnostic>) -> IndexMap<String, OutputDecl> {
+    let mut out = IndexMap::new();
+    let Some(outputs) = table_at(top, "outputs", diagnostics) else {
+        return out;
+    };
+    for (name, entry) in outputs {
+        let decl = match &entry.node.value {
+            NodeValue::Table(t) => {
+                check_keys(t, OUTPUT_KEYS, &format!("in output `{name}`"), diagnostics);
+                let Some(value) = t.get("value") else {
+                    diagnostics.push(
+                        Diagnostic::error(format!("output `{name}` has no `value`"))
+                            .at(&entry.key_span, "add `value = \"${resource.attribute}\"`"),
+                    );
+                    continue;
+                };
+                OutputDecl {
+                    name: name.clone(),
+                    value: value.node.clone(),
+                    description: t
+                        .get("description")
+                        .and_then(|e| string_at(e, "description", diagnostics)),
+                    sensitive: t
+                        .get("sensitive")
+                        .is_some_and(|e| matches!(e.node.value, NodeValue::Bool(true))),
+                }
+            }
+            _ => OutputDecl {
+                name: name.clone(),
+                value: entry.node.clone(),
+                description: None,
+                sensitive: false,
+            },
+        };
+        out.insert(name.clone(), decl);
+    }
+    out
+}
+
+/// Checks attributes against schemas with what is known before any AWS call: variables,
+/// the stack name, and literal attributes of other resources.
+fn check_resource_attributes(stack: &Stack, diagnostics: &mut Vec<Diagnostic>) {
+    let scope = validation_scope(stack);
+    for decl in stack.resources.values() {
+        let entries: Vec<_> = decl
+            .attributes
+            .iter()
+            .map(|(k, e)| (k.as_str(), e))
+            .collect();
+        check_attributes(
+            decl.schema,
+            &decl.name,
+            &entries,
+            &decl.span,
+            &scope,
+            diagnostics,
+        );
+    }
+}
+
+/// The scope used while validating: AWS facts and computed attributes are unknown.
+pub fn validation_scope(stack: &Stack) -> BaseScope<'_, impl Fn(&str, &str) -> Value + '_> {
+    BaseScope {
+        stack,
+        account_id: None,
+        region: None,
+        resources: move |name: &str, attribute: &str| {
+            let Some(entry) = stack
+                .resources
+                .get(name)
+                .and_then(|r| r.attributes.get(attribute))
+            else {
+                return Value::Unknown;
+            };
+            // One level only: a literal attribute is known, anything with references is not.
+            let inner = BaseScope {
+                stack,
+                account_id: None,
+                region: None,
+                resources: |_: &str, _: &str| Value::Unknown,
+            };
+            evaluate(&entry.node, &inner)
+        },
+    }
+}
+
+fn check_references(stack: &Stack, declared: &[String], diagnostics: &mut Vec<Diagnostic>) {
+    let output_refs: Vec<Reference> = stack
+        .outputs
+        .values()
+        .flat_map(|o| references(&o.value, &mut Vec::new()))
+        .collect();
+    let all = stack
+        .resources
+        .values()
+        .flat_map(|r| r.references.iter())
+        .chain(output_refs.iter());
+    for reference in all {
+        let broken_declaration = matches!(&reference.target, Target::Resource { name, .. }
+            if !stack.resources.contains_key(name) && declared.contains(name));
+        if broken_declaration {
+            continue;
+        }
+        if let Some(d) = check_reference(stack, reference) {
+            diagnostics.push(d);
+        }
+    }
+    for decl in stack.resources.values() {
+        for (target, span) in &decl.depends_on {
+            if !stack.resources.contains_key(target) && declared.contains(target) {
+                continue;
+            } else if !stack.resources.contains_key(target) {
+                diagnostics.push(
+                    Diagnostic::error(format!("`depends_on` names unknown resource `{target}`"))
+                        .at(span, "no resource with this name")
+                        .suggest(target, stack.resources.keys().map(String::as_str)),
+                );
+            } else if *target == decl.name {
+                diagnostics.push(
+                    Diagnostic::error(format!("resource `{target}` depends on itself"))
+                        .at(span, "remove this"),
+                );
+            }
+        }
+    }
+}
+
+fn check_reference(stack: &Stack, reference: &Reference) -> Option<Diagnostic> {
+    let span = &reference.span;
+    match &reference.target {
+        Target::Var(name) if !stack.variables.contains_key(name) => Some(
+            Diagnostic::error(format!("unknown variable `{name}`"))
+                .at(span, "not declared in `[variables]`")
+                .suggest(name, stack.variables.keys().map(String::as_str)),
+        ),
+        Target::Stack(attr) if attr != "name" => Some(
+            Diagnostic::error(format!("unknown stack attribute `{attr}`"))
+                .at(span, "`stack` has only `name`")
+                .help("use `${stack.name}`; the stage is `${var.stage}`"),
+        ),
+        Target::Aws(attr) if !AWS_FACTS.contains(&attr.as_str()) => Some(
+            Diagnostic::error(format!("unknown AWS fact `{attr}`"))
+                .at(
+                    span,
+                    format!("expected one of {}", crate::schema::quoted_list(AWS_FACTS)),
+                )
+                .suggest(attr, AWS_FACTS.iter().copied()),
+        ),
+        Target::Resource { name, attribute } => match stack.resources.get(name) {
+            None => Some(
+                Diagnostic::error(format!("unknown resource `{name}`"))
+                    .at(span, "no resource with this name")
+                    .suggest(name, stack.resources.keys().map(String::as_str)),
+            ),
+            Some(decl) if !decl.schema.referable().any(|a| a == attribute) => Some(
+                Diagnostic::error(format!(
+                    "`{}` has no attribute `{attribute}`",
+                    decl.address()
+                ))
+                .at(span, "unknown attribute")
+                .suggest(attribute, decl.schema.referable())
+                .note(format!(
+                    "{} has: {}",
+                    decl.type_name(),
+                    decl.schema.referable().collect::<Vec<_>>().join(", ")
+                )),
+            ),
+            Some(_) => None,
+        },
+        _ => None,
+    }
+}
+
+fn build_graph(stack: &Stack) -> Graph {
+    let mut graph = Graph::default();
+    for name in stack.resources.keys() {
+        graph.add_node(name);
+    }
+    for decl in stack.resources.values() {
+        for reference in &decl.references {
+            if let Target::Resource { name, .. } = &reference.target
+                && stack.resources.contains_key(name)
+            {
+                graph.add_edge(Edge {
+                    from: decl.name.clone(),
+                    to: name.clone(),
+                    span: reference.span.clone(),
+                    kind: EdgeKind::Reference,
+                });
+            }
+        }
+        for (target, span) in &decl.depends_on {
+            if stack.resources.contains_key(target) && *target != decl.name {
+                graph.add_edge(Edge {
+                    from: decl.name.clone(),
+                    to: target.clone(),
+                    span: span.clone(),
+                    kind: EdgeKind::DependsOn,
+                });
+            }
+        }
+    }
+    graph
+}

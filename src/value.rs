@@ -1,0 +1,152 @@
+//! Attribute values as strata sees them: JSON-like, plus `Unknown` for what only apply
+//! will tell (the ARN of a queue not yet created).
+
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Value>),
+    Map(IndexMap<String, Value>),
+    /// Known after apply.
+    Unknown,
+}
+
+impl Value {
+    pub fn is_known(&self) -> bool {
+        match self {
+            Value::Unknown => false,
+            Value::List(items) => items.iter().all(Value::is_known),
+            Value::Map(map) => map.values().all(Value::is_known),
+            _ => true,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&IndexMap<String, Value>> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_map()?.get(key)
+    }
+
+    /// JSON for state, saved plans and `--json`; `Unknown` becomes null (the plan marks
+    /// unknown values separately).
+    pub fn to_json(&self) -> Json {
+        match self {
+            Value::Null | Value::Unknown => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Int(i) => Json::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+            Value::Str(s) => Json::String(s.clone()),
+            Value::List(l) => Json::Array(l.iter().map(Value::to_json).collect()),
+            Value::Map(m) => {
+                Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
+        }
+    }
+
+    pub fn from_json(json: &Json) -> Value {
+        match json {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => n
+                .as_i64()
+                .map_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)), Value::Int),
+            Json::String(s) => Value::Str(s.clone()),
+            Json::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
+            Json::Object(o) => Value::Map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A short rendering for plans and messages: strings quoted, maps and lists inline.
+    pub fn render(&self) -> String {
+        match self {
+            Value::Unknown => "(known after apply)".into(),
+            Value::Null => "null".into(),
+            Value::Str(s) => format!("{s:?}"),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::List(items) => {
+                format!(
+                    "[{}]",
+                    items
+                        .iter()
+                        .map(Value::render)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+            Value::Map(map) => format!(
+                "{{ {} }}",
+                map.iter()
+                    .map(|(k, v)| format!("{k} = {}", v.render()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+pub type Attrs = IndexMap<String, Value>;
+
+/// Attributes as one JSON object, for state files.
+pub fn attrs_to_json(attrs: &Attrs) -> Json {
+    Json::Object(
+        attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect(),
+    )
+}
+
+pub fn attrs_from_json(json: &Json) -> Attrs {
+    json.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,439 @@
+"""Tests for the presign Lambda (stacks/functions/presign/index.py).
+
+Run from the repository root with only boto3 installed:
+
+    python -m unittest discover -s stacks/functions/presign -p 'test_*.py'
+
+No network is used: presigning is local, with static credentials set in the
+environment. Each generated URL's SigV4 signature is recomputed here to prove
+which HTTP method it was signed for.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import importlib.util
+import json
+import os
+import unittest
+from pathlib import Path
+from unittest import mock
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+import boto3
+from botocore.exceptions import NoCredentialsError
+
+HERE = Path(__file__).resolve().parent
+
+
+def load_index(name: str = "presign_index"):
+    """Import index.py by path under a unique name (other functions have one too)."""
+    spec = importlib.util.spec_from_file_location(name, HERE / "index.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+index = load_index()
+
+ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+REGION = "eu-west-1"
+BUCKET = "strata-test-bucket"
+ENDPOINT = "http://localhost:4566"
+
+ACTION_ERROR = "action must be one of: getObject, putObject"
+EXPIRY_ERROR = (
+    "server configuration error: URL_EXPIRY_SECONDS must be an integer between 1 and 604800"
+)
+
+
+def proxy_event(body, method="POST", base64_encoded=False):
+    """A minimal API Gateway REST API (Lambda proxy) event."""
+    if base64_encoded and body is not None:
+        body = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    return {
+        "resource": "/presign",
+        "path": "/presign",
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "queryStringParameters": None,
+        "requestContext": {"httpMethod": method, "stage": "prod"},
+        "body": body,
+        "isBase64Encoded": base64_encoded,
+    }
+
+
+def request_body(action="putObject", key="input/file.txt"):
+    return json.dumps({"action": action, "object_key": key})
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
+
+def signature_matches(url: str, method: str) -> bool:
+    """Recompute the SigV4 query signature of `url` for `method`; compare it."""
+    parts = urlsplit(url)
+    params = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True))
+    signature = params.pop("X-Amz-Signature")
+    canonical_query = "&".join(
+        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params.items())
+    )
+    signed_headers = params["X-Amz-SignedHeaders"]
+    assert signed_headers == "host", signed_headers
+    canonical_request = "\n".join(
+        [method, parts.path, canonical_query, f"host:{parts.netloc}\n", signed_headers,
+         "UNSIGNED-PAYLOAD"]
+    )
+    access_key, scope = params["X-Amz-Credential"].split("/", 1)
+    date, region, service, terminator = scope.split("/")
+    string_to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", params["X-Amz-Date"], scope,
+         hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()]
+    )
+    key = ("AWS4" + SECRET_KEY).encode("utf-8")
+    for part in (date, region, service, terminator):
+        key = _hmac(key, part)
+    expected = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
+class PresignTestCase(unittest.TestCase):
+    """Hermetic environment and a fresh (lazily created) client per test."""
+
+    def setUp(self):
+        env = {
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            # Keep any local AWS config, profile or metadata service out of it.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "S3_BUCKET": BUCKET,
+        }
+        # clear=True also drops AWS_ENDPOINT_URL(_S3), AWS_PROFILE, session
+        # tokens and URL_EXPIRY_SECONDS inherited from the caller.
+        patcher = mock.patch.dict(os.environ, env, clear=True)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        index._S3_CLIENT = None
+        self.addCleanup(setattr, index, "_S3_CLIENT", None)
+
+    def invoke(self, event):
+        with self.assertLogs("presign", level="INFO") as logs:
+            response = index.handler(event, None)
+        # Exactly one log line per request, never carrying the URL or signature.
+        self.assertEqual(len(logs.records), 1, logs.output)
+        self.last_log = json.loads(logs.records[0].getMessage())
+        self.assertNotIn("X-Amz-Signature", logs.output[0])
+        self.assertNotIn("http", logs.output[0])
+        self.assertEqual(self.last_log["status"], response["statusCode"])
+        return response
+
+    def assertOk(self, response):
+        self.assertEqual(response["statusCode"], 200, response["body"])
+        self.assertEqual(response["headers"], {"Content-Type": "text/plain"})
+        self.assertIs(response["isBase64Encoded"], False)
+        return response["body"]
+
+    def assertError(self, response, status, message):
+        self.assertEqual(response["statusCode"], status, response["body"])
+        self.assertEqual(response["headers"]["Content-Type"], "application/json")
+        self.assertEqual(json.loads(response["body"]), {"error": message})
+        self.assertEqual(self.last_log["outcome"], message)
+
+    def assertPresigned(self, url, key, method, expiry=100, endpoint=None):
+        """The URL names BUCKET/key, expires after `expiry`, is signed for `method`."""
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        if endpoint:  # path-style: http://host:port/bucket/key
+            endpoint_parts = urlsplit(endpoint)
+            self.assertEqual(parts.scheme, endpoint_parts.scheme)
+            self.assertEqual(parts.netloc, endpoint_parts.netloc)
+            self.assertEqual(unquote(parts.path), f"/{BUCKET}/{key}")
+        else:  # virtual-hosted on the regional endpoint: https://bucket.s3.<region>...
+            self.assertEqual(parts.scheme, "https")
+            self.assertEqual(parts.netloc, f"{BUCKET}.s3.{REGION}.amazonaws.com")
+            self.assertEqual(unquote(parts.path), f"/{key}")
+        self.assertEqual(query["X-Amz-Algorithm"], "AWS4-HMAC-SHA256")
+        self.assertEqual(query["X-Amz-Expires"], str(expiry))
+        self.assertTrue(query["X-Amz-Credential"].startswith(f"{ACCESS_KEY}/"))
+        self.assertIn(f"/{REGION}/s3/aws4_request", query["X-Amz-Credential"])
+        other = {"PUT": "GET", "GET": "PUT"}[method]
+        self.assertTrue(signature_matches(url, method), f"not signed for {method}")
+        self.assertFalse(signature_matches(url, other), f"also valid for {other}")
+
+
+class SuccessTests(PresignTestCase):
+    def test_put_object_via_proxy(self):
+        url = self.assertOk(self.invoke(proxy_event(request_body("putObject", "input/a.csv"))))
+        self.assertPresigned(url, "input/a.csv", "PUT")
+        self.assertEqual(self.last_log["action"], "putObject")
+        self.assertEqual(self.last_log["object_key"], "input/a.csv")
+        self.assertEqual(self.last_log["outcome"], "presigned PUT URL valid 100s")
+
+    def test_get_object_via_proxy(self):
+        url = self.assertOk(self.invoke(proxy_event(request_body("getObject", "input/a.csv"))))
+        self.assertPresigned(url, "input/a.csv", "GET")
+        self.assertEqual(self.last_log["outcome"], "presigned GET URL valid 100s")
+
+    def test_base64_encoded_body(self):
+        event = proxy_event(request_body("getObject", "input/b64.bin"), base64_encoded=True)
+        url = self.assertOk(self.invoke(event))
+        self.assertPresigned(url, "input/b64.bin", "GET")
+
+    def test_direct_invocation(self):
+        for action, method in (("putObject", "PUT"), ("getObject", "GET")):
+            with self.subTest(action=action):
+                response = self.invoke({"action": action, "object_key": "input/direct.txt"})
+                self.assertEqual(set(response), {"statusCode", "headers", "body", "isBase64Encoded"})
+                self.assertPresigned(self.assertOk(response), "input/direct.txt", method)
+
+    def test_lowercase_method_and_no_method(self):
+        event = proxy_event(request_body(), method="post")
+        self.assertOk(self.invoke(event))
+        del event["httpMethod"]
+        self.assertOk(self.invoke(event))
+
+    def test_keys_with_spaces_and_unicode(self):
+        keys = [
+            "input/my report 2024.pdf",
+            "input/données/résumé ü.txt",
+            "input/日本語/ファイル.csv",
+            "input/emoji 🚀 + plus & amp=eq?.txt",
+            "input/a..b/..hidden/file..",  # '..' inside a segment is fine
+            "input/" + "a" * (1024 - len("input/")),  # exactly 1024 bytes
+        ]
+        for key in keys:
+            for action, method in (("putObject", "PUT"), ("getObject", "GET")):
+                with self.subTest(key=key, action=action):
+                    url = self.assertOk(self.invoke(proxy_event(request_body(action, key))))
+                    self.assertPresigned(url, key, method)
+                    self.assertEqual(self.last_log["object_key"], key)
+
+    def test_expiry_from_environment(self):
+        for value, expected in (("3600", 3600), ("1", 1), ("604800", 604800), (" 60 ", 60)):
+            with self.subTest(value=value):
+                os.environ["URL_EXPIRY_SECONDS"] = value
+                url = self.assertOk(self.invoke(proxy_event(request_body())))
+                self.assertPresigned(url, "input/file.txt", "PUT", expiry=expected)
+
+    def test_endpoint_url_uses_path_style(self):
+        os.environ["AWS_ENDPOINT_URL"] = ENDPOINT
+        for action, method in (("putObject", "PUT"), ("getObject", "GET")):
+            with self.subTest(action=action):
+                key = "input/dir/with space é.txt"
+                url = self.assertOk(self.invoke(proxy_event(request_body(action, key))))
+                self.assertTrue(url.startswith(f"{ENDPOINT}/{BUCKET}/input/dir/"), url)
+                self.assertPresigned(url, key, method, endpoint=ENDPOINT)
+
+
+class ClientTests(PresignTestCase):
+    def test_client_not_created_at_import(self):
+        with mock.patch.object(boto3, "client") as client:
+            fresh = load_index("presign_index_fresh")
+        client.assert_not_called()
+        self.assertIsNone(fresh._S3_CLIENT)
+
+    def test_client_created_once(self):
+        with mock.patch.object(index.boto3, "client", wraps=boto3.client) as client:
+            for _ in range(3):
+                self.assertOk(self.invoke(proxy_event(request_body())))
+        client.assert_called_once()
+        self.assertIsNotNone(index._S3_CLIENT)
+
+    def test_client_config_with_endpoint(self):
+        os.environ["AWS_ENDPOINT_URL"] = ENDPOINT
+        with mock.patch.object(index.boto3, "client", wraps=boto3.client) as client:
+            self.assertOk(self.invoke(proxy_event(request_body())))
+        args, kwargs = client.call_args
+        self.assertEqual(args, ("s3",))
+        self.assertEqual(kwargs["endpoint_url"], ENDPOINT)
+        self.assertEqual(kwargs["config"].signature_version, "s3v4")
+        self.assertEqual(kwargs["config"].s3, {"addressing_style": "path"})
+
+    def test_client_config_without_endpoint(self):
+        with mock.patch.object(index.boto3, "client", wraps=boto3.client) as client:
+            self.assertOk(self.invoke(proxy_event(request_body())))
+        args, kwargs = client.call_args
+        self.assertEqual(args, ("s3",))
+        self.assertNotIn("endpoint_url", kwargs)
+        self.assertEqual(kwargs["config"].signature_version, "s3v4")
+        self.assertEqual(kwargs["config"].s3, {"addressing_style": "virtual"})
+
+
+class BadRequestTests(PresignTestCase):
+    def assertBadRequest(self, event, message):
+        self.assertError(self.invoke(event), 400, message)
+
+    def test_missing_body(self):
+        for body in (None, ""):
+            with self.subTest(body=body):
+                self.assertBadRequest(proxy_event(body), "request body is required")
+        event = proxy_event(None)
+        del event["body"]
+        self.assertBadRequest(event, "request body is required")
+        self.assertBadRequest(proxy_event("", base64_encoded=True), "request body is required")
+        self.assertBadRequest(None, "request body is required")
+
+    def test_body_not_json(self):
+        for body in ("not json", "{", "{'action': 'putObject'}"):
+            with self.subTest(body=body):
+                self.assertBadRequest(proxy_event(body), "request body is not valid JSON")
+        self.assertBadRequest(
+            proxy_event("not json", base64_encoded=True), "request body is not valid JSON"
+        )
+
+    def test_body_not_object(self):
+        for body in ("[]", '["putObject", "input/a"]', '"input/a"', "42", "null", "true"):
+            with self.subTest(body=body):
+                self.assertBadRequest(proxy_event(body), "request body must be a JSON object")
+        for event in (["putObject"], "input/a", 42):
+            with self.subTest(event=event):
+                self.assertBadRequest(event, "request body must be a JSON object")
+
+    def test_bad_base64(self):
+        event = proxy_event("not base64!!", base64_encoded=False)
+        event["isBase64Encoded"] = True
+        self.assertBadRequest(event, "request body is not valid base64")
+        event["body"] = base64.b64encode(b"\xff\xfe{}").decode("ascii")
+        self.assertBadRequest(event, "request body is not valid UTF-8")
+
+    def test_unknown_or_missing_action(self):
+        for action in ("deleteObject", "PutObject", "", None, 1, ["putObject"]):
+            with self.subTest(action=action):
+                self.assertBadRequest(proxy_event(request_body(action)), ACTION_ERROR)
+        self.assertBadRequest(proxy_event('{"object_key": "input/a"}'), ACTION_ERROR)
+        self.assertBadRequest({"object_key": "input/a"}, ACTION_ERROR)
+
+    def test_missing_or_non_string_key(self):
+        self.assertBadRequest(proxy_event('{"action": "putObject"}'), "object_key must be a string")
+        for key in (None, 5, ["input/a"], {"k": "input/a"}, True):
+            with self.subTest(key=key):
+                self.assertBadRequest(
+                    proxy_event(request_body(key=key)), "object_key must be a string"
+                )
+        self.assertBadRequest({"action": "getObject"}, "object_key must be a string")
+
+    def test_key_without_input_prefix(self):
+        for key in ("output/a.txt", "inputx/a", "Input/a.txt", "input", "", "a/input/b"):
+            with self.subTest(key=key):
+                self.assertBadRequest(
+                    proxy_event(request_body(key=key)), "object_key must start with 'input/'"
+                )
+
+    def test_absolute_key(self):
+        for key in ("/input/a.txt", "/etc/passwd", "/"):
+            with self.subTest(key=key):
+                self.assertBadRequest(
+                    proxy_event(request_body(key=key)), "object_key must not start with '/'"
+                )
+
+    def test_dot_dot_segment(self):
+        for key in ("input/../secret", "input/a/../../b", "input/..", "input/a/..",
+                    "input/a/../b.txt"):
+            with self.subTest(key=key):
+                self.assertBadRequest(
+                    proxy_event(request_body(key=key)),
+                    "object_key must not contain '..' path segments",
+                )
+
+    def test_key_too_long(self):
+        for key in ("input/" + "a" * 1019, "input/" + "é" * 510):  # 1025 / 1026 bytes
+            with self.subTest(length=len(key)):
+                self.assertBadRequest(
+                    proxy_event(request_body(key=key)),
+                    "object_key must be at most 1024 bytes (UTF-8)",
+                )
+
+    def test_control_characters(self):
+        for char in ("\x00", "\n", "\r", "\t", "\x1b", "\x7f", "\x85", "\x9f"):
+            with self.subTest(char=repr(char)):
+                self.assertBadRequest(
+                    proxy_event(request_body(key=f"input/a{char}b.txt")),
+                    "object_key must not contain control characters",
+                )
+                # The log line stays one line even for such keys.
+                self.assertEqual(self.last_log["object_key"], f"input/a{char}b.txt")
+
+    def test_lone_surrogate(self):
+        self.assertBadRequest(
+            proxy_event('{"action": "putObject", "object_key": "input/\\ud800"}'),
+            "object_key is not valid Unicode",
+        )
+
+    def test_empty_key_after_prefix(self):
+        self.assertBadRequest(
+            proxy_event(request_body(key="input/")),
+            "object_key must name an object under 'input/'",
+        )
+
+
+class MethodTests(PresignTestCase):
+    def test_non_post_methods(self):
+        for method in ("GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"):
+            with self.subTest(method=method):
+                response = self.invoke(proxy_event(request_body(), method=method))
+                self.assertError(response, 405, f"method {method} is not allowed; use POST")
+                self.assertEqual(response["headers"]["Allow"], "POST")
+
+    def test_non_post_without_body(self):
+        response = self.invoke(proxy_event(None, method="GET"))
+        self.assertError(response, 405, "method GET is not allowed; use POST")
+        self.assertEqual(response["headers"]["Allow"], "POST")
+
+
+class ServerErrorTests(PresignTestCase):
+    def test_invalid_expiry(self):
+        for value in ("0", "604801", "-5", "abc", "1.5", "1e3", "", " ", "1_000", "١٠"):
+            with self.subTest(value=value):
+                os.environ["URL_EXPIRY_SECONDS"] = value
+                self.assertError(self.invoke(proxy_event(request_body())), 500, EXPIRY_ERROR)
+
+    def test_invalid_expiry_direct_invocation(self):
+        os.environ["URL_EXPIRY_SECONDS"] = "forever"
+        self.assertError(
+            self.invoke({"action": "getObject", "object_key": "input/a"}), 500, EXPIRY_ERROR
+        )
+
+    def test_missing_bucket(self):
+        for value in (None, ""):
+            with self.subTest(value=value):
+                os.environ.pop("S3_BUCKET", None)
+                if value is not None:
+                    os.environ["S3_BUCKET"] = value
+                self.assertError(
+                    self.invoke(proxy_event(request_body())),
+                    500,
+                    "server configuration error: S3_BUCKET is not set",
+                )
+
+    def test_bad_endpoint_url(self):
+        os.environ["AWS_ENDPOINT_URL"] = "not a url"
+        response = index.handler(proxy_event(request_body()), None)
+        self.assertEqual(response["statusCode"], 500)
+        self.assertEqual(
+            json.loads(response["body"]),
+            {"error": "server configuration error: cannot create the S3 client"},
+        )
+
+    def test_presign_failure(self):
+        client = mock.Mock()
+        client.generate_presigned_url.side_effect = NoCredentialsError()
+        index._S3_CLIENT = client
+        response = self.invoke(proxy_event(request_body()))
+        self.assertEqual(response["statusCode"], 500)
+        self.assertEqual(response["headers"]["Content-Type"], "application/json")
+        self.assertEqual(json.loads(response["body"]), {"error": "could not create a presigned URL"})
+        self.assertEqual(
+            self.last_log["outcome"], "could not create a presigned URL (NoCredentialsError)"
+        )
+
+
+if __name__ == "__main__":
+    unittest.main()
