@@ -1,10 +1,17 @@
 //! strata: declarative provisioning for AWS. A stack file (TOML, possibly extending
 //! another) is loaded and validated ([`config`]), its resources form a dependency
-//! [`graph`], and each resource type ([`resources`]) is read, diffed and applied through
-//! the AWS SDK.
+//! [`graph`], each resource type ([`resources`]) is read through the AWS SDK ([`aws`]),
+//! diffed into a [`plan`], and applied by the graph walk in [`apply`], recording every
+//! object in [`state`]. [`views`] renders plans and progress.
 
+pub mod apply;
+pub mod aws;
 pub mod config;
 pub mod graph;
+pub mod plan;
+pub mod policy;
 pub mod resources;
 pub mod schema;
+pub mod state;
 pub mod value;
+pub mod views;

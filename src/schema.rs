@@ -304,6 +304,18 @@ fn check_value(
     }
 }
 
+/// Variables are strings: `"${var.timeout}"` set to `"30"` is the integer 30 where the
+/// schema wants an integer (and "true"/"false" a boolean).
+pub fn coerce(ty: &Type, value: Value) -> Value {
+    match (ty, value) {
+        (Type::Int { .. }, Value::Str(s)) => {
+            s.trim().parse().map(Value::Int).unwrap_or(Value::Str(s))
+        }
+        (Type::Bool, Value::Str(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
+        (_, v) => v,
+    }
+}
+
 /// Checks a fully known value (a literal, or a reference that resolved at validation).
 fn check_resolved(
     ty: &Type,
@@ -312,6 +324,12 @@ fn check_resolved(
     what: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
+    let is_template = matches!(&node.value, NodeValue::Str(s) if s.contains("${"));
+    let value = &if is_template {
+        coerce(ty, value.clone())
+    } else {
+        value.clone()
+    };
     let problem = match (ty, value) {
         (Type::String(check), Value::Str(s)) => check.and_then(|c| c(s).err()),
         (Type::Int { min, max }, Value::Int(i)) => (!(*min..=*max).contains(i))

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 error; `plan --detailed-exitcode` exits 2 when there are changes.
 
+mod deploy;
 mod validate;
 
 use std::path::PathBuf;
@@ -35,6 +36,74 @@ enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
+    /// Show what apply would change, after reading every resource live.
+    Plan {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Print the plan as JSON (format in README).
+        #[arg(long)]
+        json: bool,
+        /// Save the plan; `strata apply FILE` applies exactly it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 2 when the plan has changes (0 when none, 1 on error).
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Plan the destruction of everything in state.
+        #[arg(long)]
+        destroy: bool,
+    },
+    /// Create, update and delete resources so AWS matches the stack (or apply a saved plan).
+    Apply {
+        /// A stack file, or a plan saved with `plan --out`.
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Delete every resource recorded in the stack's state, dependents first.
+    Destroy {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Print the stack's outputs from state.
+    Output {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Only this output, as a bare value.
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(
+            long,
+            value_name = "DIR",
+            default_value = ".strata",
+            env = "STRATA_STATE_DIR"
+        )]
+        state_dir: PathBuf,
+    },
+    /// Remove a state lock left by a process that is gone.
+    ForceUnlock {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The lock id, as the lock error showed it.
+        id: String,
+        #[arg(
+            long,
+            value_name = "DIR",
+            default_value = ".strata",
+            env = "STRATA_STATE_DIR"
+        )]
+        state_dir: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -44,6 +113,37 @@ struct StackArgs {
     /// Set a variable: `--var stage=prod`. Repeatable.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     vars: Vec<(String, String)>,
+}
+
+#[derive(Args)]
+struct TargetArgs {
+    /// Use the local emulator: http://127.0.0.1:4566, dummy credentials, us-east-1.
+    #[arg(long)]
+    local: bool,
+    /// Send every AWS request to this endpoint (AWS_ENDPOINT_URL is honoured too).
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Where state files live.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".strata",
+        env = "STRATA_STATE_DIR"
+    )]
+    state_dir: PathBuf,
+    /// No colour in the output (also NO_COLOR).
+    #[arg(long)]
+    no_color: bool,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    auto_approve: bool,
+    /// At most this many resources in flight at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    parallelism: u16,
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -62,6 +162,36 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Validate { stack, explain } => validate::validate(&stack, explain),
         Command::Graph { stack } => validate::graph(&stack),
+        Command::Plan {
+            stack,
+            target,
+            json,
+            out,
+            detailed_exitcode,
+            destroy,
+        } => deploy::plan(
+            &stack,
+            &target,
+            deploy::PlanFlags {
+                json,
+                out,
+                detailed_exitcode,
+                destroy,
+            },
+        ),
+        Command::Apply { stack, target, run } => deploy::apply(&stack, &target, &run, false),
+        Command::Destroy { stack, target, run } => deploy::apply(&stack, &target, &run, true),
+        Command::Output {
+            stack,
+            name,
+            json,
+            state_dir,
+        } => deploy::output(&stack, name.as_deref(), json, &state_dir),
+        Command::ForceUnlock {
+            stack,
+            id,
+            state_dir,
+        } => deploy::force_unlock(&stack, &id, &state_dir),
     };
     match result {
         Ok(code) => code,

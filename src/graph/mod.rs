@@ -30,6 +30,7 @@ pub struct Graph {
 }
 
 /// A dependency cycle, as the edges that make it.
+#[derive(Debug)]
 pub struct Cycle {
     pub edges: Vec<Edge>,
 }

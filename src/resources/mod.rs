@@ -11,6 +11,7 @@ pub mod s3_bucket_notification;
 pub mod s3_bucket_policy;
 pub mod sqs_queue;
 pub mod sqs_queue_policy;
+pub mod support;
 
 use crate::schema::Schema;
 
@@ -31,3 +32,64 @@ pub static SCHEMAS: &[&Schema] = &[
 pub fn schema(type_name: &str) -> Option<&'static Schema> {
     SCHEMAS.iter().copied().find(|s| s.type_name == type_name)
 }
+
+use async_trait::async_trait;
+
+use crate::aws::{AwsError, Clients};
+use crate::value::Attrs;
+
+/// Called by `create` as soon as the object exists in AWS, so that it is recorded in state
+/// even if a later step of the create fails.
+pub type Created<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+/// What every resource type implements. Attributes use the schema's names; `read` returns
+/// them normalised so that they compare with what the stack file says.
+#[async_trait]
+pub trait Resource: Send + Sync {
+    fn schema(&self) -> &'static Schema;
+
+    /// Completes desired attributes the stack may leave to strata (deterministic ids,
+    /// code hashes). Runs at plan time and again just before create or update.
+    fn prepare(&self, _desired: &mut Attrs) {}
+
+    /// The live object, or `None` when it is gone (drift, not an error).
+    async fn read(&self, aws: &Clients, id: &str, prior: &Attrs)
+    -> Result<Option<Attrs>, AwsError>;
+
+    /// Creates the object and returns its physical id.
+    async fn create(
+        &self,
+        aws: &Clients,
+        desired: &Attrs,
+        created: Created<'_>,
+    ) -> Result<String, AwsError>;
+
+    /// Brings the object from `live` to `desired` in place (only attributes that may change
+    /// in place differ).
+    async fn update(
+        &self,
+        aws: &Clients,
+        id: &str,
+        live: &Attrs,
+        desired: &Attrs,
+    ) -> Result<(), AwsError>;
+
+    /// Deletes the object; one already gone counts as deleted.
+    async fn delete(&self, aws: &Clients, id: &str, prior: &Attrs) -> Result<(), AwsError>;
+}
+
+/// The implementation of a resource type, if this version of strata has one.
+pub fn implementation(type_name: &str) -> Option<&'static dyn Resource> {
+    IMPLEMENTATIONS
+        .iter()
+        .copied()
+        .find(|r| r.schema().type_name == type_name)
+}
+
+static IMPLEMENTATIONS: &[&dyn Resource] = &[
+    &s3_bucket::S3Bucket,
+    &s3_bucket_policy::S3BucketPolicy,
+    &s3_bucket_notification::S3BucketNotification,
+    &sqs_queue::SqsQueue,
+    &sqs_queue_policy::SqsQueuePolicy,
+];

@@ -129,3 +129,470 @@ mod tests {
         assert!(check_bucket_name(&"a".repeat(64)).is_err());
     }
 }
+
+use async_trait::async_trait;
+use aws_sdk_s3::types::{
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
+    BucketVersioningStatus, CreateBucketConfiguration, Delete, ExpirationStatus,
+    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
+    ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration,
+};
+use indexmap::IndexMap;
+
+use super::support::{changed, opt_bool, opt_str, req_str, tags, tags_value};
+use super::{Created, Resource};
+use crate::aws::retry::{Backoff, retry};
+use crate::aws::{AwsError, Clients, sdk};
+use crate::value::{Attrs, Value};
+
+pub struct S3Bucket;
+
+/// Right after CreateBucket, other bucket calls may briefly not find it.
+fn not_yet(err: &AwsError) -> bool {
+    err.code_is(&["NoSuchBucket", "OperationAborted"])
+}
+
+#[async_trait]
+impl Resource for S3Bucket {
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+
+    async fn read(
+        &self,
+        aws: &Clients,
+        id: &str,
+        _prior: &Attrs,
+    ) -> Result<Option<Attrs>, AwsError> {
+        let s3 = &aws.s3;
+        match s3
+            .head_bucket()
+            .bucket(id)
+            .send()
+            .await
+            .map_err(sdk("HeadBucket"))
+        {
+            Err(e) if e.is_not_found() => return Ok(None),
+            other => other?,
+        };
+        let (encryption, pab, versioning, tagging, lifecycle) = tokio::join!(
+            s3.get_bucket_encryption().bucket(id).send(),
+            s3.get_public_access_block().bucket(id).send(),
+            s3.get_bucket_versioning().bucket(id).send(),
+            s3.get_bucket_tagging().bucket(id).send(),
+            s3.get_bucket_lifecycle_configuration().bucket(id).send(),
+        );
+        let mut attrs = Attrs::new();
+        attrs.insert("name".into(), Value::Str(id.into()));
+        attrs.insert("arn".into(), Value::Str(format!("arn:aws:s3:::{id}")));
+        attrs.insert(
+            "domain_name".into(),
+            Value::Str(format!("{id}.s3.amazonaws.com")),
+        );
+        attrs.insert(
+            "regional_domain_name".into(),
+            Value::Str(format!("{id}.s3.{}.amazonaws.com", aws.region)),
+        );
+        attrs.insert("region".into(), Value::Str(aws.region.clone()));
+
+        match encryption.map_err(sdk("GetBucketEncryption")) {
+            Ok(out) => {
+                let default = out
+                    .server_side_encryption_configuration()
+                    .and_then(|c| c.rules().first())
+                    .and_then(|r| r.apply_server_side_encryption_by_default());
+                if let Some(d) = default {
+                    attrs.insert(
+                        "sse_algorithm".into(),
+                        Value::Str(d.sse_algorithm().as_str().into()),
+                    );
+                    if let Some(key) = d.kms_master_key_id() {
+                        attrs.insert("kms_key_id".into(), Value::Str(key.into()));
+                    }
+                }
+            }
+            Err(e) if e.code_is(&["ServerSideEncryptionConfigurationNotFoundError"]) => {}
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        match pab.map_err(sdk("GetPublicAccessBlock")) {
+            Ok(out) => {
+                if let Some(c) = out.public_access_block_configuration() {
+                    let flags = [
+                        ("block_public_acls", c.block_public_acls()),
+                        ("ignore_public_acls", c.ignore_public_acls()),
+                        ("block_public_policy", c.block_public_policy()),
+                        ("restrict_public_buckets", c.restrict_public_buckets()),
+                    ];
+                    let map = flags
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), Value::Bool(v.unwrap_or(false))))
+                        .collect();
+                    attrs.insert("public_access_block".into(), Value::Map(map));
+                }
+            }
+            Err(e) if e.code_is(&["NoSuchPublicAccessBlockConfiguration"]) => {}
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let versioning = versioning.map_err(sdk("GetBucketVersioning"))?;
+        let enabled = versioning.status() == Some(&BucketVersioningStatus::Enabled);
+        attrs.insert("versioning".into(), Value::Bool(enabled));
+        match tagging.map_err(sdk("GetBucketTagging")) {
+            Ok(out) => {
+                attrs.insert(
+                    "tags".into(),
+                    tags_value(out.tag_set().iter().map(|t| (t.key(), t.value()))),
+                );
+            }
+            Err(e) if e.code_is(&["NoSuchTagSet"]) => {
+                attrs.insert("tags".into(), Value::Map(IndexMap::new()));
+            }
+            Err(e) => return Err(e),
+        }
+        match lifecycle.map_err(sdk("GetBucketLifecycleConfiguration")) {
+            Ok(out) => {
+                let rules = out.rules().iter().map(read_rule).collect();
+                attrs.insert("lifecycle_rules".into(), Value::List(rules));
+            }
+            Err(e) if e.code_is(&["NoSuchLifecycleConfiguration"]) => {
+                attrs.insert("lifecycle_rules".into(), Value::List(Vec::new()));
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(Some(attrs))
+    }
+
+    async fn create(
+        &self,
+        aws: &Clients,
+        desired: &Attrs,
+        created: Created<'_>,
+    ) -> Result<String, AwsError> {
+        let name = req_str(desired, "name")?;
+        let mut request = aws.s3.create_bucket().bucket(name);
+        // us-east-1 is the one region that takes no LocationConstraint.
+        if aws.region != "us-east-1" {
+            let constraint = BucketLocationConstraint::from(aws.region.as_str());
+            request = request.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(constraint)
+                    .build(),
+            );
+        }
+        match request.send().await.map_err(sdk("CreateBucket")) {
+            Ok(_) => {}
+            Err(e) if e.code_is(&["BucketAlreadyOwnedByYou"]) => {}
+            Err(e) if e.code_is(&["BucketAlreadyExists"]) => {
+                return Err(AwsError::new(
+                    "CreateBucket",
+                    format!(
+                        "bucket name `{name}` is taken by another account: choose another name"
+                    ),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+        created(name);
+        self.update(aws, name, &Attrs::new(), desired).await?;
+        Ok(name.to_string())
+    }
+
+    async fn update(
+        &self,
+        aws: &Clients,
+        id: &str,
+        live: &Attrs,
+        desired: &Attrs,
+    ) -> Result<(), AwsError> {
+        let s3 = &aws.s3;
+        let differs = |name: &str| changed(&SCHEMA, name, desired, live);
+        if differs("sse_algorithm") || differs("kms_key_id") {
+            let algorithm =
+                ServerSideEncryption::from(opt_str(desired, "sse_algorithm").unwrap_or("AES256"));
+            let default = ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(algorithm)
+                .set_kms_master_key_id(opt_str(desired, "kms_key_id").map(str::to_string))
+                .build()
+                .map_err(|e| AwsError::new("PutBucketEncryption", e.to_string()))?;
+            let config = ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(default)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| AwsError::new("PutBucketEncryption", e.to_string()))?;
+            retry(Backoff::STANDARD, not_yet, || {
+                let request = s3
+                    .put_bucket_encryption()
+                    .bucket(id)
+                    .server_side_encryption_configuration(config.clone());
+                async move { request.send().await.map_err(sdk("PutBucketEncryption")) }
+            })
+            .await?;
+        }
+        if differs("public_access_block") {
+            let flags = desired
+                .get("public_access_block")
+                .and_then(Value::as_map)
+                .cloned()
+                .unwrap_or_default();
+            let flag = |k: &str| flags.get(k).and_then(Value::as_bool).unwrap_or(false);
+            let config = PublicAccessBlockConfiguration::builder()
+                .block_public_acls(flag("block_public_acls"))
+                .ignore_public_acls(flag("ignore_public_acls"))
+                .block_public_policy(flag("block_public_policy"))
+                .restrict_public_buckets(flag("restrict_public_buckets"))
+                .build();
+            retry(Backoff::STANDARD, not_yet, || {
+                let request = s3
+                    .put_public_access_block()
+                    .bucket(id)
+                    .public_access_block_configuration(config.clone());
+                async move { request.send().await.map_err(sdk("PutPublicAccessBlock")) }
+            })
+            .await?;
+        }
+        if differs("versioning") {
+            // A bucket that was never versioned stays unversioned: nothing to suspend.
+            let enable = opt_bool(desired, "versioning").unwrap_or(false);
+            if enable || live.contains_key("versioning") {
+                let status = if enable {
+                    BucketVersioningStatus::Enabled
+                } else {
+                    BucketVersioningStatus::Suspended
+                };
+                let config = VersioningConfiguration::builder().status(status).build();
+                retry(Backoff::STANDARD, not_yet, || {
+                    let request = s3
+                        .put_bucket_versioning()
+                        .bucket(id)
+                        .versioning_configuration(config.clone());
+                    async move { request.send().await.map_err(sdk("PutBucketVersioning")) }
+                })
+                .await?;
+            }
+        }
+        if differs("lifecycle_rules") {
+            let rules = desired
+                .get("lifecycle_rules")
+                .and_then(Value::as_list)
+                .unwrap_or(&[]);
+            if rules.is_empty() {
+                s3.delete_bucket_lifecycle()
+                    .bucket(id)
+                    .send()
+                    .await
+                    .map_err(sdk("DeleteBucketLifecycle"))?;
+            } else {
+                let rules = rules
+                    .iter()
+                    .map(build_rule)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let config = BucketLifecycleConfiguration::builder()
+                    .set_rules(Some(rules))
+                    .build()
+                    .map_err(|e| AwsError::new("PutBucketLifecycleConfiguration", e.to_string()))?;
+                retry(Backoff::STANDARD, not_yet, || {
+                    let request = s3
+                        .put_bucket_lifecycle_configuration()
+                        .bucket(id)
+                        .lifecycle_configuration(config.clone());
+                    async move {
+                        request
+                            .send()
+                            .await
+                            .map_err(sdk("PutBucketLifecycleConfiguration"))
+                    }
+                })
+                .await?;
+            }
+        }
+        if differs("tags") {
+            let wanted = tags(desired);
+            if wanted.is_empty() {
+                s3.delete_bucket_tagging()
+                    .bucket(id)
+                    .send()
+                    .await
+                    .map_err(sdk("DeleteBucketTagging"))?;
+            } else {
+                let tag_set = wanted
+                    .iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| AwsError::new("PutBucketTagging", e.to_string()))?;
+                let tagging = Tagging::builder()
+                    .set_tag_set(Some(tag_set))
+                    .build()
+                    .map_err(|e| AwsError::new("PutBucketTagging", e.to_string()))?;
+                retry(Backoff::STANDARD, not_yet, || {
+                    let request = s3.put_bucket_tagging().bucket(id).tagging(tagging.clone());
+                    async move { request.send().await.map_err(sdk("PutBucketTagging")) }
+                })
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Clients, id: &str, prior: &Attrs) -> Result<(), AwsError> {
+        if opt_bool(prior, "force_destroy").unwrap_or(false) {
+            empty_bucket(aws, id).await?;
+        }
+        match aws
+            .s3
+            .delete_bucket()
+            .bucket(id)
+            .send()
+            .await
+            .map_err(sdk("DeleteBucket"))
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) if e.code_is(&["BucketNotEmpty"]) => Err(AwsError {
+                message: format!(
+                    "bucket `{id}` is not empty; strata does not delete objects unless the stack sets `force_destroy = true` on it (apply that first), or empty the bucket yourself"
+                ),
+                ..e
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Deletes every object version and delete marker, a thousand at a time.
+async fn empty_bucket(aws: &Clients, bucket: &str) -> Result<(), AwsError> {
+    loop {
+        let page = match aws
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .max_keys(1000)
+            .send()
+            .await
+            .map_err(sdk("ListObjectVersions"))
+        {
+            Ok(page) => page,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = page
+            .delete_markers()
+            .iter()
+            .map(|m| (m.key(), m.version_id()));
+        let objects = versions
+            .chain(markers)
+            .filter_map(|(key, version)| {
+                ObjectIdentifier::builder()
+                    .set_key(key.map(str::to_string))
+                    .set_version_id(version.map(str::to_string))
+                    .build()
+                    .ok()
+            })
+            .collect::<Vec<_>>();
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| AwsError::new("DeleteObjects", e.to_string()))?;
+        let out = aws
+            .s3
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(sdk("DeleteObjects"))?;
+        if let Some(err) = out.errors().first() {
+            return Err(AwsError::new(
+                "DeleteObjects",
+                format!(
+                    "could not delete `{}` from `{bucket}`: {}",
+                    err.key().unwrap_or("?"),
+                    err.message().unwrap_or("unknown error")
+                ),
+            ));
+        }
+    }
+}
+
+fn read_rule(rule: &LifecycleRule) -> Value {
+    let mut map = IndexMap::new();
+    map.insert(
+        "id".to_string(),
+        Value::Str(rule.id().unwrap_or_default().to_string()),
+    );
+    if let Some(prefix) = rule
+        .filter()
+        .and_then(|f| f.prefix())
+        .filter(|p| !p.is_empty())
+    {
+        map.insert("prefix".into(), Value::Str(prefix.into()));
+    }
+    map.insert(
+        "enabled".into(),
+        Value::Bool(*rule.status() == ExpirationStatus::Enabled),
+    );
+    if let Some(days) = rule.expiration().and_then(|e| e.days()) {
+        map.insert("expiration_days".into(), Value::Int(days.into()));
+    }
+    if let Some(days) = rule
+        .noncurrent_version_expiration()
+        .and_then(|e| e.noncurrent_days())
+    {
+        map.insert(
+            "noncurrent_version_expiration_days".into(),
+            Value::Int(days.into()),
+        );
+    }
+    if let Some(days) = rule
+        .abort_incomplete_multipart_upload()
+        .and_then(|a| a.days_after_initiation())
+    {
+        map.insert(
+            "abort_incomplete_multipart_upload_days".into(),
+            Value::Int(days.into()),
+        );
+    }
+    Value::Map(map)
+}
+
+fn build_rule(rule: &Value) -> Result<LifecycleRule, AwsError> {
+    let map = rule.as_map().cloned().unwrap_or_default();
+    let int = |k: &str| map.get(k).and_then(Value::as_i64).map(|d| d as i32);
+    let enabled = map.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+    let prefix = map.get("prefix").and_then(Value::as_str).unwrap_or("");
+    LifecycleRule::builder()
+        .set_id(map.get("id").and_then(Value::as_str).map(str::to_string))
+        .filter(LifecycleRuleFilter::builder().prefix(prefix).build())
+        .status(if enabled {
+            ExpirationStatus::Enabled
+        } else {
+            ExpirationStatus::Disabled
+        })
+        .set_expiration(
+            int("expiration_days").map(|d| LifecycleExpiration::builder().days(d).build()),
+        )
+        .set_noncurrent_version_expiration(int("noncurrent_version_expiration_days").map(|d| {
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(d)
+                .build()
+        }))
+        .set_abort_incomplete_multipart_upload(int("abort_incomplete_multipart_upload_days").map(
+            |d| {
+                AbortIncompleteMultipartUpload::builder()
+                    .days_after_initiation(d)
+                    .build()
+            },
+        ))
+        .build()
+        .map_err(|e| AwsError::new("PutBucketLifecycleConfiguration", e.to_string()))
+}

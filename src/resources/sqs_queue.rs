@@ -71,3 +71,258 @@ pub fn check_queue_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::QueueAttributeName as Q;
+use indexmap::IndexMap;
+
+use super::support::{changed, req_str, tags, tags_value};
+use super::{Created, Resource};
+use crate::aws::retry::{Backoff, retry};
+use crate::aws::{AwsError, Clients, sdk};
+use crate::value::{Attrs, Value};
+
+pub struct SqsQueue;
+
+/// Schema attribute <-> SQS attribute, for the plain integer and boolean ones.
+const PLAIN: &[(&str, Q)] = &[
+    ("delay_seconds", Q::DelaySeconds),
+    ("maximum_message_size", Q::MaximumMessageSize),
+    ("message_retention_seconds", Q::MessageRetentionPeriod),
+    (
+        "receive_wait_time_seconds",
+        Q::ReceiveMessageWaitTimeSeconds,
+    ),
+    ("visibility_timeout_seconds", Q::VisibilityTimeout),
+    ("content_based_deduplication", Q::ContentBasedDeduplication),
+    ("sqs_managed_sse_enabled", Q::SqsManagedSseEnabled),
+    ("kms_master_key_id", Q::KmsMasterKeyId),
+];
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::Int(i) => Some(i.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Str(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn redrive_json(v: &Value) -> Option<String> {
+    let dlq = v.get("dead_letter_queue")?.as_str()?;
+    let max = v.get("max_receive_count")?.as_i64()?;
+    Some(serde_json::json!({ "deadLetterTargetArn": dlq, "maxReceiveCount": max }).to_string())
+}
+
+/// The SQS attributes to set for the schema attributes that differ (all of them on create).
+fn attributes_to_set(desired: &Attrs, live: &Attrs, creating: bool) -> HashMap<Q, String> {
+    let mut out = HashMap::new();
+    for (name, q) in PLAIN {
+        if let Some(v) = desired.get(*name)
+            && (creating || changed(&SCHEMA, name, desired, live))
+            && let Some(s) = scalar(v)
+        {
+            out.insert(q.clone(), s);
+        }
+    }
+    if creating && desired.get("fifo_queue").and_then(Value::as_bool) == Some(true) {
+        out.insert(Q::FifoQueue, "true".into());
+    }
+    if creating || changed(&SCHEMA, "redrive_policy", desired, live) {
+        match desired.get("redrive_policy").and_then(redrive_json) {
+            Some(json) => {
+                out.insert(Q::RedrivePolicy, json);
+            }
+            None if !creating && live.contains_key("redrive_policy") => {
+                out.insert(Q::RedrivePolicy, String::new());
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// A queue name lives on in SQS for 60 s after DeleteQueue.
+fn deleted_recently(e: &AwsError) -> bool {
+    e.code_is(&[
+        "AWS.SimpleQueueService.QueueDeletedRecently",
+        "QueueDeletedRecently",
+    ])
+}
+
+#[async_trait]
+impl Resource for SqsQueue {
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+
+    async fn read(
+        &self,
+        aws: &Clients,
+        id: &str,
+        _prior: &Attrs,
+    ) -> Result<Option<Attrs>, AwsError> {
+        let (attributes, tag_list) = tokio::join!(
+            aws.sqs
+                .get_queue_attributes()
+                .queue_url(id)
+                .attribute_names(Q::All)
+                .send(),
+            aws.sqs.list_queue_tags().queue_url(id).send(),
+        );
+        let out = match attributes.map_err(sdk("GetQueueAttributes")) {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let raw = out.attributes().cloned().unwrap_or_default();
+        let get = |q: Q| raw.get(&q).cloned();
+        let mut attrs = Attrs::new();
+        attrs.insert(
+            "name".into(),
+            Value::Str(id.rsplit('/').next().unwrap_or(id).to_string()),
+        );
+        attrs.insert("url".into(), Value::Str(id.to_string()));
+        if let Some(arn) = get(Q::QueueArn) {
+            attrs.insert("arn".into(), Value::Str(arn));
+        }
+        attrs.insert(
+            "fifo_queue".into(),
+            Value::Bool(get(Q::FifoQueue).as_deref() == Some("true")),
+        );
+        for (name, q) in PLAIN {
+            if let Some(text) = get(q.clone()) {
+                let value = match SCHEMA.attribute(name).map(|a| &a.ty) {
+                    Some(Type::Int { .. }) => {
+                        text.parse().map(Value::Int).unwrap_or(Value::Str(text))
+                    }
+                    Some(Type::Bool) => Value::Bool(text == "true"),
+                    _ => Value::Str(text),
+                };
+                attrs.insert(name.to_string(), value);
+            }
+        }
+        if let Some(text) = get(Q::RedrivePolicy).filter(|t| !t.is_empty()) {
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            let max = match &json["maxReceiveCount"] {
+                serde_json::Value::String(s) => s.parse().unwrap_or(0),
+                v => v.as_i64().unwrap_or(0),
+            };
+            let mut map = IndexMap::new();
+            map.insert(
+                "dead_letter_queue".to_string(),
+                Value::Str(
+                    json["deadLetterTargetArn"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+            );
+            map.insert("max_receive_count".into(), Value::Int(max));
+            attrs.insert("redrive_policy".into(), Value::Map(map));
+        }
+        let tag_map = tag_list
+            .map_err(sdk("ListQueueTags"))?
+            .tags()
+            .cloned()
+            .unwrap_or_default();
+        attrs.insert(
+            "tags".into(),
+            tags_value(tag_map.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        );
+        Ok(Some(attrs))
+    }
+
+    async fn create(
+        &self,
+        aws: &Clients,
+        desired: &Attrs,
+        created: Created<'_>,
+    ) -> Result<String, AwsError> {
+        let name = req_str(desired, "name")?;
+        let attributes = attributes_to_set(desired, &Attrs::new(), true);
+        let tags: HashMap<String, String> = tags(desired).into_iter().collect();
+        let patient = Backoff {
+            budget: std::time::Duration::from_secs(75),
+            ..Backoff::PATIENT
+        };
+        let out = retry(patient, deleted_recently, || {
+            let request = aws
+                .sqs
+                .create_queue()
+                .queue_name(name)
+                .set_attributes(Some(attributes.clone()))
+                .set_tags((!tags.is_empty()).then(|| tags.clone()));
+            async move { request.send().await.map_err(sdk("CreateQueue")) }
+        })
+        .await?;
+        let url = out
+            .queue_url()
+            .ok_or_else(|| AwsError::new("CreateQueue", "no queue URL in the answer"))?;
+        created(url);
+        Ok(url.to_string())
+    }
+
+    async fn update(
+        &self,
+        aws: &Clients,
+        id: &str,
+        live: &Attrs,
+        desired: &Attrs,
+    ) -> Result<(), AwsError> {
+        let attributes = attributes_to_set(desired, live, false);
+        if !attributes.is_empty() {
+            aws.sqs
+                .set_queue_attributes()
+                .queue_url(id)
+                .set_attributes(Some(attributes))
+                .send()
+                .await
+                .map_err(sdk("SetQueueAttributes"))?;
+        }
+        if changed(&SCHEMA, "tags", desired, live) {
+            let wanted = tags(desired);
+            let have = tags(live);
+            let stale: Vec<String> = have
+                .keys()
+                .filter(|k| !wanted.contains_key(*k))
+                .cloned()
+                .collect();
+            if !stale.is_empty() {
+                aws.sqs
+                    .untag_queue()
+                    .queue_url(id)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map_err(sdk("UntagQueue"))?;
+            }
+            if !wanted.is_empty() {
+                aws.sqs
+                    .tag_queue()
+                    .queue_url(id)
+                    .set_tags(Some(wanted.into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(sdk("TagQueue"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
+        match aws
+            .sqs
+            .delete_queue()
+            .queue_url(id)
+            .send()
+            .await
+            .map_err(sdk("DeleteQueue"))
+        {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The pure heart of planning: compare what the stack wants with what AWS has, attribute by
+//! attribute, and choose the action (Terraform's getAction).
+
+use crate::policy;
+use crate::schema::{Attribute, Schema, Type};
+use crate::value::{Attrs, Value};
+
+use super::{Action, Change};
+
+/// Desired attributes with schema defaults filled in for what the stack leaves out.
+pub fn with_defaults(schema: &Schema, desired: &Attrs) -> Attrs {
+    let mut out = Attrs::new();
+    for attr in schema.attributes {
+        match desired.get(attr.name) {
+            Some(v) => {
+                out.insert(attr.name.to_string(), fill(&attr.ty, v));
+            }
+            None => {
+                if let Some(d) = attr.default {
+                    out.insert(attr.name.to_string(), d.value());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn fill(ty: &Type, value: &Value) -> Value {
+    let value = &crate::schema::coerce(ty, value.clone());
+    match (ty, value) {
+        (Type::Object(fields), Value::Map(map)) => {
+            let mut out = map.clone();
+            for f in fields.iter() {
+                if let (None, Some(d)) = (out.get(f.name), f.default) {
+                    out.insert(f.name.to_string(), d.value());
+                }
+            }
+            for f in fields.iter() {
+                if let Some(v) = out.get(f.name).cloned() {
+                    out.insert(f.name.to_string(), fill(&f.ty, &v));
+                }
+            }
+            Value::Map(out)
+        }
+        (Type::List { item, .. }, Value::List(items)) => {
+            Value::List(items.iter().map(|i| fill(item, i)).collect())
+        }
+        (Type::Map(item), Value::Map(map)) => Value::Map(
+            map.iter()
+                .map(|(k, v)| (k.clone(), fill(item, v)))
+                .collect(),
+        ),
+        _ => value.clone(),
+    }
+}
+
+/// Attribute changes from `live` to `desired` (both in schema terms, desired with defaults).
+/// Only what the stack manages is compared: attributes it neither sets nor defaults are
+/// AWS's business.
+pub fn changes(schema: &Schema, desired: &Attrs, live: &Attrs) -> Vec<Change> {
+    let mut out = Vec::new();
+    for attr in schema.attributes {
+        let Some(want) = desired.get(attr.name) else {
+            continue;
+        };
+        let have = live.get(attr.name);
+        if !same(&attr.ty, want, have) {
+            out.push(Change {
+                path: attr.name.to_string(),
+                before: have.cloned(),
+                after: Some(want.clone()),
+                forces_replacement: attr.force_new,
+            });
+        }
+    }
+    out
+}
+
+/// Whether the live value already is what the stack wants.
+pub fn same(ty: &Type, want: &Value, have: Option<&Value>) -> bool {
+    if !want.is_known() {
+        return false;
+    }
+    let Some(have) = have else {
+        return matches!(want, Value::Null);
+    };
+    match (ty, want, have) {
+        (Type::Policy | Type::TrustPolicy, _, _) => {
+            let want = if matches!(ty, Type::TrustPolicy) {
+                policy::expand_trust_policy(&want.to_json())
+            } else {
+                want.to_json()
+            };
+            policy::equivalent(&want, &have.to_json())
+        }
+        (Type::Object(fields), Value::Map(w), Value::Map(h)) => w
+            .iter()
+            .all(|(k, v)| field(fields, k).is_some_and(|f| same(&f.ty, v, h.get(k)))),
+        (Type::List { item, .. }, Value::List(w), Value::List(h)) => {
+            w.len() == h.len() && w.iter().zip(h).all(|(a, b)| same(item, a, Some(b)))
+        }
+        (Type::Map(item), Value::Map(w), Value::Map(h)) => {
+            w.len() == h.len() && w.iter().all(|(k, v)| same(item, v, h.get(k)))
+        }
+        _ => want == have,
+    }
+}
+
+fn field<'a>(fields: &'a [Attribute], name: &str) -> Option<&'a Attribute> {
+    fields.iter().find(|f| f.name == name)
+}
+
+/// The action for a resource that exists (`live`), given its changes.
+pub fn action(changes: &[Change]) -> Action {
+    if changes.is_empty() {
+        Action::NoOp
+    } else if changes.iter().any(|c| c.forces_replacement) {
+        Action::Replace
+    } else {
+        Action::Update
+    }
+}
+
+/// "`name` forces replacement" for a replace.
+pub fn replace_reason(changes: &[Change]) -> Option<String> {
+    let forcing: Vec<String> = changes
+        .iter()
+        .filter(|c| c.forces_replacement)
+        .map(|c| format!("`{}`", c.path))
+        .collect();
+    (!forcing.is_empty()).then(|| {
+        format!(
+            "{} cannot change in place: the resource is replaced",
+            forcing.join(", ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{s3_bucket, sqs_queue};
+    use indexmap::indexmap;
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.into())
+    }
+
+    #[test]
+    fn unchanged_queue_is_a_no_op_even_with_defaults_and_extra_live_attributes() {
+        let desired = with_defaults(
+            &sqs_queue::SCHEMA,
+            &indexmap! { "name".into() => s("q"), "visibility_timeout_seconds".into() => Value::Int(360) },
+        );
+        let live = indexmap! {
+            "name".into() => s("q"), "visibility_timeout_seconds".into() => Value::Int(360),
+            "delay_seconds".into() => Value::Int(0), "maximum_message_size".into() => Value::Int(262144),
+            "message_retention_seconds".into() => Value::Int(345600), "receive_wait_time_seconds".into() => Value::Int(0),
+            "fifo_queue".into() => Value::Bool(false), "arn".into() => s("arn:q"),
+        };
+        let c = changes(&sqs_queue::SCHEMA, &desired, &live);
+        assert_eq!(c, vec![]);
+        assert_eq!(action(&c), Action::NoOp);
+    }
+
+    #[test]
+    fn in_place_change_is_an_update_and_a_name_change_a_replace() {
+        let live = with_defaults(&sqs_queue::SCHEMA, &indexmap! { "name".into() => s("q") });
+        let mut desired = live.clone();
+        desired.insert("visibility_timeout_seconds".into(), Value::Int(60));
+        let c = changes(&sqs_queue::SCHEMA, &desired, &live);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].before, Some(Value::Int(30)));
+        assert_eq!(action(&c), Action::Update);
+
+        desired.insert("name".into(), s("q2"));
+        let c = changes(&sqs_queue::SCHEMA, &desired, &live);
+        assert_eq!(action(&c), Action::Replace);
+        assert_eq!(
+            replace_reason(&c).unwrap(),
+            "`name` cannot change in place: the resource is replaced"
+        );
+    }
+
+    #[test]
+    fn unknown_values_are_changes() {
+        let live = with_defaults(&sqs_queue::SCHEMA, &indexmap! { "name".into() => s("q") });
+        let mut desired = live.clone();
+        desired.insert("redrive_policy".into(), Value::Map(indexmap! { "dead_letter_queue".into() => Value::Unknown, "max_receive_count".into() => Value::Int(5) }));
+        let c = changes(&sqs_queue::SCHEMA, &desired, &live);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].path, "redrive_policy");
+    }
+
+    #[test]
+    fn nested_defaults_fill_in() {
+        let desired = with_defaults(
+            &s3_bucket::SCHEMA,
+            &indexmap! {
+                "name".into() => s("b"),
+                "public_access_block".into() => Value::Map(indexmap! { "block_public_acls".into() => Value::Bool(true) }),
+            },
+        );
+        let pab = desired["public_access_block"].as_map().unwrap();
+        assert_eq!(pab["ignore_public_acls"], Value::Bool(false));
+        assert_eq!(desired["sse_algorithm"], s("AES256"));
+    }
+}

@@ -1,0 +1,239 @@
+//! Renderings: the human plan (Terraform's shape), the JSON plan, and apply progress
+//! lines. No decisions are made here.
+
+pub mod json;
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use crate::apply::Event;
+use crate::plan::{Action, Change, Plan, ResourcePlan};
+use crate::resources;
+use crate::value::Value;
+
+/// ANSI colour, on only for a terminal without NO_COLOR or --no-color.
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub fn detect(no_color_flag: bool) -> Style {
+        let no_color = no_color_flag || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            color: !no_color && std::io::stdout().is_terminal(),
+        }
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    pub fn green(self, t: &str) -> String {
+        self.paint("32", t)
+    }
+    pub fn yellow(self, t: &str) -> String {
+        self.paint("33", t)
+    }
+    pub fn red(self, t: &str) -> String {
+        self.paint("31", t)
+    }
+    pub fn bold(self, t: &str) -> String {
+        self.paint("1", t)
+    }
+    fn action(self, action: Action) -> String {
+        match action {
+            Action::Create => self.green("+"),
+            Action::Update => self.yellow("~"),
+            Action::Delete => self.red("-"),
+            Action::Replace => format!("{}/{}", self.red("-"), self.green("+")),
+            Action::NoOp => " ".into(),
+        }
+    }
+}
+
+/// The plan as a person reads it; ends with the `Plan: ...` summary line.
+pub fn render_plan(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    let changing: Vec<&ResourcePlan> = plan
+        .resources
+        .iter()
+        .filter(|r| r.action != Action::NoOp)
+        .collect();
+    if changing.is_empty() {
+        let forgotten = plan
+            .resources
+            .iter()
+            .filter(|r| {
+                r.id.is_some()
+                    && r.reason
+                        .as_deref()
+                        .is_some_and(|x| x.starts_with("already deleted"))
+            })
+            .count();
+        let _ = writeln!(
+            out,
+            "{}",
+            style.bold("No changes. The stack matches what is deployed.")
+        );
+        if forgotten > 0 {
+            let _ = writeln!(
+                out,
+                "{forgotten} resource(s) already deleted outside strata will be removed from state by apply."
+            );
+        }
+        return out;
+    }
+    let _ = writeln!(out, "strata will perform the following actions:\n");
+    for rp in changing {
+        render_resource(&mut out, rp, style);
+    }
+    let _ = writeln!(out, "{}", summary(plan));
+    out
+}
+
+pub fn summary(plan: &Plan) -> String {
+    let add = plan.count(Action::Create) + plan.count(Action::Replace);
+    let change = plan.count(Action::Update);
+    let destroy = plan.count(Action::Delete) + plan.count(Action::Replace);
+    format!("Plan: {add} to add, {change} to change, {destroy} to destroy.")
+}
+
+fn render_resource(out: &mut String, rp: &ResourcePlan, style: Style) {
+    let address = format!("{}.{}", rp.type_name, rp.name);
+    let what = match rp.action {
+        Action::Create => "will be created".to_string(),
+        Action::Update => "will be updated in place".to_string(),
+        Action::Replace => "must be replaced".to_string(),
+        Action::Delete => "will be destroyed".to_string(),
+        Action::NoOp => return,
+    };
+    let mut heading = format!("  # {} {what}", style.bold(&address));
+    if let Some(reason) = &rp.reason {
+        let _ = write!(heading, " ({reason})");
+    }
+    let _ = writeln!(out, "{heading}");
+    if let Some(at) = &rp.declared_at {
+        let _ = writeln!(out, "  #   declared at {at}");
+    }
+    let _ = writeln!(
+        out,
+        "{} resource \"{}\" \"{}\" {{",
+        pad_symbol(&style.action(rp.action), rp.action),
+        rp.type_name,
+        rp.name
+    );
+    if let Some(id) = &rp.id {
+        let _ = writeln!(out, "        id = {id:?}");
+    }
+    let width = rp.changes.iter().map(|c| c.path.len()).max().unwrap_or(0);
+    for change in &rp.changes {
+        render_change(out, change, rp.action, width, style);
+    }
+    if rp.action == Action::Create
+        && let Some(schema) = resources::schema(&rp.type_name)
+    {
+        for computed in schema.computed {
+            let _ = writeln!(
+                out,
+                "      {} {computed:<width$} = (known after apply)",
+                style.green("+")
+            );
+        }
+    }
+    let _ = writeln!(out, "    }}\n");
+}
+
+fn pad_symbol(symbol: &str, action: Action) -> String {
+    match action {
+        Action::Replace => symbol.to_string(),
+        _ => format!("  {symbol}"),
+    }
+}
+
+fn render_change(out: &mut String, change: &Change, action: Action, width: usize, style: Style) {
+    let after = change
+        .after
+        .as_ref()
+        .map(show)
+        .unwrap_or_else(|| "null".into());
+    let line = match (&change.before, action) {
+        (None, Action::Create) => format!("{} {:<width$} = {after}", style.green("+"), change.path),
+        (None, _) => format!("{} {:<width$} = {after}", style.green("+"), change.path),
+        (Some(before), _) if change.after.is_none() => format!(
+            "{} {:<width$} = {}",
+            style.red("-"),
+            change.path,
+            show(before)
+        ),
+        (Some(before), _) => format!(
+            "{} {:<width$} = {} -> {after}",
+            style.yellow("~"),
+            change.path,
+            show(before)
+        ),
+    };
+    let forces = if change.forces_replacement {
+        format!(" {}", style.red("# forces replacement"))
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "      {line}{forces}");
+}
+
+fn show(v: &Value) -> String {
+    v.render()
+}
+
+/// One progress line per event, Terraform's wording.
+pub fn progress_line(event: &Event) -> String {
+    let verb = |a: crate::plan::Action, ing: bool| match (a, ing) {
+        (Action::Create, true) => "Creating...",
+        (Action::Create, false) => "Creation complete",
+        (Action::Update, true) => "Modifying...",
+        (Action::Update, false) => "Modifications complete",
+        (Action::Replace, true) => "Replacing...",
+        (Action::Replace, false) => "Replacement complete",
+        (Action::Delete, true) => "Destroying...",
+        (Action::Delete, false) => "Destruction complete",
+        (Action::NoOp, _) => "Refreshing",
+    };
+    match event {
+        Event::Started { address, action } => format!("{address}: {}", verb(*action, true)),
+        Event::StillRunning {
+            address,
+            action,
+            elapsed,
+        } => {
+            let ing = verb(*action, true).trim_end_matches("...").to_lowercase();
+            format!("{address}: Still {ing}... [{}s elapsed]", elapsed.as_secs())
+        }
+        Event::Done {
+            address,
+            action,
+            elapsed,
+        } => {
+            format!(
+                "{address}: {} after {:.1}s",
+                verb(*action, false),
+                elapsed.as_secs_f64()
+            )
+        }
+        Event::Failed {
+            address,
+            action,
+            error,
+        } => {
+            format!(
+                "{address}: {} FAILED: {error}",
+                verb(*action, true).trim_end_matches("...")
+            )
+        }
+        Event::Skipped { address, because } => {
+            format!("{address}: skipped because {because} failed")
+        }
+    }
+}
