@@ -218,7 +218,11 @@ fn check_value(
 ) {
     // A string made only of references may stand for any type; check what it resolves to.
     if let NodeValue::Str(text) = &node.value {
-        let parts = parse_template(node, text, &mut Vec::new());
+        let mut broken = Vec::new();
+        let parts = parse_template(node, text, &mut broken);
+        if !broken.is_empty() {
+            return; // the broken reference is reported on its own
+        }
         if parts.iter().any(|p| matches!(p, Part::Ref(_))) {
             let value = crate::config::expr::evaluate(node, scope);
             if value.is_known() {

@@ -214,7 +214,8 @@ pub fn apply(
     let state = file.load(&stack.name, &stage_of(&stack))?;
 
     if let Some(saved) = &saved
-        && (saved.serial != state.serial || saved.lineage != state.lineage)
+        // A plan made before the first apply has no lineage to compare yet.
+        && (saved.serial != state.serial || (state.serial > 0 && saved.lineage != state.lineage))
     {
         bail!(
             "the saved plan is stale: it was made from state serial {} and the state is now at serial {}{}. Make a new plan",

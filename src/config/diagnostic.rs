@@ -122,7 +122,11 @@ pub fn render_all(diagnostics: &[Diagnostic], sources: &Sources) -> String {
 /// The candidate nearest to `wrong` by edit distance, if it is plausibly a typo of it.
 pub fn nearest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let len = wrong.chars().count();
-    let limit = (len / 3).max(2);
+    let limit = match len {
+        0..=3 => 1,
+        4..=8 => 2,
+        _ => len / 3,
+    };
     candidates
         .into_iter()
         .map(|c| (levenshtein(wrong, c), c))

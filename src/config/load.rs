@@ -109,13 +109,15 @@ fn load_file(
         Ok(text) => text,
         Err(err) => {
             let offset = err.utf8_error().valid_up_to();
-            let valid = String::from_utf8_lossy(&err.as_bytes()[..offset]);
-            let line = valid.matches('\n').count() + 1;
+            let lossy = String::from_utf8_lossy(err.as_bytes()).into_owned();
+            let file = sources.add(canonical, shown.clone(), lossy);
             return Err(vec![
-                Diagnostic::error(format!(
-                    "stack file `{shown}` is not valid UTF-8 (invalid byte at line {line}, byte offset {offset})"
-                ))
-                .help("stack files are TOML, which must be UTF-8 encoded"),
+                Diagnostic::error(format!("stack file `{shown}` is not valid UTF-8"))
+                    .at(
+                        &Span::new(file, offset..offset + '\u{FFFD}'.len_utf8()),
+                        "invalid byte here",
+                    )
+                    .help("stack files are TOML, which must be UTF-8 encoded"),
             ]);
         }
     };
@@ -140,29 +142,45 @@ fn load_file(
             })
             .collect());
     }
+    if table.get_ref().is_empty() {
+        return Err(vec![
+            Diagnostic::error(format!(
+                "stack file `{shown}` is empty (it has only comments)"
+            ))
+            .help("a stack needs at least `[stack]` with a `name`, and resources"),
+        ]);
+    }
+    let mut diagnostics = Vec::new();
     let span = Span::new(file, table.span());
-    let node = Node::new(NodeValue::Table(convert_table(table.get_ref(), file)), span);
-    Ok((file, node))
+    let node = Node::new(
+        NodeValue::Table(convert_table(table.get_ref(), file, &mut diagnostics)),
+        span,
+    );
+    if diagnostics.is_empty() {
+        Ok((file, node))
+    } else {
+        Err(diagnostics)
+    }
 }
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
-fn convert_table(table: &DeTable<'_>, file: FileId) -> Table {
+fn convert_table(table: &DeTable<'_>, file: FileId, diagnostics: &mut Vec<Diagnostic>) -> Table {
     table
         .iter()
         .map(|(key, value)| {
             let entry = Entry {
                 key_span: Span::new(file, key.span()),
-                node: convert(value, file),
+                node: convert(value, file, diagnostics),
             };
             (key.get_ref().to_string(), entry)
         })
         .collect()
 }
 
-fn convert(value: &Spanned<DeValue<'_>>, file: FileId) -> Node {
+fn convert(value: &Spanned<DeValue<'_>>, file: FileId, diagnostics: &mut Vec<Diagnostic>) -> Node {
     let span = Span::new(file, value.span());
     let v = match value.get_ref() {
         DeValue::String(s) => NodeValue::Str(s.to_string()),
@@ -174,7 +192,13 @@ fn convert(value: &Spanned<DeValue<'_>>, file: FileId) -> Node {
                 .trim_start_matches("0b");
             match i64::from_str_radix(digits, i.radix()) {
                 Ok(n) => NodeValue::Int(n),
-                Err(_) => NodeValue::Str(i.as_str().to_string()),
+                Err(_) => {
+                    diagnostics.push(
+                        Diagnostic::error("integer too large")
+                            .at(&span, "does not fit in a signed 64-bit integer"),
+                    );
+                    NodeValue::Int(0)
+                }
             }
         }
         DeValue::Float(f) => {
@@ -189,8 +213,10 @@ fn convert(value: &Spanned<DeValue<'_>>, file: FileId) -> Node {
         }
         DeValue::Boolean(b) => NodeValue::Bool(*b),
         DeValue::Datetime(d) => NodeValue::Datetime(d.to_string()),
-        DeValue::Array(a) => NodeValue::Array(a.iter().map(|v| convert(v, file)).collect()),
-        DeValue::Table(t) => NodeValue::Table(convert_table(t, file)),
+        DeValue::Array(a) => {
+            NodeValue::Array(a.iter().map(|v| convert(v, file, diagnostics)).collect())
+        }
+        DeValue::Table(t) => NodeValue::Table(convert_table(t, file, diagnostics)),
     };
     Node::new(v, span)
 }

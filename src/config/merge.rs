@@ -86,7 +86,7 @@ fn merge_resources(parent: Entry, child: Entry, diagnostics: &mut Vec<Diagnostic
         }
         match merged.shift_remove(name) {
             Some(parent_res) => {
-                if let Some(conflict) = type_change(&parent_res, child_res) {
+                if let Some(conflict) = type_change(name, &parent_res, child_res) {
                     diagnostics.push(conflict);
                 }
                 merged.insert(name.clone(), merge_entry(parent_res, child_res.clone()));
@@ -133,13 +133,13 @@ fn is_drop(node: &Node) -> bool {
         .is_some_and(|e| matches!(e.node.value, NodeValue::Bool(true)))
 }
 
-fn type_change(parent: &Entry, child: &Entry) -> Option<Diagnostic> {
+fn type_change(name: &str, parent: &Entry, child: &Entry) -> Option<Diagnostic> {
     let parent_type = parent.node.as_table()?.get("type")?;
     let child_type = child.node.as_table()?.get("type")?;
     let (p, c) = (parent_type.node.as_str()?, child_type.node.as_str()?);
     (p != c).then(|| {
         Diagnostic::error(format!(
-            "a child stack cannot change the type of inherited resource from `{p}` to `{c}`"
+            "a child stack cannot change the type of inherited resource `{name}` from `{p}` to `{c}`"
         ))
         .at(&child_type.node.span, "type changed here")
         .related(&parent_type.node.span, "declared here")

@@ -15,6 +15,8 @@ pub struct Stack {
     /// The files of the `extends` chain, the root ancestor first.
     pub files: Vec<String>,
     pub variables: IndexMap<String, Variable>,
+    /// Every variable the files declare, including any without a usable value.
+    pub declared_variables: Vec<String>,
     pub resources: IndexMap<String, ResourceDecl>,
     pub outputs: IndexMap<String, OutputDecl>,
     pub graph: Graph,

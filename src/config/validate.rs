@@ -38,10 +38,16 @@ pub fn validate(
 
     let name = stack_name(top, &document.span, &mut diagnostics);
     let variables = variables(top, vars, &mut diagnostics);
+    let declared_variables = top
+        .get("variables")
+        .and_then(|e| e.node.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
     let mut stack = Stack {
         name,
         files,
         variables,
+        declared_variables,
         resources: IndexMap::new(),
         outputs: IndexMap::new(),
         graph: Graph::default(),
@@ -197,7 +203,11 @@ fn variables(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone());
         let from_command_line = given.is_some();
+        let has_default = decl.contains_key("default");
         let Some(value) = given.or(default) else {
+            if has_default {
+                continue; // its default was reported as invalid above
+            }
             diagnostics.push(
                 Diagnostic::error(format!("variable `{name}` is required but has no value"))
                     .at(&entry.key_span, "declared here without a default")
@@ -214,16 +224,23 @@ fn variables(
                 _ => Vec::new(),
             };
             if !values.contains(&value) {
+                let allowed_list = crate::schema::quoted_list(
+                    &values.iter().map(String::as_str).collect::<Vec<_>>(),
+                );
                 let mut d = Diagnostic::error(format!(
                     "variable `{name}` is `{value}`, which is not allowed"
-                ))
-                .at(
-                    &allowed.node.span,
-                    format!("allowed: {}", values.join(", ")),
-                );
-                if from_command_line {
-                    d = d.note("the value was set with --var");
-                }
+                ));
+                d = match decl.get("default").filter(|_| !from_command_line) {
+                    Some(default) => d
+                        .at(
+                            &default.node.span,
+                            format!("expected one of {allowed_list}"),
+                        )
+                        .related(&allowed.node.span, "allowed values"),
+                    None => d
+                        .at(&allowed.node.span, format!("allowed: {allowed_list}"))
+                        .note("the value was set with --var"),
+                };
                 diagnostics.push(d);
             }
         }
@@ -459,7 +476,7 @@ fn check_references(stack: &Stack, declared: &[String], diagnostics: &mut Vec<Di
     let output_refs: Vec<Reference> = stack
         .outputs
         .values()
-        .flat_map(|o| references(&o.value, &mut Vec::new()))
+        .flat_map(|o| references(&o.value, diagnostics))
         .collect();
     let all = stack
         .resources
@@ -499,11 +516,15 @@ fn check_references(stack: &Stack, declared: &[String], diagnostics: &mut Vec<Di
 fn check_reference(stack: &Stack, reference: &Reference) -> Option<Diagnostic> {
     let span = &reference.span;
     match &reference.target {
-        Target::Var(name) if !stack.variables.contains_key(name) => Some(
-            Diagnostic::error(format!("unknown variable `{name}`"))
-                .at(span, "not declared in `[variables]`")
-                .suggest(name, stack.variables.keys().map(String::as_str)),
-        ),
+        Target::Var(name)
+            if !stack.variables.contains_key(name) && !declared_variable(stack, name) =>
+        {
+            Some(
+                Diagnostic::error(format!("unknown variable `{name}`"))
+                    .at(span, "not declared in `[variables]`")
+                    .suggest(name, stack.variables.keys().map(String::as_str)),
+            )
+        }
         Target::Stack(attr) if attr != "name" => Some(
             Diagnostic::error(format!("unknown stack attribute `{attr}`"))
                 .at(span, "`stack` has only `name`")
@@ -572,4 +593,9 @@ fn build_graph(stack: &Stack) -> Graph {
         }
     }
     graph
+}
+
+/// A variable declared in the file but without a usable value (already reported).
+fn declared_variable(stack: &Stack, name: &str) -> bool {
+    stack.declared_variables.iter().any(|v| v == name)
 }

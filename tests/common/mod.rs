@@ -1,0 +1,107 @@
+//! Shared test support: a private emulator per test on a free port, the built `strata`
+//! binary run in a temporary directory, and SDK clients to read back what exists.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A ministack instance bound to 127.0.0.1 on a free port, stopped on drop.
+pub struct Emulator {
+    pub port: u16,
+    pub endpoint: String,
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = Command::new(repo().join("scripts/local-aws"))
+            .args(["start", "--port", &port.to_string()])
+            .output()
+            .expect("scripts/local-aws runs");
+        assert!(
+            out.status.success(),
+            "emulator did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let endpoint = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        assert_eq!(endpoint, format!("http://127.0.0.1:{port}"));
+        Emulator { port, endpoint }
+    }
+
+    pub async fn clients(&self) -> strata::aws::Clients {
+        set_test_credentials();
+        strata::aws::Clients::connect(&strata::aws::Target {
+            endpoint_url: Some(self.endpoint.clone()),
+            local: false,
+        })
+        .await
+        .expect("clients")
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("scripts/local-aws"))
+            .args(["stop", "--port", &self.port.to_string()])
+            .output();
+    }
+}
+
+/// Static dummy credentials and a region, so the SDK never looks for instance metadata.
+pub fn set_test_credentials() {
+    // SAFETY: set once per test process before any thread reads them; every test sets the same values.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::remove_var("AWS_PROFILE");
+        std::env::remove_var("AWS_ENDPOINT_URL");
+    }
+}
+
+/// The `strata` binary, run in `dir` with test credentials.
+pub fn strata(dir: &Path, args: &[&str]) -> Output {
+    strata_command(dir, args).output().expect("strata runs")
+}
+
+pub fn strata_command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("STRATA_STATE_DIR")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts the exit code, showing both streams when it is not what was expected.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}

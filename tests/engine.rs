@@ -1,0 +1,801 @@
+//! plan / apply / destroy of the S3 and SQS half against a live emulator, read back with
+//! the SDK.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::QueueAttributeName as Q;
+use common::{Emulator, assert_exit, repo, stderr, stdout, strata, strata_command};
+use serde_json::Value as Json;
+
+const STACK: &str = "storage";
+
+fn stack_file() -> String {
+    repo()
+        .join("tests/stacks/storage.toml")
+        .display()
+        .to_string()
+}
+
+fn run(dir: &Path, emulator: &Emulator, args: &[&str]) -> std::process::Output {
+    let mut full: Vec<&str> = args.to_vec();
+    full.extend(["--endpoint-url", &emulator.endpoint]);
+    strata(dir, &full)
+}
+
+fn plan_json(dir: &Path, emulator: &Emulator, extra: &[&str]) -> Json {
+    let stack = stack_file();
+    let mut args = vec!["plan", stack.as_str(), "--json"];
+    args.extend(extra);
+    let out = run(dir, emulator, &args);
+    assert_exit(&out, 0);
+    serde_json::from_slice(&out.stdout).expect("plan --json is JSON")
+}
+
+/// (address, action, changed paths) of every resource that changes.
+fn changes(plan: &Json) -> Vec<(String, String, Vec<String>)> {
+    plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != "no_op")
+        .map(|r| {
+            let paths = r["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["path"].as_str().unwrap().to_string())
+                .collect();
+            (
+                r["address"].as_str().unwrap().to_string(),
+                r["action"].as_str().unwrap().to_string(),
+                paths,
+            )
+        })
+        .collect()
+}
+
+fn state(dir: &Path) -> Json {
+    let text =
+        std::fs::read_to_string(dir.join(format!(".strata/{STACK}-dev.state.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn queue_attribute(clients: &strata::aws::Clients, url: &str, name: Q) -> Option<String> {
+    let out = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(name.clone())
+        .send()
+        .await
+        .unwrap();
+    out.attributes().and_then(|a| a.get(&name)).cloned()
+}
+
+async fn bucket_names(clients: &strata::aws::Clients) -> Vec<String> {
+    let out = clients.s3.list_buckets().send().await.unwrap();
+    out.buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_string))
+        .collect()
+}
+
+async fn queue_urls(clients: &strata::aws::Clients) -> Vec<String> {
+    let out = clients.sqs.list_queues().send().await.unwrap();
+    out.queue_urls().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = stack_file();
+
+    // Apply from scratch.
+    let out = run(dir, &emulator, &["apply", &stack, "--auto-approve"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("Apply complete! Resources: 8 added, 0 changed, 0 destroyed."),
+        "{}",
+        stdout(&out)
+    );
+
+    // Every attribute read back equals the stack.
+    let account = clients.account_id().await.unwrap().to_string();
+    let bucket = format!("storage-dev-content-{account}");
+    let st = state(dir);
+    let queue_url = st["resources"]["content_queue"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dlq_url = st["resources"]["dead_letter_queue"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        queue_attribute(&clients, &queue_url, Q::VisibilityTimeout)
+            .await
+            .as_deref(),
+        Some("360")
+    );
+    assert_eq!(
+        queue_attribute(&clients, &queue_url, Q::MessageRetentionPeriod)
+            .await
+            .as_deref(),
+        Some("1209600")
+    );
+    assert_eq!(
+        queue_attribute(&clients, &dlq_url, Q::MessageRetentionPeriod)
+            .await
+            .as_deref(),
+        Some("1209600")
+    );
+    let redrive: Json = serde_json::from_str(
+        &queue_attribute(&clients, &queue_url, Q::RedrivePolicy)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let dlq_arn = queue_attribute(&clients, &dlq_url, Q::QueueArn)
+        .await
+        .unwrap();
+    assert_eq!(redrive["deadLetterTargetArn"], dlq_arn.as_str());
+    assert_eq!(
+        redrive["maxReceiveCount"].to_string().trim_matches('"'),
+        "5"
+    );
+    let policy: Json = serde_json::from_str(
+        &queue_attribute(&clients, &queue_url, Q::Policy)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        policy["Statement"][0]["Principal"]["Service"],
+        "s3.amazonaws.com"
+    );
+    assert_eq!(
+        policy["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
+        format!("arn:aws:s3:::{bucket}").as_str()
+    );
+    assert_eq!(
+        policy["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+        account.as_str()
+    );
+
+    let pab = clients
+        .s3
+        .get_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let enc = clients
+        .s3
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "AES256"
+    );
+    let tags = clients
+        .s3
+        .get_bucket_tagging()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let mut tag_pairs: Vec<(String, String)> = tags
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    tag_pairs.sort();
+    assert_eq!(
+        tag_pairs,
+        [
+            ("stack".to_string(), "storage".to_string()),
+            ("stage".to_string(), "dev".to_string())
+        ]
+    );
+    let bucket_policy: Json = serde_json::from_str(
+        clients
+            .s3
+            .get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        bucket_policy["Statement"][0]["Sid"],
+        "DenyInsecureTransport"
+    );
+    let notification = clients
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let queue_config = &notification.queue_configurations()[0];
+    assert_eq!(queue_config.id(), Some("content-input"));
+    assert_eq!(
+        queue_config.queue_arn(),
+        queue_attribute(&clients, &queue_url, Q::QueueArn)
+            .await
+            .unwrap()
+    );
+    let rule = &queue_config.filter().unwrap().key().unwrap().filter_rules()[0];
+    assert_eq!(rule.value(), Some("input/"));
+
+    // Outputs.
+    let out = strata(dir, &["output", &stack, "queue_url"]);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out).trim(), queue_url);
+
+    // No spurious diff.
+    let out = run(dir, &emulator, &["plan", &stack, "--detailed-exitcode"]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("No changes."), "{}", stdout(&out));
+
+    // Change the visibility timeout and the notification prefix: exactly those two updates.
+    let vars = ["--var", "visibility=60", "--var", "prefix=incoming/"];
+    let plan = plan_json(dir, &emulator, &vars);
+    assert_eq!(
+        changes(&plan),
+        [
+            (
+                "sqs.queue.content_queue".to_string(),
+                "update".to_string(),
+                vec!["visibility_timeout_seconds".to_string()]
+            ),
+            (
+                "s3.bucket_notification.content_notification".to_string(),
+                "update".to_string(),
+                vec!["queue".to_string()]
+            ),
+        ]
+    );
+    assert_eq!(
+        plan["summary"],
+        serde_json::json!({"add": 0, "change": 2, "destroy": 0})
+    );
+    let mut human = vec!["plan", stack.as_str(), "--detailed-exitcode"];
+    human.extend(vars);
+    let out = run(dir, &emulator, &human);
+    assert_exit(&out, 2);
+    assert!(
+        stdout(&out).contains("~ visibility_timeout_seconds = 360 -> 60"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("Plan: 0 to add, 2 to change, 0 to destroy."));
+    let mut apply = vec!["apply", stack.as_str(), "--auto-approve"];
+    apply.extend(vars);
+    assert_exit(&run(dir, &emulator, &apply), 0);
+    assert_eq!(
+        queue_attribute(&clients, &queue_url, Q::VisibilityTimeout)
+            .await
+            .as_deref(),
+        Some("60")
+    );
+    let notification = clients
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        notification.queue_configurations()[0]
+            .filter()
+            .unwrap()
+            .key()
+            .unwrap()
+            .filter_rules()[0]
+            .value(),
+        Some("incoming/")
+    );
+    let plan = plan_json(dir, &emulator, &vars);
+    assert_eq!(changes(&plan), []);
+
+    // Drift made out of band is detected and put back.
+    clients
+        .sqs
+        .set_queue_attributes()
+        .queue_url(&queue_url)
+        .attributes(Q::VisibilityTimeout, "99")
+        .send()
+        .await
+        .unwrap();
+    clients
+        .s3
+        .delete_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let plan = plan_json(dir, &emulator, &vars);
+    assert_eq!(
+        changes(&plan),
+        [
+            (
+                "s3.bucket_policy.content_bucket_policy".to_string(),
+                "update".to_string(),
+                vec!["policy".to_string()]
+            ),
+            (
+                "sqs.queue.content_queue".to_string(),
+                "update".to_string(),
+                vec!["visibility_timeout_seconds".to_string()]
+            ),
+        ]
+    );
+    assert_exit(&run(dir, &emulator, &apply), 0);
+    assert_eq!(
+        queue_attribute(&clients, &queue_url, Q::VisibilityTimeout)
+            .await
+            .as_deref(),
+        Some("60")
+    );
+    assert!(
+        clients
+            .s3
+            .get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .is_ok()
+    );
+
+    // A resource deleted out of band is planned as a create.
+    clients
+        .sqs
+        .delete_queue()
+        .queue_url(&dlq_url)
+        .send()
+        .await
+        .unwrap();
+    let plan = plan_json(dir, &emulator, &vars);
+    let planned = changes(&plan);
+    assert_eq!(planned[0].0, "sqs.queue.dead_letter_queue");
+    assert_eq!(planned[0].1, "create");
+    assert_exit(&run(dir, &emulator, &apply), 0);
+    assert_eq!(changes(&plan_json(dir, &emulator, &vars)), []);
+
+    // A resource removed from the stack file is deleted.
+    let smaller = repo()
+        .join("tests/stacks/storage-smaller.toml")
+        .display()
+        .to_string();
+    let mut apply_smaller = vec!["apply", smaller.as_str(), "--auto-approve"];
+    apply_smaller.extend(vars);
+    let out = run(dir, &emulator, &apply_smaller);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains(
+            "s3.bucket_policy.trail_bucket_policy will be destroyed (no longer in the stack)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let trail_bucket = format!("storage-dev-trail-{account}");
+    let gone = clients
+        .s3
+        .get_bucket_policy()
+        .bucket(&trail_bucket)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_s3::error::ProvideErrorMetadata::code(&gone),
+        Some("NoSuchBucketPolicy")
+    );
+    assert!(state(dir)["resources"].get("trail_bucket_policy").is_none());
+
+    // Destroy leaves nothing behind.
+    let out = run(dir, &emulator, &["destroy", &smaller, "--auto-approve"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("Destroy complete! Resources: 0 added, 0 changed, 7 destroyed."),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(bucket_names(&clients).await, Vec::<String>::new());
+    assert_eq!(queue_urls(&clients).await, Vec::<String>::new());
+    assert_eq!(state(dir)["resources"], serde_json::json!({}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notification_keeps_other_configurations_on_the_bucket() {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = stack_file();
+    assert_exit(
+        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    let account = clients.account_id().await.unwrap().to_string();
+    let bucket = format!("storage-dev-content-{account}");
+
+    // Someone else's notification on the same bucket, to their own queue.
+    let other = clients
+        .sqs
+        .create_queue()
+        .queue_name("someone-else")
+        .send()
+        .await
+        .unwrap();
+    let other_arn = queue_attribute(&clients, other.queue_url().unwrap(), Q::QueueArn)
+        .await
+        .unwrap();
+    let current = clients
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let mut queues = current.queue_configurations().to_vec();
+    queues.push(
+        QueueConfiguration::builder()
+            .id("theirs")
+            .queue_arn(&other_arn)
+            .events(Event::from("s3:ObjectRemoved:*"))
+            .build()
+            .unwrap(),
+    );
+    let config = NotificationConfiguration::builder()
+        .set_queue_configurations(Some(queues))
+        .build();
+    clients
+        .s3
+        .put_bucket_notification_configuration()
+        .bucket(&bucket)
+        .notification_configuration(config)
+        .send()
+        .await
+        .unwrap();
+
+    // Theirs is not ours: no change planned; ours is updated beside it.
+    assert_eq!(changes(&plan_json(dir, &emulator, &[])), []);
+    assert_exit(
+        &run(
+            dir,
+            &emulator,
+            &[
+                "apply",
+                &stack,
+                "--auto-approve",
+                "--var",
+                "prefix=uploads/",
+            ],
+        ),
+        0,
+    );
+    let ids = |n: &aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput| {
+        let mut ids: Vec<String> = n.queue_configurations().iter().filter_map(|q| q.id().map(str::to_string)).collect();
+        ids.sort();
+        ids
+    };
+    let after = clients
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ids(&after), ["content-input", "theirs"]);
+
+    // Deleting ours (dropping it from the stack) leaves theirs.
+    let dir2 = dir.join("no-notification");
+    std::fs::create_dir_all(&dir2).unwrap();
+    let stack_without = dir.join("without.toml");
+    std::fs::write(
+        &stack_without,
+        format!(
+            "extends = {:?}\n[resources.content_notification]\ndrop = true\n",
+            stack
+        ),
+    )
+    .unwrap();
+    assert_exit(
+        &run(
+            dir,
+            &emulator,
+            &["apply", stack_without.to_str().unwrap(), "--auto-approve"],
+        ),
+        0,
+    );
+    let after = clients
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ids(&after), ["theirs"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn non_empty_bucket_without_force_destroy_stops_with_its_name() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = stack_file();
+    let keep = ["--var", "force_destroy=false"];
+    let mut apply = vec!["apply", stack.as_str(), "--auto-approve"];
+    apply.extend(keep);
+    assert_exit(&run(dir, &emulator, &apply), 0);
+    let account = clients.account_id().await.unwrap().to_string();
+    let bucket = format!("storage-dev-content-{account}");
+    clients
+        .s3
+        .put_object()
+        .bucket(&bucket)
+        .key("input/keep.bin")
+        .body(b"payload".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    let mut destroy = vec!["destroy", stack.as_str(), "--auto-approve"];
+    destroy.extend(keep);
+    let out = run(dir, &emulator, &destroy);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains(&format!("bucket `{bucket}` is not empty")),
+        "{}",
+        stderr(&out)
+    );
+    // Independent work finished; the bucket and its record remain.
+    assert!(bucket_names(&clients).await.contains(&bucket));
+    assert_eq!(
+        state(dir)["resources"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["content_bucket"]
+    );
+
+    // Setting force_destroy (a strata setting, applied without touching AWS) lets destroy empty it.
+    assert_exit(
+        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    assert_exit(
+        &run(dir, &emulator, &["destroy", &stack, "--auto-approve"]),
+        0,
+    );
+    assert_eq!(bucket_names(&clients).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_plan_applies_and_a_stale_one_is_refused() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = stack_file();
+    assert_exit(
+        &run(dir, &emulator, &["plan", &stack, "--out", "first.plan"]),
+        0,
+    );
+    assert_exit(
+        &run(dir, &emulator, &["plan", &stack, "--out", "second.plan"]),
+        0,
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.join("first.plan"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let out = run(dir, &emulator, &["apply", "first.plan"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("Resources: 8 added"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(dir, &emulator, &["apply", "second.plan"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("the saved plan is stale"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::write(
+        dir.join("broken.plan"),
+        "{\"format_version\": 1, \"resources\": [",
+    )
+    .unwrap();
+    let out = run(dir, &emulator, &["apply", "broken.plan"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("broken.plan is not a valid saved plan"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_lock_stops_apply_with_its_holder_until_force_unlock() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = stack_file();
+    std::fs::create_dir_all(dir.join(".strata")).unwrap();
+    let lock = serde_json::json!({"id": "1234-abcd", "operation": "apply", "who": "ci@builder", "pid": 4242, "created": 0});
+    std::fs::write(
+        dir.join(format!(".strata/{STACK}-dev.state.lock")),
+        lock.to_string(),
+    )
+    .unwrap();
+    let out = run(dir, &emulator, &["apply", &stack, "--auto-approve"]);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("the state is locked by ci@builder (pid 4242) for `apply`"),
+        "{err}"
+    );
+    assert!(err.contains("strata force-unlock 1234-abcd"), "{err}");
+    assert!(
+        !dir.join(format!(".strata/{STACK}-dev.state.json")).exists(),
+        "nothing was done"
+    );
+
+    let out = strata(dir, &["force-unlock", &stack, "1234-abcd"]);
+    assert_exit(&out, 0);
+    assert_exit(
+        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_concurrent_applies_never_both_run() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = stack_file();
+    let spawn = || {
+        strata_command(
+            dir,
+            &[
+                "apply",
+                &stack,
+                "--auto-approve",
+                "--endpoint-url",
+                &emulator.endpoint,
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let locked = [&a, &b]
+        .iter()
+        .filter(|o| stderr(o).contains("the state is locked"))
+        .count();
+    let succeeded = [&a, &b].iter().filter(|o| o.status.success()).count();
+    // Either they overlapped (one refused) or ran one after the other (the second had nothing to do).
+    assert_eq!(
+        succeeded + locked,
+        2,
+        "a: {}\nb: {}",
+        stderr(&a),
+        stderr(&b)
+    );
+    assert!(succeeded >= 1);
+    assert_eq!(state(dir)["resources"].as_object().unwrap().len(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_killed_mid_walk_converges_on_the_next_run() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = stack_file();
+    let state_path = dir.join(format!(".strata/{STACK}-dev.state.json"));
+    let mut child = strata_command(
+        dir,
+        &[
+            "apply",
+            &stack,
+            "--auto-approve",
+            "--parallelism",
+            "1",
+            "--endpoint-url",
+            &emulator.endpoint,
+        ],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    // Kill it once the state records something, before it finishes.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        let recorded = std::fs::read_to_string(&state_path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Json>(&t).ok())
+            .map(|s| s["resources"].as_object().map_or(0, |r| r.len()))
+            .unwrap_or(0);
+        if recorded >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The state file always parses; the lock of the killed process is reported, then cleared.
+    let partial = state(dir);
+    assert!(partial["resources"].as_object().unwrap().len() >= 2);
+    let out = run(dir, &emulator, &["apply", &stack, "--auto-approve"]);
+    let err = stderr(&out);
+    if out.status.code() == Some(1) && err.contains("the state is locked") {
+        let id = err
+            .split("force-unlock ")
+            .nth(1)
+            .unwrap()
+            .split(['`', ' '])
+            .next()
+            .unwrap()
+            .to_string();
+        assert_exit(&strata(dir, &["force-unlock", &stack, &id]), 0);
+        assert_exit(
+            &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+            0,
+        );
+    } else {
+        assert_exit(&out, 0);
+    }
+    assert_eq!(changes(&plan_json(dir, &emulator, &[])), []);
+    // Everything on the emulator is recorded in state: two buckets and two queues.
+    let recorded = state(dir);
+    let mut buckets = bucket_names(&clients).await;
+    buckets.sort();
+    let mut in_state: Vec<String> = ["content_bucket", "trail_bucket"]
+        .iter()
+        .map(|n| recorded["resources"][n]["id"].as_str().unwrap().to_string())
+        .collect();
+    in_state.sort();
+    assert_eq!(buckets, in_state);
+    assert_eq!(queue_urls(&clients).await.len(), 2);
+}
