@@ -278,7 +278,7 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
             (
                 "s3.bucket_notification.content_notification".to_string(),
                 "update".to_string(),
-                vec!["queue".to_string()]
+                vec!["queue[0].prefix".to_string()]
             ),
         ]
     );
@@ -670,7 +670,11 @@ async fn a_held_lock_stops_apply_with_its_holder_until_force_unlock() {
         err.contains("the state is locked by ci@builder (pid 4242) for `apply`"),
         "{err}"
     );
-    assert!(err.contains("strata force-unlock 1234-abcd"), "{err}");
+    assert!(err.contains("(lock id 1234-abcd)"), "{err}");
+    assert!(
+        err.contains("strata force-unlock STACK_FILE 1234-abcd"),
+        "{err}"
+    );
     assert!(
         !dir.join(format!(".strata/{STACK}-dev.state.json")).exists(),
         "nothing was done"
@@ -771,10 +775,10 @@ async fn apply_killed_mid_walk_converges_on_the_next_run() {
     let err = stderr(&out);
     if out.status.code() == Some(1) && err.contains("the state is locked") {
         let id = err
-            .split("force-unlock ")
+            .split("(lock id ")
             .nth(1)
             .unwrap()
-            .split(['`', ' '])
+            .split(")")
             .next()
             .unwrap()
             .to_string();

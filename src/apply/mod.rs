@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use crate::aws::{AwsError, Clients};
 use crate::config::expr::evaluate;
 use crate::config::model::{BaseScope, Stack};
-use crate::plan::diff::{changes, with_defaults};
+use crate::plan::diff::changes;
 use crate::plan::{Action, Plan};
 use crate::resources::{Resource, implementation};
 use crate::state::{OutputState, ResourceState, State, StateError, StateFile};
@@ -280,16 +280,9 @@ fn desired_now(
     region: &str,
     resource: &dyn Resource,
 ) -> Attrs {
-    let decl = &stack.resources[name];
+    let _ = resource;
     let scope = state_scope(stack, state, account_id, region);
-    let configured: Attrs = decl
-        .attributes
-        .iter()
-        .map(|(k, e)| (k.clone(), evaluate(&e.node, &scope)))
-        .collect();
-    let mut desired = with_defaults(decl.schema, &configured);
-    resource.prepare(&mut desired);
-    desired
+    crate::plan::desired_attributes(stack, &stack.resources[name], &scope)
 }
 
 fn state_scope<'a>(

@@ -241,9 +241,12 @@ pub fn apply(
         }
         print!("{}", render_plan(&plan, style));
         if !plan.has_changes() {
-            if plan.resources.iter().any(|r| r.id.is_some() && r.reason.as_deref().is_some_and(|x| x.starts_with("already deleted"))) || state.outputs.is_empty() {
-                // Record refreshed state (forgotten resources, outputs) even with nothing to do.
-                let (_, _) = apply::apply(Some(&stack).filter(|_| !destroy), &plan, state, file.clone(), &refreshed.live, aws, 1, Arc::new(|_| {})).await?;
+            // Nothing to do in AWS; still forget what was deleted outside strata, and record
+            // outputs a state written before they were declared lacks.
+            let forget = plan.resources.iter().any(|r| refreshed.live.get(&r.name).is_some_and(Option::is_none));
+            let outputs_missing = !destroy && !stack.outputs.is_empty() && state.outputs.len() != stack.outputs.len() && !state.resources.is_empty();
+            if forget || outputs_missing {
+                apply::apply(Some(&stack).filter(|_| !destroy), &plan, state, file.clone(), &refreshed.live, aws, 1, Arc::new(|_| {})).await?;
             }
             return Ok(ExitCode::SUCCESS);
         }

@@ -5,11 +5,10 @@ use std::collections::HashMap;
 
 use futures::future::join_all;
 
-use super::diff::{action, changes, replace_reason, with_defaults};
+use super::diff::{action, changes, replace_reason};
 use super::{Action, Change, Plan, ResourcePlan};
 use crate::aws::{AwsError, Clients};
 use crate::config::Diagnostic;
-use crate::config::expr::evaluate;
 use crate::config::model::{BaseScope, Stack};
 use crate::resources::implementation;
 use crate::schema::check_attributes;
@@ -213,12 +212,7 @@ fn plan_stack(
             &scope,
             &mut diagnostics,
         );
-        let configured: Attrs = decl
-            .attributes
-            .iter()
-            .map(|(k, e)| (k.clone(), evaluate(&e.node, &scope)))
-            .collect();
-        let desired = with_defaults(schema, &configured);
+        let desired = super::desired_attributes(stack, decl, &scope);
 
         let in_state = state.resources.get(name);
         let live = refreshed.live.get(name).and_then(Option::as_ref);

@@ -63,17 +63,83 @@ pub fn changes(schema: &Schema, desired: &Attrs, live: &Attrs) -> Vec<Change> {
         let Some(want) = desired.get(attr.name) else {
             continue;
         };
-        let have = live.get(attr.name);
-        if !same(&attr.ty, want, have) {
+        nested(
+            &attr.ty,
+            attr.name,
+            want,
+            live.get(attr.name),
+            attr.force_new,
+            &mut out,
+        );
+    }
+    // A computed attribute the resource type can predict (a code hash) is compared too.
+    for computed in schema.computed {
+        if let Some(want) = desired.get(*computed)
+            && Some(want) != live.get(*computed)
+        {
             out.push(Change {
-                path: attr.name.to_string(),
-                before: have.cloned(),
+                path: computed.to_string(),
+                before: live.get(*computed).cloned(),
                 after: Some(want.clone()),
-                forces_replacement: attr.force_new,
+                forces_replacement: false,
             });
         }
     }
     out
+}
+
+/// The changes inside one attribute, as precisely as its type allows: a field of a table,
+/// an item of a list of the same length, a key of a map.
+fn nested(
+    ty: &Type,
+    path: &str,
+    want: &Value,
+    have: Option<&Value>,
+    force: bool,
+    out: &mut Vec<Change>,
+) {
+    if same(ty, want, have) {
+        return;
+    }
+    let before = out.len();
+    match (ty, want, have) {
+        (Type::Object(fields), Value::Map(w), Some(Value::Map(h))) if want.is_known() => {
+            for (k, v) in w {
+                if let Some(f) = field(fields, k) {
+                    nested(&f.ty, &format!("{path}.{k}"), v, h.get(k), force, out);
+                }
+            }
+        }
+        (Type::List { item, .. }, Value::List(w), Some(Value::List(h)))
+            if w.len() == h.len() && want.is_known() =>
+        {
+            for (i, (a, b)) in w.iter().zip(h).enumerate() {
+                nested(item, &format!("{path}[{i}]"), a, Some(b), force, out);
+            }
+        }
+        (Type::Map(item), Value::Map(w), Some(Value::Map(h))) if want.is_known() => {
+            for (k, v) in w {
+                nested(item, &format!("{path}.{k}"), v, h.get(k), force, out);
+            }
+            for (k, v) in h.iter().filter(|(k, _)| !w.contains_key(*k)) {
+                out.push(Change {
+                    path: format!("{path}.{k}"),
+                    before: Some(v.clone()),
+                    after: None,
+                    forces_replacement: force,
+                });
+            }
+        }
+        _ => {}
+    }
+    if out.len() == before {
+        out.push(Change {
+            path: path.to_string(),
+            before: have.cloned(),
+            after: Some(want.clone()),
+            forces_replacement: force,
+        });
+    }
 }
 
 /// Whether the live value already is what the stack wants.
@@ -190,6 +256,41 @@ mod tests {
         let c = changes(&sqs_queue::SCHEMA, &desired, &live);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].path, "redrive_policy");
+    }
+
+    #[test]
+    fn changes_inside_tables_lists_and_maps_name_the_exact_path() {
+        use crate::resources::s3_bucket_notification;
+        let queue = |prefix: &str| {
+            Value::List(vec![Value::Map(indexmap! {
+                "id".into() => s("a"), "queue_arn".into() => s("arn:q"),
+                "events".into() => Value::List(vec![s("s3:ObjectCreated:*")]), "prefix".into() => s(prefix),
+            })])
+        };
+        let live = indexmap! { "bucket".into() => s("b"), "queue".into() => queue("input/") };
+        let desired = indexmap! { "bucket".into() => s("b"), "queue".into() => queue("incoming/") };
+        let c = changes(&s3_bucket_notification::SCHEMA, &desired, &live);
+        let expected = Change {
+            path: "queue[0].prefix".into(),
+            before: Some(s("input/")),
+            after: Some(s("incoming/")),
+            forces_replacement: false,
+        };
+        assert_eq!(c, vec![expected]);
+
+        let live = indexmap! { "name".into() => s("q"), "tags".into() => Value::Map(indexmap! { "a".into() => s("1"), "old".into() => s("x") }) };
+        let desired = indexmap! { "name".into() => s("q"), "tags".into() => Value::Map(indexmap! { "a".into() => s("2") }) };
+        let paths: Vec<_> = changes(&sqs_queue::SCHEMA, &desired, &live)
+            .into_iter()
+            .map(|c| (c.path, c.after.is_none()))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                ("tags.a".to_string(), false),
+                ("tags.old".to_string(), true)
+            ]
+        );
     }
 
     #[test]

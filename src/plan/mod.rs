@@ -6,7 +6,39 @@ pub mod diff;
 
 use serde::{Deserialize, Serialize};
 
-use crate::value::Value;
+use crate::config::expr::{Scope, evaluate};
+use crate::config::model::{ResourceDecl, Stack};
+use crate::resources::implementation;
+use crate::schema::Type;
+use crate::value::{Attrs, Value};
+
+/// A resource's desired attributes with what is known in `scope`: evaluated, directories
+/// made absolute (relative to the file that names them), defaults filled in, and completed
+/// by the resource type itself (deterministic ids, code hashes).
+pub fn desired_attributes(stack: &Stack, decl: &ResourceDecl, scope: &dyn Scope) -> Attrs {
+    let configured: Attrs = decl
+        .attributes
+        .iter()
+        .map(|(name, entry)| {
+            let mut value = evaluate(&entry.node, scope);
+            let is_directory = decl
+                .schema
+                .attribute(name)
+                .is_some_and(|a| matches!(a.ty, Type::Directory));
+            if let (true, Value::Str(path)) = (is_directory, &value) {
+                let file = &stack.sources.get(entry.node.span.file).path;
+                let base = file.parent().unwrap_or(std::path::Path::new("."));
+                value = Value::Str(base.join(path).display().to_string());
+            }
+            (name.clone(), value)
+        })
+        .collect();
+    let mut desired = diff::with_defaults(decl.schema, &configured);
+    if let Some(resource) = implementation(decl.type_name()) {
+        resource.prepare(&mut desired);
+    }
+    desired
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

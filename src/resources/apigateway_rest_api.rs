@@ -15,6 +15,7 @@ pub const SCHEMA: Schema = Schema {
             "endpoint_type",
             Type::Enum(&["REGIONAL", "EDGE", "PRIVATE"]),
         )
+        .force_new()
         .default(Default::Str("REGIONAL")),
         attr(
             "binary_media_types",
@@ -22,7 +23,8 @@ pub const SCHEMA: Schema = Schema {
                 item: &Type::String(None),
                 min: 0,
             },
-        ),
+        )
+        .force_new(),
         attr("tags", Type::Map(&Type::String(None))),
     ],
     computed: &[
@@ -46,4 +48,425 @@ fn check_stage_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+use async_trait::async_trait;
+use aws_sdk_apigateway::types::{
+    EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation,
+};
+
+use super::support::{changed, opt_str, req_str, tags, tags_value};
+use super::{Created, Resource};
+use crate::aws::{AwsError, Clients, sdk};
+use crate::value::{Attrs, Value};
+
+pub struct ApiGatewayRestApi;
+
+const PROXY_PATH: &str = "/{proxy+}";
+
+fn stage_of(attrs: &Attrs) -> &str {
+    opt_str(attrs, "stage_name").unwrap_or("prod")
+}
+
+fn patch(path: &str, value: &str) -> PatchOperation {
+    PatchOperation::builder()
+        .op(Op::Replace)
+        .path(path)
+        .value(value)
+        .build()
+}
+
+impl ApiGatewayRestApi {
+    /// ANY on `/` and on `/{proxy+}`, each a Lambda proxy integration to `invoke_arn`.
+    /// PutMethod and PutIntegration overwrite, so this also repoints an existing API.
+    async fn put_model(&self, aws: &Clients, api: &str, invoke_arn: &str) -> Result<(), AwsError> {
+        let gw = &aws.apigateway;
+        let resources = gw
+            .get_resources()
+            .rest_api_id(api)
+            .limit(500)
+            .send()
+            .await
+            .map_err(sdk("GetResources"))?;
+        let root = resources
+            .items()
+            .iter()
+            .find(|r| r.path() == Some("/"))
+            .and_then(|r| r.id())
+            .ok_or_else(|| {
+                AwsError::new(
+                    "GetResources",
+                    format!("REST API {api} has no root resource"),
+                )
+            })?
+            .to_string();
+        let proxy = match resources
+            .items()
+            .iter()
+            .find(|r| r.path() == Some(PROXY_PATH))
+            .and_then(|r| r.id())
+        {
+            Some(id) => id.to_string(),
+            None => gw
+                .create_resource()
+                .rest_api_id(api)
+                .parent_id(&root)
+                .path_part("{proxy+}")
+                .send()
+                .await
+                .map_err(sdk("CreateResource"))?
+                .id()
+                .unwrap_or_default()
+                .to_string(),
+        };
+        for resource in [&root, &proxy] {
+            let has_method = resources
+                .items()
+                .iter()
+                .find(|r| r.id() == Some(resource.as_str()))
+                .and_then(|r| r.resource_methods())
+                .is_some_and(|m| m.contains_key("ANY"));
+            if !has_method {
+                gw.put_method()
+                    .rest_api_id(api)
+                    .resource_id(resource.as_str())
+                    .http_method("ANY")
+                    .authorization_type("NONE")
+                    .send()
+                    .await
+                    .map_err(sdk("PutMethod"))?;
+            }
+            gw.put_integration()
+                .rest_api_id(api)
+                .resource_id(resource.as_str())
+                .http_method("ANY")
+                .r#type(IntegrationType::AwsProxy)
+                .integration_http_method("POST")
+                .uri(invoke_arn)
+                .send()
+                .await
+                .map_err(sdk("PutIntegration"))?;
+        }
+        Ok(())
+    }
+
+    /// A new deployment of the current model; the stage moves to it, then the old
+    /// deployment is removed.
+    async fn deploy(
+        &self,
+        aws: &Clients,
+        api: &str,
+        stage: &str,
+        old: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let gw = &aws.apigateway;
+        let deployment = gw
+            .create_deployment()
+            .rest_api_id(api)
+            .description("strata")
+            .send()
+            .await
+            .map_err(sdk("CreateDeployment"))?;
+        let deployment_id = deployment.id().unwrap_or_default();
+        match gw
+            .get_stage()
+            .rest_api_id(api)
+            .stage_name(stage)
+            .send()
+            .await
+            .map_err(sdk("GetStage"))
+        {
+            Ok(_) => {
+                gw.update_stage()
+                    .rest_api_id(api)
+                    .stage_name(stage)
+                    .patch_operations(patch("/deploymentId", deployment_id))
+                    .send()
+                    .await
+                    .map_err(sdk("UpdateStage"))?;
+            }
+            Err(e) if e.is_not_found() => {
+                gw.create_stage()
+                    .rest_api_id(api)
+                    .stage_name(stage)
+                    .deployment_id(deployment_id)
+                    .send()
+                    .await
+                    .map_err(sdk("CreateStage"))?;
+            }
+            Err(e) => return Err(e),
+        }
+        if let Some(old) = old.filter(|o| *o != deployment_id && !o.is_empty()) {
+            match gw
+                .delete_deployment()
+                .rest_api_id(api)
+                .deployment_id(old)
+                .send()
+                .await
+                .map_err(sdk("DeleteDeployment"))
+            {
+                Err(e) if !e.is_not_found() => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn arn(aws: &Clients, api: &str) -> String {
+        format!("arn:aws:apigateway:{}::/restapis/{api}", aws.region)
+    }
+}
+
+#[async_trait]
+impl Resource for ApiGatewayRestApi {
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+
+    async fn read(
+        &self,
+        aws: &Clients,
+        id: &str,
+        prior: &Attrs,
+    ) -> Result<Option<Attrs>, AwsError> {
+        let gw = &aws.apigateway;
+        let api = match gw
+            .get_rest_api()
+            .rest_api_id(id)
+            .send()
+            .await
+            .map_err(sdk("GetRestApi"))
+        {
+            Ok(api) => api,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let stage_name = stage_of(prior).to_string();
+        let (resources, stage, account) = tokio::join!(
+            gw.get_resources()
+                .rest_api_id(id)
+                .embed("methods")
+                .limit(500)
+                .send(),
+            gw.get_stage()
+                .rest_api_id(id)
+                .stage_name(&stage_name)
+                .send(),
+            aws.account_id(),
+        );
+        let resources = resources.map_err(sdk("GetResources"))?;
+        let mut attrs = Attrs::new();
+        attrs.insert("id".into(), Value::Str(id.to_string()));
+        attrs.insert(
+            "name".into(),
+            Value::Str(api.name().unwrap_or_default().to_string()),
+        );
+        if let Some(d) = api.description().filter(|d| !d.is_empty()) {
+            attrs.insert("description".into(), Value::Str(d.to_string()));
+        }
+        if let Some(t) = api.endpoint_configuration().and_then(|e| e.types().first()) {
+            attrs.insert("endpoint_type".into(), Value::Str(t.as_str().to_string()));
+        }
+        attrs.insert(
+            "binary_media_types".into(),
+            Value::List(
+                api.binary_media_types()
+                    .iter()
+                    .map(|t| Value::Str(t.clone()))
+                    .collect(),
+            ),
+        );
+        let tag_map = api.tags().cloned().unwrap_or_default();
+        attrs.insert(
+            "tags".into(),
+            tags_value(tag_map.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        );
+        if let Some(root) = api.root_resource_id() {
+            attrs.insert("root_resource_id".into(), Value::Str(root.to_string()));
+        }
+        // The integration target, when both halves of the LambdaRestApi shape point at the
+        // same function; anything else is drift and shows as a change.
+        let target = |path: &str| {
+            resources
+                .items()
+                .iter()
+                .find(|r| r.path() == Some(path))
+                .and_then(|r| r.resource_methods())
+                .and_then(|m| m.get("ANY"))
+                .and_then(|m| m.method_integration())
+                .filter(|i| i.r#type() == Some(&IntegrationType::AwsProxy))
+                .and_then(|i| i.uri())
+                .map(str::to_string)
+        };
+        let invoke_arn = match (target("/"), target(PROXY_PATH)) {
+            (Some(a), Some(b)) if a == b => a,
+            _ => String::new(),
+        };
+        attrs.insert("lambda_invoke_arn".into(), Value::Str(invoke_arn));
+        match stage.map_err(sdk("GetStage")) {
+            Ok(stage) => {
+                attrs.insert("stage_name".into(), Value::Str(stage_name.clone()));
+                attrs.insert(
+                    "deployment_id".into(),
+                    Value::Str(stage.deployment_id().unwrap_or_default().to_string()),
+                );
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+        let account = account?;
+        attrs.insert(
+            "execution_arn".into(),
+            Value::Str(format!("arn:aws:execute-api:{}:{account}:{id}", aws.region)),
+        );
+        let url = match &aws.endpoint {
+            Some(endpoint) => format!(
+                "{}/_aws/execute-api/{id}/{stage_name}",
+                endpoint.trim_end_matches('/')
+            ),
+            None => format!(
+                "https://{id}.execute-api.{}.amazonaws.com/{stage_name}",
+                aws.region
+            ),
+        };
+        attrs.insert("url".into(), Value::Str(url));
+        Ok(Some(attrs))
+    }
+
+    async fn create(
+        &self,
+        aws: &Clients,
+        desired: &Attrs,
+        created: Created<'_>,
+    ) -> Result<String, AwsError> {
+        let binary: Vec<String> = desired
+            .get("binary_media_types")
+            .and_then(Value::as_list)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        let tag_map: std::collections::HashMap<String, String> =
+            tags(desired).into_iter().collect();
+        let api = aws
+            .apigateway
+            .create_rest_api()
+            .name(req_str(desired, "name")?)
+            .set_description(opt_str(desired, "description").map(str::to_string))
+            .endpoint_configuration(
+                EndpointConfiguration::builder()
+                    .types(EndpointType::from(
+                        opt_str(desired, "endpoint_type").unwrap_or("REGIONAL"),
+                    ))
+                    .build(),
+            )
+            .set_binary_media_types((!binary.is_empty()).then_some(binary))
+            .set_tags((!tag_map.is_empty()).then_some(tag_map))
+            .send()
+            .await
+            .map_err(sdk("CreateRestApi"))?;
+        let id = api.id().unwrap_or_default().to_string();
+        created(&id);
+        self.put_model(aws, &id, req_str(desired, "lambda_invoke_arn")?)
+            .await?;
+        self.deploy(aws, &id, stage_of(desired), None).await?;
+        Ok(id)
+    }
+
+    async fn update(
+        &self,
+        aws: &Clients,
+        id: &str,
+        live: &Attrs,
+        desired: &Attrs,
+    ) -> Result<(), AwsError> {
+        let gw = &aws.apigateway;
+        let mut patches = Vec::new();
+        if changed(&SCHEMA, "name", desired, live) {
+            patches.push(patch("/name", req_str(desired, "name")?));
+        }
+        if changed(&SCHEMA, "description", desired, live) {
+            patches.push(patch(
+                "/description",
+                opt_str(desired, "description").unwrap_or(""),
+            ));
+        }
+        if !patches.is_empty() {
+            gw.update_rest_api()
+                .rest_api_id(id)
+                .set_patch_operations(Some(patches))
+                .send()
+                .await
+                .map_err(sdk("UpdateRestApi"))?;
+        }
+        let model_changed = changed(&SCHEMA, "lambda_invoke_arn", desired, live);
+        if model_changed {
+            self.put_model(aws, id, req_str(desired, "lambda_invoke_arn")?)
+                .await?;
+        }
+        let old_stage = opt_str(live, "stage_name");
+        let new_stage = stage_of(desired);
+        if model_changed || old_stage.is_none() {
+            self.deploy(aws, id, new_stage, opt_str(live, "deployment_id"))
+                .await?;
+        } else if old_stage != Some(new_stage) {
+            // A renamed stage: the new one on the current deployment, then the old one goes.
+            gw.create_stage()
+                .rest_api_id(id)
+                .stage_name(new_stage)
+                .deployment_id(opt_str(live, "deployment_id").unwrap_or_default())
+                .send()
+                .await
+                .map_err(sdk("CreateStage"))?;
+            if let Some(old) = old_stage {
+                gw.delete_stage()
+                    .rest_api_id(id)
+                    .stage_name(old)
+                    .send()
+                    .await
+                    .map_err(sdk("DeleteStage"))?;
+            }
+        }
+        if changed(&SCHEMA, "tags", desired, live) {
+            let arn = Self::arn(aws, id);
+            let wanted = tags(desired);
+            let stale: Vec<String> = tags(live)
+                .keys()
+                .filter(|k| !wanted.contains_key(*k))
+                .cloned()
+                .collect();
+            if !stale.is_empty() {
+                gw.untag_resource()
+                    .resource_arn(&arn)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map_err(sdk("UntagResource"))?;
+            }
+            if !wanted.is_empty() {
+                gw.tag_resource()
+                    .resource_arn(&arn)
+                    .set_tags(Some(wanted.into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(sdk("TagResource"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
+        match aws
+            .apigateway
+            .delete_rest_api()
+            .rest_api_id(id)
+            .send()
+            .await
+            .map_err(sdk("DeleteRestApi"))
+        {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    }
 }

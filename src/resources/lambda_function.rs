@@ -30,7 +30,7 @@ pub const SCHEMA: Schema = Schema {
         attr("runtime", Type::Enum(RUNTIMES)).required(),
         attr("handler", Type::String(None)).required(),
         attr("role", Type::String(None)).required(),
-        attr("code", Type::Directory).required(),
+        attr("code", Type::Directory).required().local(),
         attr("description", Type::String(None)),
         attr("environment", Type::Map(&Type::String(None))),
         attr("timeout", Type::Int { min: 1, max: 900 }).default(Default::Int(3)),
@@ -60,4 +60,348 @@ fn check_function_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
+};
+use indexmap::IndexMap;
+
+use super::package::package_dir;
+use super::support::{changed, opt_i64, opt_str, req_str, tags, tags_value};
+use super::{Created, Resource};
+use crate::aws::retry::{Backoff, retry, wait_until};
+use crate::aws::{AwsError, Clients, sdk};
+use crate::value::{Attrs, Value};
+
+pub struct LambdaFunction;
+
+/// IAM is eventually consistent: a role created a moment ago may not be assumable yet.
+fn role_not_ready(e: &AwsError) -> bool {
+    e.message_contains("cannot be assumed by Lambda")
+        || e.message_contains("role defined for the function")
+}
+
+/// Another update still in progress on the function.
+fn busy(e: &AwsError) -> bool {
+    e.code_is(&["ResourceConflictException"])
+}
+
+fn package(desired: &Attrs) -> Result<super::package::Package, AwsError> {
+    let dir = req_str(desired, "code")?;
+    package_dir(std::path::Path::new(dir))
+        .map_err(|e| AwsError::new("package", format!("cannot package {dir}: {e}")))
+}
+
+fn environment(desired: &Attrs) -> Environment {
+    let vars: std::collections::HashMap<String, String> = desired
+        .get("environment")
+        .and_then(Value::as_map)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Environment::builder().set_variables(Some(vars)).build()
+}
+
+/// Waits until the function is Active and its last update Successful (or says why not).
+async fn wait_ready(aws: &Clients, name: &str) -> Result<(), AwsError> {
+    let backoff = Backoff {
+        first: Duration::from_millis(50),
+        max: Duration::from_secs(2),
+        budget: Duration::from_secs(300),
+    };
+    let ready = wait_until(backoff, || async {
+        let out = aws
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(sdk("GetFunctionConfiguration"))?;
+        if out.state() == Some(&State::Failed)
+            || out.last_update_status() == Some(&LastUpdateStatus::Failed)
+        {
+            let reason = out
+                .last_update_status_reason()
+                .or(out.state_reason())
+                .unwrap_or("no reason given");
+            return Err(AwsError::new(
+                "CreateFunction",
+                format!("function `{name}` failed to become ready: {reason}"),
+            ));
+        }
+        let active = out.state().is_none_or(|s| *s == State::Active);
+        let updated = out
+            .last_update_status()
+            .is_none_or(|s| *s == LastUpdateStatus::Successful);
+        Ok((active && updated).then_some(()))
+    })
+    .await?;
+    ready.ok_or_else(|| {
+        AwsError::new(
+            "GetFunctionConfiguration",
+            format!("function `{name}` did not become ready in 5 minutes"),
+        )
+    })
+}
+
+#[async_trait]
+impl Resource for LambdaFunction {
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+
+    /// The code hash is known before apply: a code change shows as `code_sha256`.
+    fn prepare(&self, desired: &mut Attrs) {
+        if let Ok(package) = package(desired) {
+            desired.insert("code_sha256".into(), Value::Str(package.sha256));
+        }
+    }
+
+    async fn read(
+        &self,
+        aws: &Clients,
+        id: &str,
+        _prior: &Attrs,
+    ) -> Result<Option<Attrs>, AwsError> {
+        let out = match aws
+            .lambda
+            .get_function()
+            .function_name(id)
+            .send()
+            .await
+            .map_err(sdk("GetFunction"))
+        {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(c) = out.configuration() else {
+            return Ok(None);
+        };
+        let mut attrs = Attrs::new();
+        let mut put = |k: &str, v: Value| {
+            attrs.insert(k.to_string(), v);
+        };
+        let arn = c.function_arn().unwrap_or_default().to_string();
+        put(
+            "name",
+            Value::Str(c.function_name().unwrap_or(id).to_string()),
+        );
+        if let Some(r) = c.runtime() {
+            put("runtime", Value::Str(r.as_str().to_string()));
+        }
+        put(
+            "handler",
+            Value::Str(c.handler().unwrap_or_default().to_string()),
+        );
+        put("role", Value::Str(c.role().unwrap_or_default().to_string()));
+        if let Some(d) = c.description().filter(|d| !d.is_empty()) {
+            put("description", Value::Str(d.to_string()));
+        }
+        let env: IndexMap<String, Value> = c
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| {
+                v.iter()
+                    .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        put("environment", Value::Map(env));
+        put("timeout", Value::Int(c.timeout().unwrap_or(3).into()));
+        put(
+            "memory_size",
+            Value::Int(c.memory_size().unwrap_or(128).into()),
+        );
+        let arch = c
+            .architectures()
+            .first()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_else(|| "x86_64".into());
+        put("architecture", Value::Str(arch));
+        let tag_map = out.tags().cloned().unwrap_or_default();
+        put(
+            "tags",
+            tags_value(tag_map.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        );
+        put(
+            "code_sha256",
+            Value::Str(c.code_sha256().unwrap_or_default().to_string()),
+        );
+        put(
+            "version",
+            Value::Str(c.version().unwrap_or("$LATEST").to_string()),
+        );
+        put(
+            "invoke_arn",
+            Value::Str(format!(
+                "arn:aws:apigateway:{}:lambda:path/2015-03-31/functions/{arn}/invocations",
+                aws.region
+            )),
+        );
+        put("arn", Value::Str(arn));
+        Ok(Some(attrs))
+    }
+
+    async fn create(
+        &self,
+        aws: &Clients,
+        desired: &Attrs,
+        created: Created<'_>,
+    ) -> Result<String, AwsError> {
+        let name = req_str(desired, "name")?;
+        let code = package(desired)?;
+        let blob = Blob::new(code.bytes);
+        let tag_map: std::collections::HashMap<String, String> =
+            tags(desired).into_iter().collect();
+        retry(Backoff::PATIENT, role_not_ready, || {
+            let request = aws
+                .lambda
+                .create_function()
+                .function_name(name)
+                .runtime(Runtime::from(
+                    opt_str(desired, "runtime").unwrap_or_default(),
+                ))
+                .handler(opt_str(desired, "handler").unwrap_or_default())
+                .role(opt_str(desired, "role").unwrap_or_default())
+                .code(FunctionCode::builder().zip_file(blob.clone()).build())
+                .set_description(opt_str(desired, "description").map(str::to_string))
+                .set_timeout(opt_i64(desired, "timeout").map(|t| t as i32))
+                .set_memory_size(opt_i64(desired, "memory_size").map(|m| m as i32))
+                .architectures(Architecture::from(
+                    opt_str(desired, "architecture").unwrap_or("x86_64"),
+                ))
+                .environment(environment(desired))
+                .set_tags((!tag_map.is_empty()).then(|| tag_map.clone()));
+            async move { request.send().await.map_err(sdk("CreateFunction")) }
+        })
+        .await?;
+        created(name);
+        wait_ready(aws, name).await?;
+        Ok(name.to_string())
+    }
+
+    async fn update(
+        &self,
+        aws: &Clients,
+        id: &str,
+        live: &Attrs,
+        desired: &Attrs,
+    ) -> Result<(), AwsError> {
+        let lambda = &aws.lambda;
+        let code_changed = desired.get("code_sha256") != live.get("code_sha256");
+        if code_changed {
+            let code = package(desired)?;
+            let blob = Blob::new(code.bytes);
+            retry(Backoff::STANDARD, busy, || {
+                let request = lambda
+                    .update_function_code()
+                    .function_name(id)
+                    .zip_file(blob.clone());
+                async move { request.send().await.map_err(sdk("UpdateFunctionCode")) }
+            })
+            .await?;
+            wait_ready(aws, id).await?;
+        }
+        let config = [
+            "runtime",
+            "handler",
+            "role",
+            "description",
+            "environment",
+            "timeout",
+            "memory_size",
+        ];
+        if config.iter().any(|k| changed(&SCHEMA, k, desired, live)) {
+            retry(
+                Backoff::PATIENT,
+                |e| busy(e) || role_not_ready(e),
+                || {
+                    let request = lambda
+                        .update_function_configuration()
+                        .function_name(id)
+                        .runtime(Runtime::from(
+                            opt_str(desired, "runtime").unwrap_or_default(),
+                        ))
+                        .handler(opt_str(desired, "handler").unwrap_or_default())
+                        .role(opt_str(desired, "role").unwrap_or_default())
+                        .description(opt_str(desired, "description").unwrap_or_default())
+                        .set_timeout(opt_i64(desired, "timeout").map(|t| t as i32))
+                        .set_memory_size(opt_i64(desired, "memory_size").map(|m| m as i32))
+                        .environment(environment(desired));
+                    async move {
+                        request
+                            .send()
+                            .await
+                            .map_err(sdk("UpdateFunctionConfiguration"))
+                    }
+                },
+            )
+            .await?;
+            wait_ready(aws, id).await?;
+        }
+        if changed(&SCHEMA, "architecture", desired, live) && !code_changed {
+            // The architecture is set together with the code.
+            let code = package(desired)?;
+            let request = lambda
+                .update_function_code()
+                .function_name(id)
+                .zip_file(Blob::new(code.bytes))
+                .architectures(Architecture::from(
+                    opt_str(desired, "architecture").unwrap_or("x86_64"),
+                ));
+            request.send().await.map_err(sdk("UpdateFunctionCode"))?;
+            wait_ready(aws, id).await?;
+        }
+        if changed(&SCHEMA, "tags", desired, live) {
+            let arn = opt_str(live, "arn").unwrap_or(id).to_string();
+            let wanted = tags(desired);
+            let stale: Vec<String> = tags(live)
+                .keys()
+                .filter(|k| !wanted.contains_key(*k))
+                .cloned()
+                .collect();
+            if !stale.is_empty() {
+                lambda
+                    .untag_resource()
+                    .resource(&arn)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map_err(sdk("UntagResource"))?;
+            }
+            if !wanted.is_empty() {
+                lambda
+                    .tag_resource()
+                    .resource(&arn)
+                    .set_tags(Some(wanted.into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(sdk("TagResource"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
+        match aws
+            .lambda
+            .delete_function()
+            .function_name(id)
+            .send()
+            .await
+            .map_err(sdk("DeleteFunction"))
+        {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    }
 }

@@ -20,3 +20,172 @@ pub const SCHEMA: Schema = Schema {
     ],
     computed: &[],
 };
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+
+use super::support::{opt_str, req_str};
+use super::{Created, Resource};
+use crate::aws::retry::{Backoff, retry};
+use crate::aws::{AwsError, Clients, sdk};
+use crate::value::{Attrs, Value};
+
+pub struct LambdaPermission;
+
+fn split_id(id: &str) -> (&str, &str) {
+    id.split_once('/').unwrap_or((id, ""))
+}
+
+#[async_trait]
+impl Resource for LambdaPermission {
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+
+    /// Without a statement id, one derived from what the statement grants: the same
+    /// stack always writes the same id.
+    fn prepare(&self, desired: &mut Attrs) {
+        if desired.contains_key("statement_id") {
+            return;
+        }
+        let parts = [
+            "function_name",
+            "principal",
+            "action",
+            "source_arn",
+            "source_account",
+        ];
+        if parts
+            .iter()
+            .any(|p| desired.get(*p).is_some_and(|v| !v.is_known()))
+        {
+            desired.insert("statement_id".into(), Value::Unknown);
+            return;
+        }
+        let text: Vec<&str> = parts
+            .iter()
+            .map(|p| opt_str(desired, p).unwrap_or(""))
+            .collect();
+        let digest = Sha256::digest(text.join("\n").as_bytes());
+        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        desired.insert("statement_id".into(), Value::Str(format!("strata-{hex}")));
+    }
+
+    async fn read(
+        &self,
+        aws: &Clients,
+        id: &str,
+        _prior: &Attrs,
+    ) -> Result<Option<Attrs>, AwsError> {
+        let (function, sid) = split_id(id);
+        let out = match aws
+            .lambda
+            .get_policy()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(sdk("GetPolicy"))
+        {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let policy: serde_json::Value =
+            serde_json::from_str(out.policy().unwrap_or("{}")).unwrap_or_default();
+        let statements = match &policy["Statement"] {
+            serde_json::Value::Array(items) => items.clone(),
+            single @ serde_json::Value::Object(_) => vec![single.clone()],
+            _ => Vec::new(),
+        };
+        let Some(statement) = statements.iter().find(|s| s["Sid"] == sid) else {
+            return Ok(None);
+        };
+        let principal = match &statement["Principal"] {
+            serde_json::Value::String(s) => s.clone(),
+            p => p["Service"]
+                .as_str()
+                .or(p["AWS"].as_str())
+                .unwrap_or_default()
+                .to_string(),
+        };
+        let mut attrs = Attrs::new();
+        attrs.insert("function_name".into(), Value::Str(function.to_string()));
+        attrs.insert("statement_id".into(), Value::Str(sid.to_string()));
+        attrs.insert("principal".into(), Value::Str(principal));
+        let action = match &statement["Action"] {
+            serde_json::Value::Array(a) => a
+                .first()
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            a => a.as_str().unwrap_or_default().to_string(),
+        };
+        attrs.insert("action".into(), Value::Str(action));
+        if let Some(arn) = statement["Condition"]["ArnLike"]["AWS:SourceArn"].as_str() {
+            attrs.insert("source_arn".into(), Value::Str(arn.to_string()));
+        }
+        if let Some(account) = statement["Condition"]["StringEquals"]["AWS:SourceAccount"].as_str()
+        {
+            attrs.insert("source_account".into(), Value::Str(account.to_string()));
+        }
+        Ok(Some(attrs))
+    }
+
+    async fn create(
+        &self,
+        aws: &Clients,
+        desired: &Attrs,
+        created: Created<'_>,
+    ) -> Result<String, AwsError> {
+        let function = req_str(desired, "function_name")?;
+        let sid = req_str(desired, "statement_id")?;
+        // The function may still be finishing an update.
+        retry(
+            Backoff::STANDARD,
+            |e| e.code_is(&["ResourceConflictException"]) && !e.message_contains("already exists"),
+            || {
+                let request = aws
+                    .lambda
+                    .add_permission()
+                    .function_name(function)
+                    .statement_id(sid)
+                    .action(opt_str(desired, "action").unwrap_or("lambda:InvokeFunction"))
+                    .principal(req_str(desired, "principal").unwrap_or_default())
+                    .set_source_arn(opt_str(desired, "source_arn").map(str::to_string))
+                    .set_source_account(opt_str(desired, "source_account").map(str::to_string));
+                async move { request.send().await.map_err(sdk("AddPermission")) }
+            },
+        )
+        .await?;
+        let id = format!("{function}/{sid}");
+        created(&id);
+        Ok(id)
+    }
+
+    async fn update(
+        &self,
+        _aws: &Clients,
+        _id: &str,
+        _live: &Attrs,
+        _desired: &Attrs,
+    ) -> Result<(), AwsError> {
+        // Every attribute forces a replacement; nothing changes in place.
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
+        let (function, sid) = split_id(id);
+        match aws
+            .lambda
+            .remove_permission()
+            .function_name(function)
+            .statement_id(sid)
+            .send()
+            .await
+            .map_err(sdk("RemovePermission"))
+        {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

@@ -6,6 +6,7 @@ pub mod cloudtrail_trail;
 pub mod iam_role;
 pub mod lambda_function;
 pub mod lambda_permission;
+pub mod package;
 pub mod s3_bucket;
 pub mod s3_bucket_notification;
 pub mod s3_bucket_policy;
@@ -92,4 +93,7 @@ static IMPLEMENTATIONS: &[&dyn Resource] = &[
     &s3_bucket_notification::S3BucketNotification,
     &sqs_queue::SqsQueue,
     &sqs_queue_policy::SqsQueuePolicy,
+    &lambda_function::LambdaFunction,
+    &lambda_permission::LambdaPermission,
+    &apigateway_rest_api::ApiGatewayRestApi,
 ];

@@ -130,16 +130,10 @@ fn attributes_to_set(desired: &Attrs, live: &Attrs, creating: bool) -> HashMap<Q
     if creating && desired.get("fifo_queue").and_then(Value::as_bool) == Some(true) {
         out.insert(Q::FifoQueue, "true".into());
     }
-    if creating || changed(&SCHEMA, "redrive_policy", desired, live) {
-        match desired.get("redrive_policy").and_then(redrive_json) {
-            Some(json) => {
-                out.insert(Q::RedrivePolicy, json);
-            }
-            None if !creating && live.contains_key("redrive_policy") => {
-                out.insert(Q::RedrivePolicy, String::new());
-            }
-            None => {}
-        }
+    if (creating || changed(&SCHEMA, "redrive_policy", desired, live))
+        && let Some(json) = desired.get("redrive_policy").and_then(redrive_json)
+    {
+        out.insert(Q::RedrivePolicy, json);
     }
     out
 }

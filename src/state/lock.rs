@@ -22,7 +22,7 @@ pub struct LockInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
-        "the state is locked by {who} (pid {pid}) for `{operation}` since {age} ago (lock id {id}).\nIf that process is gone, run `strata force-unlock {id}` with the same stack and stage."
+        "the state is locked by {who} (pid {pid}) for `{operation}` since {age} ago (lock id {id}).\nIf that process is gone, remove the lock with `strata force-unlock STACK_FILE {id}` (with the same --var stage and --state-dir)."
     )]
     Held {
         id: String,
