@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod aws;
+pub mod chain;
 pub mod config;
 pub mod graph;
 pub mod plan;

@@ -26,7 +26,7 @@ pub struct PlanFlags {
     pub destroy: bool,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -41,7 +41,7 @@ fn state_file(stack: &Stack, dir: &Path) -> StateFile {
     StateFile::for_stack(dir, &stack.name, &stage_of(stack))
 }
 
-fn target(args: &TargetArgs) -> Target {
+pub(super) fn target(args: &TargetArgs) -> Target {
     Target {
         endpoint_url: args.endpoint_url.clone(),
         local: args.local,

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 error; `plan --detailed-exitcode` exits 2 when there are changes.
 
+mod chain;
 mod deploy;
 mod validate;
 
@@ -89,6 +90,67 @@ enum Command {
             env = "STRATA_STATE_DIR"
         )]
         state_dir: PathBuf,
+    },
+    /// Producer: upload payloads through the stack's presign endpoint (no AWS credentials).
+    Send {
+        /// Files to send; standard input when none.
+        files: Vec<PathBuf>,
+        /// The deployed stack whose `api_url` output to use.
+        #[arg(long, default_value = "stacks/producer-consumer.toml")]
+        stack: PathBuf,
+        #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+        vars: Vec<(String, String)>,
+        /// The presign endpoint, instead of the stack's output.
+        #[arg(long, value_name = "URL")]
+        api_url: Option<String>,
+        /// Object key (one payload only); default: the file name, or a UUID for stdin.
+        #[arg(long)]
+        key: Option<String>,
+        /// Key prefix the stack notifies on.
+        #[arg(long, default_value = "input/")]
+        prefix: String,
+        /// One JSON object per payload.
+        #[arg(long)]
+        json: bool,
+        #[arg(
+            long,
+            value_name = "DIR",
+            default_value = ".strata",
+            env = "STRATA_STATE_DIR"
+        )]
+        state_dir: PathBuf,
+    },
+    /// Consumer: receive payloads announced on the stack's queue and save them.
+    Receive {
+        /// The deployed stack whose `queue_url` and `api_url` outputs to use.
+        #[arg(long, default_value = "stacks/producer-consumer.toml")]
+        stack: PathBuf,
+        #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+        vars: Vec<(String, String)>,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long, value_name = "URL")]
+        queue_url: Option<String>,
+        #[arg(long, value_name = "URL")]
+        api_url: Option<String>,
+        /// Where payloads are written (as DIR/<object key>).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        /// One receive round, then exit (the default).
+        #[arg(long, conflicts_with = "follow")]
+        once: bool,
+        /// Keep receiving until stopped (or --max payloads).
+        #[arg(long)]
+        follow: bool,
+        /// Stop after this many payloads.
+        #[arg(long, value_name = "N")]
+        max: Option<usize>,
+        /// Long-poll wait per receive, in seconds (0-20).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i32).range(0..=20))]
+        wait: i32,
+        /// One JSON object per payload.
+        #[arg(long)]
+        json: bool,
     },
     /// Remove a state lock left by a process that is gone.
     ForceUnlock {
@@ -192,6 +254,51 @@ pub fn run() -> ExitCode {
             id,
             state_dir,
         } => deploy::force_unlock(&stack, &id, &state_dir),
+        Command::Send {
+            files,
+            stack,
+            vars,
+            api_url,
+            key,
+            prefix,
+            json,
+            state_dir,
+        } => chain::send(
+            &StackArgs { file: stack, vars },
+            &state_dir,
+            chain::SendArgs {
+                files,
+                api_url,
+                key,
+                prefix,
+                json,
+            },
+        ),
+        Command::Receive {
+            stack,
+            vars,
+            target,
+            queue_url,
+            api_url,
+            out,
+            once: _,
+            follow,
+            max,
+            wait,
+            json,
+        } => chain::receive(
+            &StackArgs { file: stack, vars },
+            &target,
+            chain::ReceiveArgs {
+                queue_url,
+                api_url,
+                out,
+                follow,
+                max,
+                wait,
+                json,
+            },
+        ),
     };
     match result {
         Ok(code) => code,

@@ -84,3 +84,406 @@ fn check_trail_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+use async_trait::async_trait;
+use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType, Tag};
+use indexmap::IndexMap;
+
+use super::support::{changed, done_if_gone, opt_bool, opt_str, req_str, tags, tags_value};
+use super::{Created, Resource};
+use crate::aws::retry::{Backoff, retry};
+use crate::aws::{AwsError, Clients, sdk};
+use crate::value::{Attrs, Value};
+
+pub struct CloudtrailTrail;
+
+/// Right after the log bucket's policy is written, CloudTrail may not see it yet.
+fn policy_not_seen(e: &AwsError) -> bool {
+    e.code_is(&["InsufficientS3BucketPolicyException"])
+}
+
+fn read_selector(selector: &EventSelector) -> Value {
+    let resources = selector
+        .data_resources()
+        .iter()
+        .map(|d| {
+            let mut map = IndexMap::new();
+            map.insert(
+                "type".to_string(),
+                Value::Str(d.r#type().unwrap_or_default().to_string()),
+            );
+            map.insert(
+                "values".into(),
+                Value::List(d.values().iter().cloned().map(Value::Str).collect()),
+            );
+            Value::Map(map)
+        })
+        .collect();
+    let mut map = IndexMap::new();
+    map.insert(
+        "read_write_type".to_string(),
+        Value::Str(
+            selector
+                .read_write_type()
+                .map_or("All", |t| t.as_str())
+                .to_string(),
+        ),
+    );
+    map.insert(
+        "include_management_events".into(),
+        Value::Bool(selector.include_management_events().unwrap_or(true)),
+    );
+    map.insert("data_resources".into(), Value::List(resources));
+    Value::Map(map)
+}
+
+fn build_selectors(selectors: &[Value]) -> Vec<EventSelector> {
+    selectors
+        .iter()
+        .map(|s| {
+            let resources = s
+                .get("data_resources")
+                .and_then(Value::as_list)
+                .unwrap_or(&[])
+                .iter()
+                .map(|d| {
+                    let values = d
+                        .get("values")
+                        .and_then(Value::as_list)
+                        .unwrap_or(&[])
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect();
+                    DataResource::builder()
+                        .set_type(d.get("type").and_then(Value::as_str).map(str::to_string))
+                        .set_values(Some(values))
+                        .build()
+                })
+                .collect();
+            let read_write = s
+                .get("read_write_type")
+                .and_then(Value::as_str)
+                .unwrap_or("All");
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::from(read_write))
+                .include_management_events(
+                    s.get("include_management_events")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true),
+                )
+                .set_data_resources(Some(resources))
+                .build()
+        })
+        .collect()
+}
+
+fn trail_tags(
+    pairs: &IndexMap<String, String>,
+    operation: &'static str,
+) -> Result<Vec<Tag>, AwsError> {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| AwsError::new(operation, e.to_string()))
+        })
+        .collect()
+}
+
+/// The stack's event selectors, when it sets any (CloudTrail takes 1 to 5).
+fn desired_selectors(desired: &Attrs) -> Option<&[Value]> {
+    desired
+        .get("event_selectors")
+        .and_then(Value::as_list)
+        .filter(|l| !l.is_empty())
+}
+
+async fn put_selectors(aws: &Clients, name: &str, selectors: &[Value]) -> Result<(), AwsError> {
+    aws.cloudtrail
+        .put_event_selectors()
+        .trail_name(name)
+        .set_event_selectors(Some(build_selectors(selectors)))
+        .send()
+        .await
+        .map_err(sdk("PutEventSelectors"))?;
+    Ok(())
+}
+
+/// Tags are set by ARN; `known` is the ARN when the caller has it.
+async fn trail_arn(aws: &Clients, name: &str, known: Option<&str>) -> Result<String, AwsError> {
+    if let Some(arn) = known {
+        return Ok(arn.to_string());
+    }
+    aws.cloudtrail
+        .get_trail()
+        .name(name)
+        .send()
+        .await
+        .map_err(sdk("GetTrail"))?
+        .trail()
+        .and_then(|t| t.trail_arn())
+        .map(str::to_string)
+        .ok_or_else(|| AwsError::new("GetTrail", format!("no ARN for trail `{name}`")))
+}
+
+#[async_trait]
+impl Resource for CloudtrailTrail {
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+
+    async fn read(
+        &self,
+        aws: &Clients,
+        id: &str,
+        _prior: &Attrs,
+    ) -> Result<Option<Attrs>, AwsError> {
+        let ct = &aws.cloudtrail;
+        let (trail, status, selectors) = tokio::join!(
+            ct.get_trail().name(id).send(),
+            ct.get_trail_status().name(id).send(),
+            ct.get_event_selectors().trail_name(id).send(),
+        );
+        let out = match trail.map_err(sdk("GetTrail")) {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(trail) = out.trail() else {
+            return Ok(None);
+        };
+        let mut attrs = Attrs::new();
+        attrs.insert(
+            "name".into(),
+            Value::Str(trail.name().unwrap_or(id).to_string()),
+        );
+        let strings = [
+            ("s3_bucket_name", trail.s3_bucket_name()),
+            ("s3_key_prefix", trail.s3_key_prefix()),
+            ("arn", trail.trail_arn()),
+            ("home_region", trail.home_region()),
+        ];
+        for (name, value) in strings {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                attrs.insert(name.into(), Value::Str(v.to_string()));
+            }
+        }
+        let flags = [
+            (
+                "include_global_service_events",
+                trail.include_global_service_events(),
+            ),
+            ("is_multi_region_trail", trail.is_multi_region_trail()),
+            (
+                "enable_log_file_validation",
+                trail.log_file_validation_enabled(),
+            ),
+        ];
+        for (name, value) in flags {
+            if let Some(b) = value {
+                attrs.insert(name.into(), Value::Bool(b));
+            }
+        }
+        match status.map_err(sdk("GetTrailStatus")) {
+            Ok(status) => {
+                if let Some(logging) = status.is_logging() {
+                    attrs.insert("enable_logging".into(), Value::Bool(logging));
+                }
+            }
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        match selectors.map_err(sdk("GetEventSelectors")) {
+            Ok(found) if !found.event_selectors().is_empty() => {
+                let list = found.event_selectors().iter().map(read_selector).collect();
+                attrs.insert("event_selectors".into(), Value::List(list));
+            }
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let mut tag_map = Value::Map(IndexMap::new());
+        if let Some(arn) = trail.trail_arn() {
+            let listed = ct
+                .list_tags()
+                .resource_id_list(arn)
+                .send()
+                .await
+                .map_err(sdk("ListTags"))?;
+            if let Some(resource) = listed
+                .resource_tag_list()
+                .iter()
+                .find(|r| r.resource_id().is_none_or(|rid| rid == arn))
+            {
+                tag_map = tags_value(
+                    resource
+                        .tags_list()
+                        .iter()
+                        .map(|t| (t.key(), t.value().unwrap_or_default())),
+                );
+            }
+        }
+        attrs.insert("tags".into(), tag_map);
+        Ok(Some(attrs))
+    }
+
+    async fn create(
+        &self,
+        aws: &Clients,
+        desired: &Attrs,
+        created: Created<'_>,
+    ) -> Result<String, AwsError> {
+        let ct = &aws.cloudtrail;
+        let name = req_str(desired, "name")?;
+        let bucket = req_str(desired, "s3_bucket_name")?;
+        let wanted_tags = tags(desired);
+        let tag_list = trail_tags(&wanted_tags, "CreateTrail")?;
+        let out = retry(Backoff::PATIENT, policy_not_seen, || {
+            let request = ct
+                .create_trail()
+                .name(name)
+                .s3_bucket_name(bucket)
+                .set_s3_key_prefix(opt_str(desired, "s3_key_prefix").map(str::to_string))
+                .set_include_global_service_events(opt_bool(
+                    desired,
+                    "include_global_service_events",
+                ))
+                .set_is_multi_region_trail(opt_bool(desired, "is_multi_region_trail"))
+                .set_enable_log_file_validation(opt_bool(desired, "enable_log_file_validation"))
+                .set_tags_list((!tag_list.is_empty()).then(|| tag_list.clone()));
+            async move { request.send().await.map_err(sdk("CreateTrail")) }
+        })
+        .await?;
+        created(name);
+        if let Some(selectors) = desired_selectors(desired) {
+            put_selectors(aws, name, selectors).await?;
+        }
+        // Some endpoints drop the tags given to CreateTrail; AddTags makes sure.
+        if !tag_list.is_empty() {
+            let arn = trail_arn(aws, name, out.trail_arn()).await?;
+            ct.add_tags()
+                .resource_id(arn)
+                .set_tags_list(Some(tag_list))
+                .send()
+                .await
+                .map_err(sdk("AddTags"))?;
+        }
+        // A new trail does not log until it is started.
+        if opt_bool(desired, "enable_logging").unwrap_or(true) {
+            ct.start_logging()
+                .name(name)
+                .send()
+                .await
+                .map_err(sdk("StartLogging"))?;
+        }
+        Ok(name.to_string())
+    }
+
+    async fn update(
+        &self,
+        aws: &Clients,
+        id: &str,
+        live: &Attrs,
+        desired: &Attrs,
+    ) -> Result<(), AwsError> {
+        let ct = &aws.cloudtrail;
+        let differs = |name: &str| changed(&SCHEMA, name, desired, live);
+        let new_str = |name: &str| {
+            differs(name)
+                .then(|| opt_str(desired, name).map(str::to_string))
+                .flatten()
+        };
+        let new_bool = |name: &str| differs(name).then(|| opt_bool(desired, name)).flatten();
+        let bucket = new_str("s3_bucket_name");
+        let prefix = new_str("s3_key_prefix");
+        let global = new_bool("include_global_service_events");
+        let multi_region = new_bool("is_multi_region_trail");
+        let validation = new_bool("enable_log_file_validation");
+        if bucket.is_some()
+            || prefix.is_some()
+            || global.is_some()
+            || multi_region.is_some()
+            || validation.is_some()
+        {
+            // A new log bucket may have had its policy written a moment ago.
+            retry(Backoff::PATIENT, policy_not_seen, || {
+                let request = ct
+                    .update_trail()
+                    .name(id)
+                    .set_s3_bucket_name(bucket.clone())
+                    .set_s3_key_prefix(prefix.clone())
+                    .set_include_global_service_events(global)
+                    .set_is_multi_region_trail(multi_region)
+                    .set_enable_log_file_validation(validation);
+                async move { request.send().await.map_err(sdk("UpdateTrail")) }
+            })
+            .await?;
+        }
+        if differs("event_selectors")
+            && let Some(selectors) = desired_selectors(desired)
+        {
+            put_selectors(aws, id, selectors).await?;
+        }
+        if differs("enable_logging") {
+            if opt_bool(desired, "enable_logging").unwrap_or(true) {
+                ct.start_logging()
+                    .name(id)
+                    .send()
+                    .await
+                    .map_err(sdk("StartLogging"))?;
+            } else {
+                ct.stop_logging()
+                    .name(id)
+                    .send()
+                    .await
+                    .map_err(sdk("StopLogging"))?;
+            }
+        }
+        if differs("tags") {
+            let wanted = tags(desired);
+            let have = tags(live);
+            let arn = trail_arn(aws, id, opt_str(live, "arn")).await?;
+            let stale: IndexMap<String, String> = have
+                .iter()
+                .filter(|(k, _)| !wanted.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !stale.is_empty() {
+                ct.remove_tags()
+                    .resource_id(&arn)
+                    .set_tags_list(Some(trail_tags(&stale, "RemoveTags")?))
+                    .send()
+                    .await
+                    .map_err(sdk("RemoveTags"))?;
+            }
+            let new: IndexMap<String, String> = wanted
+                .into_iter()
+                .filter(|(k, v)| have.get(k) != Some(v))
+                .collect();
+            if !new.is_empty() {
+                ct.add_tags()
+                    .resource_id(&arn)
+                    .set_tags_list(Some(trail_tags(&new, "AddTags")?))
+                    .send()
+                    .await
+                    .map_err(sdk("AddTags"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
+        done_if_gone(
+            aws.cloudtrail
+                .delete_trail()
+                .name(id)
+                .send()
+                .await
+                .map_err(sdk("DeleteTrail")),
+        )
+    }
+}

@@ -53,3 +53,454 @@ fn check_path(path: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_iam::types::Tag;
+use futures::future::try_join_all;
+use indexmap::IndexMap;
+
+use super::support::{
+    changed, done_if_gone, opt_i64, opt_str, parse_json, percent_decode, req_str, tags, tags_value,
+};
+use super::{Created, Resource};
+use crate::aws::retry::{Backoff, retry};
+use crate::aws::{AwsError, Clients, sdk};
+use crate::policy;
+use crate::value::{Attrs, Value};
+
+pub struct IamRole;
+
+/// IAM returns policy documents URL-encoded.
+fn document(encoded: &str) -> Value {
+    parse_json(&percent_decode(encoded))
+}
+
+/// The trust policy to send: the stack's `{ service = ... }` shorthand expanded.
+fn trust_policy(desired: &Attrs) -> Result<String, AwsError> {
+    let doc = desired
+        .get("assume_role_policy")
+        .filter(|v| v.is_known())
+        .ok_or_else(|| {
+            AwsError::new(
+                "prepare",
+                "attribute `assume_role_policy` is missing or not known yet",
+            )
+        })?;
+    Ok(policy::expand_trust_policy(&doc.to_json()).to_string())
+}
+
+fn inline_policies(attrs: &Attrs) -> IndexMap<String, Value> {
+    attrs
+        .get("inline_policies")
+        .and_then(Value::as_map)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn managed_policy_arns(attrs: &Attrs) -> Vec<String> {
+    attrs
+        .get("managed_policy_arns")
+        .and_then(Value::as_list)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+fn iam_tags(
+    pairs: &IndexMap<String, String>,
+    operation: &'static str,
+) -> Result<Vec<Tag>, AwsError> {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| AwsError::new(operation, e.to_string()))
+        })
+        .collect()
+}
+
+/// Puts the inline policies that are new or differ, deletes the ones no longer wanted.
+async fn sync_inline_policies(
+    aws: &Clients,
+    role: &str,
+    live: &Attrs,
+    desired: &Attrs,
+) -> Result<(), AwsError> {
+    let wanted = inline_policies(desired);
+    let have = inline_policies(live);
+    for (name, doc) in &wanted {
+        if have
+            .get(name)
+            .is_some_and(|h| policy::equivalent(&doc.to_json(), &h.to_json()))
+        {
+            continue;
+        }
+        if !doc.is_known() {
+            return Err(AwsError::new(
+                "PutRolePolicy",
+                format!("inline policy `{name}` is not known yet"),
+            ));
+        }
+        let text = doc.to_json().to_string();
+        // The policy name cannot be missing: NoSuchEntity means a role created a moment
+        // ago is not visible to this call yet.
+        retry(Backoff::STANDARD, AwsError::is_not_found, || {
+            let request = aws
+                .iam
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .policy_document(&text);
+            async move { request.send().await.map_err(sdk("PutRolePolicy")) }
+        })
+        .await?;
+    }
+    for name in have.keys().filter(|n| !wanted.contains_key(*n)) {
+        done_if_gone(
+            aws.iam
+                .delete_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .send()
+                .await
+                .map_err(sdk("DeleteRolePolicy")),
+        )?;
+    }
+    Ok(())
+}
+
+async fn sync_managed_policies(
+    aws: &Clients,
+    role: &str,
+    live: &Attrs,
+    desired: &Attrs,
+) -> Result<(), AwsError> {
+    let wanted = managed_policy_arns(desired);
+    let have = managed_policy_arns(live);
+    for arn in wanted.iter().filter(|a| !have.contains(*a)) {
+        aws.iam
+            .attach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(sdk("AttachRolePolicy"))?;
+    }
+    for arn in have.iter().filter(|a| !wanted.contains(*a)) {
+        done_if_gone(
+            aws.iam
+                .detach_role_policy()
+                .role_name(role)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(sdk("DetachRolePolicy")),
+        )?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Resource for IamRole {
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+
+    /// Managed policies are a set: read returns them sorted, so the stack's are too.
+    fn prepare(&self, desired: &mut Attrs) {
+        if let Some(Value::List(arns)) = desired.get_mut("managed_policy_arns") {
+            arns.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            arns.dedup();
+        }
+    }
+
+    async fn read(
+        &self,
+        aws: &Clients,
+        id: &str,
+        _prior: &Attrs,
+    ) -> Result<Option<Attrs>, AwsError> {
+        let iam = &aws.iam;
+        let (role, inline_names, attached, tag_list) = tokio::join!(
+            iam.get_role().role_name(id).send(),
+            iam.list_role_policies()
+                .role_name(id)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect(),
+            iam.list_attached_role_policies()
+                .role_name(id)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect(),
+            iam.list_role_tags().role_name(id).send(),
+        );
+        let out = match role.map_err(sdk("GetRole")) {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(role) = out.role() else {
+            return Ok(None);
+        };
+        let names = inline_names.map_err(sdk("ListRolePolicies"))?;
+        let documents = try_join_all(names.iter().map(|name| async move {
+            match iam
+                .get_role_policy()
+                .role_name(id)
+                .policy_name(name)
+                .send()
+                .await
+                .map_err(sdk("GetRolePolicy"))
+            {
+                Ok(out) => Ok(Some((name.clone(), document(out.policy_document())))),
+                // Deleted between the list and the get.
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            }
+        }))
+        .await?;
+        let mut inline: IndexMap<String, Value> = documents.into_iter().flatten().collect();
+        inline.sort_keys();
+        let mut arns: Vec<String> = attached
+            .map_err(sdk("ListAttachedRolePolicies"))?
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_string))
+            .collect();
+        arns.sort();
+        arns.dedup();
+        let tag_list = tag_list.map_err(sdk("ListRoleTags"))?;
+
+        let mut attrs = Attrs::new();
+        attrs.insert("name".into(), Value::Str(role.role_name().into()));
+        attrs.insert("path".into(), Value::Str(role.path().into()));
+        if let Some(description) = role.description() {
+            attrs.insert("description".into(), Value::Str(description.into()));
+        }
+        if let Some(doc) = role.assume_role_policy_document() {
+            attrs.insert("assume_role_policy".into(), document(doc));
+        }
+        attrs.insert("inline_policies".into(), Value::Map(inline));
+        attrs.insert(
+            "managed_policy_arns".into(),
+            Value::List(arns.into_iter().map(Value::Str).collect()),
+        );
+        if let Some(seconds) = role.max_session_duration() {
+            attrs.insert("max_session_duration".into(), Value::Int(seconds.into()));
+        }
+        attrs.insert(
+            "tags".into(),
+            tags_value(tag_list.tags().iter().map(|t| (t.key(), t.value()))),
+        );
+        attrs.insert("arn".into(), Value::Str(role.arn().into()));
+        attrs.insert("unique_id".into(), Value::Str(role.role_id().into()));
+        Ok(Some(attrs))
+    }
+
+    async fn create(
+        &self,
+        aws: &Clients,
+        desired: &Attrs,
+        created: Created<'_>,
+    ) -> Result<String, AwsError> {
+        let name = req_str(desired, "name")?;
+        let tag_list = iam_tags(&tags(desired), "CreateRole")?;
+        aws.iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust_policy(desired)?)
+            .set_path(opt_str(desired, "path").map(str::to_string))
+            .set_description(opt_str(desired, "description").map(str::to_string))
+            .set_max_session_duration(opt_i64(desired, "max_session_duration").map(|s| s as i32))
+            .set_tags((!tag_list.is_empty()).then_some(tag_list))
+            .send()
+            .await
+            .map_err(sdk("CreateRole"))?;
+        created(name);
+        let nothing = Attrs::new();
+        sync_inline_policies(aws, name, &nothing, desired).await?;
+        sync_managed_policies(aws, name, &nothing, desired).await?;
+        Ok(name.to_string())
+    }
+
+    async fn update(
+        &self,
+        aws: &Clients,
+        id: &str,
+        live: &Attrs,
+        desired: &Attrs,
+    ) -> Result<(), AwsError> {
+        let iam = &aws.iam;
+        let differs = |name: &str| changed(&SCHEMA, name, desired, live);
+        if differs("assume_role_policy") {
+            iam.update_assume_role_policy()
+                .role_name(id)
+                .policy_document(trust_policy(desired)?)
+                .send()
+                .await
+                .map_err(sdk("UpdateAssumeRolePolicy"))?;
+        }
+        if differs("description") || differs("max_session_duration") {
+            iam.update_role()
+                .role_name(id)
+                .set_description(opt_str(desired, "description").map(str::to_string))
+                .set_max_session_duration(
+                    opt_i64(desired, "max_session_duration").map(|s| s as i32),
+                )
+                .send()
+                .await
+                .map_err(sdk("UpdateRole"))?;
+        }
+        if differs("inline_policies") {
+            sync_inline_policies(aws, id, live, desired).await?;
+        }
+        if differs("managed_policy_arns") {
+            sync_managed_policies(aws, id, live, desired).await?;
+        }
+        if differs("tags") {
+            let wanted = tags(desired);
+            let have = tags(live);
+            let stale: Vec<String> = have
+                .keys()
+                .filter(|k| !wanted.contains_key(*k))
+                .cloned()
+                .collect();
+            if !stale.is_empty() {
+                iam.untag_role()
+                    .role_name(id)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map_err(sdk("UntagRole"))?;
+            }
+            let new: IndexMap<String, String> = wanted
+                .into_iter()
+                .filter(|(k, v)| have.get(k) != Some(v))
+                .collect();
+            if !new.is_empty() {
+                iam.tag_role()
+                    .role_name(id)
+                    .set_tags(Some(iam_tags(&new, "TagRole")?))
+                    .send()
+                    .await
+                    .map_err(sdk("TagRole"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
+        let iam = &aws.iam;
+        // IAM refuses to delete a role that still has policies: remove them all, including
+        // ones added outside strata.
+        let names = match iam
+            .list_role_policies()
+            .role_name(id)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("ListRolePolicies"))
+        {
+            Ok(names) => names,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for name in &names {
+            done_if_gone(
+                iam.delete_role_policy()
+                    .role_name(id)
+                    .policy_name(name)
+                    .send()
+                    .await
+                    .map_err(sdk("DeleteRolePolicy")),
+            )?;
+        }
+        let attached = match iam
+            .list_attached_role_policies()
+            .role_name(id)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("ListAttachedRolePolicies"))
+        {
+            Ok(attached) => attached,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for arn in attached.iter().filter_map(|p| p.policy_arn()) {
+            done_if_gone(
+                iam.detach_role_policy()
+                    .role_name(id)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(sdk("DetachRolePolicy")),
+            )?;
+        }
+        // A policy removed a moment ago may still count against the delete, briefly; a
+        // real conflict (an instance profile) is reported once this short budget is spent.
+        let brief = Backoff {
+            budget: Duration::from_secs(15),
+            ..Backoff::STANDARD
+        };
+        done_if_gone(
+            retry(
+                brief,
+                |e| e.code_is(&["DeleteConflict"]),
+                || {
+                    let request = iam.delete_role().role_name(id);
+                    async move { request.send().await.map_err(sdk("DeleteRole")) }
+                },
+            )
+            .await,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.into())
+    }
+
+    #[test]
+    fn managed_policy_arns_compare_as_a_set() {
+        let mut desired = Attrs::new();
+        desired.insert(
+            "managed_policy_arns".into(),
+            Value::List(vec![s("arn:b"), s("arn:a"), s("arn:b")]),
+        );
+        IamRole.prepare(&mut desired);
+        assert_eq!(
+            desired["managed_policy_arns"],
+            Value::List(vec![s("arn:a"), s("arn:b")])
+        );
+    }
+
+    #[test]
+    fn an_encoded_trust_policy_reads_back_equal_to_the_shorthand() {
+        let live = document(
+            "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22lambda.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D",
+        );
+        let shorthand = serde_json::json!({ "service": "lambda.amazonaws.com" });
+        assert!(policy::equivalent(
+            &policy::expand_trust_policy(&shorthand),
+            &live.to_json()
+        ));
+    }
+}

@@ -96,4 +96,6 @@ static IMPLEMENTATIONS: &[&dyn Resource] = &[
     &lambda_function::LambdaFunction,
     &lambda_permission::LambdaPermission,
     &apigateway_rest_api::ApiGatewayRestApi,
+    &iam_role::IamRole,
+    &cloudtrail_trail::CloudtrailTrail,
 ];

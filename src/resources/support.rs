@@ -84,3 +84,56 @@ pub fn parse_json(text: &str) -> Value {
         .map(|j| Value::from_json(&j))
         .unwrap_or_else(|_| Value::Str(text.to_string()))
 }
+
+/// Undoes percent-encoding (RFC 3986), as IAM applies to the policy documents it returns.
+/// `+` stays a plus; a `%` not followed by two hex digits is kept as it is.
+pub fn percent_decode(text: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(high * 16 + low);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// For deletes: an object that is already gone counts as deleted.
+pub fn done_if_gone<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
+    match result {
+        Err(e) if !e.is_not_found() => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decode_reads_iam_policy_documents() {
+        assert_eq!(
+            percent_decode("%7B%22Version%22%3A%222012-10-17%22%7D"),
+            r#"{"Version":"2012-10-17"}"#
+        );
+        assert_eq!(percent_decode("a%20b+c"), "a b+c");
+        assert_eq!(percent_decode("%C3%A9"), "é");
+    }
+
+    #[test]
+    fn percent_decode_keeps_what_is_not_an_escape() {
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%+1"), "%+1");
+        assert_eq!(percent_decode(r#"{"a":1}"#), r#"{"a":1}"#);
+    }
+}

@@ -1,0 +1,336 @@
+//! The consumer: long-polls the queue, fetches each payload, and deletes a message only
+//! after its payloads are safely on disk (at-least-once). A message it cannot handle is
+//! made visible again at once, so after the queue's max receive count it moves to the
+//! dead-letter queue.
+
+use std::path::{Component, Path, PathBuf};
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::ChainError;
+use super::endpoint::{Action, Endpoint};
+use super::events::{Message, parse};
+use super::producer::error_code;
+use crate::aws::{AwsError, sdk};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// One receive round.
+    Once,
+    /// Until stopped (or `max` payloads).
+    Follow,
+}
+
+pub struct Options {
+    pub out_dir: PathBuf,
+    pub mode: Mode,
+    pub max: Option<usize>,
+    pub wait_seconds: i32,
+}
+
+#[derive(Debug)]
+pub struct Received {
+    pub key: String,
+    pub size: u64,
+    pub path: PathBuf,
+    /// `s3-event` or `extended-client`.
+    pub via: &'static str,
+    pub receive_count: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub received: usize,
+    pub failed: usize,
+}
+
+pub struct Consumer<'a> {
+    pub sqs: &'a aws_sdk_sqs::Client,
+    pub s3: &'a aws_sdk_s3::Client,
+    pub endpoint: &'a Endpoint,
+    pub queue_url: &'a str,
+}
+
+impl Consumer<'_> {
+    pub async fn run(
+        &self,
+        options: &Options,
+        mut on_payload: impl FnMut(&Received),
+        mut on_error: impl FnMut(&str),
+    ) -> Result<Summary, ChainError> {
+        let mut summary = Summary::default();
+        loop {
+            let remaining = options.max.map(|m| m.saturating_sub(summary.received));
+            if remaining == Some(0) {
+                break;
+            }
+            let batch = remaining.unwrap_or(10).clamp(1, 10) as i32;
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(self.queue_url)
+                .max_number_of_messages(batch)
+                .wait_time_seconds(options.wait_seconds)
+                .message_attribute_names("All")
+                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                .send()
+                .await
+                .map_err(sdk("ReceiveMessage"))?;
+            for message in out.messages() {
+                let receipt = message.receipt_handle().unwrap_or_default();
+                let receive_count = message
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1);
+                match self.handle(message, options, receive_count).await {
+                    Ok(payloads) => {
+                        for p in &payloads {
+                            on_payload(p);
+                        }
+                        summary.received += payloads.len();
+                        self.sqs
+                            .delete_message()
+                            .queue_url(self.queue_url)
+                            .receipt_handle(receipt)
+                            .send()
+                            .await
+                            .map_err(sdk("DeleteMessage"))?;
+                    }
+                    Err(e) => {
+                        summary.failed += 1;
+                        on_error(&format!(
+                            "message {}: {e} (left on the queue; receive count {receive_count})",
+                            message.message_id().unwrap_or("?")
+                        ));
+                        // Back on the queue at once: retried, and dead-lettered after the
+                        // queue's max receive count.
+                        let _ = self
+                            .sqs
+                            .change_message_visibility()
+                            .queue_url(self.queue_url)
+                            .receipt_handle(receipt)
+                            .visibility_timeout(0)
+                            .send()
+                            .await;
+                    }
+                }
+            }
+            if options.mode == Mode::Once && options.max.is_none() {
+                break;
+            }
+            if options.mode == Mode::Once && out.messages().is_empty() {
+                break;
+            }
+        }
+        Ok(summary)
+    }
+
+    async fn handle(
+        &self,
+        message: &aws_sdk_sqs::types::Message,
+        options: &Options,
+        receive_count: u32,
+    ) -> Result<Vec<Received>, ChainError> {
+        let size_attribute = ["ExtendedPayloadSize", "SQSLargePayloadSize"]
+            .iter()
+            .find_map(|name| message.message_attributes().and_then(|a| a.get(*name)))
+            .and_then(|v| v.string_value())
+            .and_then(|v| v.parse().ok());
+        match parse(message.body().unwrap_or_default(), size_attribute) {
+            Message::TestEvent => Ok(Vec::new()),
+            Message::Objects(objects) => {
+                let mut out = Vec::new();
+                for object in objects {
+                    let url = self.endpoint.presign(Action::Get, &object.key).await?;
+                    let path = target_path(&options.out_dir, &object.key)?;
+                    let size =
+                        download_url(&self.endpoint.http, &url, &object.key, &path, object.size)
+                            .await?;
+                    out.push(Received {
+                        key: object.key,
+                        size,
+                        path,
+                        via: "s3-event",
+                        receive_count,
+                    });
+                }
+                Ok(out)
+            }
+            Message::Pointer { bucket, key, size } => {
+                let path = target_path(&options.out_dir, &key)?;
+                let got = download_s3(self.s3, &bucket, &key, &path, size).await?;
+                Ok(vec![Received {
+                    key,
+                    size: got,
+                    path,
+                    via: "extended-client",
+                    receive_count,
+                }])
+            }
+            Message::Unknown(start) => Err(ChainError::Io(format!(
+                "not an S3 event or claim-check pointer: {start}"
+            ))),
+        }
+    }
+}
+
+/// Where a key lands under DIR: its path, without anything that could climb out.
+pub fn target_path(dir: &Path, key: &str) -> Result<PathBuf, ChainError> {
+    let mut path = dir.to_path_buf();
+    let mut parts = 0;
+    for component in Path::new(key).components() {
+        if let Component::Normal(part) = component {
+            path.push(part);
+            parts += 1;
+        }
+    }
+    if parts == 0 {
+        return Err(ChainError::Io(format!("object key `{key}` names no file")));
+    }
+    Ok(path)
+}
+
+/// Writes to a temporary file beside `path`, checks the size, then renames: a payload is
+/// either whole on disk or not there at all.
+struct Landing {
+    temp: PathBuf,
+    file: tokio::fs::File,
+    written: u64,
+}
+
+impl Landing {
+    async fn open(path: &Path) -> Result<Landing, ChainError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| ChainError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        let temp = dir.join(format!(
+            ".{}.partial-{}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
+        let file = tokio::fs::File::create(&temp)
+            .await
+            .map_err(|e| ChainError::Io(format!("cannot write {}: {e}", temp.display())))?;
+        Ok(Landing {
+            temp,
+            file,
+            written: 0,
+        })
+    }
+
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), ChainError> {
+        self.written += chunk.len() as u64;
+        self.file
+            .write_all(chunk)
+            .await
+            .map_err(|e| ChainError::Io(format!("cannot write {}: {e}", self.temp.display())))
+    }
+
+    async fn finish(
+        mut self,
+        path: &Path,
+        key: &str,
+        expected: Option<u64>,
+    ) -> Result<u64, ChainError> {
+        let io =
+            |e: std::io::Error| ChainError::Io(format!("cannot write {}: {e}", path.display()));
+        self.file.flush().await.map_err(io)?;
+        self.file.sync_all().await.map_err(io)?;
+        if let Some(expected) = expected.filter(|e| *e != self.written) {
+            let _ = tokio::fs::remove_file(&self.temp).await;
+            return Err(ChainError::SizeMismatch {
+                key: key.to_string(),
+                expected,
+                got: self.written,
+            });
+        }
+        tokio::fs::rename(&self.temp, path).await.map_err(io)?;
+        Ok(self.written)
+    }
+}
+
+async fn download_url(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    path: &Path,
+    expected: Option<u64>,
+) -> Result<u64, ChainError> {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|source| ChainError::Http {
+            what: "S3".into(),
+            source: source.without_url(),
+        })?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        let body = response.text().await.unwrap_or_default();
+        return Err(ChainError::Storage {
+            status,
+            method: "GET",
+            key: key.to_string(),
+            body: error_code(&body),
+        });
+    }
+    let mut landing = Landing::open(path).await?;
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|source| ChainError::Http {
+            what: "S3".into(),
+            source: source.without_url(),
+        })?;
+        landing.write(&chunk).await?;
+    }
+    landing.finish(path, key, expected).await
+}
+
+async fn download_s3(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    path: &Path,
+    expected: Option<u64>,
+) -> Result<u64, ChainError> {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(sdk("GetObject"))?;
+    let mut landing = Landing::open(path).await?;
+    let mut body = out.body;
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| AwsError::new("GetObject", e.to_string()))?
+    {
+        landing.write(&chunk).await?;
+    }
+    landing.finish(path, key, expected).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_cannot_climb_out_of_the_output_directory() {
+        let dir = Path::new("/out");
+        assert_eq!(
+            target_path(dir, "input/a b/é.bin").unwrap(),
+            Path::new("/out/input/a b/é.bin")
+        );
+        assert_eq!(
+            target_path(dir, "/input/../../etc/passwd").unwrap(),
+            Path::new("/out/input/etc/passwd")
+        );
+        assert!(target_path(dir, "..").is_err());
+    }
+}

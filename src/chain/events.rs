@@ -1,0 +1,162 @@
+//! What a message on the content queue can be: an S3 event (one or more records), S3's
+//! test event, or a claim-check pointer sent by an AWS SQS Extended Client library.
+
+use serde_json::Value as Json;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Message {
+    /// Sent once when a notification configuration is written; nothing to fetch.
+    TestEvent,
+    /// Objects created in the content bucket.
+    Objects(Vec<ObjectRef>),
+    /// A payload stored by an SQS Extended Client, fetched from S3 with credentials.
+    Pointer {
+        bucket: String,
+        key: String,
+        size: Option<u64>,
+    },
+    Unknown(String),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+    pub size: Option<u64>,
+}
+
+const POINTER_CLASSES: &[&str] = &[
+    "software.amazon.payloadoffloading.PayloadS3Pointer",
+    "com.amazon.sqs.javamessaging.MessageS3Pointer",
+];
+
+/// Parses a message body; `size_attribute` is the Extended Client's size attribute
+/// (`ExtendedPayloadSize` or the legacy `SQSLargePayloadSize`), if present.
+pub fn parse(body: &str, size_attribute: Option<u64>) -> Message {
+    let Ok(json) = serde_json::from_str::<Json>(body) else {
+        return Message::Unknown(short(body));
+    };
+    if json.get("Event").and_then(Json::as_str) == Some("s3:TestEvent") {
+        return Message::TestEvent;
+    }
+    if let Some(records) = json.get("Records").and_then(Json::as_array) {
+        let objects = records
+            .iter()
+            .filter_map(|r| {
+                let s3 = r.get("s3")?;
+                Some(ObjectRef {
+                    bucket: s3.get("bucket")?.get("name")?.as_str()?.to_string(),
+                    key: decode_key(s3.get("object")?.get("key")?.as_str()?),
+                    size: s3.get("object")?.get("size").and_then(Json::as_u64),
+                })
+            })
+            .collect();
+        return Message::Objects(objects);
+    }
+    if let Some([class, pointer]) = json.as_array().map(Vec::as_slice)
+        && class.as_str().is_some_and(|c| POINTER_CLASSES.contains(&c))
+        && let (Some(bucket), Some(key)) = (
+            pointer.get("s3BucketName").and_then(Json::as_str),
+            pointer.get("s3Key").and_then(Json::as_str),
+        )
+    {
+        return Message::Pointer {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            size: size_attribute,
+        };
+    }
+    Message::Unknown(short(body))
+}
+
+fn short(body: &str) -> String {
+    body.chars().take(120).collect()
+}
+
+/// S3 event keys are URL-encoded, with `+` for spaces.
+pub fn decode_key(key: &str) -> String {
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_event_with_several_records_and_encoded_keys() {
+        let body = r#"{"Records":[
+            {"eventVersion":"2.1","s3":{"bucket":{"name":"b"},"object":{"key":"input/a+b%C3%A9.bin","size":5}}},
+            {"eventVersion":"2.1","s3":{"bucket":{"name":"b"},"object":{"key":"input/plain","size":0}}}]}"#;
+        assert_eq!(
+            parse(body, None),
+            Message::Objects(vec![
+                ObjectRef {
+                    bucket: "b".into(),
+                    key: "input/a bé.bin".into(),
+                    size: Some(5)
+                },
+                ObjectRef {
+                    bucket: "b".into(),
+                    key: "input/plain".into(),
+                    size: Some(0)
+                },
+            ])
+        );
+    }
+
+    #[test]
+    fn test_event_pointers_and_garbage() {
+        assert_eq!(
+            parse(
+                r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#,
+                None
+            ),
+            Message::TestEvent
+        );
+        let new = r#"["software.amazon.payloadoffloading.PayloadS3Pointer",{"s3BucketName":"b","s3Key":"k1"}]"#;
+        assert_eq!(
+            parse(new, Some(300)),
+            Message::Pointer {
+                bucket: "b".into(),
+                key: "k1".into(),
+                size: Some(300)
+            }
+        );
+        let legacy = r#"["com.amazon.sqs.javamessaging.MessageS3Pointer",{"s3BucketName":"b","s3Key":"k2"}]"#;
+        assert!(matches!(parse(legacy, None), Message::Pointer { .. }));
+        assert!(matches!(parse("hello", None), Message::Unknown(_)));
+        assert!(matches!(
+            parse(r#"["other.Class",{}]"#, None),
+            Message::Unknown(_)
+        ));
+    }
+
+    #[test]
+    fn decodes_percent_and_plus_but_keeps_broken_escapes() {
+        assert_eq!(decode_key("a%20b+c"), "a b c");
+        assert_eq!(decode_key("100%"), "100%");
+        assert_eq!(decode_key("x%zz"), "x%zz");
+    }
+}

@@ -1,0 +1,49 @@
+//! The producer and consumer of the deployed producer/consumer stack: the claim-check
+//! flow. The producer needs no AWS credentials (the endpoint presigns); the consumer reads
+//! the queue with credentials for SQS and fetches payloads through presigned URLs.
+
+pub mod consumer;
+pub mod endpoint;
+pub mod events;
+pub mod producer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("the endpoint answered {status} for {action} `{key}`: {body}")]
+    Endpoint {
+        status: u16,
+        action: String,
+        key: String,
+        body: String,
+    },
+    #[error("S3 answered {status} to the {method} of `{key}`: {body}")]
+    Storage {
+        status: u16,
+        method: &'static str,
+        key: String,
+        body: String,
+    },
+    #[error("cannot reach {what}: {source}")]
+    Http {
+        what: String,
+        source: reqwest::Error,
+    },
+    #[error("{0}")]
+    Io(String),
+    #[error("{0}")]
+    Aws(#[from] crate::aws::AwsError),
+    #[error("payload `{key}` has {got} bytes, the event said {expected}")]
+    SizeMismatch {
+        key: String,
+        expected: u64,
+        got: u64,
+    },
+}
+
+/// Strips the signature from a presigned URL before it appears in any message.
+pub fn redact(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, _)) => format!("{base}?(signature redacted)"),
+        None => url.to_string(),
+    }
+}

@@ -1,0 +1,165 @@
+//! `strata send` and `strata receive`: the producer and consumer of the deployed
+//! producer/consumer stack.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::json;
+use strata::aws::Clients;
+use strata::chain::consumer::{Consumer, Mode, Options};
+use strata::chain::endpoint::Endpoint;
+use strata::chain::producer::{Source, human_size, send as send_one};
+use strata::state::StateFile;
+
+use super::deploy::{runtime, target};
+use super::{StackArgs, TargetArgs, load};
+
+/// An output of the stack's state, unless given on the command line.
+fn output(stack_args: &StackArgs, state_dir: &Path, name: &str) -> anyhow::Result<String> {
+    let stack = load(stack_args)
+        .map_err(|_| anyhow!("cannot load {} to find `{name}`", stack_args.file.display()))?;
+    let stage = stack.stage().unwrap_or("default").to_string();
+    let state = StateFile::for_stack(state_dir, &stack.name, &stage).load(&stack.name, &stage)?;
+    let value = state
+        .outputs
+        .get(name)
+        .and_then(|o| o.value.as_str().map(str::to_string));
+    value.ok_or_else(|| {
+        anyhow!("stack `{}` (stage `{stage}`) has no output `{name}` in {}: apply it first, or pass the URL", stack.name, state_dir.display())
+    })
+}
+
+pub struct SendArgs {
+    pub files: Vec<PathBuf>,
+    pub api_url: Option<String>,
+    pub key: Option<String>,
+    pub prefix: String,
+    pub json: bool,
+}
+
+pub fn send(stack: &StackArgs, state_dir: &Path, args: SendArgs) -> anyhow::Result<ExitCode> {
+    if args.key.is_some() && args.files.len() > 1 {
+        bail!(
+            "--key names one payload; it cannot be used with {} files",
+            args.files.len()
+        );
+    }
+    if !args.prefix.ends_with('/') {
+        bail!("--prefix must end with `/` (got `{}`)", args.prefix);
+    }
+    let api_url = match args.api_url {
+        Some(url) => url,
+        None => output(stack, state_dir, "api_url")?,
+    };
+    let endpoint = Endpoint::new(&api_url);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let sources: Vec<(Source, String)> = if args.files.is_empty() {
+            let name = args
+                .key
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            vec![(Source::Stdin, name)]
+        } else {
+            args.files
+                .iter()
+                .map(|f| {
+                    let name = args.key.clone().unwrap_or_else(|| {
+                        f.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    });
+                    (Source::File(f), name)
+                })
+                .collect()
+        };
+        for (source, name) in sources {
+            let key = if name.starts_with(&args.prefix) {
+                name
+            } else {
+                format!("{}{name}", args.prefix)
+            };
+            let sent = send_one(&endpoint, source, &key, !args.json)
+                .await
+                .with_context(|| format!("sending `{key}`"))?;
+            if args.json {
+                println!("{}", json!({ "key": sent.key, "size": sent.size }));
+            } else {
+                println!("sent {} ({})", sent.key, human_size(sent.size));
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub struct ReceiveArgs {
+    pub queue_url: Option<String>,
+    pub api_url: Option<String>,
+    pub out: PathBuf,
+    pub follow: bool,
+    pub max: Option<usize>,
+    pub wait: i32,
+    pub json: bool,
+}
+
+pub fn receive(
+    stack: &StackArgs,
+    target_args: &TargetArgs,
+    args: ReceiveArgs,
+) -> anyhow::Result<ExitCode> {
+    let state_dir = &target_args.state_dir;
+    let queue_url = match args.queue_url {
+        Some(url) => url,
+        None => output(stack, state_dir, "queue_url")?,
+    };
+    let api_url = match args.api_url {
+        Some(url) => url,
+        None => output(stack, state_dir, "api_url")?,
+    };
+    let endpoint = Endpoint::new(&api_url);
+    let options = Options {
+        out_dir: args.out.clone(),
+        mode: if args.follow {
+            Mode::Follow
+        } else {
+            Mode::Once
+        },
+        max: args.max,
+        wait_seconds: args.wait,
+    };
+    let json_out = args.json;
+    let rt = runtime()?;
+    let summary = rt.block_on(async {
+        let aws = Clients::connect(&target(target_args)).await?;
+        let consumer = Consumer {
+            sqs: &aws.sqs,
+            s3: &aws.s3,
+            endpoint: &endpoint,
+            queue_url: &queue_url,
+        };
+        let summary = consumer
+            .run(
+                &options,
+                |r| {
+                    if json_out {
+                        println!(
+                            "{}",
+                            json!({ "key": r.key, "size": r.size, "path": r.path, "via": r.via })
+                        );
+                    } else {
+                        println!("{}\t{}\t{}", r.key, r.size, r.path.display());
+                    }
+                },
+                |e| eprintln!("error: {e}"),
+            )
+            .await?;
+        anyhow::Ok(summary)
+    })?;
+    Ok(if summary.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
