@@ -238,6 +238,14 @@ fn plan_stack(
                 (action, changes, reason)
             }
         };
+        let mut changes = changes;
+        for change in &mut changes {
+            let attribute = change.path.split(['.', '[']).next().unwrap_or_default();
+            change.origin = decl
+                .attributes
+                .get(attribute)
+                .map(|e| stack.sources.short_location(&e.node.span));
+        }
         actions.insert(name.clone(), action);
         desired_by_name.insert(name.clone(), desired);
         out.push(ResourcePlan {
@@ -266,6 +274,7 @@ fn created_changes(desired: &Attrs) -> Vec<Change> {
             before: None,
             after: Some(v.clone()),
             forces_replacement: false,
+            origin: None,
         })
         .collect()
 }

@@ -82,6 +82,7 @@ pub fn changes(schema: &Schema, desired: &Attrs, live: &Attrs) -> Vec<Change> {
                 before: live.get(*computed).cloned(),
                 after: Some(want.clone()),
                 forces_replacement: false,
+                origin: None,
             });
         }
     }
@@ -127,6 +128,7 @@ fn nested(
                     before: Some(v.clone()),
                     after: None,
                     forces_replacement: force,
+                    origin: None,
                 });
             }
         }
@@ -138,6 +140,7 @@ fn nested(
             before: have.cloned(),
             after: Some(want.clone()),
             forces_replacement: force,
+            origin: None,
         });
     }
 }
@@ -275,6 +278,7 @@ mod tests {
             before: Some(s("input/")),
             after: Some(s("incoming/")),
             forces_replacement: false,
+            origin: None,
         };
         assert_eq!(c, vec![expected]);
 

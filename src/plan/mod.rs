@@ -69,6 +69,8 @@ pub struct Change {
     pub before: Option<Value>,
     pub after: Option<Value>,
     pub forces_replacement: bool,
+    /// The file and line that set the attribute (it may come from a parent stack).
+    pub origin: Option<String>,
 }
 
 #[derive(Clone, Debug)]

@@ -42,5 +42,6 @@ fn change_json(c: &Change) -> Json {
         "after": c.after.as_ref().map(|v| v.to_json()),
         "after_unknown": c.after.as_ref().is_some_and(|v| !v.is_known()),
         "forces_replacement": c.forces_replacement,
+        "origin": c.origin,
     })
 }

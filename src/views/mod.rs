@@ -129,20 +129,32 @@ fn render_resource(out: &mut String, rp: &ResourcePlan, style: Style) {
     if let Some(id) = &rp.id {
         let _ = writeln!(out, "        id = {id:?}");
     }
-    let width = rp.changes.iter().map(|c| c.path.len()).max().unwrap_or(0);
+    // Attributes only AWS will know, listed after a create's values.
+    let computed: Vec<&str> = match (rp.action, resources::schema(&rp.type_name)) {
+        (Action::Create, Some(schema)) => schema
+            .computed
+            .iter()
+            .copied()
+            .filter(|c| !rp.changes.iter().any(|ch| ch.path == *c))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let width = rp
+        .changes
+        .iter()
+        .map(|c| c.path.len())
+        .chain(computed.iter().map(|c| c.len()))
+        .max()
+        .unwrap_or(0);
     for change in &rp.changes {
         render_change(out, change, rp.action, width, style);
     }
-    if rp.action == Action::Create
-        && let Some(schema) = resources::schema(&rp.type_name)
-    {
-        for computed in schema.computed {
-            let _ = writeln!(
-                out,
-                "      {} {computed:<width$} = (known after apply)",
-                style.green("+")
-            );
-        }
+    for computed in computed {
+        let _ = writeln!(
+            out,
+            "      {} {computed:<width$} = (known after apply)",
+            style.green("+")
+        );
     }
     let _ = writeln!(out, "    }}\n");
 }
@@ -181,7 +193,12 @@ fn render_change(out: &mut String, change: &Change, action: Action, width: usize
     } else {
         String::new()
     };
-    let _ = writeln!(out, "      {line}{forces}");
+    // Where an in-place change comes from matters when stacks extend each other.
+    let origin = match (&change.origin, action) {
+        (Some(origin), Action::Update | Action::Replace) => format!("  # {origin}"),
+        _ => String::new(),
+    };
+    let _ = writeln!(out, "      {line}{forces}{origin}");
 }
 
 fn show(v: &Value) -> String {

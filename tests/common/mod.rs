@@ -105,3 +105,102 @@ pub fn assert_exit(out: &Output, code: i32) {
         stderr(out)
     );
 }
+
+/// A copy of `stacks/` in `dir`, so a test can edit a stack or a function's code.
+pub fn copy_stacks(dir: &Path) -> PathBuf {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                if entry.file_name() != "__pycache__" {
+                    copy(&entry.path(), &target);
+                }
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+    let stacks = dir.join("stacks");
+    copy(&repo().join("stacks"), &stacks);
+    stacks
+}
+
+/// Runs `strata` against the emulator (adds `--endpoint-url`).
+pub fn run(dir: &Path, emulator: &Emulator, args: &[&str]) -> Output {
+    let mut full: Vec<&str> = args.to_vec();
+    full.extend(["--endpoint-url", &emulator.endpoint]);
+    strata(dir, &full)
+}
+
+/// `plan --json` of `stack` with `extra` arguments, parsed.
+pub fn plan_json(
+    dir: &Path,
+    emulator: &Emulator,
+    stack: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let mut args = vec!["plan", stack, "--json"];
+    args.extend(extra);
+    let out = run(dir, emulator, &args);
+    assert_exit(&out, 0);
+    serde_json::from_slice(&out.stdout).expect("plan --json is JSON")
+}
+
+/// (address, action, changed paths) of every resource the plan changes.
+pub fn planned_changes(plan: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
+    plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != "no_op")
+        .map(|r| {
+            let paths = r["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["path"].as_str().unwrap().to_string())
+                .collect();
+            (
+                r["address"].as_str().unwrap().to_string(),
+                r["action"].as_str().unwrap().to_string(),
+                paths,
+            )
+        })
+        .collect()
+}
+
+pub fn read_state(dir: &Path, stack: &str, stage: &str) -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(dir.join(format!(".strata/{stack}-{stage}.state.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn output_of(dir: &Path, stack: &str, name: &str, extra: &[&str]) -> String {
+    let mut args = vec!["output", stack, name];
+    args.extend(extra);
+    let out = strata(dir, &args);
+    assert_exit(&out, 0);
+    stdout(&out).trim().to_string()
+}
+
+/// Compares `actual` with tests/snapshots/NAME; `STRATA_BLESS=1` rewrites the snapshot.
+pub fn assert_snapshot(name: &str, actual: &str) {
+    let path = repo().join("tests/snapshots").join(name);
+    if std::env::var_os("STRATA_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing snapshot {}; run with STRATA_BLESS=1",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual, expected,
+        "snapshot {name} differs (STRATA_BLESS=1 rewrites it after an intended change)"
+    );
+}

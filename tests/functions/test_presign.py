@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 import boto3
 from botocore.exceptions import NoCredentialsError
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "stacks" / "functions" / "presign"
 
 
 def load_index(name: str = "presign_index"):

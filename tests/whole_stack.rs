@@ -1,0 +1,301 @@
+//! The whole producer-consumer stack: both files deployed from nothing, two stages side by
+//! side, changes in the child and in the parent, trail drift put back, and destroy.
+
+mod common;
+
+use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
+use common::{Emulator, assert_exit, copy_stacks, plan_json, planned_changes, run, stdout, strata};
+use serde_json::Value as Json;
+
+fn edit(path: &std::path::Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.contains(from),
+        "{} does not contain {from}",
+        path.display()
+    );
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stacks = copy_stacks(dir);
+    let stack = stacks.join("producer-consumer.toml").display().to_string();
+    let prod = ["--var", "stage=prod"];
+
+    let out = run(dir, &emulator, &["apply", &stack, "--auto-approve"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("Apply complete! Resources: 13 added, 0 changed, 0 destroyed."),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(dir, &emulator, &["plan", &stack, "--detailed-exitcode"]);
+    assert_exit(&out, 0);
+
+    let out = strata(dir, &["output", &stack, "--json"]);
+    assert_exit(&out, 0);
+    let outputs: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let mut names: Vec<&String> = outputs.as_object().unwrap().keys().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "api_url",
+            "content_bucket",
+            "dead_letter_queue_url",
+            "queue_url"
+        ]
+    );
+    assert_eq!(
+        outputs["content_bucket"]["value"],
+        "producer-consumer-dev-content-000000000000"
+    );
+    assert!(
+        outputs["queue_url"]["value"]
+            .as_str()
+            .unwrap()
+            .ends_with("/producer-consumer-dev-content")
+    );
+
+    // A second stage beside the first.
+    let mut apply_prod = vec!["apply", stack.as_str(), "--auto-approve"];
+    apply_prod.extend(prod);
+    assert_exit(&run(dir, &emulator, &apply_prod), 0);
+    let mut buckets: Vec<String> = clients
+        .s3
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_string))
+        .collect();
+    buckets.sort();
+    assert_eq!(
+        buckets,
+        [
+            "producer-consumer-dev-content-000000000000",
+            "producer-consumer-dev-trail-000000000000",
+            "producer-consumer-prod-content-000000000000",
+            "producer-consumer-prod-trail-000000000000"
+        ]
+    );
+
+    // A change in the child and one in the parent, each shown with its file.
+    edit(
+        &stacks.join("producer-consumer.toml"),
+        "visibility_timeout_seconds = 360",
+        "visibility_timeout_seconds = 400",
+    );
+    edit(
+        &stacks.join("upload-form.toml"),
+        "memory_size = 128",
+        "memory_size = 256",
+    );
+    let plan = plan_json(dir, &emulator, &stack, &[]);
+    assert_eq!(
+        planned_changes(&plan),
+        [
+            (
+                "lambda.function.presign".to_string(),
+                "update".to_string(),
+                vec!["memory_size".to_string()]
+            ),
+            (
+                "sqs.queue.content_queue".to_string(),
+                "update".to_string(),
+                vec!["visibility_timeout_seconds".to_string()]
+            ),
+        ]
+    );
+    let origin = |address: &str| {
+        let r = plan["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == address)
+            .unwrap();
+        r["changes"][0]["origin"].as_str().unwrap().to_string()
+    };
+    assert!(
+        origin("lambda.function.presign").contains("stacks/upload-form.toml:"),
+        "{}",
+        origin("lambda.function.presign")
+    );
+    assert!(
+        origin("sqs.queue.content_queue").contains("stacks/producer-consumer.toml:"),
+        "{}",
+        origin("sqs.queue.content_queue")
+    );
+    let out = run(dir, &emulator, &["plan", &stack, "--no-color"]);
+    assert!(
+        stdout(&out).contains("~ memory_size = 128 -> 256"),
+        "{}",
+        stdout(&out)
+    );
+    assert_exit(
+        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    let function = clients
+        .lambda
+        .get_function_configuration()
+        .function_name("producer-consumer-dev-presign")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(function.memory_size(), Some(256));
+
+    // Trail drift: selectors changed and logging stopped out of band are put back.
+    let trail = "producer-consumer-dev-trail";
+    let selector = EventSelector::builder()
+        .read_write_type(ReadWriteType::ReadOnly)
+        .include_management_events(true)
+        .build();
+    clients
+        .cloudtrail
+        .put_event_selectors()
+        .trail_name(trail)
+        .event_selectors(selector)
+        .send()
+        .await
+        .unwrap();
+    clients
+        .cloudtrail
+        .stop_logging()
+        .name(trail)
+        .send()
+        .await
+        .unwrap();
+    let plan = plan_json(dir, &emulator, &stack, &[]);
+    let changes = planned_changes(&plan);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].0, "cloudtrail.trail.trail");
+    assert!(
+        changes[0].2.contains(&"enable_logging".to_string()),
+        "{changes:?}"
+    );
+    assert!(
+        changes[0]
+            .2
+            .iter()
+            .any(|p| p.starts_with("event_selectors")),
+        "{changes:?}"
+    );
+    assert_exit(
+        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    let status = clients
+        .cloudtrail
+        .get_trail_status()
+        .name(trail)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.is_logging(), Some(true));
+    let selectors = clients
+        .cloudtrail
+        .get_event_selectors()
+        .trail_name(trail)
+        .send()
+        .await
+        .unwrap();
+    let selector = &selectors.event_selectors()[0];
+    assert_eq!(selector.read_write_type(), Some(&ReadWriteType::All));
+    assert_eq!(selector.include_management_events(), Some(false));
+    let data = &selector.data_resources()[0];
+    assert_eq!(data.r#type(), Some("AWS::S3::Object"));
+    assert_eq!(
+        data.values(),
+        ["arn:aws:s3:::producer-consumer-dev-content-000000000000/"]
+    );
+    assert_eq!(planned_changes(&plan_json(dir, &emulator, &stack, &[])), []);
+
+    // Destroying dev leaves prod untouched.
+    assert_exit(
+        &run(dir, &emulator, &["destroy", &stack, "--auto-approve"]),
+        0,
+    );
+    let mut plan_prod = vec!["plan", stack.as_str(), "--detailed-exitcode"];
+    plan_prod.extend(prod);
+    // prod still has the old memory size and timeout: exactly those two changes, nothing recreated.
+    let out = run(dir, &emulator, &plan_prod);
+    assert_exit(&out, 2);
+    assert!(
+        stdout(&out).contains("Plan: 0 to add, 2 to change, 0 to destroy."),
+        "{}",
+        stdout(&out)
+    );
+    let mut destroy_prod = vec!["destroy", stack.as_str(), "--auto-approve"];
+    destroy_prod.extend(prod);
+    assert_exit(&run(dir, &emulator, &destroy_prod), 0);
+
+    // Nothing of either stage is left.
+    assert!(
+        clients
+            .s3
+            .list_buckets()
+            .send()
+            .await
+            .unwrap()
+            .buckets()
+            .is_empty()
+    );
+    assert!(
+        clients
+            .sqs
+            .list_queues()
+            .send()
+            .await
+            .unwrap()
+            .queue_urls()
+            .is_empty()
+    );
+    assert!(
+        clients
+            .iam
+            .list_roles()
+            .send()
+            .await
+            .unwrap()
+            .roles()
+            .is_empty()
+    );
+    assert!(
+        clients
+            .lambda
+            .list_functions()
+            .send()
+            .await
+            .unwrap()
+            .functions()
+            .is_empty()
+    );
+    assert!(
+        clients
+            .apigateway
+            .get_rest_apis()
+            .send()
+            .await
+            .unwrap()
+            .items()
+            .is_empty()
+    );
+    assert!(
+        clients
+            .cloudtrail
+            .describe_trails()
+            .send()
+            .await
+            .unwrap()
+            .trail_list()
+            .is_empty()
+    );
+}
