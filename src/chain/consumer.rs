@@ -118,10 +118,11 @@ impl Consumer<'_> {
                     }
                 }
             }
-            if options.mode == Mode::Once && options.max.is_none() {
-                break;
-            }
-            if options.mode == Mode::Once && out.messages().is_empty() {
+            // Without --follow: one round, or with --max until that many arrive, but never
+            // spinning on a message that keeps failing, and never waiting on an empty queue.
+            if options.mode == Mode::Once
+                && (options.max.is_none() || out.messages().is_empty() || summary.failed > 0)
+            {
                 break;
             }
         }
