@@ -159,7 +159,6 @@ pub async fn apply(
                             &r.state,
                             account_id.as_deref(),
                             &aws.region,
-                            resource,
                         ))
                     }
                     _ => None,
@@ -278,9 +277,7 @@ fn desired_now(
     state: &State,
     account_id: Option<&str>,
     region: &str,
-    resource: &dyn Resource,
 ) -> Attrs {
-    let _ = resource;
     let scope = state_scope(stack, state, account_id, region);
     crate::plan::desired_attributes(stack, &stack.resources[name], &scope)
 }
