@@ -803,3 +803,45 @@ async fn apply_killed_mid_walk_converges_on_the_next_run() {
     assert_eq!(buckets, in_state);
     assert_eq!(queue_urls(&clients).await.len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn values_from_sensitive_variables_never_appear_in_plans() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = stack_file();
+    let out = run(dir, &emulator, &["plan", &stack]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(
+        text.contains("+ tags                       = (sensitive value)"),
+        "{text}"
+    );
+    let out = run(dir, &emulator, &["plan", &stack, "--json"]);
+    assert!(!stdout(&out).contains("s3cr3t"));
+    assert_exit(
+        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    // A change to it is shown as a change, without either value.
+    let out = run(
+        dir,
+        &emulator,
+        &["plan", &stack, "--var", "owner=other-s3cr3t"],
+    );
+    let text = stdout(&out);
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(
+        text.contains("~ tags.owner = (sensitive value) -> (sensitive value)"),
+        "{text}"
+    );
+    let out = strata(dir, &["validate", "--explain", &stack]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("owner = (sensitive)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("s3cr3t"), "{}", stdout(&out));
+}

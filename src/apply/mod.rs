@@ -15,7 +15,7 @@ use crate::config::model::{BaseScope, Stack};
 use crate::plan::diff::changes;
 use crate::plan::{Action, Plan};
 use crate::resources::{Resource, implementation};
-use crate::state::{OutputState, ResourceState, State, StateError, StateFile};
+use crate::state::{OutputState, PendingCreate, ResourceState, State, StateError, StateFile};
 use crate::value::{Attrs, Value, attrs_from_json, attrs_to_json};
 
 /// What the walk reports as it goes; the views turn these into lines.
@@ -152,15 +152,9 @@ pub async fn apply(
                 let r = recorder.lock().expect("state lock");
                 let prior = r.state.resources.get(&name).cloned();
                 let desired = match (stack, rp.action) {
-                    (Some(stack), Action::Create | Action::Update | Action::Replace) => {
-                        Some(desired_now(
-                            stack,
-                            &name,
-                            &r.state,
-                            account_id.as_deref(),
-                            &aws.region,
-                        ))
-                    }
+                    (Some(stack), Action::Create | Action::Update | Action::Replace) => Some(
+                        desired_now(stack, &name, &r.state, account_id.as_deref(), &aws.region),
+                    ),
                     _ => None,
                 };
                 let dependencies = stack
@@ -320,7 +314,7 @@ fn outputs(
                     o.name.clone(),
                     OutputState {
                         value: value.to_json(),
-                        sensitive: o.sensitive,
+                        sensitive: o.sensitive || stack.is_sensitive(&o.value),
                     },
                 )
             })
@@ -391,6 +385,7 @@ async fn execute(
         .unwrap_or_default();
     let record = |id: &str, attributes: &Attrs| -> Result<(), StateError> {
         let mut r = recorder.lock().expect("state lock");
+        r.state.pending.shift_remove(&job.name);
         r.state.resources.insert(
             job.name.clone(),
             ResourceState {
@@ -419,8 +414,20 @@ async fn execute(
     };
     let id = match job.action {
         Action::Create | Action::Replace => {
+            // Write ahead: if the process dies during the create, the next run finds
+            // the object by what was asked for and adopts it.
+            {
+                let mut r = recorder.lock().expect("state lock");
+                let pending = PendingCreate {
+                    type_name: job.resource.schema().type_name.to_string(),
+                    desired: attrs_to_json(desired),
+                    dependencies: job.dependencies.clone(),
+                };
+                r.state.pending.insert(job.name.clone(), pending);
+                r.save()?;
+            }
             // Record the object the moment it exists, so a failure later in the create
-            // (or a killed process) never leaves it untracked.
+            // never leaves it untracked.
             let on_created = |id: &str| {
                 let _ = record(id, &Attrs::new());
             };

@@ -10,7 +10,7 @@ use serde_json::json;
 use strata::apply::{self, Event};
 use strata::aws::{Clients, Target};
 use strata::config::Stack;
-use strata::plan::build::{PlanError, plan as make_plan};
+use strata::plan::build::{PlanError, adopt_pending, plan as make_plan};
 use strata::plan::{Action, Plan};
 use strata::state::lock::{Lock, force_unlock as unlock};
 use strata::state::{State, StateFile};
@@ -71,10 +71,14 @@ pub fn plan(
         Err(code) => return Ok(code),
     };
     let file = state_file(&stack, &target_args.state_dir);
-    let state = file.load(&stack.name, &stage_of(&stack))?;
+    let mut state = file.load(&stack.name, &stage_of(&stack))?;
     let rt = runtime()?;
     let plan = rt.block_on(async {
         let aws = Clients::connect(&target(target_args)).await?;
+        // Only in memory: a plan never writes state.
+        adopt_pending(&mut state, &aws)
+            .await
+            .map_err(|e| plan_error(&stack, e))?;
         let (plan, _) = make_plan(&stack, &state, &aws, flags.destroy)
             .await
             .map_err(|e| plan_error(&stack, e))?;
@@ -232,6 +236,12 @@ pub fn apply(
     let rt = runtime()?;
     let code = rt.block_on(async {
         let aws = Arc::new(Clients::connect(&target(target_args)).await?);
+        let mut state = state;
+        let had_pending = !state.pending.is_empty();
+        let adopted = adopt_pending(&mut state, &aws).await.map_err(|e| plan_error(&stack, e))?;
+        if !adopted.is_empty() {
+            println!("Adopted {} left by an interrupted run: {}", if adopted.len() == 1 { "a resource" } else { "resources" }, adopted.join(", "));
+        }
         let (plan, refreshed) = make_plan(&stack, &state, &aws, destroy).await.map_err(|e| plan_error(&stack, e))?;
         if let Some(saved) = &saved {
             let now: Vec<(String, Action)> = plan.resources.iter().map(|r| (r.name.clone(), r.action)).collect();
@@ -245,7 +255,7 @@ pub fn apply(
             // outputs a state written before they were declared lacks.
             let forget = plan.resources.iter().any(|r| refreshed.live.get(&r.name).is_some_and(Option::is_none));
             let outputs_missing = !destroy && !stack.outputs.is_empty() && state.outputs.len() != stack.outputs.len() && !state.resources.is_empty();
-            if forget || outputs_missing {
+            if forget || outputs_missing || had_pending {
                 apply::apply(Some(&stack).filter(|_| !destroy), &plan, state, file.clone(), &refreshed.live, aws, 1, Arc::new(|_| {})).await?;
             }
             return Ok(ExitCode::SUCCESS);

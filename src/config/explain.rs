@@ -32,7 +32,12 @@ pub fn explain(stack: &Stack) -> String {
             } else {
                 format!("default, {}", at(&var.span))
             };
-            line(&mut out, 2, &format!("{name} = {:?}", var.value), &origin);
+            let value = if var.sensitive {
+                "(sensitive)".to_string()
+            } else {
+                format!("{:?}", var.value)
+            };
+            line(&mut out, 2, &format!("{name} = {value}"), &origin);
         }
     }
 

@@ -25,6 +25,8 @@ pub struct Stack {
 
 pub struct Variable {
     pub value: String,
+    /// Values derived from it are masked in plans and outputs.
+    pub sensitive: bool,
     pub description: Option<String>,
     /// Where the value came from: `--var` or the declaration's default.
     pub from_command_line: bool,
@@ -61,6 +63,13 @@ impl ResourceDecl {
 }
 
 impl Stack {
+    /// Whether a value refers to a sensitive variable.
+    pub fn is_sensitive(&self, node: &super::node::Node) -> bool {
+        super::expr::references(node, &mut Vec::new()).iter().any(|r| {
+            matches!(&r.target, Target::Var(name) if self.variables.get(name).is_some_and(|v| v.sensitive))
+        })
+    }
+
     /// The stage this stack is deployed as (`var.stage`), which names its state.
     pub fn stage(&self) -> Option<&str> {
         self.variables.get("stage").map(|v| v.value.as_str())

@@ -16,7 +16,7 @@ use crate::value::Value;
 
 const TOP_LEVEL: &[&str] = &["extends", "stack", "variables", "resources", "outputs"];
 const RESOURCE_META: &[&str] = &["type", "depends_on"];
-const VARIABLE_KEYS: &[&str] = &["default", "description", "allowed"];
+const VARIABLE_KEYS: &[&str] = &["default", "description", "allowed", "sensitive"];
 const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
 const AWS_FACTS: &[&str] = &["account_id", "region", "partition"];
 
@@ -248,6 +248,9 @@ fn variables(
             name.clone(),
             Variable {
                 value,
+                sensitive: decl
+                    .get("sensitive")
+                    .is_some_and(|e| matches!(e.node.value, NodeValue::Bool(true))),
                 description,
                 from_command_line,
                 span: entry.key_span.clone(),

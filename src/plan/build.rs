@@ -75,6 +75,35 @@ pub async fn refresh(state: &State, aws: &Clients) -> Result<Refreshed, PlanErro
     Ok(Refreshed { live })
 }
 
+/// Resolves creates that a killed run left pending: each object that exists is adopted
+/// into `state` (read live), the others are forgotten. Returns the names adopted.
+pub async fn adopt_pending(state: &mut State, aws: &Clients) -> Result<Vec<String>, PlanError> {
+    let mut adopted = Vec::new();
+    for (name, pending) in std::mem::take(&mut state.pending) {
+        let Some(resource) = implementation(&pending.type_name) else {
+            continue;
+        };
+        let desired = attrs_from_json(&pending.desired);
+        let Some(id) = resource.find(aws, &desired).await? else {
+            continue;
+        };
+        let Some(live) = resource.read(aws, &id, &desired).await? else {
+            continue;
+        };
+        state.resources.insert(
+            name.clone(),
+            crate::state::ResourceState {
+                type_name: pending.type_name.clone(),
+                id,
+                attributes: crate::value::attrs_to_json(&live),
+                dependencies: pending.dependencies.clone(),
+            },
+        );
+        adopted.push(name);
+    }
+    Ok(adopted)
+}
+
 /// Plans the stack against refreshed state. `destroy` plans the deletion of everything in
 /// state instead.
 pub async fn plan(
@@ -241,10 +270,10 @@ fn plan_stack(
         let mut changes = changes;
         for change in &mut changes {
             let attribute = change.path.split(['.', '[']).next().unwrap_or_default();
-            change.origin = decl
-                .attributes
-                .get(attribute)
-                .map(|e| stack.sources.short_location(&e.node.span));
+            if let Some(entry) = decl.attributes.get(attribute) {
+                change.origin = Some(stack.sources.short_location(&entry.node.span));
+                change.sensitive = stack.is_sensitive(&entry.node);
+            }
         }
         actions.insert(name.clone(), action);
         desired_by_name.insert(name.clone(), desired);
@@ -275,6 +304,7 @@ fn created_changes(desired: &Attrs) -> Vec<Change> {
             after: Some(v.clone()),
             forces_replacement: false,
             origin: None,
+            sensitive: false,
         })
         .collect()
 }

@@ -83,6 +83,7 @@ pub fn changes(schema: &Schema, desired: &Attrs, live: &Attrs) -> Vec<Change> {
                 after: Some(want.clone()),
                 forces_replacement: false,
                 origin: None,
+                sensitive: false,
             });
         }
     }
@@ -129,6 +130,7 @@ fn nested(
                     after: None,
                     forces_replacement: force,
                     origin: None,
+                    sensitive: false,
                 });
             }
         }
@@ -141,6 +143,7 @@ fn nested(
             after: Some(want.clone()),
             forces_replacement: force,
             origin: None,
+            sensitive: false,
         });
     }
 }
@@ -279,6 +282,7 @@ mod tests {
             after: Some(s("incoming/")),
             forces_replacement: false,
             origin: None,
+            sensitive: false,
         };
         assert_eq!(c, vec![expected]);
 

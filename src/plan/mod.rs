@@ -71,6 +71,8 @@ pub struct Change {
     pub forces_replacement: bool,
     /// The file and line that set the attribute (it may come from a parent stack).
     pub origin: Option<String>,
+    /// Derived from a sensitive variable: plans show neither value.
+    pub sensitive: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -55,7 +55,7 @@ use aws_sdk_apigateway::types::{
     EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation,
 };
 
-use super::support::{changed, opt_str, req_str, tags, tags_value};
+use super::support::{changed, done_if_gone, opt_str, req_str, tags, tags_value};
 use super::{Created, Resource};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
@@ -221,6 +221,25 @@ impl ApiGatewayRestApi {
 impl Resource for ApiGatewayRestApi {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    /// REST APIs have generated ids: the one with the wanted name (the newest if several).
+    async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
+        let name = req_str(desired, "name")?;
+        let apis = aws
+            .apigateway
+            .get_rest_apis()
+            .limit(500)
+            .send()
+            .await
+            .map_err(sdk("GetRestApis"))?;
+        let newest = apis
+            .items()
+            .iter()
+            .filter(|a| a.name() == Some(name))
+            .max_by_key(|a| a.created_date().map(|d| d.secs()))
+            .and_then(|a| a.id());
+        Ok(newest.map(str::to_string))
     }
 
     async fn read(
@@ -457,16 +476,13 @@ impl Resource for ApiGatewayRestApi {
     }
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
-        match aws
-            .apigateway
-            .delete_rest_api()
-            .rest_api_id(id)
-            .send()
-            .await
-            .map_err(sdk("DeleteRestApi"))
-        {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        }
+        done_if_gone(
+            aws.apigateway
+                .delete_rest_api()
+                .rest_api_id(id)
+                .send()
+                .await
+                .map_err(sdk("DeleteRestApi")),
+        )
     }
 }

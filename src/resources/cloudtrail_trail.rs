@@ -236,6 +236,14 @@ impl Resource for CloudtrailTrail {
         &SCHEMA
     }
 
+    async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
+        let name = req_str(desired, "name")?;
+        Ok(self
+            .read(aws, name, desired)
+            .await?
+            .map(|_| name.to_string()))
+    }
+
     async fn read(
         &self,
         aws: &Clients,

@@ -213,6 +213,14 @@ impl Resource for IamRole {
         &SCHEMA
     }
 
+    async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
+        let name = req_str(desired, "name")?;
+        Ok(self
+            .read(aws, name, desired)
+            .await?
+            .map(|_| name.to_string()))
+    }
+
     /// Managed policies are a set: read returns them sorted, so the stack's are too.
     fn prepare(&self, desired: &mut Attrs) {
         if let Some(Value::List(arns)) = desired.get_mut("managed_policy_arns") {

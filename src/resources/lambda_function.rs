@@ -72,7 +72,7 @@ use aws_sdk_lambda::types::{
 use indexmap::IndexMap;
 
 use super::package::package_dir;
-use super::support::{changed, opt_i64, opt_str, req_str, tags, tags_value};
+use super::support::{changed, done_if_gone, opt_i64, opt_str, req_str, tags, tags_value};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry, wait_until};
 use crate::aws::{AwsError, Clients, sdk};
@@ -156,6 +156,14 @@ async fn wait_ready(aws: &Clients, name: &str) -> Result<(), AwsError> {
 impl Resource for LambdaFunction {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
+        let name = req_str(desired, "name")?;
+        Ok(self
+            .read(aws, name, desired)
+            .await?
+            .map(|_| name.to_string()))
     }
 
     /// The code hash is known before apply: a code change shows as `code_sha256`.
@@ -392,16 +400,13 @@ impl Resource for LambdaFunction {
     }
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
-        match aws
-            .lambda
-            .delete_function()
-            .function_name(id)
-            .send()
-            .await
-            .map_err(sdk("DeleteFunction"))
-        {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        }
+        done_if_gone(
+            aws.lambda
+                .delete_function()
+                .function_name(id)
+                .send()
+                .await
+                .map_err(sdk("DeleteFunction")),
+        )
     }
 }

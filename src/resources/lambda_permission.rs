@@ -24,7 +24,7 @@ pub const SCHEMA: Schema = Schema {
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use super::support::{opt_str, req_str};
+use super::support::{done_if_gone, opt_str, req_str};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry};
 use crate::aws::{AwsError, Clients, sdk};
@@ -40,6 +40,15 @@ fn split_id(id: &str) -> (&str, &str) {
 impl Resource for LambdaPermission {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
+        let id = format!(
+            "{}/{}",
+            req_str(desired, "function_name")?,
+            req_str(desired, "statement_id")?
+        );
+        Ok(self.read(aws, &id, desired).await?.map(|_| id))
     }
 
     /// Without a statement id, one derived from what the statement grants: the same
@@ -175,17 +184,14 @@ impl Resource for LambdaPermission {
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
         let (function, sid) = split_id(id);
-        match aws
-            .lambda
-            .remove_permission()
-            .function_name(function)
-            .statement_id(sid)
-            .send()
-            .await
-            .map_err(sdk("RemovePermission"))
-        {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        }
+        done_if_gone(
+            aws.lambda
+                .remove_permission()
+                .function_name(function)
+                .statement_id(sid)
+                .send()
+                .await
+                .map_err(sdk("RemovePermission")),
+        )
     }
 }

@@ -57,6 +57,12 @@ pub trait Resource: Send + Sync {
     async fn read(&self, aws: &Clients, id: &str, prior: &Attrs)
     -> Result<Option<Attrs>, AwsError>;
 
+    /// Looks for an object that a create with `desired` would have made (by its name), for
+    /// adopting the result of a create that was interrupted. `None` when there is none.
+    async fn find(&self, _aws: &Clients, _desired: &Attrs) -> Result<Option<String>, AwsError> {
+        Ok(None)
+    }
+
     /// Creates the object and returns its physical id.
     async fn create(
         &self,

@@ -160,6 +160,22 @@ impl Resource for S3Bucket {
         &SCHEMA
     }
 
+    async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
+        let name = req_str(desired, "name")?;
+        match aws
+            .s3
+            .head_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(sdk("HeadBucket"))
+        {
+            Ok(_) => Ok(Some(name.to_string())),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn read(
         &self,
         aws: &Clients,

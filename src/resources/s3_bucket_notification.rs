@@ -67,7 +67,7 @@ use aws_sdk_s3::types::{
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 
-use super::support::req_str;
+use super::support::{done_if_gone, req_str};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry};
 use crate::aws::{AwsError, Clients, sdk};
@@ -301,9 +301,6 @@ impl Resource for S3BucketNotification {
     }
 
     async fn delete(&self, aws: &Clients, id: &str, prior: &Attrs) -> Result<(), AwsError> {
-        match self.write(aws, id, &owned_ids(prior), &[]).await {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        }
+        done_if_gone(self.write(aws, id, &owned_ids(prior), &[]).await)
     }
 }

@@ -14,7 +14,7 @@ pub const SCHEMA: Schema = Schema {
 
 use async_trait::async_trait;
 
-use super::support::{json_of, parse_json, req_str};
+use super::support::{done_if_gone, json_of, parse_json, req_str};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry};
 use crate::aws::{AwsError, Clients, sdk};
@@ -89,16 +89,13 @@ impl Resource for S3BucketPolicy {
     }
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
-        match aws
-            .s3
-            .delete_bucket_policy()
-            .bucket(id)
-            .send()
-            .await
-            .map_err(sdk("DeleteBucketPolicy"))
-        {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        }
+        done_if_gone(
+            aws.s3
+                .delete_bucket_policy()
+                .bucket(id)
+                .send()
+                .await
+                .map_err(sdk("DeleteBucketPolicy")),
+        )
     }
 }

@@ -78,7 +78,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 use indexmap::IndexMap;
 
-use super::support::{changed, req_str, tags, tags_value};
+use super::support::{changed, done_if_gone, req_str, tags, tags_value};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry};
 use crate::aws::{AwsError, Clients, sdk};
@@ -150,6 +150,22 @@ fn deleted_recently(e: &AwsError) -> bool {
 impl Resource for SqsQueue {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
+        let name = req_str(desired, "name")?;
+        match aws
+            .sqs
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .map_err(sdk("GetQueueUrl"))
+        {
+            Ok(out) => Ok(out.queue_url().map(str::to_string)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn read(
@@ -307,16 +323,13 @@ impl Resource for SqsQueue {
     }
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
-        match aws
-            .sqs
-            .delete_queue()
-            .queue_url(id)
-            .send()
-            .await
-            .map_err(sdk("DeleteQueue"))
-        {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        }
+        done_if_gone(
+            aws.sqs
+                .delete_queue()
+                .queue_url(id)
+                .send()
+                .await
+                .map_err(sdk("DeleteQueue")),
+        )
     }
 }

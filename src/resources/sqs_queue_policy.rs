@@ -15,7 +15,7 @@ pub const SCHEMA: Schema = Schema {
 use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 
-use super::support::{json_of, parse_json, req_str};
+use super::support::{done_if_gone, json_of, parse_json, req_str};
 use super::{Created, Resource};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
@@ -90,17 +90,14 @@ impl Resource for SqsQueuePolicy {
     }
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
-        match aws
-            .sqs
-            .set_queue_attributes()
-            .queue_url(id)
-            .attributes(Q::Policy, "")
-            .send()
-            .await
-            .map_err(sdk("SetQueueAttributes"))
-        {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        }
+        done_if_gone(
+            aws.sqs
+                .set_queue_attributes()
+                .queue_url(id)
+                .attributes(Q::Policy, "")
+                .send()
+                .await
+                .map_err(sdk("SetQueueAttributes")),
+        )
     }
 }

@@ -27,6 +27,19 @@ pub struct State {
     pub resources: IndexMap<String, ResourceState>,
     #[serde(default)]
     pub outputs: IndexMap<String, OutputState>,
+    /// Creates that were started but not seen to finish (the process may have been
+    /// killed): the next run looks for each object and adopts it, so nothing is lost.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub pending: IndexMap<String, PendingCreate>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingCreate {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// What the create asked for: enough to find the object again.
+    pub desired: serde_json::Value,
+    pub dependencies: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -92,6 +105,7 @@ impl State {
             stage: stage.to_string(),
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
+            pending: IndexMap::new(),
         }
     }
 }

@@ -38,8 +38,9 @@ fn resource_json(rp: &ResourcePlan) -> Json {
 fn change_json(c: &Change) -> Json {
     json!({
         "path": c.path,
-        "before": c.before.as_ref().map(|v| v.to_json()),
-        "after": c.after.as_ref().map(|v| v.to_json()),
+        "before": c.before.as_ref().filter(|_| !c.sensitive).map(|v| v.to_json()),
+        "after": c.after.as_ref().filter(|_| !c.sensitive).map(|v| v.to_json()),
+        "sensitive": c.sensitive,
         "after_unknown": c.after.as_ref().is_some_and(|v| !v.is_known()),
         "forces_replacement": c.forces_replacement,
         "origin": c.origin,

@@ -167,6 +167,14 @@ fn pad_symbol(symbol: &str, action: Action) -> String {
 }
 
 fn render_change(out: &mut String, change: &Change, action: Action, width: usize, style: Style) {
+    // Values derived from sensitive variables never reach the screen.
+    let show = |v: &Value| {
+        if change.sensitive {
+            "(sensitive value)".to_string()
+        } else {
+            v.render()
+        }
+    };
     let after = change
         .after
         .as_ref()
@@ -199,10 +207,6 @@ fn render_change(out: &mut String, change: &Change, action: Action, width: usize
         _ => String::new(),
     };
     let _ = writeln!(out, "      {line}{forces}{origin}");
-}
-
-fn show(v: &Value) -> String {
-    v.render()
 }
 
 /// One progress line per event, Terraform's wording.
