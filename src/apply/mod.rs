@@ -65,7 +65,7 @@ impl Outcome {
 pub enum ApplyError {
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("{0}")]
+    #[error(transparent)]
     Aws(#[from] AwsError),
 }
 

@@ -84,6 +84,11 @@ impl AwsError {
                     _ => DisplayErrorContext(&err).to_string(),
                 }
             }
+            SdkError::DispatchFailure(failure) => match failure.as_connector_error() {
+                Some(connector) => format!("cannot reach the endpoint: {}", root_cause(connector)),
+                None => DisplayErrorContext(&err).to_string(),
+            },
+            SdkError::TimeoutError(_) => "no answer in time from the endpoint".to_string(),
             _ => DisplayErrorContext(&err).to_string(),
         };
         AwsError {
@@ -116,6 +121,15 @@ impl AwsError {
                 "AWS.SimpleQueueService.NonExistentQueue",
             ])
     }
+}
+
+/// The innermost cause of an error chain ("Connection refused (os error 111)").
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
 }
 
 /// The HTTP status of a raw response, whatever the SDK's response type.

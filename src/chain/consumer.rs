@@ -265,9 +265,9 @@ async fn download_url(
         .get(url)
         .send()
         .await
-        .map_err(|source| ChainError::Http {
+        .map_err(|error| ChainError::Http {
             what: "S3".into(),
-            source: source.without_url(),
+            error: error.without_url(),
         })?;
     let status = response.status().as_u16();
     if status != 200 {
@@ -282,9 +282,9 @@ async fn download_url(
     let mut landing = Landing::open(path).await?;
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|source| ChainError::Http {
+        let chunk = chunk.map_err(|error| ChainError::Http {
             what: "S3".into(),
-            source: source.without_url(),
+            error: error.without_url(),
         })?;
         landing.write(&chunk).await?;
     }

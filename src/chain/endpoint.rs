@@ -57,9 +57,9 @@ impl Endpoint {
                 .await;
             match result {
                 Ok(response) if response.status().is_success() => {
-                    let text = response.text().await.map_err(|source| ChainError::Http {
+                    let text = response.text().await.map_err(|error| ChainError::Http {
                         what: self.url.clone(),
-                        source,
+                        error,
                     })?;
                     return Ok(text.trim().to_string());
                 }
@@ -74,10 +74,10 @@ impl Endpoint {
                         body,
                     });
                 }
-                Err(source) if attempt >= 4 || !(source.is_connect() || source.is_timeout()) => {
+                Err(error) if attempt >= 4 || !(error.is_connect() || error.is_timeout()) => {
                     return Err(ChainError::Http {
                         what: self.url.clone(),
-                        source,
+                        error,
                     });
                 }
                 Err(_) => {}

@@ -23,14 +23,11 @@ pub enum ChainError {
         key: String,
         body: String,
     },
-    #[error("cannot reach {what}: {source}")]
-    Http {
-        what: String,
-        source: reqwest::Error,
-    },
+    #[error("cannot reach {what}: {error}")]
+    Http { what: String, error: reqwest::Error },
     #[error("{0}")]
     Io(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Aws(#[from] crate::aws::AwsError),
     #[error("payload `{key}` has {got} bytes, the event said {expected}")]
     SizeMismatch {

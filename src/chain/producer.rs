@@ -119,9 +119,9 @@ async fn put(
         t.abort();
         eprintln!("\r{key}: 100.0% of {}", human_size(size));
     }
-    let response = response.map_err(|source| ChainError::Http {
+    let response = response.map_err(|error| ChainError::Http {
         what: "S3".into(),
-        source: source.without_url(),
+        error: error.without_url(),
     })?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {

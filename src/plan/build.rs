@@ -17,7 +17,7 @@ use crate::value::{Attrs, Value, attrs_from_json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("{0}")]
+    #[error(transparent)]
     Aws(#[from] AwsError),
     #[error("{}", unsupported_message(.0))]
     Unsupported(Vec<(String, String)>),

@@ -31,11 +31,8 @@ pub enum LockError {
         operation: String,
         age: String,
     },
-    #[error("cannot lock the state at {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot lock the state at {path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("no lock with id {given} (the lock is {held})")]
     WrongId { given: String, held: String },
 }
@@ -53,9 +50,9 @@ pub fn lock_path(state_path: &Path) -> PathBuf {
 impl Lock {
     pub fn acquire(state_path: &Path, operation: &str) -> Result<Lock, LockError> {
         let path = lock_path(state_path);
-        let io = |source| LockError::Io {
+        let io = |error| LockError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         };
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io)?;
@@ -130,9 +127,9 @@ pub fn force_unlock(state_path: &Path, id: &str) -> Result<LockInfo, LockError> 
             held: format!("held with id {}", info.id),
         });
     }
-    fs::remove_file(&path).map_err(|source| LockError::Io {
+    fs::remove_file(&path).map_err(|error| LockError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     Ok(info)
 }

@@ -62,17 +62,14 @@ pub struct OutputState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read state file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read state file {path}: {error}")]
+    Read { path: String, error: std::io::Error },
     #[error(
-        "state file {path} is corrupted ({source}); nothing was changed. Restore it from {path}.backup if that exists"
+        "state file {path} is corrupted ({error}); nothing was changed in AWS. Restore the file from a backup or version control before running strata again"
     )]
     Corrupt {
         path: String,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     #[error(
         "state file {path} has format version {found}; this strata reads version {FORMAT_VERSION}. Use a newer strata"
@@ -88,11 +85,8 @@ pub enum StateError {
         expected: String,
         expected_stage: String,
     },
-    #[error("cannot write state file {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot write state file {path}: {error}")]
+    Write { path: String, error: std::io::Error },
 }
 
 impl State {
@@ -136,7 +130,7 @@ impl StateFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(State::new(stack, stage));
             }
-            Err(source) => return Err(StateError::Read { path, source }),
+            Err(error) => return Err(StateError::Read { path, error }),
         };
         // The version is checked first so a newer format is reported as such, not as corrupt.
         #[derive(Deserialize)]
@@ -151,11 +145,11 @@ impl StateFile {
                 });
             }
             Ok(_) => {}
-            Err(source) => return Err(StateError::Corrupt { path, source }),
+            Err(error) => return Err(StateError::Corrupt { path, error }),
         }
-        let state: State = serde_json::from_str(&text).map_err(|source| StateError::Corrupt {
+        let state: State = serde_json::from_str(&text).map_err(|error| StateError::Corrupt {
             path: path.clone(),
-            source,
+            error,
         })?;
         if state.stack != stack || state.stage != stage {
             return Err(StateError::OtherStack {
@@ -173,9 +167,9 @@ impl StateFile {
     /// folder (mode 0600), fsync, rename over the old file, fsync the folder.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
         state.serial += 1;
-        let err = |source| StateError::Write {
+        let err = |error| StateError::Write {
             path: self.display(),
-            source,
+            error,
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(err)?;
