@@ -845,3 +845,53 @@ async fn values_from_sensitive_variables_never_appear_in_plans() {
     );
     assert!(!stdout(&out).contains("s3cr3t"), "{}", stdout(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_emulator_that_lost_everything_is_recreated_and_old_saved_plans_are_refused() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = stack_file();
+    assert_exit(
+        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    assert_exit(
+        &run(dir, &emulator, &["plan", &stack, "--out", "before.plan"]),
+        0,
+    );
+
+    // Everything disappears behind strata's back (the emulator is reset).
+    let reset = reqwest::Client::new()
+        .post(format!("{}/_ministack/reset", emulator.endpoint))
+        .send()
+        .await
+        .unwrap();
+    assert!(reset.status().is_success());
+    assert_eq!(bucket_names(&clients).await, Vec::<String>::new());
+
+    let out = run(dir, &emulator, &["apply", "before.plan"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("the saved plan is stale"),
+        "{}",
+        stderr(&out)
+    );
+    let plan = plan_json(dir, &emulator, &[]);
+    assert_eq!(
+        plan["summary"],
+        serde_json::json!({"add": 8, "change": 0, "destroy": 0})
+    );
+    assert!(
+        changes(&plan)
+            .iter()
+            .all(|(_, action, _)| action == "create")
+    );
+    assert_exit(
+        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    assert_eq!(changes(&plan_json(dir, &emulator, &[])), []);
+    assert_eq!(bucket_names(&clients).await.len(), 2);
+}

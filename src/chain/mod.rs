@@ -36,11 +36,3 @@ pub enum ChainError {
         got: u64,
     },
 }
-
-/// Strips the signature from a presigned URL before it appears in any message.
-pub fn redact(url: &str) -> String {
-    match url.split_once('?') {
-        Some((base, _)) => format!("{base}?(signature redacted)"),
-        None => url.to_string(),
-    }
-}
