@@ -143,13 +143,13 @@ pub async fn plan(
             type_name: r.type_name.clone(),
             action: if gone { Action::NoOp } else { Action::Delete },
             changes: Vec::new(),
-            reason: Some(if gone {
-                "already deleted outside strata; it will be forgotten".into()
+            reason: if gone {
+                Some("already deleted outside strata; it will be forgotten".into())
             } else if destroy {
-                "destroy".into()
+                None
             } else {
-                "no longer in the stack".into()
-            }),
+                Some("no longer in the stack".into())
+            },
             id: Some(r.id.clone()),
             declared_at: None,
         });
