@@ -121,11 +121,24 @@ impl Value {
             Value::Map(map) => format!(
                 "{{ {} }}",
                 map.iter()
-                    .map(|(k, v)| format!("{k} = {}", v.render()))
+                    .map(|(k, v)| format!("{} = {}", render_key(k), v.render()))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
         }
+    }
+}
+
+/// A map key as TOML would write it: bare when it can be, quoted otherwise.
+fn render_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        key.to_string()
+    } else {
+        format!("{key:?}")
     }
 }
 

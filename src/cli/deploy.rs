@@ -326,9 +326,10 @@ pub fn output(
     let state = state_file(&stack, state_dir).load(&stack.name, &stage_of(&stack))?;
     if state.outputs.is_empty() {
         bail!(
-            "no outputs: stack `{}` (stage `{}`) has not been applied",
+            "no outputs: stack `{}` (stage `{}`) has no applied state in {} (is --state-dir right?)",
             stack.name,
-            stage_of(&stack)
+            stage_of(&stack),
+            state_dir.display()
         );
     }
     print_outputs(&state, name, json_out)?;

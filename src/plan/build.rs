@@ -105,7 +105,7 @@ pub async fn adopt_pending(state: &mut State, aws: &Clients) -> Result<Vec<Strin
 }
 
 /// Plans the stack against refreshed state. `destroy` plans the deletion of everything in
-/// state instead.
+/// state instead, without reading it first.
 pub async fn plan(
     stack: &Stack,
     state: &State,
@@ -123,7 +123,15 @@ pub async fn plan(
             return Err(PlanError::Unsupported(unsupported));
         }
     }
-    let refreshed = refresh(state, aws).await?;
+    // Destroy needs no refresh: deleting what is already gone counts as done, and state
+    // holds what each delete needs. That spares a full read of every resource.
+    let refreshed = if destroy {
+        Refreshed {
+            live: HashMap::new(),
+        }
+    } else {
+        refresh(state, aws).await?
+    };
     let mut resources = Vec::new();
     if !destroy {
         let account_id = aws.account_id().await?.to_string();

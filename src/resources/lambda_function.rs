@@ -112,9 +112,10 @@ fn environment(desired: &Attrs) -> Environment {
 
 /// Waits until the function is Active and its last update Successful (or says why not).
 async fn wait_ready(aws: &Clients, name: &str) -> Result<(), AwsError> {
+    // Functions usually settle within a second or two: poll often early, then back off.
     let backoff = Backoff {
-        first: Duration::from_millis(50),
-        max: Duration::from_secs(2),
+        first: Duration::from_millis(100),
+        max: Duration::from_millis(500),
         budget: Duration::from_secs(300),
     };
     let ready = wait_until(backoff, || async {
