@@ -54,7 +54,14 @@ impl Clients {
             check_endpoint(url)?;
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(4))
+            .retry_config(
+                RetryConfig::standard()
+                    // Throttling, 5xx and dropped connections are retried quickly and often;
+                    // an endpoint that is not there still fails within seconds.
+                    .with_max_attempts(8)
+                    .with_initial_backoff(Duration::from_millis(50))
+                    .with_max_backoff(Duration::from_secs(1)),
+            )
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(3))
