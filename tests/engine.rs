@@ -895,3 +895,103 @@ async fn an_emulator_that_lost_everything_is_recreated_and_old_saved_plans_are_r
     assert_eq!(changes(&plan_json(dir, &emulator, &[])), []);
     assert_eq!(bucket_names(&clients).await.len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_without_a_terminal_needs_auto_approve() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = stack_file();
+    let out = strata_command(
+        dir,
+        &["apply", &stack, "--endpoint-url", &emulator.endpoint],
+    )
+    .stdin(std::process::Stdio::null())
+    .output()
+    .unwrap();
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("pass --auto-approve"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        bucket_names(&clients).await,
+        Vec::<String>::new(),
+        "nothing was created"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = stack_file();
+    assert_exit(
+        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    let renamed = dir.join("renamed.toml");
+    std::fs::write(
+        &renamed,
+        format!("extends = {stack:?}\n[resources.content_queue]\nname = \"${{stack.name}}-${{var.stage}}-content-v2\"\n"),
+    )
+    .unwrap();
+    let renamed = renamed.display().to_string();
+    let plan = {
+        let out = run(dir, &emulator, &["plan", &renamed, "--json"]);
+        assert_exit(&out, 0);
+        serde_json::from_slice::<Json>(&out.stdout).unwrap()
+    };
+    let planned = changes(&plan);
+    let queue = planned
+        .iter()
+        .find(|c| c.0 == "sqs.queue.content_queue")
+        .unwrap();
+    assert_eq!(queue.1, "replace");
+    let r = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "content_queue")
+        .unwrap();
+    assert_eq!(
+        r["reason"],
+        "`name` cannot change in place: the resource is replaced"
+    );
+    assert_exit(
+        &run(dir, &emulator, &["apply", &renamed, "--auto-approve"]),
+        0,
+    );
+    let urls = queue_urls(&clients).await;
+    assert!(
+        urls.iter().any(|u| u.ends_with("/storage-dev-content-v2")),
+        "{urls:?}"
+    );
+    assert!(
+        !urls.iter().any(|u| u.ends_with("/storage-dev-content")),
+        "{urls:?}"
+    );
+    // The policy and the notification now point at the new queue.
+    let new_url = urls.iter().find(|u| u.ends_with("-v2")).unwrap();
+    let policy = queue_attribute(&clients, new_url, Q::Policy).await.unwrap();
+    assert!(policy.contains("storage-dev-content-v2"), "{policy}");
+    let account = clients.account_id().await.unwrap().to_string();
+    let notification = clients
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(format!("storage-dev-content-{account}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        notification.queue_configurations()[0]
+            .queue_arn()
+            .ends_with(":storage-dev-content-v2")
+    );
+    let out = run(dir, &emulator, &["plan", &renamed, "--json"]);
+    assert_eq!(changes(&serde_json::from_slice(&out.stdout).unwrap()), []);
+}

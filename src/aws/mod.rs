@@ -128,19 +128,32 @@ impl Clients {
     }
 }
 
-/// A malformed endpoint is reported before any request, with the URL.
+/// A malformed endpoint is reported before any request, with the URL and what is wrong.
+/// The SDK parses endpoints both as a WHATWG URL and as an `http` URI and refuses a query;
+/// an endpoint it would refuse must not get past here, or it fails at the first call as if
+/// the endpoint were unreachable (after retries), and only for some services.
 fn check_endpoint(url: &str) -> Result<(), AwsError> {
-    let ok = (url.starts_with("http://") || url.starts_with("https://"))
-        && url
-            .split("://")
-            .nth(1)
-            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
-    if ok {
-        Ok(())
-    } else {
-        Err(AwsError::new(
+    let problem = match reqwest::Url::parse(url) {
+        Err(e) => Some(e.to_string()),
+        Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => {
+            Some(format!("scheme `{}`", parsed.scheme()))
+        }
+        Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => Some("no host".into()),
+        Ok(parsed) if parsed.query().is_some() || parsed.fragment().is_some() => {
+            Some("a query or fragment".into())
+        }
+        // The `http` URI parser, through a request the SDK's way.
+        Ok(_) => aws_smithy_runtime_api::http::Request::get(url)
+            .err()
+            .map(|_| "not a valid URI".into()),
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(AwsError::new(
             "configure",
-            format!("`{url}` is not an endpoint URL (expected http://host:port or https://host)"),
-        ))
+            format!(
+                "`{url}` is not an endpoint URL ({problem}; expected http://host:port or https://host)"
+            ),
+        )),
     }
 }

@@ -222,13 +222,14 @@ pub fn apply(
         && (saved.serial != state.serial || (state.serial > 0 && saved.lineage != state.lineage))
     {
         bail!(
-            "the saved plan is stale: it was made from state serial {} and the state is now at serial {}{}. Make a new plan",
-            saved.serial,
-            state.serial,
+            "the saved plan is stale: {}. Make a new plan",
             if saved.lineage != state.lineage {
-                " of another lineage"
+                "it was made from another state (another lineage)".to_string()
             } else {
-                ""
+                format!(
+                    "it was made from state serial {} and the state is now at serial {}",
+                    saved.serial, state.serial
+                )
             }
         );
     }
@@ -236,6 +237,8 @@ pub fn apply(
     let rt = runtime()?;
     let code = rt.block_on(async {
         let aws = Arc::new(Clients::connect(&target(target_args)).await?);
+        // One cheap call first: a wrong or dead endpoint is one clear error, before any plan.
+        aws.account_id().await?;
         let mut state = state;
         let had_pending = !state.pending.is_empty();
         let adopted = adopt_pending(&mut state, &aws).await.map_err(|e| plan_error(&stack, e))?;

@@ -74,7 +74,7 @@ use indexmap::IndexMap;
 use super::package::package_dir;
 use super::support::{changed, done_if_gone, opt_i64, opt_str, req_str, tags, tags_value};
 use super::{Created, Resource};
-use crate::aws::retry::{Backoff, retry, wait_until};
+use crate::aws::retry::{Backoff, retry};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
 
@@ -112,13 +112,10 @@ fn environment(desired: &Attrs) -> Environment {
 
 /// Waits until the function is Active and its last update Successful (or says why not).
 async fn wait_ready(aws: &Clients, name: &str) -> Result<(), AwsError> {
-    // Functions usually settle within a second or two: poll often early, then back off.
-    let backoff = Backoff {
-        first: Duration::from_millis(100),
-        max: Duration::from_millis(500),
-        budget: Duration::from_secs(300),
-    };
-    let ready = wait_until(backoff, || async {
+    // Most functions settle within a second: poll often for the first two seconds (the
+    // apply's critical path waits on this), then once a second for up to five minutes.
+    let start = std::time::Instant::now();
+    loop {
         let out = aws
             .lambda
             .get_function_configuration()
@@ -142,15 +139,23 @@ async fn wait_ready(aws: &Clients, name: &str) -> Result<(), AwsError> {
         let updated = out
             .last_update_status()
             .is_none_or(|s| *s == LastUpdateStatus::Successful);
-        Ok((active && updated).then_some(()))
-    })
-    .await?;
-    ready.ok_or_else(|| {
-        AwsError::new(
-            "GetFunctionConfiguration",
-            format!("function `{name}` did not become ready in 5 minutes"),
-        )
-    })
+        if active && updated {
+            return Ok(());
+        }
+        let elapsed = start.elapsed();
+        if elapsed > Duration::from_secs(300) {
+            return Err(AwsError::new(
+                "GetFunctionConfiguration",
+                format!("function `{name}` did not become ready in 5 minutes"),
+            ));
+        }
+        let pause = if elapsed < Duration::from_secs(2) {
+            Duration::from_millis(50)
+        } else {
+            Duration::from_secs(1)
+        };
+        tokio::time::sleep(pause).await;
+    }
 }
 
 #[async_trait]

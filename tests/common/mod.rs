@@ -204,3 +204,86 @@ pub fn assert_snapshot(name: &str, actual: &str) {
         "snapshot {name} differs (STRATA_BLESS=1 rewrites it after an intended change)"
     );
 }
+
+/// `scripts/aws-proxy` in front of an endpoint: counts requests and, with `--fault-rate`,
+/// answers some with faults. Stopped (SIGTERM to the pid it wrote) on drop.
+pub struct Proxy {
+    /// The URL to give strata as `--endpoint-url`.
+    pub url: String,
+    pid: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Proxy {
+    /// Starts the proxy in front of `upstream` with `extra` arguments (e.g. fault flags).
+    pub fn start(upstream: &str, extra: &[&str]) -> Proxy {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("proxy.pid");
+        let mut child = Command::new(repo().join("scripts/aws-proxy"))
+            .arg("--upstream")
+            .arg(upstream)
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("scripts/aws-proxy runs");
+        // The first line, printed once it accepts connections, is its URL.
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().to_string();
+        if !url.starts_with("http://127.0.0.1:") {
+            let status = child.wait().unwrap();
+            panic!("the proxy did not start ({status}); it printed {line:?}");
+        }
+        // Written before the URL is printed: the real process (not a wrapper such as a shim).
+        let pid = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .to_string();
+        Proxy {
+            url,
+            pid,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// GET /_proxy/stats, parsed.
+    pub fn stats(&self) -> serde_json::Value {
+        serde_json::from_str(&self.own("GET", "/_proxy/stats")).unwrap()
+    }
+
+    /// Zeroes the proxy's counts.
+    pub fn reset(&self) {
+        self.own("POST", "/_proxy/reset");
+    }
+
+    /// A request to one of the proxy's own endpoints, by hand (the tests need no HTTP client).
+    fn own(&self, method: &str, path: &str) -> String {
+        use std::io::{Read, Write};
+        let address = self.url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{method} {path}: {head}");
+        body.to_string()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(&self.pid).output();
+        let _ = self.child.wait();
+    }
+}
