@@ -286,3 +286,61 @@ sys.stdout.write(body)
     let saved = std::fs::read(got[0]["path"].as_str().unwrap()).unwrap();
     assert!(saved == body, "payload differs");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_never_print_credentials_or_url_signatures() {
+    let d = deploy();
+    let clients = d.emulator.clients().await;
+    let queue_url = output_of(d.path(), &d.stack, "queue_url", &[]);
+    let bucket = output_of(d.path(), &d.stack, "content_bucket", &[]);
+    // An event for an object that does not exist: the presigned GET answers 404.
+    let event = serde_json::json!({"Records": [{"eventVersion": "2.1", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": "input/missing.bin", "size": 10}}}]});
+    clients
+        .sqs
+        .send_message()
+        .queue_url(&queue_url)
+        .message_body(event.to_string())
+        .send()
+        .await
+        .unwrap();
+    let out = d.receive(&[
+        "--out",
+        d.path().join("in").to_str().unwrap(),
+        "--max",
+        "1",
+        "--wait",
+        "2",
+    ]);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("S3 answered 404 to the GET of `input/missing.bin`: NoSuchKey"),
+        "{err}"
+    );
+    for secret in [
+        "X-Amz-Signature",
+        "X-Amz-Credential",
+        "Signature=",
+        "test:test",
+    ] {
+        assert!(!err.contains(secret), "{secret} in {err}");
+    }
+    // The endpoint refusing a request is reported with its answer, not the URL's signature.
+    let file = d.path().join("x.bin");
+    std::fs::write(&file, b"x").unwrap();
+    let out = d.send(&[
+        file.to_str().unwrap(),
+        "--key",
+        "outside/x.bin",
+        "--prefix",
+        "outside/",
+    ]);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("the endpoint answered 400 for putObject `outside/x.bin`"),
+        "{err}"
+    );
+    assert!(!err.contains("X-Amz-Signature"), "{err}");
+}

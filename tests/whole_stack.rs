@@ -299,3 +299,150 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
             .is_empty()
     );
 }
+
+/// Security by default, read from the live resources of the shipped stack.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shipped_stack_is_locked_down_by_default() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stacks = copy_stacks(dir);
+    let stack = stacks.join("producer-consumer.toml").display().to_string();
+    assert_exit(
+        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    let account = clients.account_id().await.unwrap().to_string();
+    let bucket = format!("producer-consumer-dev-content-{account}");
+
+    // Content bucket: public access fully blocked, encrypted, TLS only.
+    let pab = clients
+        .s3
+        .get_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        [
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ],
+        [Some(true); 4]
+    );
+    let encryption = clients
+        .s3
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &encryption
+        .server_side_encryption_configuration()
+        .unwrap()
+        .rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "AES256"
+    );
+    let policy: Json = serde_json::from_str(
+        clients
+            .s3
+            .get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap(),
+    )
+    .unwrap();
+    let deny = &policy["Statement"][0];
+    assert_eq!(
+        (deny["Effect"].as_str(), deny["Principal"].as_str()),
+        (Some("Deny"), Some("*"))
+    );
+    assert_eq!(deny["Condition"]["Bool"]["aws:SecureTransport"], "false");
+
+    // Queue policy: only S3, only for this bucket and this account (no confused deputy).
+    let queue_url = common::output_of(dir, &stack, "queue_url", &[]);
+    let attrs = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap();
+    let policy: Json = serde_json::from_str(
+        &attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::Policy],
+    )
+    .unwrap();
+    let allow = &policy["Statement"][0];
+    assert_eq!(allow["Principal"]["Service"], "s3.amazonaws.com");
+    assert_eq!(allow["Action"], "sqs:SendMessage");
+    assert_eq!(
+        allow["Condition"]["ArnLike"]["aws:SourceArn"],
+        format!("arn:aws:s3:::{bucket}").as_str()
+    );
+    assert_eq!(
+        allow["Condition"]["StringEquals"]["aws:SourceAccount"],
+        account.as_str()
+    );
+
+    // The presign role: PutObject and GetObject on input/* of the content bucket, nothing else.
+    let role = "producer-consumer-dev-presign";
+    let names = clients
+        .iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(names.policy_names(), ["presign-objects"]);
+    let attached = clients
+        .iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap();
+    assert!(attached.attached_policies().is_empty());
+    let inline = clients
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name("presign-objects")
+        .send()
+        .await
+        .unwrap();
+    let inline: Json = serde_json::from_str(&strata::resources::support::percent_decode(
+        inline.policy_document(),
+    ))
+    .unwrap();
+    assert_eq!(inline["Statement"].as_array().unwrap().len(), 1);
+    assert_eq!(inline["Statement"][0]["Effect"], "Allow");
+    assert_eq!(
+        inline["Statement"][0]["Action"],
+        serde_json::json!(["s3:PutObject", "s3:GetObject"])
+    );
+    assert_eq!(
+        inline["Statement"][0]["Resource"],
+        format!("arn:aws:s3:::{bucket}/input/*").as_str()
+    );
+
+    // The state file is private.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.join(".strata/producer-consumer-dev.state.json"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
