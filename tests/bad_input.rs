@@ -186,7 +186,7 @@ fn bad_state_files_saved_plans_and_variables_make_no_aws_call() {
         dir,
         &proxy,
         &other_stack,
-        &["--state-dir", &foreign],
+        &["--state-dir", foreign],
         &format!(
             "error: state file {foreign}/upload-form-dev.state.json belongs to stack `storage` (stage `dev`), not `upload-form` (stage `dev`)"
         ),

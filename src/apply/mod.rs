@@ -87,7 +87,14 @@ struct Node {
     waits_for: HashSet<String>,
 }
 
-/// Applies `plan`. `stack` is needed for everything but a destroy.
+/// How the walk runs: at most `parallelism` resources at once, reporting to `events`.
+pub struct Options {
+    pub parallelism: usize,
+    pub events: Events,
+}
+
+/// Applies `plan`. `stack` is needed for everything but a destroy; `live` is what the plan
+/// read.
 pub async fn apply(
     stack: Option<&Stack>,
     plan: &Plan,
@@ -95,9 +102,12 @@ pub async fn apply(
     file: StateFile,
     live: &HashMap<String, Option<Attrs>>,
     aws: Arc<Clients>,
-    parallelism: usize,
-    events: Events,
+    options: Options,
 ) -> Result<(State, Outcome), ApplyError> {
+    let Options {
+        parallelism,
+        events,
+    } = options;
     let recorder = Arc::new(Mutex::new(Recorder { state, file }));
     {
         // Refresh what the plan read, and forget what is already gone.

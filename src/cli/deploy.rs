@@ -145,10 +145,11 @@ struct SavedPlan {
 
 fn read_saved_plan(path: &Path) -> anyhow::Result<Option<SavedPlan>> {
     let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if !text
+    // A saved plan is JSON; anything else is taken for a stack file.
+    if text
         .iter()
         .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| *b == b'{')
+        .is_none_or(|b| *b != b'{')
     {
         return Ok(None);
     }
@@ -259,7 +260,7 @@ pub fn apply(
             let forget = plan.resources.iter().any(|r| refreshed.live.get(&r.name).is_some_and(Option::is_none));
             let outputs_missing = !destroy && !stack.outputs.is_empty() && state.outputs.len() != stack.outputs.len() && !state.resources.is_empty();
             if forget || outputs_missing || had_pending {
-                apply::apply(Some(&stack).filter(|_| !destroy), &plan, state, file.clone(), &refreshed.live, aws, 1, Arc::new(|_| {})).await?;
+                apply::apply(Some(&stack).filter(|_| !destroy), &plan, state, file.clone(), &refreshed.live, aws, apply::Options { parallelism: 1, events: Arc::new(|_| {}) }).await?;
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -274,7 +275,7 @@ pub fn apply(
         });
         let stack_for_walk = if destroy { None } else { Some(&stack) };
         let (state, outcome) =
-            apply::apply(stack_for_walk, &plan, state, file.clone(), &refreshed.live, aws, usize::from(run.parallelism), events).await?;
+            apply::apply(stack_for_walk, &plan, state, file.clone(), &refreshed.live, aws, apply::Options { parallelism: usize::from(run.parallelism), events }).await?;
         println!();
         if outcome.success() {
             let verb = if destroy { "Destroy" } else { "Apply" };

@@ -105,31 +105,6 @@ pub fn check_bucket_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::check_bucket_name;
-
-    #[test]
-    fn bucket_names_follow_s3_rules() {
-        assert!(check_bucket_name("producer-consumer-dev-content-000000000000").is_ok());
-        assert!(check_bucket_name("a.b-c").is_ok());
-        for bad in [
-            "ab",
-            "Upper",
-            "-start",
-            "end-",
-            "a..b",
-            "192.168.1.1",
-            "xn--abc",
-            "x-s3alias",
-            "under_score",
-        ] {
-            assert!(check_bucket_name(bad).is_err(), "{bad}");
-        }
-        assert!(check_bucket_name(&"a".repeat(64)).is_err());
-    }
-}
-
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
@@ -611,4 +586,29 @@ fn build_rule(rule: &Value) -> Result<LifecycleRule, AwsError> {
         ))
         .build()
         .map_err(|e| AwsError::new("PutBucketLifecycleConfiguration", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_bucket_name;
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        assert!(check_bucket_name("producer-consumer-dev-content-000000000000").is_ok());
+        assert!(check_bucket_name("a.b-c").is_ok());
+        for bad in [
+            "ab",
+            "Upper",
+            "-start",
+            "end-",
+            "a..b",
+            "192.168.1.1",
+            "xn--abc",
+            "x-s3alias",
+            "under_score",
+        ] {
+            assert!(check_bucket_name(bad).is_err(), "{bad}");
+        }
+        assert!(check_bucket_name(&"a".repeat(64)).is_err());
+    }
 }
