@@ -222,3 +222,71 @@ async fn killed_applies_and_destroys_always_converge_and_lose_nothing() {
     assert_eq!(live_ids(&clients).await, BTreeSet::new());
     assert_eq!(state_of(dir).unwrap()["resources"], serde_json::json!({}));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_finishes_what_is_running_records_it_and_releases_the_lock() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = copy_stacks(dir)
+        .join("producer-consumer.toml")
+        .display()
+        .to_string();
+    let child = strata_command(
+        dir,
+        &[
+            "apply",
+            &stack,
+            "--auto-approve",
+            "--parallelism",
+            "1",
+            "--endpoint-url",
+            &emulator.endpoint,
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Interrupt once the walk is under way (the state records a first resource).
+    let start = std::time::Instant::now();
+    while state_of(dir).is_none_or(|s| s["resources"].as_object().unwrap().is_empty()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "apply never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 1);
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("apply interrupted:") && err.contains("not started"),
+        "{err}"
+    );
+    assert!(
+        common::stdout(&out).contains("(interrupted)"),
+        "{}",
+        common::stdout(&out)
+    );
+    // The lock is released and nothing in flight was lost: the next apply finishes the job.
+    assert!(
+        !dir.join(".strata/producer-consumer-dev.state.lock")
+            .exists()
+    );
+    let recorded = state_of(dir).unwrap()["resources"]
+        .as_object()
+        .unwrap()
+        .len();
+    assert!((1..13).contains(&recorded), "{recorded} recorded");
+    assert_exit(
+        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    assert_eq!(planned_changes(&plan_json(dir, &emulator, &stack, &[])), []);
+}

@@ -44,6 +44,10 @@ pub enum Event {
         address: String,
         because: String,
     },
+    /// Not started: the user interrupted the walk.
+    NotStarted {
+        address: String,
+    },
 }
 
 pub type Events = Arc<dyn Fn(Event) + Send + Sync>;
@@ -53,11 +57,13 @@ pub struct Outcome {
     pub done: Vec<String>,
     pub failed: Vec<(String, String)>,
     pub skipped: Vec<String>,
+    /// Ctrl-C stopped the walk: what was running finished, nothing new started.
+    pub interrupted: bool,
 }
 
 impl Outcome {
     pub fn success(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty()
+        self.failed.is_empty() && self.skipped.is_empty() && !self.interrupted
     }
 }
 
@@ -140,6 +146,10 @@ pub async fn apply(
     let mut finished: HashSet<String> = HashSet::new();
     let mut running = JoinSet::new();
     let order: Vec<String> = plan.resources.iter().map(|r| r.name.clone()).collect();
+    // The first Ctrl-C stops new work; what is in flight finishes and is recorded, so the
+    // state stays true. (A second one kills the process as usual.)
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
 
     loop {
         // Move newly ready nodes to the queue, in plan order for stable output.
@@ -192,7 +202,34 @@ pub async fn apply(
                 (name, run(job, aws, recorder, events).await)
             });
         }
-        let Some(joined) = running.join_next().await else {
+        if outcome.interrupted {
+            ready.clear();
+        }
+        let joined = tokio::select! {
+            joined = running.join_next() => joined,
+            _ = &mut interrupt, if !outcome.interrupted => {
+                outcome.interrupted = true;
+                let mut left: Vec<(String, String)> =
+                    waiting.drain().map(|(name, node)| (name, node.type_name)).collect();
+                left.extend(ready.drain(..).map(|name| {
+                    let type_name = plan.get(&name).map(|r| r.type_name.clone()).unwrap_or_default();
+                    (name, type_name)
+                }));
+                for (name, type_name) in left {
+                    events(Event::NotStarted { address: format!("{type_name}.{name}") });
+                    outcome.skipped.push(name);
+                }
+                // A second Ctrl-C ends the process at once; pending records keep the state
+                // true even then.
+                tokio::spawn(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                    eprintln!("interrupted again: stopping now");
+                    std::process::exit(130);
+                });
+                continue;
+            }
+        };
+        let Some(joined) = joined else {
             break;
         };
         let (name, result) = joined.expect("resource task panicked");

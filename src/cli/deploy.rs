@@ -285,6 +285,14 @@ pub fn apply(
                 print_outputs(&state, None, false)?;
             }
             Ok(ExitCode::SUCCESS)
+        } else if outcome.interrupted && outcome.failed.is_empty() {
+            eprintln!(
+                "{} {operation} interrupted: {} done, {} not started. State records everything that was created; run {operation} again to finish.",
+                style.red("✗"),
+                outcome.done.len(),
+                outcome.skipped.len()
+            );
+            Ok(ExitCode::from(1))
         } else {
             eprintln!(
                 "{} {operation} failed: {} failed, {} skipped, {} done. State records everything that was created; run {operation} again to converge.",

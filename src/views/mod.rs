@@ -253,6 +253,7 @@ pub fn progress_line(event: &Event) -> String {
                 verb(*action, true).trim_end_matches("...")
             )
         }
+        Event::NotStarted { address } => format!("{address}: not started (interrupted)"),
         Event::Skipped { address, because } => {
             format!("{address}: skipped because {because} failed")
         }
