@@ -63,6 +63,10 @@ pub fn changes(schema: &Schema, desired: &Attrs, live: &Attrs) -> Vec<Change> {
         let Some(want) = desired.get(attr.name) else {
             continue;
         };
+        // A code directory is compared by content (the resource pins a hash), not by path.
+        if matches!(attr.ty, Type::Directory) {
+            continue;
+        }
         nested(
             &attr.ty,
             attr.name,
