@@ -55,7 +55,7 @@ use aws_sdk_apigateway::types::{
     EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation,
 };
 
-use super::support::{changed, done_if_gone, opt_str, req_str, tags, tags_value};
+use super::support::{changed, done_if_gone, opt_str, req_str, tag_changes, tags, tags_value};
 use super::{Created, Resource};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
@@ -449,12 +449,7 @@ impl Resource for ApiGatewayRestApi {
         }
         if changed(&SCHEMA, "tags", desired, live) {
             let arn = Self::arn(aws, id);
-            let wanted = tags(desired);
-            let stale: Vec<String> = tags(live)
-                .keys()
-                .filter(|k| !wanted.contains_key(*k))
-                .cloned()
-                .collect();
+            let (wanted, stale) = tag_changes(desired, live);
             if !stale.is_empty() {
                 gw.untag_resource()
                     .resource_arn(&arn)

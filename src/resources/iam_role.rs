@@ -62,7 +62,8 @@ use futures::future::try_join_all;
 use indexmap::IndexMap;
 
 use super::support::{
-    changed, done_if_gone, opt_i64, opt_str, parse_json, percent_decode, req_str, tags, tags_value,
+    changed, done_if_gone, opt_i64, opt_str, parse_json, percent_decode, req_str, tag_changes,
+    tags, tags_value,
 };
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry};
@@ -375,13 +376,7 @@ impl Resource for IamRole {
             sync_managed_policies(aws, id, live, desired).await?;
         }
         if differs("tags") {
-            let wanted = tags(desired);
-            let have = tags(live);
-            let stale: Vec<String> = have
-                .keys()
-                .filter(|k| !wanted.contains_key(*k))
-                .cloned()
-                .collect();
+            let (wanted, stale) = tag_changes(desired, live);
             if !stale.is_empty() {
                 iam.untag_role()
                     .role_name(id)
@@ -390,6 +385,8 @@ impl Resource for IamRole {
                     .await
                     .map_err(sdk("UntagRole"))?;
             }
+            // Only tags that are new or changed.
+            let have = tags(live);
             let new: IndexMap<String, String> = wanted
                 .into_iter()
                 .filter(|(k, v)| have.get(k) != Some(v))

@@ -72,7 +72,9 @@ use aws_sdk_lambda::types::{
 use indexmap::IndexMap;
 
 use super::package::package_dir;
-use super::support::{changed, done_if_gone, opt_i64, opt_str, req_str, tags, tags_value};
+use super::support::{
+    changed, done_if_gone, opt_i64, opt_str, req_str, tag_changes, tags, tags_value,
+};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry};
 use crate::aws::{AwsError, Clients, sdk};
@@ -377,12 +379,7 @@ impl Resource for LambdaFunction {
         }
         if changed(&SCHEMA, "tags", desired, live) {
             let arn = opt_str(live, "arn").unwrap_or(id).to_string();
-            let wanted = tags(desired);
-            let stale: Vec<String> = tags(live)
-                .keys()
-                .filter(|k| !wanted.contains_key(*k))
-                .cloned()
-                .collect();
+            let (wanted, stale) = tag_changes(desired, live);
             if !stale.is_empty() {
                 lambda
                     .untag_resource()

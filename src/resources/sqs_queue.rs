@@ -78,7 +78,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 use indexmap::IndexMap;
 
-use super::support::{changed, done_if_gone, req_str, tags, tags_value};
+use super::support::{changed, done_if_gone, req_str, tag_changes, tags, tags_value};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry};
 use crate::aws::{AwsError, Clients, sdk};
@@ -293,13 +293,7 @@ impl Resource for SqsQueue {
                 .map_err(sdk("SetQueueAttributes"))?;
         }
         if changed(&SCHEMA, "tags", desired, live) {
-            let wanted = tags(desired);
-            let have = tags(live);
-            let stale: Vec<String> = have
-                .keys()
-                .filter(|k| !wanted.contains_key(*k))
-                .cloned()
-                .collect();
+            let (wanted, stale) = tag_changes(desired, live);
             if !stale.is_empty() {
                 aws.sqs
                     .untag_queue()

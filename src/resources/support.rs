@@ -55,6 +55,16 @@ pub fn tags(attrs: &Attrs) -> IndexMap<String, String> {
     out
 }
 
+/// Tags to set (all wanted ones) and keys to remove (live keys no longer wanted).
+pub fn tag_changes(desired: &Attrs, live: &Attrs) -> (IndexMap<String, String>, Vec<String>) {
+    let wanted = tags(desired);
+    let stale = tags(live)
+        .into_keys()
+        .filter(|k| !wanted.contains_key(k))
+        .collect();
+    (wanted, stale)
+}
+
 pub fn tags_value<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
     let mut map: IndexMap<String, Value> = pairs
         .into_iter()
