@@ -67,78 +67,6 @@ fn kill_after(dir: &Path, emulator: &Emulator, stack: &str, command: &str, delay
     }
 }
 
-/// Every object of the stack's types on the emulator, by physical id.
-async fn live_ids(clients: &strata::aws::Clients) -> BTreeSet<String> {
-    let mut ids = BTreeSet::new();
-    ids.extend(
-        clients
-            .s3
-            .list_buckets()
-            .send()
-            .await
-            .unwrap()
-            .buckets()
-            .iter()
-            .filter_map(|b| b.name().map(str::to_string)),
-    );
-    ids.extend(
-        clients
-            .sqs
-            .list_queues()
-            .send()
-            .await
-            .unwrap()
-            .queue_urls()
-            .iter()
-            .cloned(),
-    );
-    ids.extend(
-        clients
-            .iam
-            .list_roles()
-            .send()
-            .await
-            .unwrap()
-            .roles()
-            .iter()
-            .map(|r| r.role_name().to_string()),
-    );
-    ids.extend(
-        clients
-            .lambda
-            .list_functions()
-            .send()
-            .await
-            .unwrap()
-            .functions()
-            .iter()
-            .filter_map(|f| f.function_name().map(str::to_string)),
-    );
-    ids.extend(
-        clients
-            .apigateway
-            .get_rest_apis()
-            .send()
-            .await
-            .unwrap()
-            .items()
-            .iter()
-            .filter_map(|a| a.id().map(str::to_string)),
-    );
-    ids.extend(
-        clients
-            .cloudtrail
-            .describe_trails()
-            .send()
-            .await
-            .unwrap()
-            .trail_list()
-            .iter()
-            .filter_map(|t| t.name().map(str::to_string)),
-    );
-    ids
-}
-
 /// The ids the state records for top-level objects (policies and notifications share their
 /// parent's id).
 fn recorded_ids(state: &Json) -> BTreeSet<String> {
@@ -193,7 +121,7 @@ async fn killed_applies_and_destroys_always_converge_and_lose_nothing() {
     let state = state_of(dir).unwrap();
     assert_eq!(state["resources"].as_object().unwrap().len(), 13);
     assert_eq!(
-        live_ids(&clients).await,
+        common::live_ids(&clients).await,
         recorded_ids(&state),
         "every object on the emulator is in state, and only those"
     );
@@ -208,7 +136,7 @@ async fn killed_applies_and_destroys_always_converge_and_lose_nothing() {
         );
         // Whatever is still there is still recorded.
         let state = state_of(dir).unwrap();
-        let live = live_ids(&clients).await;
+        let live = common::live_ids(&clients).await;
         assert!(
             live.is_subset(&recorded_ids(&state)),
             "unrecorded: {:?}",
@@ -219,7 +147,7 @@ async fn killed_applies_and_destroys_always_converge_and_lose_nothing() {
         &run(dir, &emulator, &["destroy", &stack, "--auto-approve"]),
         0,
     );
-    assert_eq!(live_ids(&clients).await, BTreeSet::new());
+    assert_eq!(common::live_ids(&clients).await, BTreeSet::new());
     assert_eq!(state_of(dir).unwrap()["resources"], serde_json::json!({}));
 }
 

@@ -303,45 +303,9 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
         &run(dir, &emulator, &["destroy", &stack, "--auto-approve"]),
         0,
     );
-    assert!(
-        clients
-            .iam
-            .list_roles()
-            .send()
-            .await
-            .unwrap()
-            .roles()
-            .is_empty()
-    );
-    assert!(
-        clients
-            .lambda
-            .list_functions()
-            .send()
-            .await
-            .unwrap()
-            .functions()
-            .is_empty()
-    );
-    assert!(
-        clients
-            .apigateway
-            .get_rest_apis()
-            .send()
-            .await
-            .unwrap()
-            .items()
-            .is_empty()
-    );
-    assert!(
-        clients
-            .s3
-            .list_buckets()
-            .send()
-            .await
-            .unwrap()
-            .buckets()
-            .is_empty()
+    assert_eq!(
+        common::live_ids(&clients).await,
+        std::collections::BTreeSet::new()
     );
 }
 

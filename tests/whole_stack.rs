@@ -238,65 +238,9 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
     assert_exit(&run(dir, &emulator, &destroy_prod), 0);
 
     // Nothing of either stage is left.
-    assert!(
-        clients
-            .s3
-            .list_buckets()
-            .send()
-            .await
-            .unwrap()
-            .buckets()
-            .is_empty()
-    );
-    assert!(
-        clients
-            .sqs
-            .list_queues()
-            .send()
-            .await
-            .unwrap()
-            .queue_urls()
-            .is_empty()
-    );
-    assert!(
-        clients
-            .iam
-            .list_roles()
-            .send()
-            .await
-            .unwrap()
-            .roles()
-            .is_empty()
-    );
-    assert!(
-        clients
-            .lambda
-            .list_functions()
-            .send()
-            .await
-            .unwrap()
-            .functions()
-            .is_empty()
-    );
-    assert!(
-        clients
-            .apigateway
-            .get_rest_apis()
-            .send()
-            .await
-            .unwrap()
-            .items()
-            .is_empty()
-    );
-    assert!(
-        clients
-            .cloudtrail
-            .describe_trails()
-            .send()
-            .await
-            .unwrap()
-            .trail_list()
-            .is_empty()
+    assert_eq!(
+        common::live_ids(&clients).await,
+        std::collections::BTreeSet::new()
     );
 }
 

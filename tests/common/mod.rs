@@ -287,3 +287,75 @@ impl Drop for Proxy {
         let _ = self.child.wait();
     }
 }
+
+/// Every object of the stack's types on the emulator, by physical id.
+pub async fn live_ids(clients: &strata::aws::Clients) -> std::collections::BTreeSet<String> {
+    let mut ids = std::collections::BTreeSet::new();
+    ids.extend(
+        clients
+            .s3
+            .list_buckets()
+            .send()
+            .await
+            .unwrap()
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_string)),
+    );
+    ids.extend(
+        clients
+            .sqs
+            .list_queues()
+            .send()
+            .await
+            .unwrap()
+            .queue_urls()
+            .iter()
+            .cloned(),
+    );
+    ids.extend(
+        clients
+            .iam
+            .list_roles()
+            .send()
+            .await
+            .unwrap()
+            .roles()
+            .iter()
+            .map(|r| r.role_name().to_string()),
+    );
+    ids.extend(
+        clients
+            .lambda
+            .list_functions()
+            .send()
+            .await
+            .unwrap()
+            .functions()
+            .iter()
+            .filter_map(|f| f.function_name().map(str::to_string)),
+    );
+    ids.extend(
+        clients
+            .apigateway
+            .get_rest_apis()
+            .send()
+            .await
+            .unwrap()
+            .items()
+            .iter()
+            .filter_map(|a| a.id().map(str::to_string)),
+    );
+    ids.extend(
+        clients
+            .cloudtrail
+            .describe_trails()
+            .send()
+            .await
+            .unwrap()
+            .trail_list()
+            .iter()
+            .filter_map(|t| t.name().map(str::to_string)),
+    );
+    ids
+}
