@@ -7,7 +7,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName as Q;
-use common::{Emulator, assert_exit, repo, stderr, stdout, strata, strata_command};
+use common::{
+    Emulator, assert_exit, planned_changes, repo, run, stderr, stdout, strata, strata_command,
+};
 use serde_json::Value as Json;
 
 const STACK: &str = "storage";
@@ -19,48 +21,12 @@ fn stack_file() -> String {
         .to_string()
 }
 
-fn run(dir: &Path, emulator: &Emulator, args: &[&str]) -> std::process::Output {
-    let mut full: Vec<&str> = args.to_vec();
-    full.extend(["--endpoint-url", &emulator.endpoint]);
-    strata(dir, &full)
-}
-
 fn plan_json(dir: &Path, emulator: &Emulator, extra: &[&str]) -> Json {
-    let stack = stack_file();
-    let mut args = vec!["plan", stack.as_str(), "--json"];
-    args.extend(extra);
-    let out = run(dir, emulator, &args);
-    assert_exit(&out, 0);
-    serde_json::from_slice(&out.stdout).expect("plan --json is JSON")
-}
-
-/// (address, action, changed paths) of every resource that changes.
-fn changes(plan: &Json) -> Vec<(String, String, Vec<String>)> {
-    plan["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["action"] != "no_op")
-        .map(|r| {
-            let paths = r["changes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["path"].as_str().unwrap().to_string())
-                .collect();
-            (
-                r["address"].as_str().unwrap().to_string(),
-                r["action"].as_str().unwrap().to_string(),
-                paths,
-            )
-        })
-        .collect()
+    common::plan_json(dir, emulator, &stack_file(), extra)
 }
 
 fn state(dir: &Path) -> Json {
-    let text =
-        std::fs::read_to_string(dir.join(format!(".strata/{STACK}-dev.state.json"))).unwrap();
-    serde_json::from_str(&text).unwrap()
+    common::read_state(dir, STACK, "dev")
 }
 
 async fn queue_attribute(clients: &strata::aws::Clients, url: &str, name: Q) -> Option<String> {
@@ -168,38 +134,7 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
         account.as_str()
     );
 
-    let pab = clients
-        .s3
-        .get_public_access_block()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    let pab = pab.public_access_block_configuration().unwrap();
-    assert_eq!(
-        (
-            pab.block_public_acls(),
-            pab.ignore_public_acls(),
-            pab.block_public_policy(),
-            pab.restrict_public_buckets()
-        ),
-        (Some(true), Some(true), Some(true), Some(true))
-    );
-    let enc = clients
-        .s3
-        .get_bucket_encryption()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
-    assert_eq!(
-        rule.apply_server_side_encryption_by_default()
-            .unwrap()
-            .sse_algorithm()
-            .as_str(),
-        "AES256"
-    );
+    common::assert_locked_down(&clients, &bucket).await;
     let tags = clients
         .s3
         .get_bucket_tagging()
@@ -268,7 +203,7 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
     let vars = ["--var", "visibility=60", "--var", "prefix=incoming/"];
     let plan = plan_json(dir, &emulator, &vars);
     assert_eq!(
-        changes(&plan),
+        planned_changes(&plan),
         [
             (
                 "sqs.queue.content_queue".to_string(),
@@ -323,7 +258,7 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
         Some("incoming/")
     );
     let plan = plan_json(dir, &emulator, &vars);
-    assert_eq!(changes(&plan), []);
+    assert_eq!(planned_changes(&plan), []);
 
     // Drift made out of band is detected and put back.
     clients
@@ -343,7 +278,7 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
         .unwrap();
     let plan = plan_json(dir, &emulator, &vars);
     assert_eq!(
-        changes(&plan),
+        planned_changes(&plan),
         [
             (
                 "s3.bucket_policy.content_bucket_policy".to_string(),
@@ -383,11 +318,11 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
         .await
         .unwrap();
     let plan = plan_json(dir, &emulator, &vars);
-    let planned = changes(&plan);
+    let planned = planned_changes(&plan);
     assert_eq!(planned[0].0, "sqs.queue.dead_letter_queue");
     assert_eq!(planned[0].1, "create");
     assert_exit(&run(dir, &emulator, &apply), 0);
-    assert_eq!(changes(&plan_json(dir, &emulator, &vars)), []);
+    assert_eq!(planned_changes(&plan_json(dir, &emulator, &vars)), []);
 
     // A resource removed from the stack file is deleted.
     let smaller = repo()
@@ -487,7 +422,7 @@ async fn notification_keeps_other_configurations_on_the_bucket() {
         .unwrap();
 
     // Theirs is not ours: no change planned; ours is updated beside it.
-    assert_eq!(changes(&plan_json(dir, &emulator, &[])), []);
+    assert_eq!(planned_changes(&plan_json(dir, &emulator, &[])), []);
     assert_exit(
         &run(
             dir,
@@ -790,7 +725,7 @@ async fn apply_killed_mid_walk_converges_on_the_next_run() {
     } else {
         assert_exit(&out, 0);
     }
-    assert_eq!(changes(&plan_json(dir, &emulator, &[])), []);
+    assert_eq!(planned_changes(&plan_json(dir, &emulator, &[])), []);
     // Everything on the emulator is recorded in state: two buckets and two queues.
     let recorded = state(dir);
     let mut buckets = bucket_names(&clients).await;
@@ -884,7 +819,7 @@ async fn an_emulator_that_lost_everything_is_recreated_and_old_saved_plans_are_r
         serde_json::json!({"add": 8, "change": 0, "destroy": 0})
     );
     assert!(
-        changes(&plan)
+        planned_changes(&plan)
             .iter()
             .all(|(_, action, _)| action == "create")
     );
@@ -892,7 +827,7 @@ async fn an_emulator_that_lost_everything_is_recreated_and_old_saved_plans_are_r
         &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
         0,
     );
-    assert_eq!(changes(&plan_json(dir, &emulator, &[])), []);
+    assert_eq!(planned_changes(&plan_json(dir, &emulator, &[])), []);
     assert_eq!(bucket_names(&clients).await.len(), 2);
 }
 
@@ -946,7 +881,7 @@ async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
         assert_exit(&out, 0);
         serde_json::from_slice::<Json>(&out.stdout).unwrap()
     };
-    let planned = changes(&plan);
+    let planned = planned_changes(&plan);
     let queue = planned
         .iter()
         .find(|c| c.0 == "sqs.queue.content_queue")
@@ -993,5 +928,8 @@ async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
             .ends_with(":storage-dev-content-v2")
     );
     let out = run(dir, &emulator, &["plan", &renamed, "--json"]);
-    assert_eq!(changes(&serde_json::from_slice(&out.stdout).unwrap()), []);
+    assert_eq!(
+        planned_changes(&serde_json::from_slice(&out.stdout).unwrap()),
+        []
+    );
 }

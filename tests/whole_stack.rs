@@ -261,41 +261,7 @@ async fn the_shipped_stack_is_locked_down_by_default() {
     let bucket = format!("producer-consumer-dev-content-{account}");
 
     // Content bucket: public access fully blocked, encrypted, TLS only.
-    let pab = clients
-        .s3
-        .get_public_access_block()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    let pab = pab.public_access_block_configuration().unwrap();
-    assert_eq!(
-        [
-            pab.block_public_acls(),
-            pab.ignore_public_acls(),
-            pab.block_public_policy(),
-            pab.restrict_public_buckets()
-        ],
-        [Some(true); 4]
-    );
-    let encryption = clients
-        .s3
-        .get_bucket_encryption()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    let rule = &encryption
-        .server_side_encryption_configuration()
-        .unwrap()
-        .rules()[0];
-    assert_eq!(
-        rule.apply_server_side_encryption_by_default()
-            .unwrap()
-            .sse_algorithm()
-            .as_str(),
-        "AES256"
-    );
+    common::assert_locked_down(&clients, &bucket).await;
     let policy: Json = serde_json::from_str(
         clients
             .s3

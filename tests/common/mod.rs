@@ -359,3 +359,43 @@ pub async fn live_ids(clients: &strata::aws::Clients) -> std::collections::BTree
     );
     ids
 }
+
+/// The bucket blocks all public access and encrypts with SSE-S3 (read back from the bucket).
+pub async fn assert_locked_down(clients: &strata::aws::Clients, bucket: &str) {
+    let pab = clients
+        .s3
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        [
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ],
+        [Some(true); 4],
+        "public access block of {bucket}"
+    );
+    let encryption = clients
+        .s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &encryption
+        .server_side_encryption_configuration()
+        .unwrap()
+        .rules()[0];
+    let algorithm = rule
+        .apply_server_side_encryption_by_default()
+        .unwrap()
+        .sse_algorithm()
+        .as_str()
+        .to_string();
+    assert_eq!(algorithm, "AES256", "encryption of {bucket}");
+}
