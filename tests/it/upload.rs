@@ -1,11 +1,9 @@
 //! The upload stack end to end: IAM role, presign function, permission and REST API on the
 //! emulator; a client without credentials gets presigned URLs through the API.
 
-mod common;
-
 use std::path::Path;
 
-use common::{
+use crate::common::{
     Emulator, assert_exit, copy_stacks, output_of, plan_json, planned_changes, read_state, run,
     stdout,
 };
@@ -44,7 +42,7 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
     // The first plan, as a user sees it.
     let out = run(dir, &emulator, &["plan", &stack, "--no-color"]);
     assert_exit(&out, 0);
-    common::assert_snapshot(
+    crate::common::assert_snapshot(
         "upload-form-first-plan.txt",
         &normalise_plan(&stdout(&out), dir),
     );
@@ -304,7 +302,7 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
         0,
     );
     assert_eq!(
-        common::live_ids(&clients).await,
+        crate::common::live_ids(&clients).await,
         std::collections::BTreeSet::new()
     );
 }

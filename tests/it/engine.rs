@@ -1,15 +1,13 @@
 //! plan / apply / destroy of the S3 and SQS half against a live emulator, read back with
 //! the SDK.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName as Q;
-use common::{
+use crate::common::{
     Emulator, assert_exit, planned_changes, repo, run, stderr, stdout, strata, strata_command,
 };
+use aws_sdk_sqs::types::QueueAttributeName as Q;
 use serde_json::Value as Json;
 
 const STACK: &str = "storage";
@@ -22,11 +20,11 @@ fn stack_file() -> String {
 }
 
 fn plan_json(dir: &Path, emulator: &Emulator, extra: &[&str]) -> Json {
-    common::plan_json(dir, emulator, &stack_file(), extra)
+    crate::common::plan_json(dir, emulator, &stack_file(), extra)
 }
 
 fn state(dir: &Path) -> Json {
-    common::read_state(dir, STACK, "dev")
+    crate::common::read_state(dir, STACK, "dev")
 }
 
 async fn queue_attribute(clients: &strata::aws::Clients, url: &str, name: Q) -> Option<String> {
@@ -134,7 +132,7 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
         account.as_str()
     );
 
-    common::assert_locked_down(&clients, &bucket).await;
+    crate::common::assert_locked_down(&clients, &bucket).await;
     let tags = clients
         .s3
         .get_bucket_tagging()

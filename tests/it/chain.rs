@@ -2,12 +2,12 @@
 //! sends payloads of any size, the consumer receives them intact; failures dead-letter;
 //! messages from the AWS SQS Extended Client are understood.
 
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 
-use common::{Emulator, assert_exit, copy_stacks, output_of, run, stderr, stdout, strata_command};
+use crate::common::{
+    Emulator, assert_exit, copy_stacks, output_of, run, stderr, stdout, strata_command,
+};
 use serde_json::Value as Json;
 
 /// A deployed producer-consumer stack in a fresh directory.
@@ -249,7 +249,7 @@ body = ("claim-check " * 30000)[: 300 * 1024]
 sqs.send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=body)
 sys.stdout.write(body)
 "#;
-    let python = common::repo().join(".local/aws-venv/bin/python");
+    let python = crate::common::repo().join(".local/aws-venv/bin/python");
     let out = std::process::Command::new(python)
         .args(["-c", script])
         .env("ENDPOINT", &d.emulator.endpoint)

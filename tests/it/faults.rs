@@ -3,11 +3,9 @@
 //! own format), plain 500/503s or connection resets. Both converge, and what apply leaves
 //! is what a fault-free apply leaves.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{Emulator, Proxy, assert_exit, copy_stacks, read_state, stdout, strata};
+use crate::common::{Emulator, Proxy, assert_exit, copy_stacks, read_state, stdout, strata};
 use serde_json::Value as Json;
 
 /// Fixed, so the faults are the same from run to run (the proxy draws per operation).
@@ -249,7 +247,7 @@ async fn whole_stack_converges_through_20_percent_faults_and_equals_a_fault_free
 async fn every_fault_kind_on_every_service_is_retried_by_the_sdk_and_transient() {
     use strata::aws::{AwsError, ErrorKind, sdk};
     let emulator = Emulator::start();
-    common::set_test_credentials();
+    crate::common::set_test_credentials();
 
     async fn call_each_service(proxy: &Proxy) -> Vec<(&'static str, &'static str, AwsError)> {
         let aws = strata::aws::Clients::connect(&strata::aws::Target {
@@ -373,7 +371,7 @@ async fn every_fault_kind_on_every_service_is_retried_by_the_sdk_and_transient()
 #[tokio::test(flavor = "multi_thread")]
 async fn the_proxy_faults_the_same_calls_for_a_seed_and_never_forwards_them() {
     let emulator = Emulator::start();
-    common::set_test_credentials();
+    crate::common::set_test_credentials();
 
     /// Creates queues PREFIX-0..40 one after the other through a fresh proxy, without SDK
     /// retries; the outcome of each call.

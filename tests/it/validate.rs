@@ -1,10 +1,8 @@
 //! `strata validate` and `strata graph` on the seed's stacks, and the bad-input corpus.
 
-mod common;
-
 use std::path::Path;
 
-use common::{assert_exit, repo, stderr, stdout, strata};
+use crate::common::{assert_exit, repo, stderr, stdout, strata};
 
 #[test]
 fn producer_consumer_validates_with_summary_and_apply_order() {
@@ -197,10 +195,11 @@ fn bad_stack_corpus_gives_the_recorded_diagnostics() {
 #[test]
 fn validation_makes_no_network_call() {
     // An endpoint that would hang forever is never contacted: validate does not use AWS.
-    let out = common::strata_command(&repo(), &["validate", "stacks/producer-consumer.toml"])
-        .env("AWS_ENDPOINT_URL", "http://10.255.255.1:9")
-        .output()
-        .unwrap();
+    let out =
+        crate::common::strata_command(&repo(), &["validate", "stacks/producer-consumer.toml"])
+            .env("AWS_ENDPOINT_URL", "http://10.255.255.1:9")
+            .output()
+            .unwrap();
     assert_exit(&out, 0);
     assert!(Path::new(&repo().join("stacks/functions/presign/index.py")).exists());
 }

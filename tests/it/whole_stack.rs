@@ -1,10 +1,10 @@
 //! The whole producer-consumer stack: both files deployed from nothing, two stages side by
 //! side, changes in the child and in the parent, trail drift put back, and destroy.
 
-mod common;
-
+use crate::common::{
+    Emulator, assert_exit, copy_stacks, plan_json, planned_changes, run, stdout, strata,
+};
 use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
-use common::{Emulator, assert_exit, copy_stacks, plan_json, planned_changes, run, stdout, strata};
 use serde_json::Value as Json;
 
 fn edit(path: &std::path::Path, from: &str, to: &str) {
@@ -239,7 +239,7 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
 
     // Nothing of either stage is left.
     assert_eq!(
-        common::live_ids(&clients).await,
+        crate::common::live_ids(&clients).await,
         std::collections::BTreeSet::new()
     );
 }
@@ -261,7 +261,7 @@ async fn the_shipped_stack_is_locked_down_by_default() {
     let bucket = format!("producer-consumer-dev-content-{account}");
 
     // Content bucket: public access fully blocked, encrypted, TLS only.
-    common::assert_locked_down(&clients, &bucket).await;
+    crate::common::assert_locked_down(&clients, &bucket).await;
     let policy: Json = serde_json::from_str(
         clients
             .s3
@@ -282,7 +282,7 @@ async fn the_shipped_stack_is_locked_down_by_default() {
     assert_eq!(deny["Condition"]["Bool"]["aws:SecureTransport"], "false");
 
     // Queue policy: only S3, only for this bucket and this account (no confused deputy).
-    let queue_url = common::output_of(dir, &stack, "queue_url", &[]);
+    let queue_url = crate::common::output_of(dir, &stack, "queue_url", &[]);
     let attrs = clients
         .sqs
         .get_queue_attributes()

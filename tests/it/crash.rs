@@ -2,13 +2,11 @@
 //! whole stack. After every kill the state file parses; the next runs converge; nothing
 //! on the emulator is left unrecorded.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     Emulator, assert_exit, copy_stacks, plan_json, planned_changes, run, strata, strata_command,
 };
 use serde_json::Value as Json;
@@ -121,7 +119,7 @@ async fn killed_applies_and_destroys_always_converge_and_lose_nothing() {
     let state = state_of(dir).unwrap();
     assert_eq!(state["resources"].as_object().unwrap().len(), 13);
     assert_eq!(
-        common::live_ids(&clients).await,
+        crate::common::live_ids(&clients).await,
         recorded_ids(&state),
         "every object on the emulator is in state, and only those"
     );
@@ -136,7 +134,7 @@ async fn killed_applies_and_destroys_always_converge_and_lose_nothing() {
         );
         // Whatever is still there is still recorded.
         let state = state_of(dir).unwrap();
-        let live = common::live_ids(&clients).await;
+        let live = crate::common::live_ids(&clients).await;
         assert!(
             live.is_subset(&recorded_ids(&state)),
             "unrecorded: {:?}",
@@ -147,7 +145,7 @@ async fn killed_applies_and_destroys_always_converge_and_lose_nothing() {
         &run(dir, &emulator, &["destroy", &stack, "--auto-approve"]),
         0,
     );
-    assert_eq!(common::live_ids(&clients).await, BTreeSet::new());
+    assert_eq!(crate::common::live_ids(&clients).await, BTreeSet::new());
     assert_eq!(state_of(dir).unwrap()["resources"], serde_json::json!({}));
 }
 
@@ -192,15 +190,15 @@ async fn ctrl_c_finishes_what_is_running_records_it_and_releases_the_lock() {
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     assert_exit(&out, 1);
-    let err = common::stderr(&out);
+    let err = crate::common::stderr(&out);
     assert!(
         err.contains("apply interrupted:") && err.contains("not started"),
         "{err}"
     );
     assert!(
-        common::stdout(&out).contains("(interrupted)"),
+        crate::common::stdout(&out).contains("(interrupted)"),
         "{}",
-        common::stdout(&out)
+        crate::common::stdout(&out)
     );
     // The lock is released and nothing in flight was lost: the next apply finishes the job.
     assert!(

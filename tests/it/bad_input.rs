@@ -3,13 +3,11 @@
 //! the emulator through `scripts/aws-proxy`, which counts every request that reaches it; the
 //! count must stay at zero. An unreachable endpoint fails with a clear message in seconds.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::{Emulator, Proxy, assert_exit, repo, stderr, stdout, strata};
+use crate::common::{Emulator, Proxy, assert_exit, repo, stderr, stdout, strata};
 
 const STORAGE: &str = "tests/stacks/storage.toml";
 

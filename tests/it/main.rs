@@ -1,0 +1,13 @@
+//! The integration tests, as one binary (one link instead of one per file). Each module
+//! runs the built `strata` against a private local emulator, or on the stack files alone.
+
+mod common;
+
+mod bad_input;
+mod chain;
+mod crash;
+mod engine;
+mod faults;
+mod upload;
+mod validate;
+mod whole_stack;
