@@ -144,6 +144,58 @@ fn render_key(key: &str) -> String {
 
 pub type Attrs = IndexMap<String, Value>;
 
+/// The mark a saved plan writes for a value known only after apply. Plain JSON has no
+/// such value, and a user's map never has this key alone.
+const UNKNOWN_MARK: &str = "(known after apply)";
+
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Value::Unknown => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry(UNKNOWN_MARK, &true)?;
+                map.end()
+            }
+            Value::List(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+            scalar => serde::Serialize::serialize(&scalar.to_json(), serializer),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn convert(json: Json) -> Value {
+            match json {
+                Json::Object(o)
+                    if o.len() == 1 && o.get(UNKNOWN_MARK) == Some(&Json::Bool(true)) =>
+                {
+                    Value::Unknown
+                }
+                Json::Object(o) => {
+                    Value::Map(o.into_iter().map(|(k, v)| (k, convert(v))).collect())
+                }
+                Json::Array(a) => Value::List(a.into_iter().map(convert).collect()),
+                scalar => Value::from_json(&scalar),
+            }
+        }
+        <Json as serde::Deserialize>::deserialize(deserializer).map(convert)
+    }
+}
+
 /// Attributes as one JSON object, for state files.
 pub fn attrs_to_json(attrs: &Attrs) -> Json {
     Json::Object(
@@ -162,4 +214,27 @@ pub fn attrs_from_json(json: &Json) -> Attrs {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indexmap::indexmap;
+
+    #[test]
+    fn values_with_unknown_parts_survive_a_saved_plan_round_trip() {
+        let value = Value::Map(indexmap! {
+            "dead_letter_queue".into() => Value::Unknown,
+            "max_receive_count".into() => Value::Int(5),
+            "ratio".into() => Value::Float(0.5),
+            "tags".into() => Value::List(vec![Value::Str("a".into()), Value::Null, Value::Bool(true)]),
+        });
+        let text = serde_json::to_string(&value).unwrap();
+        assert_eq!(
+            text,
+            r#"{"dead_letter_queue":{"(known after apply)":true},"max_receive_count":5,"ratio":0.5,"tags":["a",null,true]}"#
+        );
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
 }

@@ -1,24 +1,32 @@
-//! The executor: walks the plan's resources as a dependency graph. A resource starts as
-//! soon as everything it waits for is done (no level barrier); at most `parallelism` run at
-//! once; when one fails, what depends on it is skipped and independent work finishes.
-//! State is written after every resource, and as soon as a create has made something.
+//! The executor: carries out a [`Plan`] exactly as it was made. Each resource's action and
+//! values come from the plan; only values the plan could not know (an ARN of something
+//! created first) are filled in from what this run recorded. Resources run in dependency
+//! order through [`walk`]; state is written after every resource, and a create is recorded
+//! before it starts, so a killed run is adopted by the next.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+pub mod walk;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use tokio::task::JoinSet;
 
 use crate::aws::{AwsError, Clients};
 use crate::config::expr::evaluate;
 use crate::config::model::{BaseScope, Stack};
+use crate::graph::DependencyQueue;
 use crate::plan::diff::changes;
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, ActionReason, Plan, ResourcePlan};
 use crate::resources::{Resource, implementation};
-use crate::state::{OutputState, PendingCreate, ResourceState, State, StateError, StateFile};
+use crate::state::store::{StateStore, save};
+use crate::state::{OutputState, PendingCreate, ResourceState, State, StateError};
 use crate::value::{Attrs, Value, attrs_from_json, attrs_to_json};
 
-/// What the walk reports as it goes; the views turn these into lines.
+pub use walk::Outcome;
+use walk::WalkEvent;
+
+/// What the run reports as it goes; the views turn these into lines.
 #[derive(Clone, Debug)]
 pub enum Event {
     Started {
@@ -52,20 +60,8 @@ pub enum Event {
 
 pub type Events = Arc<dyn Fn(Event) + Send + Sync>;
 
-#[derive(Debug, Default)]
-pub struct Outcome {
-    pub done: Vec<String>,
-    pub failed: Vec<(String, String)>,
-    pub skipped: Vec<String>,
-    /// Ctrl-C stopped the walk: what was running finished, nothing new started.
-    pub interrupted: bool,
-}
-
-impl Outcome {
-    pub fn success(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty() && !self.interrupted
-    }
-}
+/// Resolves when the user asks the run to stop (Ctrl-C).
+pub type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -75,252 +71,209 @@ pub enum ApplyError {
     Aws(#[from] AwsError),
 }
 
-/// The state shared by the walk and by creates that report what they made.
-struct Recorder {
-    state: State,
-    file: StateFile,
-}
-
-impl Recorder {
-    fn save(&mut self) -> Result<(), StateError> {
-        self.file.save(&mut self.state)
-    }
-}
-
-struct Node {
-    name: String,
-    type_name: String,
-    waits_for: HashSet<String>,
-}
-
-/// How the walk runs: at most `parallelism` resources at once, reporting to `events`.
+/// How the walk runs: at most `parallelism` resources at once, reporting to `events`,
+/// stopping new work when `stop` resolves.
 pub struct Options {
     pub parallelism: usize,
     pub events: Events,
+    pub stop: Stop,
 }
 
-/// Applies `plan`. `stack` is needed for everything but a destroy; `live` is what the plan
-/// read.
+/// The state, shared by the resources running at once; every change is written through.
+struct Recorder {
+    state: tokio::sync::Mutex<State>,
+    store: Arc<dyn StateStore>,
+}
+
+impl Recorder {
+    async fn update(&self, change: impl FnOnce(&mut State)) -> Result<(), StateError> {
+        let mut state = self.state.lock().await;
+        change(&mut state);
+        save(self.store.as_ref(), &mut state).await
+    }
+}
+
+/// Applies `plan`. `stack` is the stack the plan was made from; it is needed for values
+/// known only during the apply and for the outputs, and is `None` for a destroy.
 pub async fn apply(
-    stack: Option<&Stack>,
+    stack: Option<Arc<Stack>>,
     plan: &Plan,
     state: State,
-    file: StateFile,
-    live: &HashMap<String, Option<Attrs>>,
+    store: Arc<dyn StateStore>,
     aws: Arc<Clients>,
     options: Options,
 ) -> Result<(State, Outcome), ApplyError> {
     let Options {
         parallelism,
         events,
+        stop,
     } = options;
-    let recorder = Arc::new(Mutex::new(Recorder { state, file }));
-    {
-        // Refresh what the plan read, and forget what is already gone.
-        let mut r = recorder.lock().expect("state lock");
-        for rp in &plan.resources {
-            match live.get(&rp.name) {
-                Some(Some(attrs)) if rp.action == Action::NoOp || rp.action == Action::Update => {
-                    if let Some(s) = r.state.resources.get_mut(&rp.name) {
-                        s.attributes = attrs_to_json(attrs);
+    let recorder = Arc::new(Recorder {
+        state: tokio::sync::Mutex::new(state),
+        store,
+    });
+    // Record what the plan read, and forget what is already gone.
+    recorder
+        .update(|state| {
+            for rp in &plan.resources {
+                match (&rp.reason, &rp.before) {
+                    (ActionReason::AlreadyGone | ActionReason::DeletedOutsideStrata, _) => {
+                        state.resources.shift_remove(&rp.name);
                     }
+                    (_, Some(before)) if matches!(rp.action, Action::NoOp | Action::Update) => {
+                        if let Some(s) = state.resources.get_mut(&rp.name) {
+                            s.attributes = attrs_to_json(before);
+                        }
+                    }
+                    _ => {}
                 }
-                Some(None) => {
-                    r.state.resources.shift_remove(&rp.name);
-                }
-                _ => {}
             }
-        }
-        r.save()?;
-    }
+        })
+        .await?;
 
-    let nodes = build_nodes(stack, plan, &recorder.lock().expect("state lock").state);
     let account_id = match stack {
         Some(_) => Some(aws.account_id().await?.to_string()),
         None => None,
     };
-    let mut outcome = Outcome::default();
-    let mut waiting: HashMap<String, Node> =
-        nodes.into_iter().map(|n| (n.name.clone(), n)).collect();
-    let mut ready: VecDeque<String> = VecDeque::new();
-    let mut finished: HashSet<String> = HashSet::new();
-    let mut running = JoinSet::new();
-    let order: Vec<String> = plan.resources.iter().map(|r| r.name.clone()).collect();
-    // The first Ctrl-C stops new work; what is in flight finishes and is recorded, so the
-    // state stays true. (A second one kills the process as usual.)
-    let interrupt = tokio::signal::ctrl_c();
-    tokio::pin!(interrupt);
+    let queue = work_queue(plan, &*recorder.state.lock().await);
+    let by_name: HashMap<&str, &ResourcePlan> = plan
+        .resources
+        .iter()
+        .map(|r| (r.name.as_str(), r))
+        .collect();
+    let address = |name: &str| by_name[name].address();
+    let on_event = |event: WalkEvent| {
+        events(match event {
+            WalkEvent::Skipped { name, because } => Event::Skipped {
+                address: address(&name),
+                because,
+            },
+            WalkEvent::NotStarted { name } => Event::NotStarted {
+                address: address(&name),
+            },
+        })
+    };
+    let context = Arc::new(Context {
+        stack: stack.clone(),
+        account_id: account_id.clone(),
+        region: aws.region.clone(),
+    });
+    let run = |name: String| {
+        let rp = by_name[name.as_str()].clone();
+        let aws = aws.clone();
+        let recorder = recorder.clone();
+        let events = events.clone();
+        let context = context.clone();
+        async move { run(rp, context, aws, recorder, events).await }
+    };
+    let outcome = walk::walk(queue, parallelism, stop, &on_event, run).await;
 
-    loop {
-        // Move newly ready nodes to the queue, in plan order for stable output.
-        for name in &order {
-            if let Some(node) = waiting.get(name)
-                && node.waits_for.iter().all(|d| finished.contains(d))
-            {
-                ready.push_back(name.clone());
-                let _ = waiting.remove(name);
-            }
+    let mut state = recorder.state.lock().await;
+    match &stack {
+        Some(stack) => {
+            state.outputs = outputs(stack, &state, account_id.as_deref(), &aws.region);
         }
-        while running.len() < parallelism.max(1)
-            && let Some(name) = ready.pop_front()
-        {
-            let rp = plan.get(&name).expect("node from plan");
-            let resource =
-                implementation(&rp.type_name).expect("plan only holds implemented types");
-            let address = format!("{}.{}", rp.type_name, rp.name);
-            let job = {
-                let r = recorder.lock().expect("state lock");
-                let prior = r.state.resources.get(&name).cloned();
-                let desired = match (stack, rp.action) {
-                    (Some(stack), Action::Create | Action::Update | Action::Replace) => Some(
-                        desired_now(stack, &name, &r.state, account_id.as_deref(), &aws.region),
-                    ),
-                    _ => None,
-                };
-                let dependencies = stack
-                    .map(|s| s.graph.dependencies(&name).map(str::to_string).collect())
-                    .unwrap_or_default();
-                Job {
-                    name: name.clone(),
-                    address: address.clone(),
-                    action: rp.action,
-                    resource,
-                    prior,
-                    desired,
-                    dependencies,
-                }
-            };
-            events(Event::Started {
-                address,
-                action: rp.action,
-            });
-            let aws = aws.clone();
-            let recorder = recorder.clone();
-            let events = events.clone();
-            running.spawn(async move {
-                let name = job.name.clone();
-                (name, run(job, aws, recorder, events).await)
-            });
-        }
-        if outcome.interrupted {
-            ready.clear();
-        }
-        let joined = tokio::select! {
-            joined = running.join_next() => joined,
-            _ = &mut interrupt, if !outcome.interrupted => {
-                outcome.interrupted = true;
-                let mut left: Vec<(String, String)> =
-                    waiting.drain().map(|(name, node)| (name, node.type_name)).collect();
-                left.extend(ready.drain(..).map(|name| {
-                    let type_name = plan.get(&name).map(|r| r.type_name.clone()).unwrap_or_default();
-                    (name, type_name)
-                }));
-                for (name, type_name) in left {
-                    events(Event::NotStarted { address: format!("{type_name}.{name}") });
-                    outcome.skipped.push(name);
-                }
-                // A second Ctrl-C ends the process at once; pending records keep the state
-                // true even then.
-                tokio::spawn(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                    eprintln!("interrupted again: stopping now");
-                    std::process::exit(130);
-                });
-                continue;
-            }
-        };
-        let Some(joined) = joined else {
-            break;
-        };
-        let (name, result) = joined.expect("resource task panicked");
-        match result {
-            Ok(()) => {
-                outcome.done.push(name.clone());
-                finished.insert(name);
-            }
-            Err(error) => {
-                outcome.failed.push((name.clone(), error));
-                // Everything that waits on it, directly or not, is skipped.
-                let mut blocked = vec![name.clone()];
-                while let Some(b) = blocked.pop() {
-                    let dependents: Vec<String> = waiting
-                        .values()
-                        .filter(|n| n.waits_for.contains(&b))
-                        .map(|n| n.name.clone())
-                        .collect();
-                    for d in dependents {
-                        let node = waiting.remove(&d).expect("listed above");
-                        events(Event::Skipped {
-                            address: format!("{}.{}", node.type_name, node.name),
-                            because: b.clone(),
-                        });
-                        outcome.skipped.push(d.clone());
-                        blocked.push(d);
-                    }
-                }
-            }
-        }
+        None => state.outputs.clear(),
     }
-
-    let mut r = recorder.lock().expect("state lock");
-    if let Some(stack) = stack {
-        r.state.outputs = outputs(stack, &r.state, account_id.as_deref(), &aws.region);
-    } else {
-        r.state.outputs.clear();
-    }
-    r.save()?;
-    Ok((r.state.clone(), outcome))
+    save(recorder.store.as_ref(), &mut state).await?;
+    Ok((state.clone(), outcome))
 }
 
-/// Which nodes wait for which: creates and updates after their dependencies; deletes after
-/// everything that depended on them (as recorded in state).
-fn build_nodes(stack: Option<&Stack>, plan: &Plan, state: &State) -> Vec<Node> {
+/// The resources with work to do, each waiting for what must happen first: a create or
+/// update waits for its dependencies; a delete waits for the deletion of everything that
+/// depended on it (as recorded in state).
+fn work_queue(plan: &Plan, state: &State) -> DependencyQueue {
     let work: HashSet<&str> = plan
         .resources
         .iter()
         .filter(|r| r.action != Action::NoOp)
         .map(|r| r.name.as_str())
         .collect();
-    let mut nodes = Vec::new();
-    for rp in plan.resources.iter().filter(|r| r.action != Action::NoOp) {
-        let mut waits_for = HashSet::new();
-        match rp.action {
-            Action::Delete => {
-                for (other, s) in &state.resources {
-                    if s.dependencies.contains(&rp.name) && work.contains(other.as_str()) {
-                        waits_for.insert(other.clone());
-                    }
-                }
-            }
-            _ => {
-                if let Some(stack) = stack {
-                    for dep in stack.graph.dependencies(&rp.name) {
-                        if work.contains(dep) {
-                            waits_for.insert(dep.to_string());
-                        }
-                    }
-                }
+    let mut dependents: HashMap<&str, Vec<String>> = HashMap::new();
+    for (other, s) in &state.resources {
+        if work.contains(other.as_str()) {
+            for dep in &s.dependencies {
+                dependents
+                    .entry(dep.as_str())
+                    .or_default()
+                    .push(other.clone());
             }
         }
-        nodes.push(Node {
-            name: rp.name.clone(),
-            type_name: rp.type_name.clone(),
-            waits_for,
-        });
     }
-    nodes
+    DependencyQueue::new(
+        plan.resources
+            .iter()
+            .filter(|r| r.action != Action::NoOp)
+            .map(|rp| {
+                let waits_for: Vec<String> = match rp.action {
+                    Action::Delete => dependents.remove(rp.name.as_str()).unwrap_or_default(),
+                    _ => rp
+                        .dependencies
+                        .iter()
+                        .filter(|d| work.contains(d.as_str()))
+                        .cloned()
+                        .collect(),
+                };
+                (rp.name.clone(), waits_for)
+            }),
+    )
 }
 
-/// The resource's attributes evaluated with everything applied so far.
-fn desired_now(
-    stack: &Stack,
-    name: &str,
-    state: &State,
-    account_id: Option<&str>,
-    region: &str,
-) -> Attrs {
-    let scope = state_scope(stack, state, account_id, region);
-    crate::plan::desired_attributes(stack, &stack.resources[name], &scope)
+/// What every resource task needs to fill in values known only now.
+struct Context {
+    stack: Option<Arc<Stack>>,
+    account_id: Option<String>,
+    region: String,
+}
+
+/// The values `rp` writes: the plan's, with each value the plan did not know taken from
+/// what this run recorded.
+fn desired_now(rp: &ResourcePlan, context: &Context, state: &State) -> Result<Attrs, String> {
+    let planned = rp.after.clone().unwrap_or_default();
+    if planned.values().all(Value::is_known) {
+        return Ok(planned);
+    }
+    let stack = context
+        .stack
+        .as_deref()
+        .ok_or_else(|| "values known only during apply need the stack".to_string())?;
+    let scope = state_scope(stack, state, context.account_id.as_deref(), &context.region);
+    let now = crate::plan::desired_attributes(stack, &stack.resources[&rp.name], &scope);
+    planned
+        .into_iter()
+        .map(|(name, value)| {
+            let filled = fill_unknowns(&value, now.get(&name)).ok_or_else(|| {
+                format!("`{name}` is still unknown: what it refers to was not applied")
+            })?;
+            Ok((name, filled))
+        })
+        .collect()
+}
+
+/// `planned` with every unknown part replaced by the same part of `now`; `None` if `now`
+/// does not know it either.
+fn fill_unknowns(planned: &Value, now: Option<&Value>) -> Option<Value> {
+    match (planned, now) {
+        (Value::Unknown, Some(now)) if now.is_known() => Some(now.clone()),
+        (Value::Unknown, _) => None,
+        (Value::List(items), now) if !planned.is_known() => {
+            let now = now.and_then(Value::as_list);
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| fill_unknowns(item, now.and_then(|n| n.get(i))))
+                .collect::<Option<Vec<_>>>()
+                .map(Value::List)
+        }
+        (Value::Map(map), now) if !planned.is_known() => {
+            let now = now.and_then(Value::as_map);
+            map.iter()
+                .map(|(k, v)| Some((k.clone(), fill_unknowns(v, now.and_then(|n| n.get(k)))?)))
+                .collect::<Option<_>>()
+                .map(Value::Map)
+        }
+        (known, _) => Some(known.clone()),
+    }
 }
 
 fn state_scope<'a>(
@@ -369,25 +322,21 @@ fn outputs(
         .collect()
 }
 
-struct Job {
-    name: String,
-    address: String,
-    action: Action,
-    resource: &'static dyn Resource,
-    prior: Option<ResourceState>,
-    desired: Option<Attrs>,
-    dependencies: Vec<String>,
-}
-
 /// Runs one resource's action, reporting progress every 10 s, and records the result.
 async fn run(
-    job: Job,
+    rp: ResourcePlan,
+    context: Arc<Context>,
     aws: Arc<Clients>,
-    recorder: Arc<Mutex<Recorder>>,
+    recorder: Arc<Recorder>,
     events: Events,
 ) -> Result<(), String> {
+    let address = rp.address();
+    events(Event::Started {
+        address: address.clone(),
+        action: rp.action,
+    });
     let start = Instant::now();
-    let work = execute(&job, &aws, &recorder);
+    let work = execute(&rp, &context, &aws, &recorder);
     tokio::pin!(work);
     let mut ticker = tokio::time::interval_at(
         tokio::time::Instant::now() + Duration::from_secs(10),
@@ -396,23 +345,22 @@ async fn run(
     let result = loop {
         tokio::select! {
             result = &mut work => break result,
-            _ = ticker.tick() => events(Event::StillRunning { address: job.address.clone(), action: job.action, elapsed: start.elapsed() }),
+            _ = ticker.tick() => events(Event::StillRunning { address: address.clone(), action: rp.action, elapsed: start.elapsed() }),
         }
     };
     match result {
         Ok(()) => {
             events(Event::Done {
-                address: job.address.clone(),
-                action: job.action,
+                address,
+                action: rp.action,
                 elapsed: start.elapsed(),
             });
             Ok(())
         }
-        Err(e) => {
-            let error = e.to_string();
+        Err(error) => {
             events(Event::Failed {
-                address: job.address.clone(),
-                action: job.action,
+                address,
+                action: rp.action,
                 error: error.clone(),
             });
             Err(error)
@@ -421,79 +369,109 @@ async fn run(
 }
 
 async fn execute(
-    job: &Job,
+    rp: &ResourcePlan,
+    context: &Context,
     aws: &Clients,
-    recorder: &Arc<Mutex<Recorder>>,
+    recorder: &Recorder,
+) -> Result<(), String> {
+    let resource = implementation(&rp.type_name)
+        .ok_or_else(|| format!("this version of strata cannot apply {}", rp.type_name))?;
+    let (prior, desired) = {
+        let state = recorder.state.lock().await;
+        let prior = state.resources.get(&rp.name).cloned();
+        let desired = if rp.action.writes() {
+            Some(desired_now(rp, context, &state)?)
+        } else {
+            None
+        };
+        (prior, desired)
+    };
+    apply_one(resource, rp, prior, desired, aws, recorder)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn apply_one(
+    resource: &'static dyn Resource,
+    rp: &ResourcePlan,
+    prior: Option<ResourceState>,
+    desired: Option<Attrs>,
+    aws: &Clients,
+    recorder: &Recorder,
 ) -> Result<(), ApplyError> {
-    let prior_attrs = job
-        .prior
+    let type_name = resource.schema().type_name.to_string();
+    let prior_attrs = prior
         .as_ref()
         .map(|p| attrs_from_json(&p.attributes))
         .unwrap_or_default();
-    let record = |id: &str, attributes: &Attrs| -> Result<(), StateError> {
-        let mut r = recorder.lock().expect("state lock");
-        r.state.pending.shift_remove(&job.name);
-        r.state.resources.insert(
-            job.name.clone(),
-            ResourceState {
-                type_name: job.resource.schema().type_name.to_string(),
-                id: id.to_string(),
-                attributes: attrs_to_json(attributes),
-                dependencies: job.dependencies.clone(),
-            },
-        );
-        r.save()
-    };
-    let forget = || -> Result<(), StateError> {
-        let mut r = recorder.lock().expect("state lock");
-        r.state.resources.shift_remove(&job.name);
-        r.save()
+    let record = |id: String, attributes: &Attrs| {
+        let resource_state = ResourceState {
+            type_name: type_name.clone(),
+            id,
+            attributes: attrs_to_json(attributes),
+            dependencies: rp.dependencies.clone(),
+        };
+        recorder.update(move |state| {
+            state.pending.shift_remove(&rp.name);
+            state.resources.insert(rp.name.clone(), resource_state);
+        })
     };
 
-    if matches!(job.action, Action::Delete | Action::Replace)
-        && let Some(prior) = &job.prior
+    if matches!(rp.action, Action::Delete | Action::Replace)
+        && let Some(prior) = &prior
     {
-        job.resource.delete(aws, &prior.id, &prior_attrs).await?;
-        forget()?;
+        resource.delete(aws, &prior.id, &prior_attrs).await?;
+        recorder
+            .update(|state| {
+                state.resources.shift_remove(&rp.name);
+            })
+            .await?;
     }
-    let Some(desired) = &job.desired else {
+    let Some(desired) = &desired else {
         return Ok(());
     };
-    let id = match job.action {
+    let id = match rp.action {
         Action::Create | Action::Replace => {
-            // Write ahead: if the process dies during the create, the next run finds
-            // the object by what was asked for and adopts it.
-            {
-                let mut r = recorder.lock().expect("state lock");
-                let pending = PendingCreate {
-                    type_name: job.resource.schema().type_name.to_string(),
-                    desired: attrs_to_json(desired),
-                    dependencies: job.dependencies.clone(),
-                };
-                r.state.pending.insert(job.name.clone(), pending);
-                r.save()?;
-            }
-            // Record the object the moment it exists, so a failure later in the create
-            // never leaves it untracked.
-            let on_created = |id: &str| {
-                let _ = record(id, &Attrs::new());
+            // Write ahead: if the process dies during the create, the next run finds the
+            // object by what was asked for and adopts it.
+            let pending = PendingCreate {
+                type_name: type_name.clone(),
+                desired: attrs_to_json(desired),
+                dependencies: rp.dependencies.clone(),
             };
-            job.resource.create(aws, desired, &on_created).await?
+            recorder
+                .update(|state| {
+                    state.pending.insert(rp.name.clone(), pending);
+                })
+                .await?;
+            // The id as soon as the object exists: a failure later in the create must not
+            // leave it untracked.
+            let created: Mutex<Option<String>> = Mutex::new(None);
+            let on_created = |id: &str| *created.lock().expect("created id") = Some(id.to_string());
+            match resource.create(aws, desired, &on_created).await {
+                Ok(id) => id,
+                Err(error) => {
+                    let made = created.lock().expect("created id").take();
+                    if let Some(id) = made {
+                        record(id, &Attrs::new()).await?;
+                    }
+                    return Err(error.into());
+                }
+            }
         }
         Action::Update => {
-            let prior = job.prior.as_ref().expect("an update has state");
-            let live = job
-                .resource
+            let prior = prior.as_ref().expect("an update has state");
+            let live = resource
                 .read(aws, &prior.id, &prior_attrs)
                 .await?
                 .unwrap_or_default();
-            job.resource.update(aws, &prior.id, &live, desired).await?;
+            resource.update(aws, &prior.id, &live, desired).await?;
             prior.id.clone()
         }
         Action::NoOp | Action::Delete => return Ok(()),
     };
-    let live = settle(job.resource, aws, &id, desired).await?;
-    record(&id, &live)?;
+    let live = settle(resource, aws, &id, desired).await?;
+    record(id, &live).await?;
     Ok(())
 }
 
@@ -539,5 +517,36 @@ async fn settle(
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indexmap::indexmap;
+
+    #[test]
+    fn only_the_unknown_parts_of_a_planned_value_are_filled_in() {
+        let planned = Value::Map(indexmap! {
+            "dead_letter_queue".into() => Value::Unknown,
+            "max_receive_count".into() => Value::Int(5),
+        });
+        let now = Value::Map(indexmap! {
+            "dead_letter_queue".into() => Value::Str("arn:dlq".into()),
+            "max_receive_count".into() => Value::Int(9),
+        });
+        assert_eq!(
+            fill_unknowns(&planned, Some(&now)),
+            Some(Value::Map(indexmap! {
+                "dead_letter_queue".into() => Value::Str("arn:dlq".into()),
+                "max_receive_count".into() => Value::Int(5),
+            })),
+            "the planned 5 stays, whatever the stack says now"
+        );
+        assert_eq!(fill_unknowns(&planned, None), None);
+        assert_eq!(
+            fill_unknowns(&Value::Int(60), Some(&Value::Int(120))),
+            Some(Value::Int(60))
+        );
     }
 }

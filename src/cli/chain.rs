@@ -10,7 +10,7 @@ use strata::aws::Clients;
 use strata::chain::consumer::{Consumer, Mode, Options};
 use strata::chain::endpoint::Endpoint;
 use strata::chain::producer::{Source, human_size, send as send_one};
-use strata::state::StateFile;
+use strata::ops;
 
 use super::deploy::{runtime, target};
 use super::{StackArgs, TargetArgs, load};
@@ -19,8 +19,8 @@ use super::{StackArgs, TargetArgs, load};
 fn output(stack_args: &StackArgs, state_dir: &Path, name: &str) -> anyhow::Result<String> {
     let stack = load(stack_args)
         .map_err(|_| anyhow!("cannot load {} to find `{name}`", stack_args.file.display()))?;
-    let stage = stack.stage().unwrap_or("default").to_string();
-    let state = StateFile::for_stack(state_dir, &stack.name, &stage).load(&stack.name, &stage)?;
+    let stage = ops::stage_of(&stack);
+    let state = ops::local_store(&stack, state_dir).load()?;
     let value = state
         .outputs
         .get(name)

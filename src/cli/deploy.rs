@@ -9,11 +9,12 @@ use anyhow::{Context, anyhow, bail};
 use serde_json::json;
 use strata::apply::{self, Event};
 use strata::aws::{Clients, Target};
-use strata::config::Stack;
-use strata::plan::build::{PlanError, adopt_pending, plan as make_plan};
-use strata::plan::{Action, Plan};
-use strata::state::lock::{Lock, force_unlock as unlock};
-use strata::state::{State, StateFile};
+use strata::ops;
+use strata::plan::Plan;
+use strata::plan::saved::SavedPlan;
+use strata::state::State;
+use strata::state::local::write_private;
+use strata::state::store::StateStore;
 use strata::views::json::plan_json;
 use strata::views::{Style, progress_line, render_plan, summary};
 
@@ -24,6 +25,7 @@ pub struct PlanFlags {
     pub out: Option<PathBuf>,
     pub detailed_exitcode: bool,
     pub destroy: bool,
+    pub parallelism: u16,
 }
 
 pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -33,31 +35,10 @@ pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn stage_of(stack: &Stack) -> String {
-    stack.stage().unwrap_or("default").to_string()
-}
-
-fn state_file(stack: &Stack, dir: &Path) -> StateFile {
-    StateFile::for_stack(dir, &stack.name, &stage_of(stack))
-}
-
 pub(super) fn target(args: &TargetArgs) -> Target {
     Target {
         endpoint_url: args.endpoint_url.clone(),
         local: args.local,
-    }
-}
-
-/// Turns plan errors into what the user should read (diagnostics rendered with sources).
-fn plan_error(stack: &Stack, err: PlanError) -> anyhow::Error {
-    match err {
-        PlanError::Invalid(diagnostics) => {
-            anyhow!(
-                "{}",
-                strata::config::diagnostic::render_all(&diagnostics, &stack.sources).trim_end()
-            )
-        }
-        other => anyhow!(other),
     }
 }
 
@@ -70,20 +51,24 @@ pub fn plan(
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    let file = state_file(&stack, &target_args.state_dir);
-    let mut state = file.load(&stack.name, &stage_of(&stack))?;
+    let store = ops::local_store(&stack, &target_args.state_dir);
+    let mut state = store.load()?;
     let rt = runtime()?;
-    let plan = rt.block_on(async {
+    // Only in memory: a plan never writes state.
+    let planned = rt.block_on(async {
         let aws = Clients::connect(&target(target_args)).await?;
-        // Only in memory: a plan never writes state.
-        adopt_pending(&mut state, &aws)
-            .await
-            .map_err(|e| plan_error(&stack, e))?;
-        let (plan, _) = make_plan(&stack, &state, &aws, flags.destroy)
-            .await
-            .map_err(|e| plan_error(&stack, e))?;
-        anyhow::Ok(plan)
+        anyhow::Ok(
+            ops::plan(
+                &stack,
+                &mut state,
+                &aws,
+                flags.destroy,
+                usize::from(flags.parallelism),
+            )
+            .await?,
+        )
     })?;
+    let plan = planned.plan;
     if flags.json {
         println!("{}", serde_json::to_string_pretty(&plan_json(&plan))?);
     } else {
@@ -92,8 +77,12 @@ pub fn plan(
             render_plan(&plan, Style::detect(target_args.no_color))
         );
     }
+    let changes = plan.has_changes();
     if let Some(out) = &flags.out {
-        save_plan(out, &plan, args)?;
+        let stack_file = std::fs::canonicalize(&args.file)?;
+        let saved = SavedPlan::new(&stack, stack_file, &args.vars, plan);
+        write_private(out, saved.to_json().as_bytes())
+            .with_context(|| format!("cannot write plan file {}", out.display()))?;
         if !flags.json {
             println!(
                 "\nSaved the plan to {}. Apply exactly it with: strata apply {}",
@@ -102,88 +91,11 @@ pub fn plan(
             );
         }
     }
-    Ok(if flags.detailed_exitcode && plan.has_changes() {
+    Ok(if flags.detailed_exitcode && changes {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// A saved plan: the JSON plan, plus what is needed to load the same stack again.
-fn save_plan(path: &Path, plan: &Plan, args: &StackArgs) -> anyhow::Result<()> {
-    let mut doc = plan_json(plan);
-    let stack_file = std::fs::canonicalize(&args.file)?;
-    doc["saved_plan"] = json!({
-        "stack_file": stack_file,
-        "variables": args.vars.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
-    });
-    write_private(path, &serde_json::to_string_pretty(&doc)?)
-        .with_context(|| format!("cannot write plan file {}", path.display()))
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
-}
-
-/// A saved plan read back: the stack it was made for and the actions it holds.
-struct SavedPlan {
-    stack_file: PathBuf,
-    vars: Vec<(String, String)>,
-    serial: u64,
-    lineage: String,
-    destroy: bool,
-    actions: Vec<(String, Action)>,
-}
-
-fn read_saved_plan(path: &Path) -> anyhow::Result<Option<SavedPlan>> {
-    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    // A saved plan is JSON; anything else is taken for a stack file.
-    if text
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_none_or(|b| *b != b'{')
-    {
-        return Ok(None);
-    }
-    let bad = || {
-        anyhow!(
-            "{} is not a valid saved plan (corrupted or from another tool); make a new one with `strata plan --out`",
-            path.display()
-        )
-    };
-    let doc: serde_json::Value = serde_json::from_slice(&text).map_err(|_| bad())?;
-    let saved = doc.get("saved_plan").ok_or_else(bad)?;
-    let actions = doc["resources"]
-        .as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|r| {
-            let name = r["name"].as_str().ok_or_else(bad)?.to_string();
-            let action: Action = serde_json::from_value(r["action"].clone()).map_err(|_| bad())?;
-            Ok((name, action))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Some(SavedPlan {
-        stack_file: PathBuf::from(saved["stack_file"].as_str().ok_or_else(bad)?),
-        vars: saved["variables"]
-            .as_array()
-            .ok_or_else(bad)?
-            .iter()
-            .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
-            .collect(),
-        serial: doc["state_serial"].as_u64().ok_or_else(bad)?,
-        lineage: doc["state_lineage"].as_str().ok_or_else(bad)?.to_string(),
-        destroy: doc["destroy"].as_bool().unwrap_or(false),
-        actions,
-    }))
 }
 
 pub fn apply(
@@ -195,120 +107,164 @@ pub fn apply(
     let saved = if destroy {
         None
     } else {
-        read_saved_plan(&args.file)?
+        ops::read_saved_plan(&args.file)?
     };
-    let stack_args = match &saved {
-        Some(s) => StackArgs {
-            file: s.stack_file.clone(),
-            vars: s.vars.clone(),
-        },
-        None => StackArgs {
-            file: args.file.clone(),
-            vars: args.vars.clone(),
-        },
+    let loaded = match &saved {
+        Some(saved) => ops::stack_of_saved_plan(saved)?.map_err(|err| err.render()),
+        None => strata::config::load_stack(&args.file, &args.vars).map_err(|err| err.render()),
     };
-    let stack = match load(&stack_args) {
-        Ok(stack) => stack,
-        Err(code) => return Ok(code),
-    };
-    let destroy = destroy || saved.as_ref().is_some_and(|s| s.destroy);
-    let style = Style::detect(target_args.no_color);
-    let file = state_file(&stack, &target_args.state_dir);
-    let operation = if destroy { "destroy" } else { "apply" };
-    let lock = Lock::acquire(&file.path, operation)?;
-    let state = file.load(&stack.name, &stage_of(&stack))?;
-
-    if let Some(saved) = &saved
-        // A plan made before the first apply has no lineage to compare yet.
-        && (saved.serial != state.serial || (state.serial > 0 && saved.lineage != state.lineage))
-    {
-        bail!(
-            "the saved plan is stale: {}. Make a new plan",
-            if saved.lineage != state.lineage {
-                "it was made from another state (another lineage)".to_string()
-            } else {
-                format!(
-                    "it was made from state serial {} and the state is now at serial {}",
-                    saved.serial, state.serial
-                )
-            }
-        );
-    }
-
-    let rt = runtime()?;
-    let code = rt.block_on(async {
-        let aws = Arc::new(Clients::connect(&target(target_args)).await?);
-        // One cheap call first: a wrong or dead endpoint is one clear error, before any plan.
-        aws.account_id().await?;
-        let mut state = state;
-        let had_pending = !state.pending.is_empty();
-        let adopted = adopt_pending(&mut state, &aws).await.map_err(|e| plan_error(&stack, e))?;
-        if !adopted.is_empty() {
-            println!("Adopted {} left by an interrupted run: {}", if adopted.len() == 1 { "a resource" } else { "resources" }, adopted.join(", "));
-        }
-        let (plan, refreshed) = make_plan(&stack, &state, &aws, destroy).await.map_err(|e| plan_error(&stack, e))?;
-        if let Some(saved) = &saved {
-            let now: Vec<(String, Action)> = plan.resources.iter().map(|r| (r.name.clone(), r.action)).collect();
-            if now != saved.actions {
-                bail!("the saved plan is stale: AWS or the stack changed since it was made, and a fresh plan differs. Make a new plan");
-            }
-        }
-        print!("{}", render_plan(&plan, style));
-        if !plan.has_changes() {
-            // Nothing to do in AWS; still forget what was deleted outside strata, and record
-            // outputs a state written before they were declared lacks.
-            let forget = plan.resources.iter().any(|r| refreshed.live.get(&r.name).is_some_and(Option::is_none));
-            let outputs_missing = !destroy && !stack.outputs.is_empty() && state.outputs.len() != stack.outputs.len() && !state.resources.is_empty();
-            if forget || outputs_missing || had_pending {
-                apply::apply(Some(&stack).filter(|_| !destroy), &plan, state, file.clone(), &refreshed.live, aws, apply::Options { parallelism: 1, events: Arc::new(|_| {}) }).await?;
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        if saved.is_none() && !run.auto_approve && !confirm(operation)? {
-            eprintln!("{} cancelled.", if destroy { "Destroy" } else { "Apply" });
+    let stack = match loaded {
+        Ok(stack) => Arc::new(stack),
+        Err(rendered) => {
+            eprint!("{rendered}");
             return Ok(ExitCode::from(1));
         }
-        println!();
-        let events: apply::Events = Arc::new(|event: Event| {
-            let line = progress_line(&event);
-            if matches!(event, Event::Failed { .. }) { eprintln!("{line}") } else { println!("{line}") }
-        });
-        let stack_for_walk = if destroy { None } else { Some(&stack) };
-        let (state, outcome) =
-            apply::apply(stack_for_walk, &plan, state, file.clone(), &refreshed.live, aws, apply::Options { parallelism: usize::from(run.parallelism), events }).await?;
-        println!();
-        if outcome.success() {
-            let verb = if destroy { "Destroy" } else { "Apply" };
-            println!("{} {verb} complete! {}", style.green("✓"), summary(&plan).replace("Plan: ", "Resources: ").replace(" to add", " added").replace(" to change", " changed").replace(" to destroy", " destroyed"));
-            if !destroy && !state.outputs.is_empty() {
-                println!("\nOutputs:\n");
-                print_outputs(&state, None, false)?;
+    };
+    let destroy = destroy || saved.as_ref().is_some_and(|s| s.plan.destroy);
+    let from_saved_plan = saved.is_some();
+    let style = Style::detect(target_args.no_color);
+    let store = Arc::new(ops::local_store(&stack, &target_args.state_dir));
+    let operation = if destroy { "destroy" } else { "apply" };
+    let parallelism = usize::from(run.parallelism);
+
+    let rt = runtime()?;
+    rt.block_on(async {
+        let lock = store.lock(operation).await?;
+        let result = async {
+            let mut state = store.read().await?;
+            if let Some(saved) = &saved {
+                ops::check_saved_plan_state(&saved.plan, &state)?;
             }
-            Ok(ExitCode::SUCCESS)
-        } else if outcome.interrupted && outcome.failed.is_empty() {
-            eprintln!(
-                "{} {operation} interrupted: {} done, {} not started. State records everything that was created; run {operation} again to finish.",
-                style.red("✗"),
-                outcome.done.len(),
-                outcome.skipped.len()
-            );
-            Ok(ExitCode::from(1))
-        } else {
-            eprintln!(
-                "{} {operation} failed: {} failed, {} skipped, {} done. State records everything that was created; run {operation} again to converge.",
-                style.red("✗"),
-                outcome.failed.len(),
-                outcome.skipped.len(),
-                outcome.done.len()
-            );
-            for (name, error) in &outcome.failed {
-                eprintln!("  {name}: {error}");
+            let aws = Arc::new(Clients::connect(&target(target_args)).await?);
+            // One cheap call first: a wrong or dead endpoint is one clear error, before any plan.
+            aws.account_id().await?;
+            let had_pending = !state.pending.is_empty();
+            let plan = match saved {
+                Some(saved) => {
+                    // The plan saw the creates a killed run left as adopted; so must the check.
+                    ops::adopt(&stack, &mut state, &aws).await?;
+                    ops::check_saved_plan_live(&saved.plan, &state, &aws, parallelism).await?;
+                    saved.plan
+                }
+                None => {
+                    let planned = ops::plan(&stack, &mut state, &aws, destroy, parallelism).await?;
+                    if !planned.adopted.is_empty() {
+                        println!(
+                            "Adopted {} left by an interrupted run: {}",
+                            if planned.adopted.len() == 1 {
+                                "a resource"
+                            } else {
+                                "resources"
+                            },
+                            planned.adopted.join(", ")
+                        );
+                    }
+                    planned.plan
+                }
+            };
+            print!("{}", render_plan(&plan, style));
+            if !plan.has_changes() {
+                // Nothing to do in AWS; still forget what was deleted outside strata, and
+                // record adopted creates and outputs a state written before they were declared
+                // lacks.
+                if ops::needs_recording(&stack, &plan, &state, had_pending) {
+                    let options = apply::Options {
+                        parallelism: 1,
+                        events: Arc::new(|_| {}),
+                        stop: Box::pin(std::future::pending()),
+                    };
+                    ops::apply(stack.clone(), &plan, state, store.clone(), aws, options).await?;
+                }
+                return anyhow::Ok(ExitCode::SUCCESS);
             }
-            Ok(ExitCode::from(1))
+            // A saved plan was reviewed when it was made.
+            if !run.auto_approve && !from_saved_plan && !confirm(operation)? {
+                eprintln!("{} cancelled.", if destroy { "Destroy" } else { "Apply" });
+                return Ok(ExitCode::from(1));
+            }
+            println!();
+            let events: apply::Events = Arc::new(|event: Event| {
+                let line = progress_line(&event);
+                if matches!(event, Event::Failed { .. }) {
+                    eprintln!("{line}")
+                } else {
+                    println!("{line}")
+                }
+            });
+            let options = apply::Options {
+                parallelism,
+                events,
+                stop: interrupt(),
+            };
+            let (state, outcome) =
+                ops::apply(stack.clone(), &plan, state, store.clone(), aws, options).await?;
+            println!();
+            report(&plan, &state, &outcome, operation, style)
         }
-    })?;
-    drop(lock);
-    Ok(code)
+        .await;
+        store.unlock(lock).await?;
+        result
+    })
+}
+
+/// Resolves at the first Ctrl-C; a second one ends the process at once (pending records
+/// keep the state true even then).
+fn interrupt() -> apply::Stop {
+    Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tokio::spawn(async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("interrupted again: stopping now");
+            std::process::exit(130);
+        });
+    })
+}
+
+/// The closing lines of an apply or destroy, and its exit code.
+fn report(
+    plan: &Plan,
+    state: &State,
+    outcome: &apply::Outcome,
+    operation: &str,
+    style: Style,
+) -> anyhow::Result<ExitCode> {
+    if outcome.success() {
+        let verb = if plan.destroy { "Destroy" } else { "Apply" };
+        println!(
+            "{} {verb} complete! {}",
+            style.green("✓"),
+            summary(plan)
+                .replace("Plan: ", "Resources: ")
+                .replace(" to add", " added")
+                .replace(" to change", " changed")
+                .replace(" to destroy", " destroyed")
+        );
+        if !plan.destroy && !state.outputs.is_empty() {
+            println!("\nOutputs:\n");
+            print_outputs(state, None, false)?;
+        }
+        Ok(ExitCode::SUCCESS)
+    } else if outcome.interrupted && outcome.failed.is_empty() {
+        eprintln!(
+            "{} {operation} interrupted: {} done, {} not started. State records everything that was created; run {operation} again to finish.",
+            style.red("✗"),
+            outcome.done.len(),
+            outcome.skipped.len()
+        );
+        Ok(ExitCode::from(1))
+    } else {
+        eprintln!(
+            "{} {operation} failed: {} failed, {} skipped, {} done. State records everything that was created; run {operation} again to converge.",
+            style.red("✗"),
+            outcome.failed.len(),
+            outcome.skipped.len(),
+            outcome.done.len()
+        );
+        for (name, error) in &outcome.failed {
+            eprintln!("  {name}: {error}");
+        }
+        Ok(ExitCode::from(1))
+    }
 }
 
 /// Asks on the terminal; refuses to go on without one.
@@ -335,12 +291,12 @@ pub fn output(
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    let state = state_file(&stack, state_dir).load(&stack.name, &stage_of(&stack))?;
+    let state = ops::local_store(&stack, state_dir).load()?;
     if state.outputs.is_empty() {
         bail!(
             "no outputs: stack `{}` (stage `{}`) has no applied state in {} (is --state-dir right?)",
             stack.name,
-            stage_of(&stack),
+            ops::stage_of(&stack),
             state_dir.display()
         );
     }
@@ -400,7 +356,8 @@ pub fn force_unlock(args: &StackArgs, id: &str, state_dir: &Path) -> anyhow::Res
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    let info = unlock(&state_file(&stack, state_dir).path, id)?;
+    let store = ops::local_store(&stack, state_dir);
+    let info = runtime()?.block_on(store.force_unlock(id))?;
     println!(
         "Removed the lock {} held by {} (pid {}) for `{}`.",
         info.id, info.who, info.pid, info.operation

@@ -55,6 +55,9 @@ enum Command {
         /// Plan the destruction of everything in state.
         #[arg(long)]
         destroy: bool,
+        /// At most this many resources read from AWS at once.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
     },
     /// Create, update and delete resources so AWS matches the stack (or apply a saved plan).
     Apply {
@@ -203,7 +206,7 @@ struct RunArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     auto_approve: bool,
-    /// At most this many resources in flight at once.
+    /// At most this many resources read or changed at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     parallelism: u16,
 }
@@ -231,6 +234,7 @@ pub fn run() -> ExitCode {
             out,
             detailed_exitcode,
             destroy,
+            parallelism,
         } => deploy::plan(
             &stack,
             &target,
@@ -239,6 +243,7 @@ pub fn run() -> ExitCode {
                 out,
                 detailed_exitcode,
                 destroy,
+                parallelism,
             },
         ),
         Command::Apply { stack, target, run } => deploy::apply(&stack, &target, &run, false),

@@ -104,7 +104,10 @@ fn load_file(
     sources: &mut Sources,
 ) -> Result<(FileId, Node), Vec<Diagnostic>> {
     let shown = display_path(path);
-    let bytes = std::fs::read(path).map_err(|err| vec![missing_file(path, referenced_at, &err)])?;
+    let bytes = match sources.snapshot(&canonical) {
+        Some(text) => text.as_bytes().to_vec(),
+        None => std::fs::read(path).map_err(|err| vec![missing_file(path, referenced_at, &err)])?,
+    };
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(err) => {

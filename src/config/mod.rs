@@ -32,7 +32,24 @@ impl LoadError {
 
 /// Loads, merges and validates the stack in `path` with `--var` overrides.
 pub fn load_stack(path: &Path, vars: &[(String, String)]) -> Result<Stack, LoadError> {
-    let mut sources = Sources::default();
+    load_with(path, vars, Sources::default())
+}
+
+/// Loads the stack as `snapshot` holds its files (canonical path -> text), as a saved plan
+/// recorded them, instead of as they are on disk now.
+pub fn load_stack_from_snapshot(
+    path: &Path,
+    vars: &[(String, String)],
+    snapshot: std::collections::HashMap<std::path::PathBuf, String>,
+) -> Result<Stack, LoadError> {
+    load_with(path, vars, Sources::with_snapshot(snapshot))
+}
+
+fn load_with(
+    path: &Path,
+    vars: &[(String, String)],
+    mut sources: Sources,
+) -> Result<Stack, LoadError> {
     let chain = match load::load_chain(path, &mut sources) {
         Ok(chain) => chain,
         Err(diagnostics) => {

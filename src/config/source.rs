@@ -34,9 +34,24 @@ pub struct SourceFile {
 #[derive(Debug, Default)]
 pub struct Sources {
     files: Vec<SourceFile>,
+    /// Texts to use instead of reading the disk, by canonical path (a saved plan's copy of
+    /// the files it was made from).
+    snapshot: std::collections::HashMap<PathBuf, String>,
 }
 
 impl Sources {
+    /// Sources that read the files in `snapshot` from it instead of the disk.
+    pub fn with_snapshot(snapshot: std::collections::HashMap<PathBuf, String>) -> Sources {
+        Sources {
+            files: Vec::new(),
+            snapshot,
+        }
+    }
+
+    pub fn snapshot(&self, canonical: &Path) -> Option<&str> {
+        self.snapshot.get(canonical).map(String::as_str)
+    }
+
     pub fn add(&mut self, path: PathBuf, display: String, text: String) -> FileId {
         self.files.push(SourceFile {
             path,

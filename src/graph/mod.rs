@@ -1,12 +1,15 @@
 //! The dependency graph between resources: edges from `${...}` references and from
 //! `depends_on`, cycle detection with the cycle spelled out, walk order and DOT.
 
-use std::collections::{BTreeSet, HashMap};
+pub mod queue;
+
+use std::collections::HashMap;
 
 use indexmap::IndexMap;
 
 use crate::config::diagnostic::Diagnostic;
 use crate::config::source::Span;
+pub use queue::DependencyQueue;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EdgeKind {
@@ -85,14 +88,6 @@ impl Graph {
             .map(|e| e.to.as_str())
     }
 
-    /// What depends on `name`.
-    pub fn dependents<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.nodes
-            .iter()
-            .filter(move |(_, edges)| edges.iter().any(|e| e.to == name))
-            .map(|(n, _)| n.as_str())
-    }
-
     pub fn edges(&self) -> impl Iterator<Item = &Edge> {
         self.nodes.values().flatten()
     }
@@ -102,35 +97,15 @@ impl Graph {
         if let Some(cycle) = self.find_cycle() {
             return Err(cycle);
         }
-        let mut remaining: HashMap<&str, usize> = self
-            .nodes
-            .iter()
-            .map(|(n, edges)| (n.as_str(), edges.len()))
-            .collect();
-        let position: HashMap<&str, usize> = self
-            .nodes
-            .keys()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
-        let mut ready: BTreeSet<(usize, &str)> = remaining
-            .iter()
-            .filter(|(_, c)| **c == 0)
-            .map(|(n, _)| (position[n], *n))
-            .collect();
-        let mut order = Vec::with_capacity(self.nodes.len());
-        while let Some((i, node)) = ready.pop_first() {
-            let _ = i;
-            order.push(node.to_string());
-            for dependent in self.dependents(node) {
-                let count = remaining.get_mut(dependent).expect("every node is counted");
-                *count -= 1;
-                if *count == 0 {
-                    ready.insert((position[dependent], dependent));
-                }
-            }
-        }
-        Ok(order)
+        Ok(self.queue().into_order())
+    }
+
+    /// The graph as a queue that hands out each node once its dependencies are done.
+    pub fn queue(&self) -> DependencyQueue {
+        DependencyQueue::new(self.nodes.iter().map(|(name, edges)| {
+            let deps: Vec<String> = edges.iter().map(|e| e.to.clone()).collect();
+            (name.clone(), deps)
+        }))
     }
 
     /// The first cycle found by a depth-first search, in declaration order.

@@ -3,16 +3,17 @@
 
 use std::collections::HashMap;
 
-use futures::future::join_all;
+use futures::{StreamExt, TryStreamExt, stream};
 
-use super::diff::{action, changes, replace_reason};
-use super::{Action, Change, Plan, ResourcePlan};
+use super::diff::{action, changes};
+use super::{Action, ActionReason, Change, Plan, ResourcePlan};
 use crate::aws::{AwsError, Clients};
 use crate::config::Diagnostic;
 use crate::config::model::{BaseScope, Stack};
+use crate::graph::DependencyQueue;
 use crate::resources::implementation;
-use crate::schema::check_attributes;
-use crate::state::State;
+use crate::schema::{Schema, check_attributes};
+use crate::state::{ResourceState, State};
 use crate::value::{Attrs, Value, attrs_from_json};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +43,12 @@ pub struct Refreshed {
     pub live: HashMap<String, Option<Attrs>>,
 }
 
-/// Reads every resource recorded in state, concurrently.
-pub async fn refresh(state: &State, aws: &Clients) -> Result<Refreshed, PlanError> {
+/// Reads every resource recorded in state, at most `concurrency` at a time.
+pub async fn refresh(
+    state: &State,
+    aws: &Clients,
+    concurrency: usize,
+) -> Result<Refreshed, PlanError> {
     let unsupported: Vec<(String, String)> = state
         .resources
         .iter()
@@ -54,25 +59,35 @@ pub async fn refresh(state: &State, aws: &Clients) -> Result<Refreshed, PlanErro
         return Err(PlanError::Unsupported(unsupported));
     }
     let reads = state.resources.iter().map(|(name, r)| async move {
-        let resource = implementation(&r.type_name).expect("checked above");
-        let prior = attrs_from_json(&r.attributes);
-        let live = resource.read(aws, &r.id, &prior).await?;
-        // strata's own settings are not in AWS: carry them over from state.
-        let live = live.map(|mut attrs| {
-            for attr in resource.schema().attributes.iter().filter(|a| a.local) {
-                if let Some(v) = prior.get(attr.name) {
-                    attrs.insert(attr.name.to_string(), v.clone());
-                }
-            }
-            attrs
-        });
+        let live = read_recorded(aws, r).await?;
         Ok::<_, AwsError>((name.clone(), live))
     });
-    let live = join_all(reads)
-        .await
-        .into_iter()
-        .collect::<Result<HashMap<_, _>, _>>()?;
+    let live = stream::iter(reads)
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<HashMap<_, _>>()
+        .await?;
     Ok(Refreshed { live })
+}
+
+/// Reads one recorded object from AWS, with strata's own settings (which AWS does not
+/// hold) carried over from state. `None` when it is gone.
+pub async fn read_recorded(aws: &Clients, r: &ResourceState) -> Result<Option<Attrs>, AwsError> {
+    let resource = implementation(&r.type_name).ok_or_else(|| {
+        AwsError::new(
+            "read",
+            format!("this version of strata cannot read {}", r.type_name),
+        )
+    })?;
+    let prior = attrs_from_json(&r.attributes);
+    let live = resource.read(aws, &r.id, &prior).await?;
+    Ok(live.map(|mut attrs| {
+        for attr in resource.schema().attributes.iter().filter(|a| a.local) {
+            if let Some(v) = prior.get(attr.name) {
+                attrs.insert(attr.name.to_string(), v.clone());
+            }
+        }
+        attrs
+    }))
 }
 
 /// Resolves creates that a killed run left pending: each object that exists is adopted
@@ -104,14 +119,15 @@ pub async fn adopt_pending(state: &mut State, aws: &Clients) -> Result<Vec<Strin
     Ok(adopted)
 }
 
-/// Plans the stack against refreshed state. `destroy` plans the deletion of everything in
-/// state instead, without reading it first.
+/// Plans the stack against refreshed state, reading at most `concurrency` resources at
+/// once. `destroy` plans the deletion of everything in state instead, without reading it.
 pub async fn plan(
     stack: &Stack,
     state: &State,
     aws: &Clients,
     destroy: bool,
-) -> Result<(Plan, Refreshed), PlanError> {
+    concurrency: usize,
+) -> Result<Plan, PlanError> {
     if !destroy {
         let unsupported: Vec<(String, String)> = stack
             .resources
@@ -130,7 +146,7 @@ pub async fn plan(
             live: HashMap::new(),
         }
     } else {
-        refresh(state, aws).await?
+        refresh(state, aws, concurrency).await?
     };
     let mut resources = Vec::new();
     if !destroy {
@@ -138,71 +154,58 @@ pub async fn plan(
         resources = plan_stack(stack, state, &refreshed, &account_id, &aws.region)?;
     }
     // Resources in state that the stack no longer declares are deleted, dependents first.
-    let declared: Vec<&str> = if destroy {
-        Vec::new()
-    } else {
-        stack.resources.keys().map(String::as_str).collect()
-    };
-    for name in delete_order(state, &declared) {
+    for name in delete_order(state, |name| !destroy && stack.resources.contains_key(name)) {
         let r = &state.resources[&name];
-        let gone = refreshed.live.get(&name).is_some_and(Option::is_none);
+        let live = refreshed.live.get(&name);
+        let gone = live.is_some_and(Option::is_none);
         resources.push(ResourcePlan {
             name: name.clone(),
             type_name: r.type_name.clone(),
             action: if gone { Action::NoOp } else { Action::Delete },
             changes: Vec::new(),
             reason: if gone {
-                Some("already deleted outside strata; it will be forgotten".into())
+                ActionReason::AlreadyGone
             } else if destroy {
-                None
+                ActionReason::Destroy
             } else {
-                Some("no longer in the stack".into())
+                ActionReason::NoLongerInStack
             },
             id: Some(r.id.clone()),
             declared_at: None,
+            before: live.cloned().flatten(),
+            after: None,
+            dependencies: r.dependencies.clone(),
         });
     }
-    let plan = Plan {
+    Ok(Plan {
         stack: stack.name.clone(),
         stage: state.stage.clone(),
         state_serial: state.serial,
         state_lineage: state.lineage.clone(),
         resources,
         destroy,
-    };
-    Ok((plan, refreshed))
+    })
 }
 
-/// Names in state not in `declared`, in an order that deletes dependents before what they
-/// depend on (by the dependencies recorded in state).
-pub fn delete_order(state: &State, declared: &[&str]) -> Vec<String> {
-    let doomed: Vec<&String> = state
-        .resources
-        .keys()
-        .filter(|n| !declared.contains(&n.as_str()))
-        .collect();
-    let mut order: Vec<String> = Vec::new();
-    let mut remaining = doomed.clone();
-    while !remaining.is_empty() {
-        let before = remaining.len();
-        remaining.retain(|name| {
-            // Ready when nothing still to delete depends on it.
-            let blocked = doomed.iter().any(|other| {
-                !order.contains(other)
-                    && *other != *name
-                    && state.resources[*other].dependencies.contains(name)
-            });
-            if !blocked {
-                order.push((*name).clone());
-            }
-            blocked
-        });
-        if remaining.len() == before {
-            // A cycle in recorded dependencies cannot happen from a valid stack; take the rest as they are.
-            order.extend(remaining.drain(..).cloned());
+/// Names in state that `keep` does not keep, in an order that deletes dependents before
+/// what they depend on (by the dependencies recorded in state).
+pub fn delete_order(state: &State, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let doomed: Vec<&String> = state.resources.keys().filter(|n| !keep(n)).collect();
+    // Reversed edges: a resource waits for the deletion of everything that depends on it.
+    let mut waits_for: HashMap<&str, Vec<String>> = HashMap::new();
+    for other in &doomed {
+        for dep in &state.resources[*other].dependencies {
+            waits_for
+                .entry(dep.as_str())
+                .or_default()
+                .push((*other).clone());
         }
     }
-    order
+    DependencyQueue::new(doomed.iter().map(|name| {
+        let deps = waits_for.remove(name.as_str()).unwrap_or_default();
+        ((*name).clone(), deps)
+    }))
+    .into_order()
 }
 
 fn plan_stack(
@@ -250,28 +253,34 @@ fn plan_stack(
             &mut diagnostics,
         );
         let desired = super::desired_attributes(stack, decl, &scope);
+        let dependencies: Vec<String> =
+            stack.graph.dependencies(name).map(str::to_string).collect();
 
         let in_state = state.resources.get(name);
         let live = refreshed.live.get(name).and_then(Option::as_ref);
         let (action, changes, reason) = match (in_state, live) {
             (Some(prior), _) if prior.type_name != schema.type_name => (
                 Action::Replace,
-                created_changes(&desired),
-                Some(format!(
-                    "its type changed from {} to {}",
-                    prior.type_name, schema.type_name
-                )),
+                created_changes(schema, &desired),
+                ActionReason::TypeChanged {
+                    from: prior.type_name.clone(),
+                    to: schema.type_name.to_string(),
+                },
             ),
-            (None, _) => (Action::Create, created_changes(&desired), None),
+            (None, _) => (
+                Action::Create,
+                created_changes(schema, &desired),
+                ActionReason::New,
+            ),
             (Some(_), None) => (
                 Action::Create,
-                created_changes(&desired),
-                Some("deleted outside strata".into()),
+                created_changes(schema, &desired),
+                ActionReason::DeletedOutsideStrata,
             ),
             (Some(_), Some(live)) => {
                 let changes = changes(schema, &desired, live);
                 let action = action(&changes);
-                let reason = replace_reason(&changes);
+                let reason = update_reason(&changes, &dependencies, &actions);
                 (action, changes, reason)
             }
         };
@@ -284,7 +293,6 @@ fn plan_stack(
             }
         }
         actions.insert(name.clone(), action);
-        desired_by_name.insert(name.clone(), desired);
         out.push(ResourcePlan {
             name: name.clone(),
             type_name: schema.type_name.to_string(),
@@ -293,7 +301,11 @@ fn plan_stack(
             reason,
             id: in_state.filter(|_| live.is_some()).map(|r| r.id.clone()),
             declared_at: Some(stack.sources.short_location(&decl.span)),
+            before: live.cloned(),
+            after: action.writes().then(|| desired.clone()),
+            dependencies,
         });
+        desired_by_name.insert(name.clone(), desired);
     }
     if diagnostics.is_empty() {
         Ok(out)
@@ -302,14 +314,58 @@ fn plan_stack(
     }
 }
 
-/// A create shows every attribute the stack sets.
-fn created_changes(desired: &Attrs) -> Vec<Change> {
-    desired
+/// Why an existing resource changes: attributes that force replacement; values that come
+/// from a dependency being (re)created; or the attributes that differ.
+fn update_reason(
+    changes: &[Change],
+    dependencies: &[String],
+    actions: &HashMap<String, Action>,
+) -> ActionReason {
+    if changes.is_empty() {
+        return ActionReason::Unchanged;
+    }
+    let forcing: Vec<String> = changes
         .iter()
-        .map(|(k, v)| Change {
-            path: k.clone(),
+        .filter(|c| c.forces_replacement)
+        .map(|c| c.path.clone())
+        .collect();
+    if !forcing.is_empty() {
+        return ActionReason::ReplacementRequired {
+            attributes: forcing,
+        };
+    }
+    let only_unknowns = !changes.is_empty()
+        && changes
+            .iter()
+            .all(|c| c.after.as_ref().is_some_and(|v| !v.is_known()));
+    let replaced: Vec<String> = dependencies
+        .iter()
+        .filter(|d| matches!(actions.get(*d), Some(Action::Create | Action::Replace)))
+        .cloned()
+        .collect();
+    if only_unknowns && !replaced.is_empty() {
+        return ActionReason::DependencyReplaced {
+            dependencies: replaced,
+        };
+    }
+    ActionReason::AttributesChanged {
+        attributes: changes.iter().map(|c| c.path.clone()).collect(),
+    }
+}
+
+/// A create shows every attribute the stack sets, then those only AWS will know.
+fn created_changes(schema: &Schema, desired: &Attrs) -> Vec<Change> {
+    let set = desired.iter().map(|(k, v)| (k.clone(), v.clone()));
+    let computed = schema
+        .computed
+        .iter()
+        .filter(|c| !desired.contains_key(**c))
+        .map(|c| (c.to_string(), Value::Unknown));
+    set.chain(computed)
+        .map(|(path, after)| Change {
+            path,
             before: None,
-            after: Some(v.clone()),
+            after: Some(after),
             forces_replacement: false,
             origin: None,
             sensitive: false,

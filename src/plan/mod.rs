@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod diff;
+pub mod saved;
 
 use serde::{Deserialize, Serialize};
 
@@ -60,9 +61,81 @@ impl Action {
             Action::Delete => "-",
         }
     }
+
+    /// Whether the action makes or changes the object (and so needs desired attributes).
+    pub fn writes(self) -> bool {
+        matches!(self, Action::Create | Action::Update | Action::Replace)
+    }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// Why a resource gets its action. Renderings word it; the record keeps the facts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActionReason {
+    /// The stack and AWS agree: nothing to do.
+    Unchanged,
+    /// The stack declares it and strata has not made it yet.
+    New,
+    /// State records it, but AWS no longer has it: it is created again.
+    DeletedOutsideStrata,
+    /// These attributes differ between the stack and AWS (an edit, or drift).
+    AttributesChanged { attributes: Vec<String> },
+    /// These attributes cannot change in place.
+    ReplacementRequired { attributes: Vec<String> },
+    /// Values that come from these dependencies change, because they are (re)created.
+    DependencyReplaced { dependencies: Vec<String> },
+    /// The stack now declares it with another type.
+    TypeChanged { from: String, to: String },
+    /// State records it and the stack no longer declares it.
+    NoLongerInStack,
+    /// `destroy`: everything in state goes.
+    Destroy,
+    /// State records it, AWS no longer has it and the stack does not want it: forgotten.
+    AlreadyGone,
+}
+
+impl ActionReason {
+    /// The note a human plan shows beside the heading, where the action alone does not
+    /// say enough.
+    pub fn note(&self) -> Option<String> {
+        let list = |items: &[String]| {
+            items
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            ActionReason::Unchanged
+            | ActionReason::New
+            | ActionReason::AttributesChanged { .. }
+            | ActionReason::Destroy => None,
+            ActionReason::DeletedOutsideStrata => Some("deleted outside strata".into()),
+            ActionReason::ReplacementRequired { attributes } => Some(format!(
+                "{} cannot change in place: the resource is replaced",
+                list(attributes)
+            )),
+            ActionReason::DependencyReplaced { dependencies } => Some(format!(
+                "values from {} change: {} replaced",
+                list(dependencies),
+                if dependencies.len() == 1 {
+                    "it is"
+                } else {
+                    "they are"
+                }
+            )),
+            ActionReason::TypeChanged { from, to } => {
+                Some(format!("its type changed from {from} to {to}"))
+            }
+            ActionReason::NoLongerInStack => Some("no longer in the stack".into()),
+            ActionReason::AlreadyGone => {
+                Some("already deleted outside strata; it will be forgotten".into())
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// The attribute, dotted for nested ones.
     pub path: String,
@@ -75,21 +148,36 @@ pub struct Change {
     pub sensitive: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ResourcePlan {
     pub name: String,
     pub type_name: String,
     pub action: Action,
+    pub reason: ActionReason,
     pub changes: Vec<Change>,
-    /// Why: "drifted", "deleted outside strata", "`name` forces replacement", ...
-    pub reason: Option<String>,
     /// The physical id, for resources that exist.
     pub id: Option<String>,
     /// The file and line that declares the resource (none for deletes).
     pub declared_at: Option<String>,
+    /// The object as the plan read it from AWS; `None` when it does not exist or was not
+    /// read (a destroy plan reads nothing). Applying a saved plan checks it again.
+    pub before: Option<Attrs>,
+    /// The attributes a create, update or replace writes, `Unknown` where only the apply
+    /// will know (an ARN of a resource created first).
+    pub after: Option<Attrs>,
+    /// The resources this one depends on in the stack (recorded in state for destroy).
+    pub dependencies: Vec<String>,
 }
 
-#[derive(Clone, Debug)]
+impl ResourcePlan {
+    pub fn address(&self) -> String {
+        format!("{}.{}", self.type_name, self.name)
+    }
+}
+
+/// The plan: what apply will do, as a record. The human view, the JSON plan and the saved
+/// plan are renderings of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Plan {
     pub stack: String,
     pub stage: String,

@@ -1,14 +1,12 @@
-//! The state file: what strata created, so it never loses track of it. Versioned (format
-//! version, serial, lineage), written atomically (write, fsync, rename) after every
-//! resource, mode 0600. Each object records its physical id, attributes and dependencies,
-//! so destroy order survives a stack file that changed or lost resources.
+//! The state: what strata created, so it never loses track of it. Versioned (format
+//! version, serial, lineage) and written after every resource. Each object records its
+//! physical id, attributes and dependencies, so destroy order survives a stack file that
+//! changed or lost resources. Where it is kept is a [`store::StateStore`]; the local file
+//! ([`local::LocalStore`]) is the first.
 
+pub mod local;
 pub mod lock;
-
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+pub mod store;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -87,6 +85,14 @@ pub enum StateError {
     },
     #[error("cannot write state file {path}: {error}")]
     Write { path: String, error: std::io::Error },
+    #[error(
+        "the state at {path} was written by someone else (expected serial {expected}, found {found}); nothing more was written. Run the command again to work from the current state"
+    )]
+    Conflict {
+        path: String,
+        expected: u64,
+        found: u64,
+    },
 }
 
 impl State {
@@ -104,40 +110,22 @@ impl State {
     }
 }
 
-/// Where one stack and stage keep their state.
-#[derive(Clone, Debug)]
-pub struct StateFile {
-    pub path: PathBuf,
-}
-
-impl StateFile {
-    /// `.strata/<stack>-<stage>.state.json` under `dir`.
-    pub fn for_stack(dir: &Path, stack: &str, stage: &str) -> StateFile {
-        StateFile {
-            path: dir.join(format!("{stack}-{stage}.state.json")),
-        }
-    }
-
-    pub fn display(&self) -> String {
-        crate::config::source::display_path(&self.path)
-    }
-
-    /// The state, or a new empty one when the file does not exist yet.
-    pub fn load(&self, stack: &str, stage: &str) -> Result<State, StateError> {
-        let path = self.display();
-        let text = match fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(State::new(stack, stage));
-            }
-            Err(error) => return Err(StateError::Read { path, error }),
-        };
+impl State {
+    /// Parses a stored state, checking its format version and that it belongs to `stack`
+    /// and `stage`. `location` names where it was read from, for messages.
+    pub fn parse(
+        text: &str,
+        location: &str,
+        stack: &str,
+        stage: &str,
+    ) -> Result<State, StateError> {
+        let path = location.to_string();
         // The version is checked first so a newer format is reported as such, not as corrupt.
         #[derive(Deserialize)]
         struct Version {
             version: u32,
         }
-        match serde_json::from_str::<Version>(&text) {
+        match serde_json::from_str::<Version>(text) {
             Ok(v) if v.version > FORMAT_VERSION => {
                 return Err(StateError::NewerFormat {
                     path,
@@ -147,7 +135,7 @@ impl StateFile {
             Ok(_) => {}
             Err(error) => return Err(StateError::Corrupt { path, error }),
         }
-        let state: State = serde_json::from_str(&text).map_err(|error| StateError::Corrupt {
+        let state: State = serde_json::from_str(text).map_err(|error| StateError::Corrupt {
             path: path.clone(),
             error,
         })?;
@@ -162,91 +150,28 @@ impl StateFile {
         }
         Ok(state)
     }
-
-    /// Writes the state atomically with the next serial: a temporary file in the same
-    /// folder (mode 0600), fsync, rename over the old file, fsync the folder.
-    pub fn save(&self, state: &mut State) -> Result<(), StateError> {
-        state.serial += 1;
-        let err = |error| StateError::Write {
-            path: self.display(),
-            error,
-        };
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(err)?;
-        let tmp = self
-            .path
-            .with_extension(format!("json.tmp-{}", std::process::id()));
-        let text = serde_json::to_string_pretty(state).expect("state serialises");
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(err)?;
-        file.write_all(text.as_bytes()).map_err(err)?;
-        file.write_all(b"\n").map_err(err)?;
-        file.sync_all().map_err(err)?;
-        drop(file);
-        fs::rename(&tmp, &self.path).map_err(err)?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn save_then_load_round_trips_with_mode_0600_and_rising_serial() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = StateFile::for_stack(dir.path(), "s", "dev");
-        let mut state = file.load("s", "dev").unwrap();
-        assert_eq!(state.serial, 0);
-        state.resources.insert(
-            "q".into(),
-            ResourceState {
-                type_name: "sqs.queue".into(),
-                id: "url".into(),
-                attributes: serde_json::json!({"name": "q"}),
-                dependencies: vec![],
-            },
-        );
-        file.save(&mut state).unwrap();
-        file.save(&mut state).unwrap();
-        let loaded = file.load("s", "dev").unwrap();
-        assert_eq!(loaded.serial, 2);
-        assert_eq!(loaded.lineage, state.lineage);
-        assert_eq!(loaded.resources["q"].id, "url");
-        let mode = fs::metadata(&file.path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-    }
 
     #[test]
     fn corrupt_newer_and_foreign_states_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = StateFile::for_stack(dir.path(), "s", "dev");
-        fs::write(&file.path, "{\"version\": 1, \"serial\": 3, ").unwrap();
         assert!(matches!(
-            file.load("s", "dev"),
+            State::parse("{\"version\": 1, \"serial\": 3, ", "s", "s", "dev"),
             Err(StateError::Corrupt { .. })
         ));
-        fs::write(&file.path, "{\"version\": 99}").unwrap();
         assert!(matches!(
-            file.load("s", "dev"),
+            State::parse("{\"version\": 99}", "s", "s", "dev"),
             Err(StateError::NewerFormat { found: 99, .. })
         ));
-        let mut other = State::new("other", "dev");
-        StateFile {
-            path: file.path.clone(),
-        }
-        .save(&mut other)
-        .unwrap();
+        let other = serde_json::to_string(&State::new("other", "dev")).unwrap();
         assert!(matches!(
-            file.load("s", "dev"),
+            State::parse(&other, "s", "s", "dev"),
             Err(StateError::OtherStack { .. })
         ));
+        let mine = serde_json::to_string(&State::new("s", "dev")).unwrap();
+        assert_eq!(State::parse(&mine, "s", "s", "dev").unwrap().stack, "s");
     }
 }

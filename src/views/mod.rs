@@ -7,8 +7,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use crate::apply::Event;
-use crate::plan::{Action, Change, Plan, ResourcePlan};
-use crate::resources;
+use crate::plan::{Action, ActionReason, Change, Plan, ResourcePlan};
 use crate::value::Value;
 
 /// ANSI colour, on only for a terminal without NO_COLOR or --no-color.
@@ -67,12 +66,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         let forgotten = plan
             .resources
             .iter()
-            .filter(|r| {
-                r.id.is_some()
-                    && r.reason
-                        .as_deref()
-                        .is_some_and(|x| x.starts_with("already deleted"))
-            })
+            .filter(|r| r.reason == ActionReason::AlreadyGone)
             .count();
         let _ = writeln!(
             out,
@@ -112,8 +106,8 @@ fn render_resource(out: &mut String, rp: &ResourcePlan, style: Style) {
         Action::NoOp => return,
     };
     let mut heading = format!("  # {} {what}", style.bold(&address));
-    if let Some(reason) = &rp.reason {
-        let _ = write!(heading, " ({reason})");
+    if let Some(note) = rp.reason.note() {
+        let _ = write!(heading, " ({note})");
     }
     let _ = writeln!(out, "{heading}");
     if let Some(at) = &rp.declared_at {
@@ -129,32 +123,9 @@ fn render_resource(out: &mut String, rp: &ResourcePlan, style: Style) {
     if let Some(id) = &rp.id {
         let _ = writeln!(out, "        id = {id:?}");
     }
-    // Attributes only AWS will know, listed after a create's values.
-    let computed: Vec<&str> = match (rp.action, resources::schema(&rp.type_name)) {
-        (Action::Create, Some(schema)) => schema
-            .computed
-            .iter()
-            .copied()
-            .filter(|c| !rp.changes.iter().any(|ch| ch.path == *c))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let width = rp
-        .changes
-        .iter()
-        .map(|c| c.path.len())
-        .chain(computed.iter().map(|c| c.len()))
-        .max()
-        .unwrap_or(0);
+    let width = rp.changes.iter().map(|c| c.path.len()).max().unwrap_or(0);
     for change in &rp.changes {
         render_change(out, change, rp.action, width, style);
-    }
-    for computed in computed {
-        let _ = writeln!(
-            out,
-            "      {} {computed:<width$} = (known after apply)",
-            style.green("+")
-        );
     }
     let _ = writeln!(out, "    }}\n");
 }

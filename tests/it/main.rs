@@ -8,6 +8,7 @@ mod chain;
 mod crash;
 mod engine;
 mod faults;
+mod saved_plan;
 mod upload;
 mod validate;
 mod whole_stack;

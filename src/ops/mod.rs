@@ -1,0 +1,232 @@
+//! Orchestration: the steps of `plan`, `apply` and `destroy` as the command line runs them
+//! (read state, adopt what a killed run left, plan, check a saved plan, execute). The CLI
+//! parses arguments, calls these and renders what they return; it holds no engine logic.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt, stream};
+
+use crate::apply::{self, Options, Outcome};
+use crate::aws::{AwsError, Clients};
+use crate::config::{LoadError, Stack};
+use crate::plan::build::{PlanError, adopt_pending, plan as make_plan, read_recorded};
+use crate::plan::diff::changes;
+use crate::plan::saved::{SavedPlan, SavedPlanError};
+use crate::plan::{Action, ActionReason, Plan};
+use crate::resources::implementation;
+use crate::state::State;
+use crate::state::StateError;
+use crate::state::local::LocalStore;
+use crate::state::lock::LockError;
+use crate::state::store::StateStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Apply(#[from] apply::ApplyError),
+    #[error(transparent)]
+    SavedPlan(#[from] SavedPlanError),
+    /// A plan error, rendered with the stack's sources.
+    #[error("{0}")]
+    Plan(String),
+    #[error(
+        "the saved plan is stale: {0}. Nothing was changed; make a new plan with `strata plan --out`"
+    )]
+    Stale(String),
+}
+
+impl OpsError {
+    fn plan(stack: &Stack, err: PlanError) -> OpsError {
+        match err {
+            PlanError::Invalid(diagnostics) => OpsError::Plan(
+                crate::config::diagnostic::render_all(&diagnostics, &stack.sources)
+                    .trim_end()
+                    .to_string(),
+            ),
+            PlanError::Aws(e) => OpsError::Aws(e),
+            other => OpsError::Plan(other.to_string()),
+        }
+    }
+}
+
+/// The stage a stack is deployed as; it names the state.
+pub fn stage_of(stack: &Stack) -> String {
+    stack.stage().unwrap_or("default").to_string()
+}
+
+/// The local store of `stack` in `dir`.
+pub fn local_store(stack: &Stack, dir: &Path) -> LocalStore {
+    LocalStore::new(dir, &stack.name, &stage_of(stack))
+}
+
+/// A plan, and the names of resources adopted from creates a killed run left pending.
+pub struct Planned {
+    pub plan: Plan,
+    pub adopted: Vec<String>,
+}
+
+/// Adopts into `state` (in memory) the objects of creates a killed run left pending;
+/// returns their names.
+pub async fn adopt(
+    stack: &Stack,
+    state: &mut State,
+    aws: &Clients,
+) -> Result<Vec<String>, OpsError> {
+    adopt_pending(state, aws)
+        .await
+        .map_err(|e| OpsError::plan(stack, e))
+}
+
+/// Adopts what a killed run left pending (in `state`, in memory), then plans, reading at
+/// most `concurrency` resources at once.
+pub async fn plan(
+    stack: &Stack,
+    state: &mut State,
+    aws: &Clients,
+    destroy: bool,
+    concurrency: usize,
+) -> Result<Planned, OpsError> {
+    let adopted = adopt(stack, state, aws).await?;
+    let plan = make_plan(stack, state, aws, destroy, concurrency)
+        .await
+        .map_err(|e| OpsError::plan(stack, e))?;
+    Ok(Planned { plan, adopted })
+}
+
+/// Reads a saved plan; `None` when `path` is not one (a stack file).
+pub fn read_saved_plan(path: &Path) -> Result<Option<SavedPlan>, OpsError> {
+    let bytes = std::fs::read(path).map_err(|error| StateError::Read {
+        path: path.display().to_string(),
+        error,
+    })?;
+    Ok(SavedPlan::parse(&bytes, path)?)
+}
+
+/// The stack a saved plan was made from, loaded from the plan's own copy of its files,
+/// after checking that the files on disk are still those files.
+pub fn stack_of_saved_plan(saved: &SavedPlan) -> Result<Result<Stack, LoadError>, OpsError> {
+    let changed = saved.changed_files();
+    if !changed.is_empty() {
+        return Err(OpsError::Stale(format!(
+            "the stack changed since the plan was made: {}",
+            changed.join(", ")
+        )));
+    }
+    Ok(crate::config::load_stack_from_snapshot(
+        &saved.stack_file,
+        &saved.variables,
+        saved.snapshot(),
+    ))
+}
+
+/// Checks that the state a saved plan was made from is still the state: same lineage,
+/// same serial. Needs no AWS call.
+pub fn check_saved_plan_state(plan: &Plan, state: &State) -> Result<(), OpsError> {
+    // A plan made before the first apply has no lineage to compare yet.
+    if state.serial > 0 && plan.state_lineage != state.lineage {
+        return Err(OpsError::Stale(format!(
+            "it was made from another state (another lineage: {}; this state's is {})",
+            plan.state_lineage, state.lineage
+        )));
+    }
+    if plan.state_serial != state.serial {
+        return Err(OpsError::Stale(format!(
+            "it was made from state serial {} and the state is now at serial {}: another run changed it",
+            plan.state_serial, state.serial
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that every resource a saved plan touches reads from AWS as it did when the plan
+/// was made.
+pub async fn check_saved_plan_live(
+    plan: &Plan,
+    state: &State,
+    aws: &Clients,
+    concurrency: usize,
+) -> Result<(), OpsError> {
+    let touched = plan
+        .resources
+        .iter()
+        .filter(|rp| rp.action != Action::NoOp && !matches!(rp.reason, ActionReason::Destroy));
+    let reads = touched.filter_map(|rp| {
+        let recorded = state.resources.get(&rp.name)?;
+        Some(async move {
+            let now = read_recorded(aws, recorded).await?;
+            Ok::<_, AwsError>(drift(rp, now))
+        })
+    });
+    let drifted: Vec<String> = stream::iter(reads)
+        .buffer_unordered(concurrency.max(1))
+        .try_filter_map(|d| async move { Ok(d) })
+        .try_collect()
+        .await?;
+    if drifted.is_empty() {
+        Ok(())
+    } else {
+        Err(OpsError::Stale(format!(
+            "AWS changed since the plan was made: {}",
+            drifted.join("; ")
+        )))
+    }
+}
+
+/// How the object `rp` touches differs now from what the plan read, if it does.
+fn drift(rp: &crate::plan::ResourcePlan, now: Option<crate::value::Attrs>) -> Option<String> {
+    let address = rp.address();
+    match (&rp.before, now) {
+        (None, None) => None,
+        (Some(_), None) => Some(format!("{address} was deleted outside strata")),
+        (None, Some(_)) => Some(format!("{address} exists again")),
+        (Some(before), Some(now)) => {
+            let schema = implementation(&rp.type_name)?.schema();
+            let moved: Vec<String> = changes(schema, before, &now)
+                .into_iter()
+                .map(|c| {
+                    format!(
+                        "`{}` is {} (the plan read {})",
+                        c.path,
+                        c.before.map_or("unset".into(), |v| v.render()),
+                        c.after.map_or("unset".into(), |v| v.render())
+                    )
+                })
+                .collect();
+            (!moved.is_empty()).then(|| format!("{address}: {}", moved.join(", ")))
+        }
+    }
+}
+
+/// Whether a plan with no changes still has something to record: objects deleted outside
+/// strata to forget, creates to adopt, or outputs the state lacks.
+pub fn needs_recording(stack: &Stack, plan: &Plan, state: &State, adopted: bool) -> bool {
+    let forget = plan
+        .resources
+        .iter()
+        .any(|r| r.reason == ActionReason::AlreadyGone);
+    let outputs_missing = !plan.destroy
+        && !stack.outputs.is_empty()
+        && state.outputs.len() != stack.outputs.len()
+        && !state.resources.is_empty();
+    forget || outputs_missing || adopted
+}
+
+/// Executes `plan` (see [`apply::apply`]).
+pub async fn apply(
+    stack: Arc<Stack>,
+    plan: &Plan,
+    state: State,
+    store: Arc<dyn StateStore>,
+    aws: Arc<Clients>,
+    options: Options,
+) -> Result<(State, Outcome), OpsError> {
+    let stack = (!plan.destroy).then_some(stack);
+    Ok(apply::apply(stack, plan, state, store, aws, options).await?)
+}
