@@ -101,20 +101,26 @@ impl Consumer<'_> {
                     }
                     Err(e) => {
                         summary.failed += 1;
-                        on_error(&format!(
-                            "message {}: {e} (left on the queue; receive count {receive_count})",
-                            message.message_id().unwrap_or("?")
-                        ));
+                        let message_id = message.message_id().unwrap_or("?");
                         // Back on the queue at once: retried, and dead-lettered after the
-                        // queue's max receive count.
-                        let _ = self
-                            .sqs
+                        // queue's max receive count. If that fails, the message stays
+                        // hidden for the queue's whole visibility timeout: the round stops
+                        // and says so.
+                        self.sqs
                             .change_message_visibility()
                             .queue_url(self.queue_url)
                             .receipt_handle(receipt)
                             .visibility_timeout(0)
                             .send()
-                            .await;
+                            .await
+                            .map_err(|error| ChainError::NotReleased {
+                                message_id: message_id.to_string(),
+                                cause: e.to_string(),
+                                error: AwsError::from_sdk("ChangeMessageVisibility", error),
+                            })?;
+                        on_error(&format!(
+                            "message {message_id}: {e} (left on the queue; receive count {receive_count})"
+                        ));
                     }
                 }
             }
@@ -195,11 +201,21 @@ pub fn target_path(dir: &Path, key: &str) -> Result<PathBuf, ChainError> {
 }
 
 /// Writes to a temporary file beside `path`, checks the size, then renames: a payload is
-/// either whole on disk or not there at all.
+/// either whole on disk or not there at all. Dropped before `finish` succeeds (any error,
+/// or the download future being dropped), it removes the temporary file.
 struct Landing {
     temp: PathBuf,
     file: tokio::fs::File,
     written: u64,
+    renamed: bool,
+}
+
+impl Drop for Landing {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
 }
 
 impl Landing {
@@ -220,6 +236,7 @@ impl Landing {
             temp,
             file,
             written: 0,
+            renamed: false,
         })
     }
 
@@ -242,7 +259,6 @@ impl Landing {
         self.file.flush().await.map_err(io)?;
         self.file.sync_all().await.map_err(io)?;
         if let Some(expected) = expected.filter(|e| *e != self.written) {
-            let _ = tokio::fs::remove_file(&self.temp).await;
             return Err(ChainError::SizeMismatch {
                 key: key.to_string(),
                 expected,
@@ -250,6 +266,7 @@ impl Landing {
             });
         }
         tokio::fs::rename(&self.temp, path).await.map_err(io)?;
+        self.renamed = true;
         Ok(self.written)
     }
 }

@@ -73,31 +73,14 @@ fn short(body: &str) -> String {
     body.chars().take(120).collect()
 }
 
-/// S3 event keys are URL-encoded, with `+` for spaces.
+/// An S3 event's object key as it was written: S3 event notifications URL-encode keys
+/// the way HTML forms do, with `+` for a space and `%2B` for a plus. A `%` that starts no
+/// escape is kept as it is; bytes that are not UTF-8 become U+FFFD.
 pub fn decode_key(key: &str) -> String {
-    let bytes = key.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let spaced = key.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -158,5 +141,25 @@ mod tests {
         assert_eq!(decode_key("a%20b+c"), "a b c");
         assert_eq!(decode_key("100%"), "100%");
         assert_eq!(decode_key("x%zz"), "x%zz");
+        assert_eq!(decode_key("x%4"), "x%4");
+    }
+
+    #[test]
+    fn plus_is_a_space_and_an_encoded_plus_is_a_plus() {
+        assert_eq!(decode_key("a+b%2Bc"), "a b+c");
+        assert_eq!(decode_key("%2B+%2b"), "+ +");
+        // The hand-written decoder read `%+1` as the byte 0x01 (`from_str_radix` takes a sign).
+        assert_eq!(decode_key("%+1"), "% 1");
+    }
+
+    #[test]
+    fn unicode_keys_decode_from_their_utf8_escapes() {
+        assert_eq!(
+            decode_key("input/my+report/%C3%9Cn%C3%AFc%C3%B6d%C3%A9+%E6%9D%B1%E4%BA%AC.txt"),
+            "input/my report/Ünïcödé 東京.txt"
+        );
+        // Already-decoded characters pass through; a lone byte that is not UTF-8 is replaced.
+        assert_eq!(decode_key("gr%C3%BC%C3%9Fe-東京"), "grüße-東京");
+        assert_eq!(decode_key("bad%FF"), "bad\u{FFFD}");
     }
 }

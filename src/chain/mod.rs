@@ -29,6 +29,14 @@ pub enum ChainError {
     Io(String),
     #[error(transparent)]
     Aws(#[from] crate::aws::AwsError),
+    #[error(
+        "message {message_id} failed ({cause}) and could not be put back on the queue, so it stays hidden until its visibility timeout ends: {error}"
+    )]
+    NotReleased {
+        message_id: String,
+        cause: String,
+        error: crate::aws::AwsError,
+    },
     #[error("payload `{key}` has {got} bytes, the event said {expected}")]
     SizeMismatch {
         key: String,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::common::{Emulator, Proxy, assert_exit, repo, stderr, stdout, strata};
+use crate::common::{Emulator, Proxy, assert_exit, files_under, repo, stderr, stdout, strata};
 
 const STORAGE: &str = "tests/stacks/storage.toml";
 
@@ -50,25 +50,12 @@ fn all_refused(dir: &Path, proxy: &Proxy, stack: &str, extra: &[&str], message: 
         refused(dir, proxy, &args, 1, message);
     }
     // A lock file may stay, but a released lock names no holder.
-    let held: Vec<PathBuf> = walk(dir)
+    let held: Vec<PathBuf> = files_under(dir)
         .into_iter()
         .filter(|p| p.to_string_lossy().ends_with(".lock"))
         .filter(|p| !std::fs::read_to_string(p).unwrap().is_empty())
         .collect();
     assert_eq!(held, Vec::<PathBuf>::new(), "a refused run left its lock");
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// Every invalid stack of the corpus, for plan, apply and destroy: the recorded diagnostics,
@@ -108,7 +95,7 @@ fn invalid_stack_files_make_no_aws_call() {
         checked += 1;
     }
     assert!(checked >= 60, "only {checked} cases");
-    assert_eq!(walk(Path::new(&state_dir)), Vec::<PathBuf>::new());
+    assert_eq!(files_under(Path::new(&state_dir)), Vec::<PathBuf>::new());
 }
 
 /// Damaged and foreign state files and saved plans, and malformed variables, are refused

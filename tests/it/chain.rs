@@ -2,11 +2,13 @@
 //! sends payloads of any size, the consumer receives them intact; failures dead-letter;
 //! messages from the AWS SQS Extended Client are understood.
 
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::common::{
-    Emulator, assert_exit, copy_stacks, output_of, run, stderr, stdout, strata_command,
+    Emulator, Proxy, assert_exit, copy_stacks, files_under, output_of, run, stderr, stdout,
+    strata_command,
 };
 use serde_json::Value as Json;
 
@@ -149,18 +151,18 @@ fn payloads_of_every_size_arrive_intact_without_producer_credentials() {
 }
 
 #[test]
-fn keys_with_spaces_and_unicode_arrive_intact() {
+fn keys_with_spaces_plus_signs_and_unicode_arrive_intact() {
     let d = deploy();
     let file = d.path().join("note.txt");
     std::fs::write(&file, "grüße").unwrap();
     let out = d.send(&[
         file.to_str().unwrap(),
         "--key",
-        "input/my report/Ünïcödé 東京.txt",
+        "input/my report/1+1 Ünïcödé 東京.txt",
     ]);
     assert_exit(&out, 0);
     assert!(
-        stdout(&out).contains("sent input/my report/Ünïcödé 東京.txt"),
+        stdout(&out).contains("sent input/my report/1+1 Ünïcödé 東京.txt"),
         "{}",
         stdout(&out)
     );
@@ -174,9 +176,12 @@ fn keys_with_spaces_and_unicode_arrive_intact() {
         "2",
     ]);
     assert_exit(&out, 0);
-    assert_eq!(received(&out)[0]["key"], "input/my report/Ünïcödé 東京.txt");
     assert_eq!(
-        std::fs::read_to_string(out_dir.join("input/my report/Ünïcödé 東京.txt")).unwrap(),
+        received(&out)[0]["key"],
+        "input/my report/1+1 Ünïcödé 東京.txt"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("input/my report/1+1 Ünïcödé 東京.txt")).unwrap(),
         "grüße"
     );
 }
@@ -343,4 +348,235 @@ async fn failures_never_print_credentials_or_url_signatures() {
         "{err}"
     );
     assert!(!err.contains("X-Amz-Signature"), "{err}");
+}
+
+/// A presign endpoint for receives that never need one (nothing listens on port 9).
+const UNUSED_API: &str = "http://127.0.0.1:9";
+
+/// `strata receive` of one round on QUEUE_URL through ENDPOINT, payloads fetched through the
+/// presign endpoint API_URL, saved under OUT.
+fn receive_once(dir: &Path, endpoint: &str, queue_url: &str, api_url: &str, out: &Path) -> Output {
+    strata_command(
+        dir,
+        &[
+            "receive",
+            "--endpoint-url",
+            endpoint,
+            "--queue-url",
+            queue_url,
+            "--api-url",
+            api_url,
+            "--out",
+            out.to_str().unwrap(),
+            "--max",
+            "1",
+            "--wait",
+            "2",
+            "--json",
+        ],
+    )
+    .output()
+    .unwrap()
+}
+
+/// The proxy in front of EMULATOR, answering every call of OPERATION (`service:operation`)
+/// with a fault of KIND, and forwarding every other call.
+fn faulting(emulator: &Emulator, kind: &str, operation: &str) -> Proxy {
+    Proxy::start(
+        &emulator.endpoint,
+        &[
+            "--fault-rate",
+            "1",
+            "--seed",
+            "1",
+            "--fault-kinds",
+            kind,
+            "--fault-operations",
+            operation,
+        ],
+    )
+}
+
+/// A fresh queue on the emulator with MESSAGE on it: (queue URL, message id).
+async fn queue_with(clients: &strata::aws::Clients, message: &str) -> (String, String) {
+    let queue_url = clients
+        .sqs
+        .create_queue()
+        .queue_name("content")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let sent = clients
+        .sqs
+        .send_message()
+        .queue_url(&queue_url)
+        .message_body(message)
+        .send()
+        .await
+        .unwrap();
+    (queue_url, sent.message_id().unwrap().to_string())
+}
+
+/// A receive whose one download broke off with FAILURE: exit 1, nothing received, the
+/// message left on the queue, and LANDING (the directory the payload was being written to)
+/// left with no file at all, no partial one in particular.
+fn assert_cut_off(out: &Output, message_id: &str, failure: &str, landing: &Path) {
+    assert_exit(out, 1);
+    let err = stderr(out);
+    assert!(
+        err.contains(&format!("message {message_id}: {failure}")),
+        "{err}"
+    );
+    assert!(err.contains("left on the queue; receive count 1"), "{err}");
+    assert!(received(out).is_empty(), "{}", stdout(out));
+    assert!(landing.is_dir(), "the download never started");
+    assert_eq!(
+        files_under(landing.parent().unwrap()),
+        Vec::<PathBuf>::new()
+    );
+}
+
+/// A presign endpoint and a storage server in one, on a free port: a POST (presign) answers
+/// with the URL of `/payload` on the same server; a GET of it promises PROMISED bytes, sends
+/// SENT of them, and closes the connection. Serves until the test process ends.
+fn cut_off_storage(promised: usize, sent: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let payload_url = format!("{url}/payload");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            reader.read_exact(&mut vec![0; length]).unwrap();
+            let _ = if request_line.starts_with("POST") {
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload_url}",
+                    payload_url.len()
+                )
+            } else {
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {promised}\r\nConnection: close\r\n\r\n"
+                )
+                .and_then(|()| stream.write_all(&payload(sent, 9)))
+            };
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_download_cut_off_mid_stream_leaves_no_partial_file() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let event = serde_json::json!({"Records": [{"eventVersion": "2.1", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "content"}, "object": {"key": "input/cut.bin", "size": 1 << 20}}}]});
+    let (queue_url, message_id) = queue_with(&clients, &event.to_string()).await;
+    // The storage server promises 1 MiB and closes the connection after 64 KiB.
+    let api_url = cut_off_storage(1 << 20, 64 * 1024);
+    let out_dir = dir.path().join("received");
+    let out = receive_once(
+        dir.path(),
+        &emulator.endpoint,
+        &queue_url,
+        &api_url,
+        &out_dir,
+    );
+    assert_cut_off(&out, &message_id, "cannot reach S3", &out_dir.join("input"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claim_check_download_cut_off_mid_stream_leaves_no_partial_file() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    clients
+        .s3
+        .create_bucket()
+        .bucket("claim-checks")
+        .send()
+        .await
+        .unwrap();
+    clients
+        .s3
+        .put_object()
+        .bucket("claim-checks")
+        .key("big/payload.bin")
+        .body(payload(256 * 1024, 3).into())
+        .send()
+        .await
+        .unwrap();
+    let pointer = r#"["software.amazon.payloadoffloading.PayloadS3Pointer",{"s3BucketName":"claim-checks","s3Key":"big/payload.bin"}]"#;
+    let (queue_url, message_id) = queue_with(&clients, pointer).await;
+    // Every GetObject answer is cut off after half its body.
+    let proxy = faulting(&emulator, "truncate", "s3:GetObject");
+    let out_dir = dir.path().join("received");
+    let out = receive_once(dir.path(), &proxy.url, &queue_url, UNUSED_API, &out_dir);
+    assert_cut_off(&out, &message_id, "GetObject failed", &out_dir.join("big"));
+    assert_eq!(proxy.stats()["faults_by_operation"]["s3:GetObject"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_change_message_visibility_is_reported_with_the_message_id() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (queue_url, message_id) = queue_with(&clients, "not an event").await;
+    // Every ChangeMessageVisibility (the SDK's retries included) answers 500 or 503.
+    let proxy = faulting(&emulator, "5xx", "sqs:ChangeMessageVisibility");
+    let out_dir = dir.path().join("received");
+    let out = receive_once(dir.path(), &proxy.url, &queue_url, UNUSED_API, &out_dir);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "message {message_id} failed (not an S3 event or claim-check pointer: not an event) \
+             and could not be put back on the queue, so it stays hidden until its visibility \
+             timeout ends: ChangeMessageVisibility failed: "
+        )),
+        "{err}"
+    );
+    let stats = proxy.stats();
+    assert!(
+        stats["faults_by_operation"]["sqs:ChangeMessageVisibility"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{stats}"
+    );
+    // The message is still in flight (hidden), not deleted: the queue counts it.
+    let attributes = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(
+            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attributes.attributes().unwrap()
+            [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible],
+        "1"
+    );
 }

@@ -185,6 +185,20 @@ pub fn output_of(dir: &Path, stack: &str, name: &str, extra: &[&str]) -> String 
     stdout(&out).trim().to_string()
 }
 
+/// Every file under DIR (directories left out), recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 /// Compares `actual` with tests/snapshots/NAME; `STRATA_BLESS=1` rewrites the snapshot.
 pub fn assert_snapshot(name: &str, actual: &str) {
     let path = repo().join("tests/snapshots").join(name);

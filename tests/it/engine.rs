@@ -642,7 +642,12 @@ async fn two_concurrent_applies_never_both_run() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let stack = stack_file();
-    let spawn = || {
+    // Every AWS call of the first apply (34 of them) is held 500 ms: it holds the lock for
+    // seconds after its first call.
+    let slow = crate::common::Proxy::start(&emulator.endpoint, &["--latency-ms", "500"]);
+    // The second one's calls are only counted.
+    let counted = crate::common::Proxy::start(&emulator.endpoint, &[]);
+    let apply = |endpoint: &str| {
         strata_command(
             dir,
             &[
@@ -650,7 +655,7 @@ async fn two_concurrent_applies_never_both_run() {
                 &stack,
                 "--auto-approve",
                 "--endpoint-url",
-                &emulator.endpoint,
+                endpoint,
             ],
         )
         .stdout(std::process::Stdio::piped())
@@ -658,22 +663,27 @@ async fn two_concurrent_applies_never_both_run() {
         .spawn()
         .unwrap()
     };
-    let (a, b) = (spawn(), spawn());
-    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    let locked = [&a, &b]
-        .iter()
-        .filter(|o| stderr(o).contains("the state is locked"))
-        .count();
-    let succeeded = [&a, &b].iter().filter(|o| o.status.success()).count();
-    // Either they overlapped (one refused) or ran one after the other (the second had nothing to do).
-    assert_eq!(
-        succeeded + locked,
-        2,
-        "a: {}\nb: {}",
-        stderr(&a),
-        stderr(&b)
+    let mut first = apply(&slow.url);
+    // It calls AWS only once it holds the lock.
+    let start = Instant::now();
+    while slow.stats()["total"] == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the first apply made no AWS call in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = apply(&counted.url).wait_with_output().unwrap();
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first apply ended before the second did: they did not overlap"
     );
-    assert!(succeeded >= 1);
+    let first = first.wait_with_output().unwrap();
+    assert_exit(&first, 0);
+    assert_exit(&second, 1);
+    let err = stderr(&second);
+    assert!(err.contains("the state is locked by"), "{err}");
+    assert_eq!(counted.stats()["total"], 0, "the refused apply called AWS");
     assert_eq!(state(dir)["resources"].as_object().unwrap().len(), 8);
 }
 
@@ -752,7 +762,20 @@ async fn values_from_sensitive_variables_never_appear_in_plans() {
         "{text}"
     );
     let out = run(dir, &emulator, &["plan", &stack, "--json"]);
-    assert!(!stdout(&out).contains("s3cr3t"));
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(!text.contains("s3cr3t"), "{text}");
+    let plan: Json = serde_json::from_str(&text).unwrap();
+    let tags = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"] == "content_queue")
+        .flat_map(|r| r["changes"].as_array().unwrap())
+        .find(|c| c["path"] == "tags")
+        .unwrap();
+    assert_eq!(tags["sensitive"], true, "{tags}");
+    assert_eq!(tags["after"], Json::Null, "{tags}");
     assert_exit(
         &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
         0,
