@@ -8,6 +8,7 @@ mod chain;
 mod crash;
 mod engine;
 mod faults;
+mod resource_fixes;
 mod upload;
 mod validate;
 mod whole_stack;
