@@ -289,6 +289,25 @@ mod tests {
     }
 
     #[test]
+    fn a_service_error_without_a_code_is_one_line() {
+        use aws_sdk_s3::error::ErrorMetadata;
+        let unhandled = ListBucketsError::generic(ErrorMetadata::builder().build());
+        let answer = Response::new(
+            StatusCode::try_from(502).unwrap(),
+            SdkBody::from("<html>".repeat(5000)),
+        );
+        let err: Err = SdkError::service_error(unhandled, answer);
+        let err = AwsError::from_sdk("ListBuckets", err);
+        assert_one_short_line(&err);
+        assert!(
+            err.to_string()
+                .starts_with("ListBuckets failed: HTTP 502 without an error code ("),
+            "{err}"
+        );
+        assert_eq!((err.kind, err.status), (ErrorKind::Transient, Some(502)));
+    }
+
+    #[test]
     fn a_timeout_is_one_line() {
         let err: Err = SdkError::timeout_error("operation attempt timed out after 60s");
         let err = AwsError::from_sdk("ListBuckets", err);

@@ -89,7 +89,9 @@ use async_trait::async_trait;
 use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType, Tag};
 use indexmap::IndexMap;
 
-use super::support::{Gone, changed, opt_bool, opt_str, req_str, sync_tags, tags, tags_value};
+use super::support::{
+    Gone, changed, find_by_name, opt_bool, opt_str, req_str, sync_tags, tags, tags_value,
+};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
@@ -247,11 +249,7 @@ impl Resource for CloudtrailTrail {
     }
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
-        let name = req_str(desired, "name")?;
-        Ok(self
-            .read(aws, name, desired)
-            .await?
-            .map(|_| name.to_string()))
+        find_by_name(self, aws, desired).await
     }
 
     /// A trail always has event selectors: a stack that sets none (or `[]`) wants AWS's

@@ -60,8 +60,8 @@ use futures::future::try_join_all;
 use indexmap::IndexMap;
 
 use super::support::{
-    Gone, changed, opt_i64, opt_str, parse_json, percent_decode, req_str, sync_tags, tags,
-    tags_value,
+    Gone, changed, find_by_name, opt_i64, opt_str, parse_json, percent_decode, req_str, sync_tags,
+    tags, tags_value,
 };
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
@@ -230,11 +230,7 @@ impl Resource for IamRole {
     }
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
-        let name = req_str(desired, "name")?;
-        Ok(self
-            .read(aws, name, desired)
-            .await?
-            .map(|_| name.to_string()))
+        find_by_name(self, aws, desired).await
     }
 
     /// Managed policies are a set: read returns them sorted, so the stack's are too.

@@ -72,7 +72,9 @@ use aws_sdk_lambda::types::{
 use indexmap::IndexMap;
 
 use super::package::{Package, package_dir};
-use super::support::{Gone, changed, opt_i64, opt_str, req_str, sync_tags, tags, tags_value};
+use super::support::{
+    Gone, changed, find_by_name, opt_i64, opt_str, req_str, sync_tags, tags, tags_value,
+};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
@@ -188,11 +190,7 @@ impl Resource for LambdaFunction {
     }
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
-        let name = req_str(desired, "name")?;
-        Ok(self
-            .read(aws, name, desired)
-            .await?
-            .map(|_| name.to_string()))
+        find_by_name(self, aws, desired).await
     }
 
     /// The code hash is known before apply: a code change shows as `code_sha256`.

@@ -6,7 +6,8 @@ use std::future::Future;
 
 use indexmap::IndexMap;
 
-use crate::aws::AwsError;
+use super::Resource;
+use crate::aws::{AwsError, Clients};
 use crate::plan::diff::same;
 use crate::schema::Schema;
 use crate::value::{Attrs, Value};
@@ -146,6 +147,17 @@ pub fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`Resource::find`] for a type whose id is its `name`: the object of that name, if any.
+pub async fn find_by_name(
+    resource: &dyn Resource,
+    aws: &Clients,
+    desired: &Attrs,
+) -> Result<Option<String>, AwsError> {
+    let name = req_str(desired, "name")?;
+    let found = resource.read(aws, name, desired).await?;
+    Ok(found.map(|_| name.to_string()))
 }
 
 /// What a not-found answer means: for a read, the object is gone (drift, not an error);
