@@ -1,5 +1,6 @@
 //! Talking to AWS: one SDK configuration from the standard chain (or `--local` /
-//! `--endpoint-url`), the service clients, error classification and retries.
+//! `--endpoint-url`), the service clients, error classification and retries (the budgets
+//! of the two retry layers are documented in [`retry`]).
 
 pub mod error;
 pub mod retry;
@@ -55,12 +56,11 @@ impl Clients {
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(
+                // Transient faults are the SDK's to retry, and only the SDK's (see `retry`).
                 RetryConfig::standard()
-                    // Throttling, 5xx and dropped connections are retried quickly and often;
-                    // an endpoint that is not there still fails within seconds.
-                    .with_max_attempts(8)
-                    .with_initial_backoff(Duration::from_millis(50))
-                    .with_max_backoff(Duration::from_secs(1)),
+                    .with_max_attempts(retry::SDK_MAX_ATTEMPTS)
+                    .with_initial_backoff(retry::SDK_FIRST_BACKOFF)
+                    .with_max_backoff(retry::SDK_MAX_BACKOFF),
             )
             .timeout_config(
                 TimeoutConfig::builder()

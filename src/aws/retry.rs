@@ -1,12 +1,48 @@
-//! Retrying for eventual consistency and transient faults: exponential backoff with full
-//! jitter, short first waits (be fast where the API is fast), bounded in total time.
+//! Retries, in two layers with separate budgets, so that no error is ever retried by both
+//! (an SDK budget multiplied by a strata budget):
+//!
+//! 1. **Transient faults** (throttling, 5xx, timeouts, dropped connections, answers that
+//!    cannot be read) belong to the SDK's standard retry strategy, configured once for every
+//!    client in [`super::Clients::connect`]: [`SDK_MAX_ATTEMPTS`] attempts per call,
+//!    exponential backoff with full jitter from [`SDK_FIRST_BACKOFF`], at most
+//!    [`SDK_MAX_BACKOFF`] apart (about 4 s of waiting per call at worst), each attempt cut off
+//!    after 60 s, plus the SDK's retry quota per service (a token bucket), which stops
+//!    retrying when a service fails everything. An error that comes out of the SDK after
+//!    that is final: [`retry`] never retries it ([`ErrorKind::Transient`] only says what kind
+//!    of failure it was).
+//! 2. **Eventual consistency** (an answer that is right now and will be different in a
+//!    moment, because AWS has not yet propagated an earlier change) belongs to strata: each
+//!    resource calls [`retry`] with a predicate naming exactly the answers it waits out, and
+//!    one of the [`Backoff`] classes below, whose `budget` is the deadline for the whole
+//!    wait. Every attempt inside it is one SDK call with its own transient budget (1.).
+//!
+//! | class | deadline | answers waited out |
+//! |---|---|---|
+//! | [`Backoff::CONSISTENCY`] | 60 s | an object created a moment ago not yet visible to the next call (S3 `NoSuchBucket`, IAM `NoSuchEntity`), S3 "Unable to validate the following destination configurations" until a queue policy propagates, Lambda `ResourceConflictException` while an update is in progress, IAM "Invalid principal" in a bucket policy |
+//! | [`Backoff::PROPAGATION`] | 120 s | IAM propagation: a new role that Lambda cannot assume yet, a log bucket policy CloudTrail does not see yet |
+//! | [`Backoff::NAME_REUSE`] | 75 s | SQS `QueueDeletedRecently`: a queue name is blocked for 60 s after DeleteQueue |
+//! | [`Backoff::BRIEF`] | 15 s | IAM `DeleteConflict` for policies removed a moment before DeleteRole; a real conflict is reported after this |
+//!
+//! Waiting for a state (a Lambda function becoming Active) is polling, not retrying: the
+//! resource polls with its own deadline, and an error from a poll is final.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::error::{AwsError, ErrorKind};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+#[cfg(doc)]
+use super::error::ErrorKind;
+use super::error::{AwsError, HasStatus, sdk};
+
+/// The SDK's attempts per call (the first one included) for transient faults.
+pub const SDK_MAX_ATTEMPTS: u32 = 8;
+/// The SDK's first backoff ceiling; it doubles per attempt.
+pub const SDK_FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// The SDK's largest wait between two attempts.
+pub const SDK_MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, Debug)]
 pub struct Backoff {
@@ -17,25 +53,36 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// For most calls: starts at 50 ms, at most 2 s apart, 60 s in all.
-    pub const STANDARD: Backoff = Backoff {
+    /// Objects created a moment ago: starts at 50 ms, at most 2 s apart, 60 s in all.
+    pub const CONSISTENCY: Backoff = Backoff {
         first: Duration::from_millis(50),
         max: Duration::from_secs(2),
         budget: Duration::from_secs(60),
     };
-    /// IAM propagation and other slow consistency: up to 2 minutes.
-    pub const PATIENT: Backoff = Backoff {
+    /// IAM propagation: up to 2 minutes.
+    pub const PROPAGATION: Backoff = Backoff {
         first: Duration::from_millis(100),
         max: Duration::from_secs(5),
         budget: Duration::from_secs(120),
     };
+    /// A queue name SQS keeps for 60 s after its queue was deleted.
+    pub const NAME_REUSE: Backoff = Backoff {
+        budget: Duration::from_secs(75),
+        ..Backoff::PROPAGATION
+    };
+    /// A conflict that is either gone in a moment or real.
+    pub const BRIEF: Backoff = Backoff {
+        budget: Duration::from_secs(15),
+        ..Backoff::CONSISTENCY
+    };
 }
 
-/// Runs `op` until it succeeds, fails with an error `retryable` does not accept, or the
-/// budget is spent. Transient errors (throttling, 5xx, connections) are always retried.
+/// Runs `op` until it succeeds, fails with an error `eventual` does not accept, or the
+/// budget is spent. Only the answers `eventual` names are retried: transient faults were
+/// already retried by the SDK (see the module documentation).
 pub async fn retry<T, F, Fut>(
     backoff: Backoff,
-    retryable: impl Fn(&AwsError) -> bool,
+    eventual: impl Fn(&AwsError) -> bool,
     mut op: F,
 ) -> Result<T, AwsError>
 where
@@ -48,8 +95,7 @@ where
         match op().await {
             Ok(v) => return Ok(v),
             Err(err) => {
-                let again = err.kind == ErrorKind::Transient || retryable(&err);
-                if !again || start.elapsed() >= backoff.budget {
+                if !eventual(&err) || start.elapsed() >= backoff.budget {
                     return Err(err);
                 }
                 let wait = rand::rng().random_range(ceiling / 2..=ceiling);
@@ -58,6 +104,27 @@ where
             }
         }
     }
+}
+
+/// One SDK call (`call` builds and sends it), its error as an [`AwsError`] of
+/// `operation`, retried like [`retry`] while `eventual` accepts the answer.
+pub async fn retry_send<T, E, R, F, Fut>(
+    backoff: Backoff,
+    eventual: impl Fn(&AwsError) -> bool,
+    operation: &'static str,
+    mut call: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HasStatus + 'static,
+{
+    retry(backoff, eventual, || {
+        let sent = call();
+        async move { sent.await.map_err(sdk(operation)) }
+    })
+    .await
 }
 
 /// Polls `check` until it returns `Some`, with the same backoff; `None` when time runs out.
@@ -83,6 +150,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::ErrorKind;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn err(kind: ErrorKind, code: &str) -> AwsError {
@@ -102,15 +170,14 @@ mod tests {
     };
 
     #[tokio::test]
-    async fn retries_transient_and_accepted_errors_until_success() {
+    async fn retries_the_eventual_answers_it_is_given_until_success() {
         let calls = AtomicU32::new(0);
         let result = retry(
             FAST,
             |e| e.code_is(&["NotYet"]),
             || async {
                 match calls.fetch_add(1, Ordering::SeqCst) {
-                    0 => Err(err(ErrorKind::Transient, "Throttling")),
-                    1 => Err(err(ErrorKind::Service, "NotYet")),
+                    0 | 1 => Err(err(ErrorKind::Service, "NotYet")),
                     _ => Ok(7),
                 }
             },
@@ -118,6 +185,24 @@ mod tests {
         .await;
         assert_eq!(result.unwrap(), 7);
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    /// The SDK has already spent its attempts on a transient error: one more layer of
+    /// retries would multiply them.
+    #[tokio::test]
+    async fn a_transient_error_is_not_retried_again() {
+        let calls = AtomicU32::new(0);
+        let result: Result<(), _> = retry(
+            FAST,
+            |e| e.code_is(&["NotYet"]),
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(err(ErrorKind::Transient, "Throttling"))
+            },
+        )
+        .await;
+        assert_eq!(result.unwrap_err().code.as_deref(), Some("Throttling"));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

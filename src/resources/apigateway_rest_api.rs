@@ -55,7 +55,9 @@ use aws_sdk_apigateway::types::{
     EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation,
 };
 
-use super::support::{changed, done_if_gone, opt_str, req_str, tag_changes, tags, tags_value};
+use aws_sdk_apigateway::types::Resource as ApiResource;
+
+use super::support::{Gone, changed, opt_str, req_str, sync_tags, tags, tags_value};
 use super::{Created, Resource};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
@@ -76,20 +78,33 @@ fn patch(path: &str, value: &str) -> PatchOperation {
         .build()
 }
 
+/// Every resource (path) of an API, all pages; with `methods`, their methods and
+/// integrations too.
+async fn api_resources(
+    aws: &Clients,
+    api: &str,
+    methods: bool,
+) -> Result<Vec<ApiResource>, AwsError> {
+    aws.apigateway
+        .get_resources()
+        .rest_api_id(api)
+        .set_embed(methods.then(|| vec!["methods".to_string()]))
+        .limit(500)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk("GetResources"))
+}
+
 impl ApiGatewayRestApi {
     /// ANY on `/` and on `/{proxy+}`, each a Lambda proxy integration to `invoke_arn`.
     /// PutMethod and PutIntegration overwrite, so this also repoints an existing API.
     async fn put_model(&self, aws: &Clients, api: &str, invoke_arn: &str) -> Result<(), AwsError> {
         let gw = &aws.apigateway;
-        let resources = gw
-            .get_resources()
-            .rest_api_id(api)
-            .limit(500)
-            .send()
-            .await
-            .map_err(sdk("GetResources"))?;
+        let resources = api_resources(aws, api, false).await?;
         let root = resources
-            .items()
             .iter()
             .find(|r| r.path() == Some("/"))
             .and_then(|r| r.id())
@@ -101,7 +116,6 @@ impl ApiGatewayRestApi {
             })?
             .to_string();
         let proxy = match resources
-            .items()
             .iter()
             .find(|r| r.path() == Some(PROXY_PATH))
             .and_then(|r| r.id())
@@ -121,7 +135,6 @@ impl ApiGatewayRestApi {
         };
         for resource in [&root, &proxy] {
             let has_method = resources
-                .items()
                 .iter()
                 .find(|r| r.id() == Some(resource.as_str()))
                 .and_then(|r| r.resource_methods())
@@ -197,17 +210,13 @@ impl ApiGatewayRestApi {
             Err(e) => return Err(e),
         }
         if let Some(old) = old.filter(|o| *o != deployment_id && !o.is_empty()) {
-            match gw
-                .delete_deployment()
+            gw.delete_deployment()
                 .rest_api_id(api)
                 .deployment_id(old)
                 .send()
                 .await
                 .map_err(sdk("DeleteDeployment"))
-            {
-                Err(e) if !e.is_not_found() => return Err(e),
-                _ => {}
-            }
+                .ok_if_gone()?;
         }
         Ok(())
     }
@@ -226,15 +235,17 @@ impl Resource for ApiGatewayRestApi {
     /// REST APIs have generated ids: the one with the wanted name (the newest if several).
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
         let name = req_str(desired, "name")?;
-        let apis = aws
+        let apis: Vec<_> = aws
             .apigateway
             .get_rest_apis()
             .limit(500)
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
             .map_err(sdk("GetRestApis"))?;
         let newest = apis
-            .items()
             .iter()
             .filter(|a| a.name() == Some(name))
             .max_by_key(|a| a.created_date().map(|d| d.secs()))
@@ -249,31 +260,26 @@ impl Resource for ApiGatewayRestApi {
         prior: &Attrs,
     ) -> Result<Option<Attrs>, AwsError> {
         let gw = &aws.apigateway;
-        let api = match gw
+        let Some(api) = gw
             .get_rest_api()
             .rest_api_id(id)
             .send()
             .await
             .map_err(sdk("GetRestApi"))
-        {
-            Ok(api) => api,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+            .or_gone()?
+        else {
+            return Ok(None);
         };
         let stage_name = stage_of(prior).to_string();
         let (resources, stage, account) = tokio::join!(
-            gw.get_resources()
-                .rest_api_id(id)
-                .embed("methods")
-                .limit(500)
-                .send(),
+            api_resources(aws, id, true),
             gw.get_stage()
                 .rest_api_id(id)
                 .stage_name(&stage_name)
                 .send(),
             aws.account_id(),
         );
-        let resources = resources.map_err(sdk("GetResources"))?;
+        let resources = resources?;
         let mut attrs = Attrs::new();
         attrs.insert("id".into(), Value::Str(id.to_string()));
         attrs.insert(
@@ -307,7 +313,6 @@ impl Resource for ApiGatewayRestApi {
         // same function; anything else is drift and shows as a change.
         let target = |path: &str| {
             resources
-                .items()
                 .iter()
                 .find(|r| r.path() == Some(path))
                 .and_then(|r| r.resource_methods())
@@ -447,37 +452,34 @@ impl Resource for ApiGatewayRestApi {
                     .map_err(sdk("DeleteStage"))?;
             }
         }
-        if changed(&SCHEMA, "tags", desired, live) {
-            let arn = Self::arn(aws, id);
-            let (wanted, stale) = tag_changes(desired, live);
-            if !stale.is_empty() {
-                gw.untag_resource()
-                    .resource_arn(&arn)
-                    .set_tag_keys(Some(stale))
-                    .send()
-                    .await
-                    .map_err(sdk("UntagResource"))?;
-            }
-            if !wanted.is_empty() {
-                gw.tag_resource()
-                    .resource_arn(&arn)
-                    .set_tags(Some(wanted.into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(sdk("TagResource"))?;
-            }
-        }
-        Ok(())
+        let arn = &Self::arn(aws, id);
+        sync_tags(
+            &SCHEMA,
+            desired,
+            live,
+            |keys| async move {
+                let request = gw
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys));
+                request.send().await.map(drop).map_err(sdk("UntagResource"))
+            },
+            |tags| async move {
+                let tags = Some(tags.into_iter().collect());
+                let request = gw.tag_resource().resource_arn(arn).set_tags(tags);
+                request.send().await.map(drop).map_err(sdk("TagResource"))
+            },
+        )
+        .await
     }
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
-        done_if_gone(
-            aws.apigateway
-                .delete_rest_api()
-                .rest_api_id(id)
-                .send()
-                .await
-                .map_err(sdk("DeleteRestApi")),
-        )
+        aws.apigateway
+            .delete_rest_api()
+            .rest_api_id(id)
+            .send()
+            .await
+            .map_err(sdk("DeleteRestApi"))
+            .ok_if_gone()
     }
 }

@@ -89,9 +89,11 @@ use async_trait::async_trait;
 use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType, Tag};
 use indexmap::IndexMap;
 
-use super::support::{changed, done_if_gone, opt_bool, opt_str, req_str, tags, tags_value};
+use super::support::{
+    Gone, changed, find_by_name, opt_bool, opt_str, req_str, sync_tags, tags, tags_value,
+};
 use super::{Created, Resource};
-use crate::aws::retry::{Backoff, retry};
+use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
 
@@ -194,12 +196,22 @@ fn trail_tags(
         .collect()
 }
 
-/// The stack's event selectors, when it sets any (CloudTrail takes 1 to 5).
-fn desired_selectors(desired: &Attrs) -> Option<&[Value]> {
+/// What a trail without selectors has: AWS's default, management events only.
+fn default_selector() -> Value {
+    let mut map = IndexMap::new();
+    map.insert("read_write_type".to_string(), Value::Str("All".into()));
+    map.insert("include_management_events".into(), Value::Bool(true));
+    map.insert("data_resources".into(), Value::List(Vec::new()));
+    Value::Map(map)
+}
+
+/// The stack's event selectors (CloudTrail takes 1 to 5; [`CloudtrailTrail::prepare`] makes
+/// "none" the default one).
+fn desired_selectors(desired: &Attrs) -> &[Value] {
     desired
         .get("event_selectors")
         .and_then(Value::as_list)
-        .filter(|l| !l.is_empty())
+        .unwrap_or(&[])
 }
 
 async fn put_selectors(aws: &Clients, name: &str, selectors: &[Value]) -> Result<(), AwsError> {
@@ -237,11 +249,23 @@ impl Resource for CloudtrailTrail {
     }
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
-        let name = req_str(desired, "name")?;
-        Ok(self
-            .read(aws, name, desired)
-            .await?
-            .map(|_| name.to_string()))
+        find_by_name(self, aws, desired).await
+    }
+
+    /// A trail always has event selectors: a stack that sets none (or `[]`) wants AWS's
+    /// default one, so removing data event selectors from the stack removes them in AWS.
+    fn prepare(&self, desired: &mut Attrs) {
+        let none = match desired.get("event_selectors") {
+            None => true,
+            Some(Value::List(selectors)) => selectors.is_empty(),
+            Some(_) => false,
+        };
+        if none {
+            desired.insert(
+                "event_selectors".into(),
+                Value::List(vec![default_selector()]),
+            );
+        }
     }
 
     async fn read(
@@ -256,10 +280,8 @@ impl Resource for CloudtrailTrail {
             ct.get_trail_status().name(id).send(),
             ct.get_event_selectors().trail_name(id).send(),
         );
-        let out = match trail.map_err(sdk("GetTrail")) {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(out) = trail.map_err(sdk("GetTrail")).or_gone()? else {
+            return Ok(None);
         };
         let Some(trail) = out.trail() else {
             return Ok(None);
@@ -296,46 +318,45 @@ impl Resource for CloudtrailTrail {
                 attrs.insert(name.into(), Value::Bool(b));
             }
         }
-        match status.map_err(sdk("GetTrailStatus")) {
-            Ok(status) => {
-                if let Some(logging) = status.is_logging() {
-                    attrs.insert("enable_logging".into(), Value::Bool(logging));
-                }
-            }
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(status) = status.map_err(sdk("GetTrailStatus")).or_gone()? else {
+            return Ok(None);
+        };
+        if let Some(logging) = status.is_logging() {
+            attrs.insert("enable_logging".into(), Value::Bool(logging));
         }
-        match selectors.map_err(sdk("GetEventSelectors")) {
-            Ok(found) if !found.event_selectors().is_empty() => {
-                let list = found.event_selectors().iter().map(read_selector).collect();
-                attrs.insert("event_selectors".into(), Value::List(list));
-            }
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(selectors) = selectors.map_err(sdk("GetEventSelectors")).or_gone()? else {
+            return Ok(None);
+        };
+        if !selectors.event_selectors().is_empty() {
+            let list = selectors
+                .event_selectors()
+                .iter()
+                .map(read_selector)
+                .collect();
+            attrs.insert("event_selectors".into(), Value::List(list));
         }
-        let mut tag_map = Value::Map(IndexMap::new());
+        let mut tag_list = Vec::new();
         if let Some(arn) = trail.trail_arn() {
-            let listed = ct
+            let listed: Vec<_> = ct
                 .list_tags()
                 .resource_id_list(arn)
+                .into_paginator()
                 .send()
+                .try_collect()
                 .await
                 .map_err(sdk("ListTags"))?;
-            if let Some(resource) = listed
-                .resource_tag_list()
+            tag_list = listed
                 .iter()
-                .find(|r| r.resource_id().is_none_or(|rid| rid == arn))
-            {
-                tag_map = tags_value(
-                    resource
-                        .tags_list()
-                        .iter()
-                        .map(|t| (t.key(), t.value().unwrap_or_default())),
-                );
-            }
+                .flat_map(|page| page.resource_tag_list())
+                .filter(|r| r.resource_id().is_none_or(|rid| rid == arn))
+                .flat_map(|r| r.tags_list())
+                .cloned()
+                .collect();
         }
-        attrs.insert("tags".into(), tag_map);
+        let pairs = tag_list
+            .iter()
+            .map(|t| (t.key(), t.value().unwrap_or_default()));
+        attrs.insert("tags".into(), tags_value(pairs));
         Ok(Some(attrs))
     }
 
@@ -350,9 +371,8 @@ impl Resource for CloudtrailTrail {
         let bucket = req_str(desired, "s3_bucket_name")?;
         let wanted_tags = tags(desired);
         let tag_list = trail_tags(&wanted_tags, "CreateTrail")?;
-        let out = retry(Backoff::PATIENT, policy_not_seen, || {
-            let request = ct
-                .create_trail()
+        let out = retry_send(Backoff::PROPAGATION, policy_not_seen, "CreateTrail", || {
+            ct.create_trail()
                 .name(name)
                 .s3_bucket_name(bucket)
                 .set_s3_key_prefix(opt_str(desired, "s3_key_prefix").map(str::to_string))
@@ -362,14 +382,12 @@ impl Resource for CloudtrailTrail {
                 ))
                 .set_is_multi_region_trail(opt_bool(desired, "is_multi_region_trail"))
                 .set_enable_log_file_validation(opt_bool(desired, "enable_log_file_validation"))
-                .set_tags_list((!tag_list.is_empty()).then(|| tag_list.clone()));
-            async move { request.send().await.map_err(sdk("CreateTrail")) }
+                .set_tags_list((!tag_list.is_empty()).then(|| tag_list.clone()))
+                .send()
         })
         .await?;
         created(name);
-        if let Some(selectors) = desired_selectors(desired) {
-            put_selectors(aws, name, selectors).await?;
-        }
+        put_selectors(aws, name, desired_selectors(desired)).await?;
         // Some endpoints drop the tags given to CreateTrail; AddTags makes sure.
         if !tag_list.is_empty() {
             let arn = trail_arn(aws, name, out.trail_arn()).await?;
@@ -418,23 +436,20 @@ impl Resource for CloudtrailTrail {
             || validation.is_some()
         {
             // A new log bucket may have had its policy written a moment ago.
-            retry(Backoff::PATIENT, policy_not_seen, || {
-                let request = ct
-                    .update_trail()
+            retry_send(Backoff::PROPAGATION, policy_not_seen, "UpdateTrail", || {
+                ct.update_trail()
                     .name(id)
                     .set_s3_bucket_name(bucket.clone())
                     .set_s3_key_prefix(prefix.clone())
                     .set_include_global_service_events(global)
                     .set_is_multi_region_trail(multi_region)
-                    .set_enable_log_file_validation(validation);
-                async move { request.send().await.map_err(sdk("UpdateTrail")) }
+                    .set_enable_log_file_validation(validation)
+                    .send()
             })
             .await?;
         }
-        if differs("event_selectors")
-            && let Some(selectors) = desired_selectors(desired)
-        {
-            put_selectors(aws, id, selectors).await?;
+        if differs("event_selectors") {
+            put_selectors(aws, id, desired_selectors(desired)).await?;
         }
         if differs("enable_logging") {
             if opt_bool(desired, "enable_logging").unwrap_or(true) {
@@ -451,47 +466,52 @@ impl Resource for CloudtrailTrail {
                     .map_err(sdk("StopLogging"))?;
             }
         }
-        if differs("tags") {
-            let wanted = tags(desired);
-            let have = tags(live);
-            let arn = trail_arn(aws, id, opt_str(live, "arn")).await?;
-            let stale: IndexMap<String, String> = have
-                .iter()
-                .filter(|(k, _)| !wanted.contains_key(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            if !stale.is_empty() {
+        if !changed(&SCHEMA, "tags", desired, live) {
+            return Ok(());
+        }
+        let arn = &trail_arn(aws, id, opt_str(live, "arn")).await?;
+        let have = &tags(live);
+        sync_tags(
+            &SCHEMA,
+            desired,
+            live,
+            |keys| async move {
+                // RemoveTags takes whole tags: the keys with their current values.
+                let stale = keys
+                    .into_iter()
+                    .map(|key| {
+                        let value = have[&key].clone();
+                        (key, value)
+                    })
+                    .collect();
                 ct.remove_tags()
-                    .resource_id(&arn)
+                    .resource_id(arn)
                     .set_tags_list(Some(trail_tags(&stale, "RemoveTags")?))
                     .send()
                     .await
-                    .map_err(sdk("RemoveTags"))?;
-            }
-            let new: IndexMap<String, String> = wanted
-                .into_iter()
-                .filter(|(k, v)| have.get(k) != Some(v))
-                .collect();
-            if !new.is_empty() {
+                    .map(drop)
+                    .map_err(sdk("RemoveTags"))
+            },
+            |tags| async move {
                 ct.add_tags()
-                    .resource_id(&arn)
-                    .set_tags_list(Some(trail_tags(&new, "AddTags")?))
+                    .resource_id(arn)
+                    .set_tags_list(Some(trail_tags(&tags, "AddTags")?))
                     .send()
                     .await
-                    .map_err(sdk("AddTags"))?;
-            }
-        }
-        Ok(())
+                    .map(drop)
+                    .map_err(sdk("AddTags"))
+            },
+        )
+        .await
     }
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
-        done_if_gone(
-            aws.cloudtrail
-                .delete_trail()
-                .name(id)
-                .send()
-                .await
-                .map_err(sdk("DeleteTrail")),
-        )
+        aws.cloudtrail
+            .delete_trail()
+            .name(id)
+            .send()
+            .await
+            .map_err(sdk("DeleteTrail"))
+            .ok_if_gone()
     }
 }

@@ -54,19 +54,17 @@ fn check_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use futures::future::try_join_all;
 use indexmap::IndexMap;
 
 use super::support::{
-    changed, done_if_gone, opt_i64, opt_str, parse_json, percent_decode, req_str, tag_changes,
+    Gone, changed, find_by_name, opt_i64, opt_str, parse_json, percent_decode, req_str, sync_tags,
     tags, tags_value,
 };
 use super::{Created, Resource};
-use crate::aws::retry::{Backoff, retry};
+use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::policy;
 use crate::value::{Attrs, Value};
@@ -152,27 +150,23 @@ async fn sync_inline_policies(
         let text = doc.to_json().to_string();
         // The policy name cannot be missing: NoSuchEntity means a role created a moment
         // ago is not visible to this call yet.
-        retry(Backoff::STANDARD, AwsError::is_not_found, || {
-            let request = aws
-                .iam
-                .put_role_policy()
-                .role_name(role)
-                .policy_name(name)
-                .policy_document(&text);
-            async move { request.send().await.map_err(sdk("PutRolePolicy")) }
-        })
+        retry_send(
+            Backoff::CONSISTENCY,
+            AwsError::is_not_found,
+            "PutRolePolicy",
+            || {
+                aws.iam
+                    .put_role_policy()
+                    .role_name(role)
+                    .policy_name(name)
+                    .policy_document(&text)
+                    .send()
+            },
+        )
         .await?;
     }
     for name in have.keys().filter(|n| !wanted.contains_key(*n)) {
-        done_if_gone(
-            aws.iam
-                .delete_role_policy()
-                .role_name(role)
-                .policy_name(name)
-                .send()
-                .await
-                .map_err(sdk("DeleteRolePolicy")),
-        )?;
+        delete_inline_policy(aws, role, name).await?;
     }
     Ok(())
 }
@@ -186,26 +180,47 @@ async fn sync_managed_policies(
     let wanted = managed_policy_arns(desired);
     let have = managed_policy_arns(live);
     for arn in wanted.iter().filter(|a| !have.contains(*a)) {
-        aws.iam
-            .attach_role_policy()
-            .role_name(role)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(sdk("AttachRolePolicy"))?;
+        // As for PutRolePolicy: a new role may not be visible yet.
+        retry_send(
+            Backoff::CONSISTENCY,
+            AwsError::is_not_found,
+            "AttachRolePolicy",
+            || {
+                aws.iam
+                    .attach_role_policy()
+                    .role_name(role)
+                    .policy_arn(arn)
+                    .send()
+            },
+        )
+        .await?;
     }
     for arn in have.iter().filter(|a| !wanted.contains(*a)) {
-        done_if_gone(
-            aws.iam
-                .detach_role_policy()
-                .role_name(role)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(sdk("DetachRolePolicy")),
-        )?;
+        detach_managed_policy(aws, role, arn).await?;
     }
     Ok(())
+}
+
+async fn delete_inline_policy(aws: &Clients, role: &str, name: &str) -> Result<(), AwsError> {
+    aws.iam
+        .delete_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .send()
+        .await
+        .map_err(sdk("DeleteRolePolicy"))
+        .ok_if_gone()
+}
+
+async fn detach_managed_policy(aws: &Clients, role: &str, arn: &str) -> Result<(), AwsError> {
+    aws.iam
+        .detach_role_policy()
+        .role_name(role)
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(sdk("DetachRolePolicy"))
+        .ok_if_gone()
 }
 
 #[async_trait]
@@ -215,11 +230,7 @@ impl Resource for IamRole {
     }
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
-        let name = req_str(desired, "name")?;
-        Ok(self
-            .read(aws, name, desired)
-            .await?
-            .map(|_| name.to_string()))
+        find_by_name(self, aws, desired).await
     }
 
     /// Managed policies are a set: read returns them sorted, so the stack's are too.
@@ -251,31 +262,31 @@ impl Resource for IamRole {
                 .items()
                 .send()
                 .try_collect(),
-            iam.list_role_tags().role_name(id).send(),
+            iam.list_role_tags()
+                .role_name(id)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect(),
         );
-        let out = match role.map_err(sdk("GetRole")) {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(out) = role.map_err(sdk("GetRole")).or_gone()? else {
+            return Ok(None);
         };
         let Some(role) = out.role() else {
             return Ok(None);
         };
         let names = inline_names.map_err(sdk("ListRolePolicies"))?;
         let documents = try_join_all(names.iter().map(|name| async move {
-            match iam
+            let found = iam
                 .get_role_policy()
                 .role_name(id)
                 .policy_name(name)
                 .send()
                 .await
                 .map_err(sdk("GetRolePolicy"))
-            {
-                Ok(out) => Ok(Some((name.clone(), document(out.policy_document())))),
                 // Deleted between the list and the get.
-                Err(e) if e.is_not_found() => Ok(None),
-                Err(e) => Err(e),
-            }
+                .or_gone()?;
+            Ok::<_, AwsError>(found.map(|out| (name.clone(), document(out.policy_document()))))
         }))
         .await?;
         let mut inline: IndexMap<String, Value> = documents.into_iter().flatten().collect();
@@ -308,7 +319,7 @@ impl Resource for IamRole {
         }
         attrs.insert(
             "tags".into(),
-            tags_value(tag_list.tags().iter().map(|t| (t.key(), t.value()))),
+            tags_value(tag_list.iter().map(|t| (t.key(), t.value()))),
         );
         attrs.insert("arn".into(), Value::Str(role.arn().into()));
         attrs.insert("unique_id".into(), Value::Str(role.role_id().into()));
@@ -375,39 +386,28 @@ impl Resource for IamRole {
         if differs("managed_policy_arns") {
             sync_managed_policies(aws, id, live, desired).await?;
         }
-        if differs("tags") {
-            let (wanted, stale) = tag_changes(desired, live);
-            if !stale.is_empty() {
-                iam.untag_role()
-                    .role_name(id)
-                    .set_tag_keys(Some(stale))
-                    .send()
-                    .await
-                    .map_err(sdk("UntagRole"))?;
-            }
-            // Only tags that are new or changed.
-            let have = tags(live);
-            let new: IndexMap<String, String> = wanted
-                .into_iter()
-                .filter(|(k, v)| have.get(k) != Some(v))
-                .collect();
-            if !new.is_empty() {
-                iam.tag_role()
-                    .role_name(id)
-                    .set_tags(Some(iam_tags(&new, "TagRole")?))
-                    .send()
-                    .await
-                    .map_err(sdk("TagRole"))?;
-            }
-        }
-        Ok(())
+        sync_tags(
+            &SCHEMA,
+            desired,
+            live,
+            |keys| async move {
+                let request = iam.untag_role().role_name(id).set_tag_keys(Some(keys));
+                request.send().await.map(drop).map_err(sdk("UntagRole"))
+            },
+            |tags| async move {
+                let tags = Some(iam_tags(&tags, "TagRole")?);
+                let request = iam.tag_role().role_name(id).set_tags(tags);
+                request.send().await.map(drop).map_err(sdk("TagRole"))
+            },
+        )
+        .await
     }
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
         let iam = &aws.iam;
         // IAM refuses to delete a role that still has policies: remove them all, including
         // ones added outside strata.
-        let names = match iam
+        let Some(names) = iam
             .list_role_policies()
             .role_name(id)
             .into_paginator()
@@ -416,22 +416,14 @@ impl Resource for IamRole {
             .try_collect()
             .await
             .map_err(sdk("ListRolePolicies"))
-        {
-            Ok(names) => names,
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+            .or_gone()?
+        else {
+            return Ok(());
         };
         for name in &names {
-            done_if_gone(
-                iam.delete_role_policy()
-                    .role_name(id)
-                    .policy_name(name)
-                    .send()
-                    .await
-                    .map_err(sdk("DeleteRolePolicy")),
-            )?;
+            delete_inline_policy(aws, id, name).await?;
         }
-        let attached = match iam
+        let Some(attached) = iam
             .list_attached_role_policies()
             .role_name(id)
             .into_paginator()
@@ -440,38 +432,21 @@ impl Resource for IamRole {
             .try_collect()
             .await
             .map_err(sdk("ListAttachedRolePolicies"))
-        {
-            Ok(attached) => attached,
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+            .or_gone()?
+        else {
+            return Ok(());
         };
         for arn in attached.iter().filter_map(|p| p.policy_arn()) {
-            done_if_gone(
-                iam.detach_role_policy()
-                    .role_name(id)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .map_err(sdk("DetachRolePolicy")),
-            )?;
+            detach_managed_policy(aws, id, arn).await?;
         }
         // A policy removed a moment ago may still count against the delete, briefly; a
         // real conflict (an instance profile) is reported once this short budget is spent.
-        let brief = Backoff {
-            budget: Duration::from_secs(15),
-            ..Backoff::STANDARD
-        };
-        done_if_gone(
-            retry(
-                brief,
-                |e| e.code_is(&["DeleteConflict"]),
-                || {
-                    let request = iam.delete_role().role_name(id);
-                    async move { request.send().await.map_err(sdk("DeleteRole")) }
-                },
-            )
-            .await,
-        )
+        let conflict = |e: &AwsError| e.code_is(&["DeleteConflict"]);
+        retry_send(Backoff::BRIEF, conflict, "DeleteRole", || {
+            iam.delete_role().role_name(id).send()
+        })
+        .await
+        .ok_if_gone()
     }
 }
 

@@ -71,21 +71,23 @@ use aws_sdk_lambda::types::{
 };
 use indexmap::IndexMap;
 
-use super::package::package_dir;
+use super::package::{Package, package_dir};
 use super::support::{
-    changed, done_if_gone, opt_i64, opt_str, req_str, tag_changes, tags, tags_value,
+    Gone, changed, find_by_name, opt_i64, opt_str, req_str, sync_tags, tags, tags_value,
 };
 use super::{Created, Resource};
-use crate::aws::retry::{Backoff, retry};
+use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
 
 pub struct LambdaFunction;
 
-/// IAM is eventually consistent: a role created a moment ago may not be assumable yet.
+/// IAM is eventually consistent: a role created a moment ago may not be assumable yet (for
+/// a function with environment variables, Lambda says so through the KMS grant).
 fn role_not_ready(e: &AwsError) -> bool {
     e.message_contains("cannot be assumed by Lambda")
         || e.message_contains("role defined for the function")
+        || e.message_contains("unable to configure access to your environment variables")
 }
 
 /// Another update still in progress on the function.
@@ -93,10 +95,31 @@ fn busy(e: &AwsError) -> bool {
     e.code_is(&["ResourceConflictException"])
 }
 
-fn package(desired: &Attrs) -> Result<super::package::Package, AwsError> {
+fn package(desired: &Attrs) -> Result<Package, AwsError> {
     let dir = req_str(desired, "code")?;
     package_dir(std::path::Path::new(dir))
         .map_err(|e| AwsError::new("package", format!("cannot package {dir}: {e}")))
+}
+
+/// The code to upload, which must be the code the plan showed: a directory edited after the
+/// plan was made would otherwise deploy code no one reviewed.
+fn package_as_planned(desired: &Attrs) -> Result<Package, AwsError> {
+    let code = package(desired)?;
+    match opt_str(desired, "code_sha256") {
+        Some(planned) if planned != code.sha256 => Err(AwsError::new(
+            "package",
+            format!(
+                "the code in {} changed since the plan was made (planned sha256 {planned}, now {}); make a new plan",
+                req_str(desired, "code")?,
+                code.sha256
+            ),
+        )),
+        _ => Ok(code),
+    }
+}
+
+fn architecture(desired: &Attrs) -> Architecture {
+    Architecture::from(opt_str(desired, "architecture").unwrap_or("x86_64"))
 }
 
 fn environment(desired: &Attrs) -> Environment {
@@ -167,11 +190,7 @@ impl Resource for LambdaFunction {
     }
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
-        let name = req_str(desired, "name")?;
-        Ok(self
-            .read(aws, name, desired)
-            .await?
-            .map(|_| name.to_string()))
+        find_by_name(self, aws, desired).await
     }
 
     /// The code hash is known before apply: a code change shows as `code_sha256`.
@@ -187,17 +206,16 @@ impl Resource for LambdaFunction {
         id: &str,
         _prior: &Attrs,
     ) -> Result<Option<Attrs>, AwsError> {
-        let out = match aws
+        let Some(out) = aws
             .lambda
             .get_function()
             .function_name(id)
             .send()
             .await
             .map_err(sdk("GetFunction"))
-        {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+            .or_gone()?
+        else {
+            return Ok(None);
         };
         let Some(c) = out.configuration() else {
             return Ok(None);
@@ -274,31 +292,32 @@ impl Resource for LambdaFunction {
         created: Created<'_>,
     ) -> Result<String, AwsError> {
         let name = req_str(desired, "name")?;
-        let code = package(desired)?;
-        let blob = Blob::new(code.bytes);
+        let blob = Blob::new(package_as_planned(desired)?.bytes);
         let tag_map: std::collections::HashMap<String, String> =
             tags(desired).into_iter().collect();
-        retry(Backoff::PATIENT, role_not_ready, || {
-            let request = aws
-                .lambda
-                .create_function()
-                .function_name(name)
-                .runtime(Runtime::from(
-                    opt_str(desired, "runtime").unwrap_or_default(),
-                ))
-                .handler(opt_str(desired, "handler").unwrap_or_default())
-                .role(opt_str(desired, "role").unwrap_or_default())
-                .code(FunctionCode::builder().zip_file(blob.clone()).build())
-                .set_description(opt_str(desired, "description").map(str::to_string))
-                .set_timeout(opt_i64(desired, "timeout").map(|t| t as i32))
-                .set_memory_size(opt_i64(desired, "memory_size").map(|m| m as i32))
-                .architectures(Architecture::from(
-                    opt_str(desired, "architecture").unwrap_or("x86_64"),
-                ))
-                .environment(environment(desired))
-                .set_tags((!tag_map.is_empty()).then(|| tag_map.clone()));
-            async move { request.send().await.map_err(sdk("CreateFunction")) }
-        })
+        retry_send(
+            Backoff::PROPAGATION,
+            role_not_ready,
+            "CreateFunction",
+            || {
+                aws.lambda
+                    .create_function()
+                    .function_name(name)
+                    .runtime(Runtime::from(
+                        opt_str(desired, "runtime").unwrap_or_default(),
+                    ))
+                    .handler(opt_str(desired, "handler").unwrap_or_default())
+                    .role(opt_str(desired, "role").unwrap_or_default())
+                    .code(FunctionCode::builder().zip_file(blob.clone()).build())
+                    .set_description(opt_str(desired, "description").map(str::to_string))
+                    .set_timeout(opt_i64(desired, "timeout").map(|t| t as i32))
+                    .set_memory_size(opt_i64(desired, "memory_size").map(|m| m as i32))
+                    .architectures(architecture(desired))
+                    .environment(environment(desired))
+                    .set_tags((!tag_map.is_empty()).then(|| tag_map.clone()))
+                    .send()
+            },
+        )
         .await?;
         created(name);
         wait_ready(aws, name).await?;
@@ -313,16 +332,17 @@ impl Resource for LambdaFunction {
         desired: &Attrs,
     ) -> Result<(), AwsError> {
         let lambda = &aws.lambda;
+        // The architecture is set with the code: one UpdateFunctionCode carries both.
         let code_changed = desired.get("code_sha256") != live.get("code_sha256");
-        if code_changed {
-            let code = package(desired)?;
-            let blob = Blob::new(code.bytes);
-            retry(Backoff::STANDARD, busy, || {
-                let request = lambda
+        if code_changed || changed(&SCHEMA, "architecture", desired, live) {
+            let blob = Blob::new(package_as_planned(desired)?.bytes);
+            retry_send(Backoff::CONSISTENCY, busy, "UpdateFunctionCode", || {
+                lambda
                     .update_function_code()
                     .function_name(id)
-                    .zip_file(blob.clone());
-                async move { request.send().await.map_err(sdk("UpdateFunctionCode")) }
+                    .zip_file(blob.clone())
+                    .architectures(architecture(desired))
+                    .send()
             })
             .await?;
             wait_ready(aws, id).await?;
@@ -337,11 +357,13 @@ impl Resource for LambdaFunction {
             "memory_size",
         ];
         if config.iter().any(|k| changed(&SCHEMA, k, desired, live)) {
-            retry(
-                Backoff::PATIENT,
-                |e| busy(e) || role_not_ready(e),
+            let eventual = |e: &AwsError| busy(e) || role_not_ready(e);
+            retry_send(
+                Backoff::PROPAGATION,
+                eventual,
+                "UpdateFunctionConfiguration",
                 || {
-                    let request = lambda
+                    lambda
                         .update_function_configuration()
                         .function_name(id)
                         .runtime(Runtime::from(
@@ -352,64 +374,77 @@ impl Resource for LambdaFunction {
                         .description(opt_str(desired, "description").unwrap_or_default())
                         .set_timeout(opt_i64(desired, "timeout").map(|t| t as i32))
                         .set_memory_size(opt_i64(desired, "memory_size").map(|m| m as i32))
-                        .environment(environment(desired));
-                    async move {
-                        request
-                            .send()
-                            .await
-                            .map_err(sdk("UpdateFunctionConfiguration"))
-                    }
+                        .environment(environment(desired))
+                        .send()
                 },
             )
             .await?;
             wait_ready(aws, id).await?;
         }
-        if changed(&SCHEMA, "architecture", desired, live) && !code_changed {
-            // The architecture is set together with the code.
-            let code = package(desired)?;
-            let request = lambda
-                .update_function_code()
-                .function_name(id)
-                .zip_file(Blob::new(code.bytes))
-                .architectures(Architecture::from(
-                    opt_str(desired, "architecture").unwrap_or("x86_64"),
-                ));
-            request.send().await.map_err(sdk("UpdateFunctionCode"))?;
-            wait_ready(aws, id).await?;
-        }
-        if changed(&SCHEMA, "tags", desired, live) {
-            let arn = opt_str(live, "arn").unwrap_or(id).to_string();
-            let (wanted, stale) = tag_changes(desired, live);
-            if !stale.is_empty() {
-                lambda
+        let arn = opt_str(live, "arn").unwrap_or(id);
+        sync_tags(
+            &SCHEMA,
+            desired,
+            live,
+            |keys| async move {
+                let request = lambda
                     .untag_resource()
-                    .resource(&arn)
-                    .set_tag_keys(Some(stale))
-                    .send()
-                    .await
-                    .map_err(sdk("UntagResource"))?;
-            }
-            if !wanted.is_empty() {
-                lambda
-                    .tag_resource()
-                    .resource(&arn)
-                    .set_tags(Some(wanted.into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(sdk("TagResource"))?;
-            }
-        }
-        Ok(())
+                    .resource(arn)
+                    .set_tag_keys(Some(keys));
+                request.send().await.map(drop).map_err(sdk("UntagResource"))
+            },
+            |tags| async move {
+                let tags = Some(tags.into_iter().collect());
+                let request = lambda.tag_resource().resource(arn).set_tags(tags);
+                request.send().await.map(drop).map_err(sdk("TagResource"))
+            },
+        )
+        .await
     }
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
-        done_if_gone(
-            aws.lambda
-                .delete_function()
-                .function_name(id)
-                .send()
-                .await
-                .map_err(sdk("DeleteFunction")),
+        aws.lambda
+            .delete_function()
+            .function_name(id)
+            .send()
+            .await
+            .map_err(sdk("DeleteFunction"))
+            .ok_if_gone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_edited_after_the_plan_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("index.py"),
+            "def handler(e, c):\n    return 1\n",
         )
+        .unwrap();
+        let path = dir.path().display().to_string();
+        let mut desired = Attrs::new();
+        desired.insert("code".into(), Value::Str(path.clone()));
+        LambdaFunction.prepare(&mut desired);
+        let planned = opt_str(&desired, "code_sha256").unwrap().to_string();
+        assert_eq!(package_as_planned(&desired).unwrap().sha256, planned);
+
+        std::fs::write(
+            dir.path().join("index.py"),
+            "def handler(e, c):\n    return 2\n",
+        )
+        .unwrap();
+        let now = package(&desired).unwrap().sha256;
+        assert_ne!(now, planned);
+        let err = package_as_planned(&desired).err().expect("refused");
+        assert_eq!(
+            err.message,
+            format!(
+                "the code in {path} changed since the plan was made (planned sha256 {planned}, now {now}); make a new plan"
+            )
+        );
     }
 }

@@ -24,9 +24,9 @@ pub const SCHEMA: Schema = Schema {
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use super::support::{done_if_gone, opt_str, req_str};
+use super::support::{Gone, opt_str, req_str};
 use super::{Created, Resource};
-use crate::aws::retry::{Backoff, retry};
+use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
 
@@ -87,17 +87,16 @@ impl Resource for LambdaPermission {
         _prior: &Attrs,
     ) -> Result<Option<Attrs>, AwsError> {
         let (function, sid) = split_id(id);
-        let out = match aws
+        let Some(out) = aws
             .lambda
             .get_policy()
             .function_name(function)
             .send()
             .await
             .map_err(sdk("GetPolicy"))
-        {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+            .or_gone()?
+        else {
+            return Ok(None);
         };
         let policy: serde_json::Value =
             serde_json::from_str(out.policy().unwrap_or("{}")).unwrap_or_default();
@@ -149,22 +148,20 @@ impl Resource for LambdaPermission {
         let function = req_str(desired, "function_name")?;
         let sid = req_str(desired, "statement_id")?;
         // The function may still be finishing an update.
-        retry(
-            Backoff::STANDARD,
-            |e| e.code_is(&["ResourceConflictException"]) && !e.message_contains("already exists"),
-            || {
-                let request = aws
-                    .lambda
-                    .add_permission()
-                    .function_name(function)
-                    .statement_id(sid)
-                    .action(opt_str(desired, "action").unwrap_or("lambda:InvokeFunction"))
-                    .principal(req_str(desired, "principal").unwrap_or_default())
-                    .set_source_arn(opt_str(desired, "source_arn").map(str::to_string))
-                    .set_source_account(opt_str(desired, "source_account").map(str::to_string));
-                async move { request.send().await.map_err(sdk("AddPermission")) }
-            },
-        )
+        let busy = |e: &AwsError| {
+            e.code_is(&["ResourceConflictException"]) && !e.message_contains("already exists")
+        };
+        retry_send(Backoff::CONSISTENCY, busy, "AddPermission", || {
+            aws.lambda
+                .add_permission()
+                .function_name(function)
+                .statement_id(sid)
+                .action(opt_str(desired, "action").unwrap_or("lambda:InvokeFunction"))
+                .principal(req_str(desired, "principal").unwrap_or_default())
+                .set_source_arn(opt_str(desired, "source_arn").map(str::to_string))
+                .set_source_account(opt_str(desired, "source_account").map(str::to_string))
+                .send()
+        })
         .await?;
         let id = format!("{function}/{sid}");
         created(&id);
@@ -184,14 +181,13 @@ impl Resource for LambdaPermission {
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
         let (function, sid) = split_id(id);
-        done_if_gone(
-            aws.lambda
-                .remove_permission()
-                .function_name(function)
-                .statement_id(sid)
-                .send()
-                .await
-                .map_err(sdk("RemovePermission")),
-        )
+        aws.lambda
+            .remove_permission()
+            .function_name(function)
+            .statement_id(sid)
+            .send()
+            .await
+            .map_err(sdk("RemovePermission"))
+            .ok_if_gone()
     }
 }

@@ -7,6 +7,7 @@ pub mod iam_role;
 pub mod lambda_function;
 pub mod lambda_permission;
 pub mod package;
+pub mod policy_document;
 pub mod s3_bucket;
 pub mod s3_bucket_notification;
 pub mod s3_bucket_policy;
@@ -38,6 +39,7 @@ use async_trait::async_trait;
 
 use crate::aws::{AwsError, Clients};
 use crate::value::Attrs;
+use policy_document::PolicyDocument;
 
 /// Called by `create` as soon as the object exists in AWS, so that it is recorded in state
 /// even if a later step of the create fails.
@@ -95,10 +97,10 @@ pub fn implementation(type_name: &str) -> Option<&'static dyn Resource> {
 
 static IMPLEMENTATIONS: &[&dyn Resource] = &[
     &s3_bucket::S3Bucket,
-    &s3_bucket_policy::S3BucketPolicy,
+    &PolicyDocument(s3_bucket_policy::S3BucketPolicy),
     &s3_bucket_notification::S3BucketNotification,
     &sqs_queue::SqsQueue,
-    &sqs_queue_policy::SqsQueuePolicy,
+    &PolicyDocument(sqs_queue_policy::SqsQueuePolicy),
     &lambda_function::LambdaFunction,
     &lambda_permission::LambdaPermission,
     &apigateway_rest_api::ApiGatewayRestApi,

@@ -116,9 +116,9 @@ use aws_sdk_s3::types::{
 };
 use indexmap::IndexMap;
 
-use super::support::{changed, opt_bool, opt_str, req_str, tags, tags_value};
+use super::support::{Gone, changed, opt_bool, opt_str, req_str, tags, tags_value};
 use super::{Created, Resource};
-use crate::aws::retry::{Backoff, retry};
+use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
 
@@ -137,18 +137,15 @@ impl Resource for S3Bucket {
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
         let name = req_str(desired, "name")?;
-        match aws
+        let found = aws
             .s3
             .head_bucket()
             .bucket(name)
             .send()
             .await
             .map_err(sdk("HeadBucket"))
-        {
-            Ok(_) => Ok(Some(name.to_string())),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+            .or_gone()?;
+        Ok(found.map(|_| name.to_string()))
     }
 
     async fn read(
@@ -158,16 +155,16 @@ impl Resource for S3Bucket {
         _prior: &Attrs,
     ) -> Result<Option<Attrs>, AwsError> {
         let s3 = &aws.s3;
-        match s3
+        let found = s3
             .head_bucket()
             .bucket(id)
             .send()
             .await
             .map_err(sdk("HeadBucket"))
-        {
-            Err(e) if e.is_not_found() => return Ok(None),
-            other => other?,
-        };
+            .or_gone()?;
+        if found.is_none() {
+            return Ok(None);
+        }
         let (encryption, pab, versioning, tagging, lifecycle) = tokio::join!(
             s3.get_bucket_encryption().bucket(id).send(),
             s3.get_public_access_block().bucket(id).send(),
@@ -316,12 +313,11 @@ impl Resource for S3Bucket {
                 )
                 .build()
                 .map_err(|e| AwsError::new("PutBucketEncryption", e.to_string()))?;
-            retry(Backoff::STANDARD, not_yet, || {
-                let request = s3
-                    .put_bucket_encryption()
+            retry_send(Backoff::CONSISTENCY, not_yet, "PutBucketEncryption", || {
+                s3.put_bucket_encryption()
                     .bucket(id)
-                    .server_side_encryption_configuration(config.clone());
-                async move { request.send().await.map_err(sdk("PutBucketEncryption")) }
+                    .server_side_encryption_configuration(config.clone())
+                    .send()
             })
             .await?;
         }
@@ -338,13 +334,17 @@ impl Resource for S3Bucket {
                 .block_public_policy(flag("block_public_policy"))
                 .restrict_public_buckets(flag("restrict_public_buckets"))
                 .build();
-            retry(Backoff::STANDARD, not_yet, || {
-                let request = s3
-                    .put_public_access_block()
-                    .bucket(id)
-                    .public_access_block_configuration(config.clone());
-                async move { request.send().await.map_err(sdk("PutPublicAccessBlock")) }
-            })
+            retry_send(
+                Backoff::CONSISTENCY,
+                not_yet,
+                "PutPublicAccessBlock",
+                || {
+                    s3.put_public_access_block()
+                        .bucket(id)
+                        .public_access_block_configuration(config.clone())
+                        .send()
+                },
+            )
             .await?;
         }
         if differs("versioning") {
@@ -357,12 +357,11 @@ impl Resource for S3Bucket {
                     BucketVersioningStatus::Suspended
                 };
                 let config = VersioningConfiguration::builder().status(status).build();
-                retry(Backoff::STANDARD, not_yet, || {
-                    let request = s3
-                        .put_bucket_versioning()
+                retry_send(Backoff::CONSISTENCY, not_yet, "PutBucketVersioning", || {
+                    s3.put_bucket_versioning()
                         .bucket(id)
-                        .versioning_configuration(config.clone());
-                    async move { request.send().await.map_err(sdk("PutBucketVersioning")) }
+                        .versioning_configuration(config.clone())
+                        .send()
                 })
                 .await?;
             }
@@ -387,18 +386,17 @@ impl Resource for S3Bucket {
                     .set_rules(Some(rules))
                     .build()
                     .map_err(|e| AwsError::new("PutBucketLifecycleConfiguration", e.to_string()))?;
-                retry(Backoff::STANDARD, not_yet, || {
-                    let request = s3
-                        .put_bucket_lifecycle_configuration()
-                        .bucket(id)
-                        .lifecycle_configuration(config.clone());
-                    async move {
-                        request
+                retry_send(
+                    Backoff::CONSISTENCY,
+                    not_yet,
+                    "PutBucketLifecycleConfiguration",
+                    || {
+                        s3.put_bucket_lifecycle_configuration()
+                            .bucket(id)
+                            .lifecycle_configuration(config.clone())
                             .send()
-                            .await
-                            .map_err(sdk("PutBucketLifecycleConfiguration"))
-                    }
-                })
+                    },
+                )
                 .await?;
             }
         }
@@ -420,9 +418,11 @@ impl Resource for S3Bucket {
                     .set_tag_set(Some(tag_set))
                     .build()
                     .map_err(|e| AwsError::new("PutBucketTagging", e.to_string()))?;
-                retry(Backoff::STANDARD, not_yet, || {
-                    let request = s3.put_bucket_tagging().bucket(id).tagging(tagging.clone());
-                    async move { request.send().await.map_err(sdk("PutBucketTagging")) }
+                retry_send(Backoff::CONSISTENCY, not_yet, "PutBucketTagging", || {
+                    s3.put_bucket_tagging()
+                        .bucket(id)
+                        .tagging(tagging.clone())
+                        .send()
                 })
                 .await?;
             }
@@ -455,7 +455,10 @@ impl Resource for S3Bucket {
     }
 }
 
-/// Deletes every object version and delete marker, a thousand at a time.
+/// Deletes every object version and delete marker, a thousand at a time. Each listing
+/// starts from the beginning again: the page before it was deleted, so what is listed is
+/// always what is left, until nothing is (no markers to carry, and objects written
+/// meanwhile are found too).
 async fn empty_bucket(aws: &Clients, bucket: &str) -> Result<(), AwsError> {
     loop {
         let page = match aws

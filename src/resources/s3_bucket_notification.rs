@@ -67,9 +67,9 @@ use aws_sdk_s3::types::{
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 
-use super::support::{done_if_gone, req_str};
+use super::support::{Gone, req_str};
 use super::{Created, Resource};
-use crate::aws::retry::{Backoff, retry};
+use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
 
@@ -191,21 +191,19 @@ impl S3BucketNotification {
             .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
             .build();
         // Right after a queue policy is written, S3 may not yet be allowed to send to it.
-        retry(
-            Backoff::STANDARD,
-            |e| e.message_contains("Unable to validate the following destination configurations"),
+        let not_allowed_yet = |e: &AwsError| {
+            e.message_contains("Unable to validate the following destination configurations")
+        };
+        retry_send(
+            Backoff::CONSISTENCY,
+            not_allowed_yet,
+            "PutBucketNotificationConfiguration",
             || {
-                let request = aws
-                    .s3
+                aws.s3
                     .put_bucket_notification_configuration()
                     .bucket(bucket)
-                    .notification_configuration(config.clone());
-                async move {
-                    request
-                        .send()
-                        .await
-                        .map_err(sdk("PutBucketNotificationConfiguration"))
-                }
+                    .notification_configuration(config.clone())
+                    .send()
             },
         )
         .await?;
@@ -244,17 +242,16 @@ impl Resource for S3BucketNotification {
         id: &str,
         prior: &Attrs,
     ) -> Result<Option<Attrs>, AwsError> {
-        let out = match aws
+        let Some(out) = aws
             .s3
             .get_bucket_notification_configuration()
             .bucket(id)
             .send()
             .await
             .map_err(sdk("GetBucketNotificationConfiguration"))
-        {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+            .or_gone()?
+        else {
+            return Ok(None);
         };
         let owned = owned_ids(prior);
         // Ours, in the order the state has them.
@@ -301,6 +298,8 @@ impl Resource for S3BucketNotification {
     }
 
     async fn delete(&self, aws: &Clients, id: &str, prior: &Attrs) -> Result<(), AwsError> {
-        done_if_gone(self.write(aws, id, &owned_ids(prior), &[]).await)
+        self.write(aws, id, &owned_ids(prior), &[])
+            .await
+            .ok_if_gone()
     }
 }

@@ -14,88 +14,58 @@ pub const SCHEMA: Schema = Schema {
 
 use async_trait::async_trait;
 
-use super::support::{done_if_gone, json_of, parse_json, req_str};
-use super::{Created, Resource};
-use crate::aws::retry::{Backoff, retry};
+use super::policy_document::PolicyCalls;
+use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
-use crate::value::{Attrs, Value};
 
 pub struct S3BucketPolicy;
 
-#[async_trait]
-impl Resource for S3BucketPolicy {
-    fn schema(&self) -> &'static Schema {
-        &SCHEMA
-    }
+/// A bucket created a moment ago may not be visible to the policy call yet, and an IAM
+/// principal the policy names may not have propagated yet.
+fn not_yet(e: &AwsError) -> bool {
+    e.code_is(&["NoSuchBucket"])
+        || (e.code_is(&["MalformedPolicy"]) && e.message_contains("Invalid principal"))
+}
 
-    async fn read(
-        &self,
-        aws: &Clients,
-        id: &str,
-        _prior: &Attrs,
-    ) -> Result<Option<Attrs>, AwsError> {
-        let mut attrs = Attrs::new();
-        attrs.insert("bucket".into(), Value::Str(id.into()));
+#[async_trait]
+impl PolicyCalls for S3BucketPolicy {
+    const SCHEMA: &'static Schema = &SCHEMA;
+    const TARGET: &'static str = "bucket";
+
+    async fn get(&self, aws: &Clients, bucket: &str) -> Result<Option<String>, AwsError> {
         match aws
             .s3
             .get_bucket_policy()
-            .bucket(id)
+            .bucket(bucket)
             .send()
             .await
             .map_err(sdk("GetBucketPolicy"))
         {
-            Ok(out) => {
-                attrs.insert("policy".into(), parse_json(out.policy().unwrap_or("{}")));
-                Ok(Some(attrs))
-            }
-            // The bucket is there but the policy was removed: the plan puts it back.
-            Err(e) if e.code_is(&["NoSuchBucketPolicy"]) => Ok(Some(attrs)),
-            Err(e) if e.is_not_found() => Ok(None),
+            Ok(out) => Ok(out.policy().map(str::to_string)),
+            Err(e) if e.code_is(&["NoSuchBucketPolicy"]) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    async fn create(
-        &self,
-        aws: &Clients,
-        desired: &Attrs,
-        created: Created<'_>,
-    ) -> Result<String, AwsError> {
-        let bucket = req_str(desired, "bucket")?;
-        self.update(aws, bucket, &Attrs::new(), desired).await?;
-        created(bucket);
-        Ok(bucket.to_string())
-    }
-
-    async fn update(
-        &self,
-        aws: &Clients,
-        id: &str,
-        _live: &Attrs,
-        desired: &Attrs,
-    ) -> Result<(), AwsError> {
-        let policy = json_of(desired, "policy")?;
-        // A bucket created a moment ago may not be visible to the policy call yet.
-        retry(
-            Backoff::STANDARD,
-            |e| e.code_is(&["NoSuchBucket"]),
-            || {
-                let request = aws.s3.put_bucket_policy().bucket(id).policy(&policy);
-                async move { request.send().await.map_err(sdk("PutBucketPolicy")) }
-            },
-        )
+    async fn put(&self, aws: &Clients, bucket: &str, policy: &str) -> Result<(), AwsError> {
+        retry_send(Backoff::CONSISTENCY, not_yet, "PutBucketPolicy", || {
+            aws.s3
+                .put_bucket_policy()
+                .bucket(bucket)
+                .policy(policy)
+                .send()
+        })
         .await?;
         Ok(())
     }
 
-    async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
-        done_if_gone(
-            aws.s3
-                .delete_bucket_policy()
-                .bucket(id)
-                .send()
-                .await
-                .map_err(sdk("DeleteBucketPolicy")),
-        )
+    async fn remove(&self, aws: &Clients, bucket: &str) -> Result<(), AwsError> {
+        aws.s3
+            .delete_bucket_policy()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(sdk("DeleteBucketPolicy"))?;
+        Ok(())
     }
 }

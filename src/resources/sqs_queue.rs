@@ -78,9 +78,9 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 use indexmap::IndexMap;
 
-use super::support::{changed, done_if_gone, req_str, tag_changes, tags, tags_value};
+use super::support::{Gone, changed, req_str, sync_tags, tags, tags_value};
 use super::{Created, Resource};
-use crate::aws::retry::{Backoff, retry};
+use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
 
@@ -154,18 +154,15 @@ impl Resource for SqsQueue {
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
         let name = req_str(desired, "name")?;
-        match aws
+        let found = aws
             .sqs
             .get_queue_url()
             .queue_name(name)
             .send()
             .await
             .map_err(sdk("GetQueueUrl"))
-        {
-            Ok(out) => Ok(out.queue_url().map(str::to_string)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+            .or_gone()?;
+        Ok(found.and_then(|out| out.queue_url))
     }
 
     async fn read(
@@ -182,10 +179,8 @@ impl Resource for SqsQueue {
                 .send(),
             aws.sqs.list_queue_tags().queue_url(id).send(),
         );
-        let out = match attributes.map_err(sdk("GetQueueAttributes")) {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(out) = attributes.map_err(sdk("GetQueueAttributes")).or_gone()? else {
+            return Ok(None);
         };
         let raw = out.attributes().cloned().unwrap_or_default();
         let get = |q: Q| raw.get(&q).cloned();
@@ -254,18 +249,13 @@ impl Resource for SqsQueue {
         let name = req_str(desired, "name")?;
         let attributes = attributes_to_set(desired, &Attrs::new(), true);
         let tags: HashMap<String, String> = tags(desired).into_iter().collect();
-        let patient = Backoff {
-            budget: std::time::Duration::from_secs(75),
-            ..Backoff::PATIENT
-        };
-        let out = retry(patient, deleted_recently, || {
-            let request = aws
-                .sqs
+        let out = retry_send(Backoff::NAME_REUSE, deleted_recently, "CreateQueue", || {
+            aws.sqs
                 .create_queue()
                 .queue_name(name)
                 .set_attributes(Some(attributes.clone()))
-                .set_tags((!tags.is_empty()).then(|| tags.clone()));
-            async move { request.send().await.map_err(sdk("CreateQueue")) }
+                .set_tags((!tags.is_empty()).then(|| tags.clone()))
+                .send()
         })
         .await?;
         let url = out
@@ -292,38 +282,30 @@ impl Resource for SqsQueue {
                 .await
                 .map_err(sdk("SetQueueAttributes"))?;
         }
-        if changed(&SCHEMA, "tags", desired, live) {
-            let (wanted, stale) = tag_changes(desired, live);
-            if !stale.is_empty() {
-                aws.sqs
-                    .untag_queue()
-                    .queue_url(id)
-                    .set_tag_keys(Some(stale))
-                    .send()
-                    .await
-                    .map_err(sdk("UntagQueue"))?;
-            }
-            if !wanted.is_empty() {
-                aws.sqs
-                    .tag_queue()
-                    .queue_url(id)
-                    .set_tags(Some(wanted.into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(sdk("TagQueue"))?;
-            }
-        }
-        Ok(())
+        sync_tags(
+            &SCHEMA,
+            desired,
+            live,
+            |keys| async move {
+                let request = aws.sqs.untag_queue().queue_url(id).set_tag_keys(Some(keys));
+                request.send().await.map(drop).map_err(sdk("UntagQueue"))
+            },
+            |tags| async move {
+                let tags = Some(tags.into_iter().collect());
+                let request = aws.sqs.tag_queue().queue_url(id).set_tags(tags);
+                request.send().await.map(drop).map_err(sdk("TagQueue"))
+            },
+        )
+        .await
     }
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
-        done_if_gone(
-            aws.sqs
-                .delete_queue()
-                .queue_url(id)
-                .send()
-                .await
-                .map_err(sdk("DeleteQueue")),
-        )
+        aws.sqs
+            .delete_queue()
+            .queue_url(id)
+            .send()
+            .await
+            .map_err(sdk("DeleteQueue"))
+            .ok_if_gone()
     }
 }

@@ -15,89 +15,45 @@ pub const SCHEMA: Schema = Schema {
 use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 
-use super::support::{done_if_gone, json_of, parse_json, req_str};
-use super::{Created, Resource};
+use super::policy_document::PolicyCalls;
 use crate::aws::{AwsError, Clients, sdk};
-use crate::value::{Attrs, Value};
 
 pub struct SqsQueuePolicy;
 
-#[async_trait]
-impl Resource for SqsQueuePolicy {
-    fn schema(&self) -> &'static Schema {
-        &SCHEMA
-    }
+/// Sets the queue's `Policy` attribute; an empty one removes it.
+async fn set(aws: &Clients, url: &str, policy: &str) -> Result<(), AwsError> {
+    aws.sqs
+        .set_queue_attributes()
+        .queue_url(url)
+        .attributes(Q::Policy, policy)
+        .send()
+        .await
+        .map_err(sdk("SetQueueAttributes"))?;
+    Ok(())
+}
 
-    async fn read(
-        &self,
-        aws: &Clients,
-        id: &str,
-        _prior: &Attrs,
-    ) -> Result<Option<Attrs>, AwsError> {
-        let out = match aws
+#[async_trait]
+impl PolicyCalls for SqsQueuePolicy {
+    const SCHEMA: &'static Schema = &SCHEMA;
+    const TARGET: &'static str = "queue_url";
+
+    async fn get(&self, aws: &Clients, url: &str) -> Result<Option<String>, AwsError> {
+        let out = aws
             .sqs
             .get_queue_attributes()
-            .queue_url(id)
+            .queue_url(url)
             .attribute_names(Q::Policy)
             .send()
             .await
-            .map_err(sdk("GetQueueAttributes"))
-        {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let mut attrs = Attrs::new();
-        attrs.insert("queue_url".into(), Value::Str(id.into()));
-        if let Some(policy) = out
-            .attributes()
-            .and_then(|a| a.get(&Q::Policy))
-            .filter(|p| !p.is_empty())
-        {
-            attrs.insert("policy".into(), parse_json(policy));
-        }
-        Ok(Some(attrs))
+            .map_err(sdk("GetQueueAttributes"))?;
+        Ok(out.attributes().and_then(|a| a.get(&Q::Policy)).cloned())
     }
 
-    async fn create(
-        &self,
-        aws: &Clients,
-        desired: &Attrs,
-        created: Created<'_>,
-    ) -> Result<String, AwsError> {
-        let url = req_str(desired, "queue_url")?;
-        self.update(aws, url, &Attrs::new(), desired).await?;
-        created(url);
-        Ok(url.to_string())
+    async fn put(&self, aws: &Clients, url: &str, policy: &str) -> Result<(), AwsError> {
+        set(aws, url, policy).await
     }
 
-    async fn update(
-        &self,
-        aws: &Clients,
-        id: &str,
-        _live: &Attrs,
-        desired: &Attrs,
-    ) -> Result<(), AwsError> {
-        let policy = json_of(desired, "policy")?;
-        aws.sqs
-            .set_queue_attributes()
-            .queue_url(id)
-            .attributes(Q::Policy, policy)
-            .send()
-            .await
-            .map_err(sdk("SetQueueAttributes"))?;
-        Ok(())
-    }
-
-    async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
-        done_if_gone(
-            aws.sqs
-                .set_queue_attributes()
-                .queue_url(id)
-                .attributes(Q::Policy, "")
-                .send()
-                .await
-                .map_err(sdk("SetQueueAttributes")),
-        )
+    async fn remove(&self, aws: &Clients, url: &str) -> Result<(), AwsError> {
+        set(aws, url, "").await
     }
 }

@@ -1,8 +1,13 @@
-//! Small helpers shared by the resource implementations.
+//! Helpers shared by the resource implementations: attribute access, not-found answers
+//! ([`Gone`]), tag sync ([`sync_tags`]) and JSON documents. Retried sends are
+//! [`crate::aws::retry::retry_send`].
+
+use std::future::Future;
 
 use indexmap::IndexMap;
 
-use crate::aws::AwsError;
+use super::Resource;
+use crate::aws::{AwsError, Clients};
 use crate::plan::diff::same;
 use crate::schema::Schema;
 use crate::value::{Attrs, Value};
@@ -55,14 +60,41 @@ pub fn tags(attrs: &Attrs) -> IndexMap<String, String> {
     out
 }
 
-/// Tags to set (all wanted ones) and keys to remove (live keys no longer wanted).
-pub fn tag_changes(desired: &Attrs, live: &Attrs) -> (IndexMap<String, String>, Vec<String>) {
+/// Brings the tags from `live` to `desired` with the service's own calls: `untag` gets the
+/// keys no longer wanted, `tag` the tags that are new or changed; neither is called when it
+/// has nothing to do, nor at all when the stack does not set `tags`.
+pub async fn sync_tags<U, T>(
+    schema: &Schema,
+    desired: &Attrs,
+    live: &Attrs,
+    untag: impl FnOnce(Vec<String>) -> U,
+    tag: impl FnOnce(IndexMap<String, String>) -> T,
+) -> Result<(), AwsError>
+where
+    U: Future<Output = Result<(), AwsError>>,
+    T: Future<Output = Result<(), AwsError>>,
+{
+    if !changed(schema, "tags", desired, live) {
+        return Ok(());
+    }
     let wanted = tags(desired);
-    let stale = tags(live)
-        .into_keys()
-        .filter(|k| !wanted.contains_key(k))
+    let have = tags(live);
+    let stale: Vec<String> = have
+        .keys()
+        .filter(|k| !wanted.contains_key(*k))
+        .cloned()
         .collect();
-    (wanted, stale)
+    let new: IndexMap<String, String> = wanted
+        .into_iter()
+        .filter(|(k, v)| have.get(k) != Some(v))
+        .collect();
+    if !stale.is_empty() {
+        untag(stale).await?;
+    }
+    if !new.is_empty() {
+        tag(new).await?;
+    }
+    Ok(())
 }
 
 pub fn tags_value<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
@@ -117,11 +149,37 @@ pub fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// For deletes: an object that is already gone counts as deleted.
-pub fn done_if_gone<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
-    match result {
-        Err(e) if !e.is_not_found() => Err(e),
-        _ => Ok(()),
+/// [`Resource::find`] for a type whose id is its `name`: the object of that name, if any.
+pub async fn find_by_name(
+    resource: &dyn Resource,
+    aws: &Clients,
+    desired: &Attrs,
+) -> Result<Option<String>, AwsError> {
+    let name = req_str(desired, "name")?;
+    let found = resource.read(aws, name, desired).await?;
+    Ok(found.map(|_| name.to_string()))
+}
+
+/// What a not-found answer means: for a read, the object is gone (drift, not an error);
+/// for a delete, it counts as deleted.
+pub trait Gone<T> {
+    /// The answer, or `None` when the object is gone.
+    fn or_gone(self) -> Result<Option<T>, AwsError>;
+    /// Success, also when the object was already gone.
+    fn ok_if_gone(self) -> Result<(), AwsError>;
+}
+
+impl<T> Gone<T> for Result<T, AwsError> {
+    fn or_gone(self) -> Result<Option<T>, AwsError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn ok_if_gone(self) -> Result<(), AwsError> {
+        self.or_gone().map(drop)
     }
 }
 

@@ -8,6 +8,7 @@ mod chain;
 mod crash;
 mod engine;
 mod faults;
+mod resource_fixes;
 mod saved_plan;
 mod upload;
 mod validate;
