@@ -9,6 +9,7 @@ pub mod apply;
 pub mod aws;
 pub mod chain;
 pub mod config;
+pub mod diagnostics;
 pub mod graph;
 pub mod ops;
 pub mod plan;

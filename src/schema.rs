@@ -1,10 +1,9 @@
 //! Resource schemas: the attributes each resource type takes, their types, AWS's ranges
-//! and defaults, and which ones force a replacement. Pure data plus a checker; the stack
-//! validator and the resource implementations read the same tables.
+//! and defaults, and which ones force a replacement; and value equality under a type. Pure
+//! data and pure functions; the stack's checker (config::check), the planner and the
+//! resource implementations read the same tables.
 
-use crate::config::diagnostic::Diagnostic;
-use crate::config::expr::{Part, Scope, parse_template};
-use crate::config::node::{Node, NodeValue};
+use crate::policy;
 use crate::value::Value;
 
 pub struct Schema {
@@ -146,168 +145,6 @@ pub fn quoted_list(values: &[&str]) -> String {
         .join(", ")
 }
 
-/// Checks a resource's attribute table against its schema. Values that depend on something
-/// unknown until apply are checked as far as they are known.
-pub fn check_attributes(
-    schema: &Schema,
-    resource: &str,
-    attributes: &[(&str, &crate::config::node::Entry)],
-    resource_span: &crate::config::source::Span,
-    scope: &dyn Scope,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    let owner = format!("{} `{resource}`", schema.type_name);
-    check_fields(
-        schema.attributes,
-        attributes,
-        resource_span,
-        &owner,
-        resource,
-        scope,
-        diagnostics,
-    );
-}
-
-fn check_fields(
-    fields: &[Attribute],
-    entries: &[(&str, &crate::config::node::Entry)],
-    owner_span: &crate::config::source::Span,
-    owner: &str,
-    path: &str,
-    scope: &dyn Scope,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    for (name, entry) in entries {
-        match fields.iter().find(|f| f.name == *name) {
-            Some(field) => check_value(
-                &field.ty,
-                &entry.node,
-                &format!("{path}.{name}"),
-                scope,
-                diagnostics,
-            ),
-            None => diagnostics.push(
-                Diagnostic::error(format!("unknown attribute `{name}` in {owner}"))
-                    .at(&entry.key_span, "not an attribute of this type")
-                    .suggest(name, fields.iter().map(|f| f.name)),
-            ),
-        }
-    }
-    for field in fields.iter().filter(|f| f.required) {
-        if !entries.iter().any(|(n, _)| *n == field.name) {
-            diagnostics.push(
-                Diagnostic::error(format!(
-                    "missing required attribute `{}` in {owner}",
-                    field.name
-                ))
-                .at(
-                    owner_span,
-                    format!("`{}` ({}) is required", field.name, field.ty.describe()),
-                ),
-            );
-        }
-    }
-}
-
-fn check_value(
-    ty: &Type,
-    node: &Node,
-    what: &str,
-    scope: &dyn Scope,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    // A string made only of references may stand for any type; check what it resolves to.
-    if let NodeValue::Str(text) = &node.value {
-        let mut broken = Vec::new();
-        let parts = parse_template(node, text, &mut broken);
-        if !broken.is_empty() {
-            return; // the broken reference is reported on its own
-        }
-        if parts.iter().any(|p| matches!(p, Part::Ref(_))) {
-            let value = crate::config::expr::evaluate(node, scope);
-            if value.is_known() {
-                check_resolved(ty, &value, node, what, diagnostics);
-            }
-            return;
-        }
-    }
-    let mismatch = |diagnostics: &mut Vec<Diagnostic>| {
-        diagnostics.push(
-            Diagnostic::error(format!("`{what}` has the wrong type")).at(
-                &node.span,
-                format!("expected {}, found {}", ty.describe(), node.kind()),
-            ),
-        )
-    };
-    match (ty, &node.value) {
-        (Type::List { item, min }, NodeValue::Array(items)) => {
-            if items.len() < *min {
-                diagnostics.push(
-                    Diagnostic::error(format!(
-                        "`{what}` needs at least {min} item{}",
-                        if *min == 1 { "" } else { "s" }
-                    ))
-                    .at(&node.span, "too few items"),
-                );
-            }
-            for (i, item_node) in items.iter().enumerate() {
-                check_value(item, item_node, &format!("{what}[{i}]"), scope, diagnostics);
-            }
-        }
-        (Type::Object(fields), NodeValue::Table(table)) => {
-            let entries: Vec<_> = table.iter().map(|(k, e)| (k.as_str(), e)).collect();
-            check_fields(
-                fields,
-                &entries,
-                &node.span,
-                &format!("`{what}`"),
-                what,
-                scope,
-                diagnostics,
-            );
-        }
-        (Type::Map(item), NodeValue::Table(table)) => {
-            for (key, entry) in table {
-                check_value(
-                    item,
-                    &entry.node,
-                    &format!("{what}.{key}"),
-                    scope,
-                    diagnostics,
-                );
-            }
-        }
-        (Type::Policy, NodeValue::Table(table)) => {
-            if !table.contains_key("Statement") {
-                diagnostics.push(
-                    Diagnostic::error(format!("`{what}` is not a policy document"))
-                        .at(&node.span, "expected a `Statement` key")
-                        .help("write `{ Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", ... }] }`"),
-                );
-            }
-        }
-        (Type::TrustPolicy, NodeValue::Table(table)) => {
-            if !table.contains_key("Statement") && !table.contains_key("service") {
-                diagnostics.push(
-                    Diagnostic::error(format!("`{what}` is not a trust policy"))
-                        .at(&node.span, "expected `service` or `Statement`")
-                        .help("write `{ service = \"lambda.amazonaws.com\" }` or a full policy document"),
-                );
-            }
-        }
-        (
-            Type::List { .. } | Type::Object(_) | Type::Map(_) | Type::Policy | Type::TrustPolicy,
-            _,
-        ) => mismatch(diagnostics),
-        (_, NodeValue::Str(s)) => {
-            check_resolved(ty, &Value::Str(s.clone()), node, what, diagnostics)
-        }
-        (_, NodeValue::Int(i)) => check_resolved(ty, &Value::Int(*i), node, what, diagnostics),
-        (_, NodeValue::Bool(b)) => check_resolved(ty, &Value::Bool(*b), node, what, diagnostics),
-        _ => mismatch(diagnostics),
-    }
-}
-
 /// Variables are strings: `"${var.timeout}"` set to `"30"` is the integer 30 where the
 /// schema wants an integer (and "true"/"false" a boolean).
 pub fn coerce(ty: &Type, value: Value) -> Value {
@@ -320,60 +157,37 @@ pub fn coerce(ty: &Type, value: Value) -> Value {
     }
 }
 
-/// Checks a fully known value (a literal, or a reference that resolved at validation).
-fn check_resolved(
-    ty: &Type,
-    value: &Value,
-    node: &Node,
-    what: &str,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    let is_template = matches!(&node.value, NodeValue::Str(s) if s.contains("${"));
-    let value = &if is_template {
-        coerce(ty, value.clone())
-    } else {
-        value.clone()
+/// Whether the live value already is what the stack wants.
+pub fn same(ty: &Type, want: &Value, have: Option<&Value>) -> bool {
+    if !want.is_known() {
+        return false;
+    }
+    let Some(have) = have else {
+        return matches!(want, Value::Null);
     };
-    let problem = match (ty, value) {
-        (Type::String(check), Value::Str(s)) => check.and_then(|c| c(s).err()),
-        (Type::Int { min, max }, Value::Int(i)) => (!(*min..=*max).contains(i))
-            .then(|| format!("{i} is out of range: expected {min} to {max}")),
-        (Type::Bool, Value::Bool(_)) => None,
-        (Type::Enum(allowed), Value::Str(s)) => (!allowed.contains(&s.as_str())).then(|| {
-            let hint = crate::config::diagnostic::nearest(s, allowed.iter().copied())
-                .map(|n| format!(" (did you mean `{n}`?)"))
-                .unwrap_or_default();
-            format!(
-                "`{s}` is not allowed: expected {}{hint}",
-                ty.describe().trim_start_matches("one of ")
-            )
-        }),
-        (Type::Directory, Value::Str(_)) => None,
-        (
-            Type::List { .. } | Type::Map(_) | Type::Object(_) | Type::Policy | Type::TrustPolicy,
-            Value::List(_) | Value::Map(_),
-        ) => None,
-        _ => Some(format!(
-            "expected {}, found {}",
-            ty.describe(),
-            value_kind(value)
-        )),
-    };
-    if let Some(problem) = problem {
-        diagnostics
-            .push(Diagnostic::error(format!("invalid value for `{what}`")).at(&node.span, problem));
+    match (ty, want, have) {
+        (Type::Policy | Type::TrustPolicy, _, _) => {
+            let want = if matches!(ty, Type::TrustPolicy) {
+                policy::expand_trust_policy(&want.to_json())
+            } else {
+                want.to_json()
+            };
+            policy::equivalent(&want, &have.to_json())
+        }
+        (Type::Object(fields), Value::Map(w), Value::Map(h)) => w
+            .iter()
+            .all(|(k, v)| field(fields, k).is_some_and(|f| same(&f.ty, v, h.get(k)))),
+        (Type::List { item, .. }, Value::List(w), Value::List(h)) => {
+            w.len() == h.len() && w.iter().zip(h).all(|(a, b)| same(item, a, Some(b)))
+        }
+        (Type::Map(item), Value::Map(w), Value::Map(h)) => {
+            w.len() == h.len() && w.iter().all(|(k, v)| same(item, v, h.get(k)))
+        }
+        _ => want == have,
     }
 }
 
-fn value_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Int(_) => "an integer",
-        Value::Float(_) => "a float",
-        Value::Str(_) => "a string",
-        Value::List(_) => "an array",
-        Value::Map(_) => "a table",
-        Value::Unknown => "an unknown value",
-    }
+/// The field `name` of an object type.
+pub fn field<'a>(fields: &'a [Attribute], name: &str) -> Option<&'a Attribute> {
+    fields.iter().find(|f| f.name == name)
 }

@@ -111,7 +111,8 @@ pub fn apply(
     };
     let loaded = match &saved {
         Some(saved) => ops::stack_of_saved_plan(saved)?.map_err(|err| err.render()),
-        None => strata::config::load_stack(&args.file, &args.vars).map_err(|err| err.render()),
+        None => strata::config::load_stack(&args.file, &args.vars, strata::resources::SCHEMAS)
+            .map_err(|err| err.render()),
     };
     let stack = match loaded {
         Ok(stack) => Arc::new(stack),

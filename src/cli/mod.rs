@@ -316,7 +316,7 @@ pub fn run() -> ExitCode {
 
 /// Loads the stack or prints its diagnostics.
 fn load(args: &StackArgs) -> Result<strata::config::Stack, ExitCode> {
-    strata::config::load_stack(&args.file, &args.vars).map_err(|err| {
+    strata::config::load_stack(&args.file, &args.vars, strata::resources::SCHEMAS).map_err(|err| {
         eprint!("{}", err.render());
         ExitCode::from(1)
     })

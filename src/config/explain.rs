@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::model::Stack;
 use super::node::{Node, NodeValue};
-use super::source::Span;
+use crate::diagnostics::source::Span;
 
 pub fn explain(stack: &Stack) -> String {
     let sources = &stack.sources;

@@ -3,9 +3,9 @@
 
 use indexmap::IndexMap;
 
-use super::diagnostic::Diagnostic;
 use super::node::{Node, NodeValue};
-use super::source::Span;
+use crate::diagnostics::Diagnostic;
+use crate::diagnostics::source::Span;
 use crate::value::Value;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,7 +195,7 @@ fn evaluate_string(node: &Node, text: &str, scope: &dyn Scope) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::source::FileId;
+    use crate::diagnostics::source::FileId;
 
     fn string_node(text: &str) -> Node {
         // As if written `key = "<text>"` at offset 6.

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::diagnostic::Diagnostic;
 use super::node::{Entry, Node, NodeValue, Table};
-use super::source::{FileId, Sources, Span, display_path};
+use crate::diagnostics::Diagnostic;
+use crate::diagnostics::source::{FileId, Sources, Span, display_path};
 
 /// The files of an `extends` chain, the root ancestor first and the file asked for last.
 pub struct Chain {

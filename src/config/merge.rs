@@ -9,8 +9,8 @@
 //! References are not resolved here: merging works on the text, so `${stack.name}` in an
 //! inherited resource later resolves to the child's name.
 
-use super::diagnostic::Diagnostic;
 use super::node::{Entry, Node, NodeValue, Table};
+use crate::diagnostics::Diagnostic;
 
 /// Merges `child` over `parent`. Both are whole documents.
 pub fn merge_documents(parent: Node, child: Node, diagnostics: &mut Vec<Diagnostic>) -> Node {
@@ -180,7 +180,7 @@ fn merge_node(parent: Node, child: Node) -> Node {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::source::{FileId, Span};
+    use crate::diagnostics::source::{FileId, Span};
 
     fn doc(file: usize, text: &str) -> Node {
         let table: toml::Table = toml::from_str(text).unwrap();

@@ -2,21 +2,22 @@
 //! references, variables and validation against the resource schemas. Nothing here talks
 //! to AWS.
 
-pub mod diagnostic;
+pub mod check;
 pub mod explain;
 pub mod expr;
 pub mod load;
 pub mod merge;
 pub mod model;
 pub mod node;
-pub mod source;
 pub mod validate;
 
 use std::path::Path;
 
-pub use diagnostic::Diagnostic;
 pub use model::Stack;
-pub use source::Sources;
+
+use crate::diagnostics::Diagnostic;
+use crate::diagnostics::source::Sources;
+use crate::schema::Schema;
 
 /// A stack that failed to load: every diagnostic, and the sources they point into.
 pub struct LoadError {
@@ -26,13 +27,18 @@ pub struct LoadError {
 
 impl LoadError {
     pub fn render(&self) -> String {
-        diagnostic::render_all(&self.diagnostics, &self.sources)
+        crate::diagnostics::render_all(&self.diagnostics, &self.sources)
     }
 }
 
-/// Loads, merges and validates the stack in `path` with `--var` overrides.
-pub fn load_stack(path: &Path, vars: &[(String, String)]) -> Result<Stack, LoadError> {
-    load_with(path, vars, Sources::default())
+/// Loads, merges and validates the stack in `path` with `--var` overrides, against the
+/// resource types in `schemas` (the caller's registry, e.g. `resources::SCHEMAS`).
+pub fn load_stack(
+    path: &Path,
+    vars: &[(String, String)],
+    schemas: &[&'static Schema],
+) -> Result<Stack, LoadError> {
+    load_with(path, vars, schemas, Sources::default())
 }
 
 /// Loads the stack as `snapshot` holds its files (canonical path -> text), as a saved plan
@@ -40,14 +46,16 @@ pub fn load_stack(path: &Path, vars: &[(String, String)]) -> Result<Stack, LoadE
 pub fn load_stack_from_snapshot(
     path: &Path,
     vars: &[(String, String)],
+    schemas: &[&'static Schema],
     snapshot: std::collections::HashMap<std::path::PathBuf, String>,
 ) -> Result<Stack, LoadError> {
-    load_with(path, vars, Sources::with_snapshot(snapshot))
+    load_with(path, vars, schemas, Sources::with_snapshot(snapshot))
 }
 
 fn load_with(
     path: &Path,
     vars: &[(String, String)],
+    schemas: &[&'static Schema],
     mut sources: Sources,
 ) -> Result<Stack, LoadError> {
     let chain = match load::load_chain(path, &mut sources) {
@@ -71,7 +79,7 @@ fn load_with(
     let merged = documents.fold(root, |parent, child| {
         merge::merge_documents(parent, child, &mut diagnostics)
     });
-    match validate::validate(merged, files, vars, sources, diagnostics) {
+    match validate::validate(merged, files, vars, schemas, sources, diagnostics) {
         Ok(stack) => Ok(stack),
         Err((diagnostics, sources)) => Err(LoadError {
             diagnostics,

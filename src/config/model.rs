@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 
 use super::expr::{Reference, Scope, Target};
 use super::node::{Entry, Node};
-use super::source::{Sources, Span};
+use crate::diagnostics::source::{Sources, Span};
 use crate::graph::Graph;
 use crate::schema::Schema;
 use crate::value::Value;

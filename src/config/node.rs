@@ -3,7 +3,7 @@
 
 use indexmap::IndexMap;
 
-use super::source::Span;
+use crate::diagnostics::source::Span;
 
 #[derive(Clone, Debug)]
 pub struct Node {

@@ -4,14 +4,14 @@
 
 use indexmap::IndexMap;
 
-use super::diagnostic::Diagnostic;
+use super::check::check_attributes;
 use super::expr::{Reference, Target, evaluate, references};
 use super::model::{BaseScope, OutputDecl, ResourceDecl, Stack, Variable};
 use super::node::{Entry, Node, NodeValue, Table};
-use super::source::{Sources, Span};
+use crate::diagnostics::Diagnostic;
+use crate::diagnostics::source::{Sources, Span};
 use crate::graph::{Edge, EdgeKind, Graph};
-use crate::resources;
-use crate::schema::check_attributes;
+use crate::schema::Schema;
 use crate::value::Value;
 
 const TOP_LEVEL: &[&str] = &["extends", "stack", "variables", "resources", "outputs"];
@@ -24,6 +24,7 @@ pub fn validate(
     document: Node,
     files: Vec<String>,
     vars: &[(String, String)],
+    schemas: &[&'static Schema],
     sources: Sources,
     mut diagnostics: Vec<Diagnostic>,
 ) -> Result<Stack, (Vec<Diagnostic>, Sources)> {
@@ -53,7 +54,7 @@ pub fn validate(
         graph: Graph::default(),
         sources,
     };
-    stack.resources = resource_decls(top, &mut diagnostics);
+    stack.resources = resource_decls(top, schemas, &mut diagnostics);
     // Resources that failed to validate are still declared: references to them are not
     // reported a second time.
     let declared: Vec<String> = top
@@ -278,6 +279,7 @@ fn variables(
 
 fn resource_decls(
     top: &Table,
+    schemas: &[&'static Schema],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> IndexMap<String, ResourceDecl> {
     let mut out = IndexMap::new();
@@ -311,19 +313,19 @@ fn resource_decls(
             diagnostics.push(
                 Diagnostic::error(format!("resource `{name}` has no `type`"))
                     .at(&entry.key_span, "add `type = \"...\"` to this resource")
-                    .note(format!("known types: {}", type_names().join(", "))),
+                    .note(format!("known types: {}", type_names(schemas).join(", "))),
             );
             continue;
         };
         let Some(type_name) = string_at(type_entry, &format!("{name}.type"), diagnostics) else {
             continue;
         };
-        let Some(schema) = resources::schema(&type_name) else {
+        let Some(schema) = schemas.iter().copied().find(|s| s.type_name == type_name) else {
             diagnostics.push(
                 Diagnostic::error(format!("unknown resource type `{type_name}`"))
                     .at(&type_entry.node.span, "not a resource type strata knows")
-                    .suggest(&type_name, type_names())
-                    .note(format!("known types: {}", type_names().join(", "))),
+                    .suggest(&type_name, type_names(schemas))
+                    .note(format!("known types: {}", type_names(schemas).join(", "))),
             );
             continue;
         };
@@ -352,8 +354,8 @@ fn resource_decls(
     out
 }
 
-fn type_names() -> Vec<&'static str> {
-    resources::SCHEMAS.iter().map(|s| s.type_name).collect()
+fn type_names(schemas: &[&'static Schema]) -> Vec<&'static str> {
+    schemas.iter().map(|s| s.type_name).collect()
 }
 
 fn valid_identifier(name: &str) -> bool {

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 
-use crate::config::diagnostic::Diagnostic;
-use crate::config::source::Span;
+use crate::diagnostics::Diagnostic;
+use crate::diagnostics::source::Span;
 pub use queue::DependencyQueue;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,7 +186,7 @@ impl Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::source::FileId;
+    use crate::diagnostics::source::FileId;
 
     fn graph(edges: &[(&str, &str)], nodes: &[&str]) -> Graph {
         let mut g = Graph::default();

@@ -14,7 +14,7 @@ use crate::plan::build::{PlanError, adopt_pending, plan as make_plan, read_recor
 use crate::plan::diff::changes;
 use crate::plan::saved::{SavedPlan, SavedPlanError};
 use crate::plan::{Action, ActionReason, Plan};
-use crate::resources::implementation;
+use crate::resources::{SCHEMAS, implementation};
 use crate::state::State;
 use crate::state::StateError;
 use crate::state::local::LocalStore;
@@ -46,7 +46,7 @@ impl OpsError {
     fn plan(stack: &Stack, err: PlanError) -> OpsError {
         match err {
             PlanError::Invalid(diagnostics) => OpsError::Plan(
-                crate::config::diagnostic::render_all(&diagnostics, &stack.sources)
+                crate::diagnostics::render_all(&diagnostics, &stack.sources)
                     .trim_end()
                     .to_string(),
             ),
@@ -122,6 +122,7 @@ pub fn stack_of_saved_plan(saved: &SavedPlan) -> Result<Result<Stack, LoadError>
     Ok(crate::config::load_stack_from_snapshot(
         &saved.stack_file,
         &saved.variables,
+        SCHEMAS,
         saved.snapshot(),
     ))
 }

@@ -8,11 +8,12 @@ use futures::{StreamExt, TryStreamExt, stream};
 use super::diff::{action, changes};
 use super::{Action, ActionReason, Change, Plan, ResourcePlan};
 use crate::aws::{AwsError, Clients};
-use crate::config::Diagnostic;
+use crate::config::check::check_attributes;
 use crate::config::model::{BaseScope, Stack};
+use crate::diagnostics::Diagnostic;
 use crate::graph::DependencyQueue;
 use crate::resources::implementation;
-use crate::schema::{Schema, check_attributes};
+use crate::schema::Schema;
 use crate::state::{ResourceState, State};
 use crate::value::{Attrs, Value, attrs_from_json};
 

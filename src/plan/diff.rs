@@ -1,8 +1,7 @@
 //! The pure heart of planning: compare what the stack wants with what AWS has, attribute by
 //! attribute, and choose the action (Terraform's getAction).
 
-use crate::policy;
-use crate::schema::{Attribute, Schema, Type};
+use crate::schema::{Schema, Type, field, same};
 use crate::value::{Attrs, Value};
 
 use super::{Action, Change};
@@ -150,40 +149,6 @@ fn nested(
             sensitive: false,
         });
     }
-}
-
-/// Whether the live value already is what the stack wants.
-pub fn same(ty: &Type, want: &Value, have: Option<&Value>) -> bool {
-    if !want.is_known() {
-        return false;
-    }
-    let Some(have) = have else {
-        return matches!(want, Value::Null);
-    };
-    match (ty, want, have) {
-        (Type::Policy | Type::TrustPolicy, _, _) => {
-            let want = if matches!(ty, Type::TrustPolicy) {
-                policy::expand_trust_policy(&want.to_json())
-            } else {
-                want.to_json()
-            };
-            policy::equivalent(&want, &have.to_json())
-        }
-        (Type::Object(fields), Value::Map(w), Value::Map(h)) => w
-            .iter()
-            .all(|(k, v)| field(fields, k).is_some_and(|f| same(&f.ty, v, h.get(k)))),
-        (Type::List { item, .. }, Value::List(w), Value::List(h)) => {
-            w.len() == h.len() && w.iter().zip(h).all(|(a, b)| same(item, a, Some(b)))
-        }
-        (Type::Map(item), Value::Map(w), Value::Map(h)) => {
-            w.len() == h.len() && w.iter().all(|(k, v)| same(item, v, h.get(k)))
-        }
-        _ => want == have,
-    }
-}
-
-fn field<'a>(fields: &'a [Attribute], name: &str) -> Option<&'a Attribute> {
-    fields.iter().find(|f| f.name == name)
 }
 
 /// The action for a resource that exists (`live`), given its changes.

@@ -29,7 +29,7 @@ pub fn desired_attributes(stack: &Stack, decl: &ResourceDecl, scope: &dyn Scope)
             if let (true, Value::Str(path)) = (is_directory, &value) {
                 let file = &stack.sources.get(entry.node.span.file).path;
                 let base = file.parent().unwrap_or(std::path::Path::new("."));
-                value = Value::Str(crate::config::source::display_path(&base.join(path)));
+                value = Value::Str(crate::diagnostics::source::display_path(&base.join(path)));
             }
             (name.clone(), value)
         })

@@ -125,7 +125,7 @@ impl SavedPlan {
         self.files
             .iter()
             .filter_map(|f| {
-                let shown = crate::config::source::display_path(&f.path);
+                let shown = crate::diagnostics::source::display_path(&f.path);
                 match std::fs::read(&f.path) {
                     Ok(now) if sha256_hex(&now) == f.sha256 => None,
                     Ok(_) => Some(format!("{shown} was edited")),

@@ -8,8 +8,7 @@ use indexmap::IndexMap;
 
 use super::Resource;
 use crate::aws::{AwsError, Clients};
-use crate::plan::diff::same;
-use crate::schema::Schema;
+use crate::schema::{Schema, same};
 use crate::value::{Attrs, Value};
 
 /// A string attribute, or an error naming it (a validated stack always has required ones).

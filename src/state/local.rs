@@ -82,7 +82,7 @@ impl LocalStore {
 #[async_trait]
 impl StateStore for LocalStore {
     fn location(&self) -> String {
-        crate::config::source::display_path(&self.path)
+        crate::diagnostics::source::display_path(&self.path)
     }
 
     async fn read(&self) -> Result<State, StateError> {

@@ -1,9 +1,13 @@
 //! Diagnostics: what went wrong, where (file:line:col with the offending line), and a hint.
-//! Loading and validation collect them instead of stopping at the first.
+//! Loading and validation collect them instead of stopping at the first. Ground level: the
+//! stack language and the dependency graph report through them, and they import nothing
+//! of the rest of strata.
+
+pub mod source;
 
 use std::fmt::Write as _;
 
-use super::source::{Sources, Span};
+use source::{Sources, Span};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
