@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::aws::{AwsError, Clients};
+use crate::aws::{AwsError, Clients, Identity};
 use crate::config::expr::evaluate;
 use crate::config::model::{BaseScope, Stack};
 use crate::graph::DependencyQueue;
@@ -131,8 +131,8 @@ pub async fn apply(
         })
         .await?;
 
-    let account_id = match stack {
-        Some(_) => Some(aws.account_id().await?.to_string()),
+    let identity = match stack {
+        Some(_) => Some(aws.identity().await?.clone()),
         None => None,
     };
     let queue = work_queue(plan, &*recorder.state.lock().await);
@@ -155,7 +155,7 @@ pub async fn apply(
     };
     let context = Arc::new(Context {
         stack: stack.clone(),
-        account_id: account_id.clone(),
+        identity,
         region: aws.region.clone(),
     });
     let run = |name: String| {
@@ -171,7 +171,7 @@ pub async fn apply(
     let mut state = recorder.state.lock().await;
     match &stack {
         Some(stack) => {
-            state.outputs = outputs(stack, &state, account_id.as_deref(), &aws.region);
+            state.outputs = outputs(stack, &state, &context);
         }
         None => state.outputs.clear(),
     }
@@ -222,7 +222,7 @@ fn work_queue(plan: &Plan, state: &State) -> DependencyQueue {
 /// What every resource task needs to fill in values known only now.
 struct Context {
     stack: Option<Arc<Stack>>,
-    account_id: Option<String>,
+    identity: Option<Identity>,
     region: String,
 }
 
@@ -237,7 +237,7 @@ fn desired_now(rp: &ResourcePlan, context: &Context, state: &State) -> Result<At
         .stack
         .as_deref()
         .ok_or_else(|| "values known only during apply need the stack".to_string())?;
-    let scope = state_scope(stack, state, context.account_id.as_deref(), &context.region);
+    let scope = state_scope(stack, state, context);
     let now = crate::plan::desired_attributes(stack, &stack.resources[&rp.name], &scope);
     planned
         .into_iter()
@@ -279,13 +279,13 @@ fn fill_unknowns(planned: &Value, now: Option<&Value>) -> Option<Value> {
 fn state_scope<'a>(
     stack: &'a Stack,
     state: &'a State,
-    account_id: Option<&'a str>,
-    region: &'a str,
+    context: &'a Context,
 ) -> BaseScope<'a, impl Fn(&str, &str) -> Value + 'a> {
     BaseScope {
         stack,
-        account_id,
-        region: Some(region),
+        account_id: context.identity.as_ref().map(|i| i.account_id.as_str()),
+        region: Some(&context.region),
+        partition: context.identity.as_ref().map(|i| i.partition.as_str()),
         resources: move |other: &str, attribute: &str| {
             state
                 .resources
@@ -300,10 +300,9 @@ fn state_scope<'a>(
 fn outputs(
     stack: &Stack,
     state: &State,
-    account_id: Option<&str>,
-    region: &str,
+    context: &Context,
 ) -> indexmap::IndexMap<String, OutputState> {
-    let scope = state_scope(stack, state, account_id, region);
+    let scope = state_scope(stack, state, context);
     stack
         .outputs
         .values()

@@ -24,6 +24,8 @@ pub struct Target {
     pub endpoint_url: Option<String>,
     /// `--local`: dummy credentials and us-east-1 unless the environment says otherwise.
     pub local: bool,
+    /// The region the stack pins (`[stack] region`): it wins over the environment's.
+    pub region: Option<String>,
 }
 
 pub struct Clients {
@@ -37,7 +39,34 @@ pub struct Clients {
     pub region: String,
     /// The endpoint in use when it is not AWS's own (emulators): changes how URLs look.
     pub endpoint: Option<String>,
-    account_id: OnceCell<String>,
+    identity: OnceCell<Identity>,
+}
+
+/// Who the credentials are, from STS GetCallerIdentity.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub account_id: String,
+    /// `arn:<partition>:iam::<account>:...` or `arn:<partition>:sts::<account>:...`.
+    pub arn: String,
+    /// `aws`, `aws-cn`, `aws-us-gov`, ...: the second field of the caller's ARN.
+    pub partition: String,
+}
+
+impl Identity {
+    /// Reads the partition from the caller's ARN.
+    pub fn new(account_id: String, arn: String) -> Identity {
+        let partition = arn
+            .split(':')
+            .nth(1)
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
+            .to_string();
+        Identity {
+            account_id,
+            arn,
+            partition,
+        }
+    }
 }
 
 impl Clients {
@@ -86,6 +115,9 @@ impl Clients {
                 loader = loader.region(aws_config::Region::new("us-east-1"));
             }
         }
+        if let Some(region) = &target.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
         let config = loader.load().await;
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
             AwsError::new(
@@ -106,13 +138,13 @@ impl Clients {
             sts: aws_sdk_sts::Client::new(&config),
             region,
             endpoint,
-            account_id: OnceCell::new(),
+            identity: OnceCell::new(),
         })
     }
 
-    /// The account the credentials belong to (STS GetCallerIdentity, asked once).
-    pub async fn account_id(&self) -> Result<&str, AwsError> {
-        self.account_id
+    /// Who the credentials are (STS GetCallerIdentity, asked once).
+    pub async fn identity(&self) -> Result<&Identity, AwsError> {
+        self.identity
             .get_or_try_init(|| async {
                 let out = self
                     .sts
@@ -120,11 +152,23 @@ impl Clients {
                     .send()
                     .await
                     .map_err(sdk("GetCallerIdentity"))?;
-                out.account
-                    .ok_or_else(|| AwsError::new("GetCallerIdentity", "no account in the answer"))
+                let account = out.account.ok_or_else(|| {
+                    AwsError::new("GetCallerIdentity", "no account in the answer")
+                })?;
+                let arn = out.arn.unwrap_or_default();
+                Ok(Identity::new(account, arn))
             })
             .await
-            .map(String::as_str)
+    }
+
+    /// The account the credentials belong to.
+    pub async fn account_id(&self) -> Result<&str, AwsError> {
+        Ok(self.identity().await?.account_id.as_str())
+    }
+
+    /// The partition of the credentials (`aws`, `aws-cn`, `aws-us-gov`).
+    pub async fn partition(&self) -> Result<&str, AwsError> {
+        Ok(self.identity().await?.partition.as_str())
     }
 }
 
@@ -155,5 +199,26 @@ fn check_endpoint(url: &str) -> Result<(), AwsError> {
                 "`{url}` is not an endpoint URL ({problem}; expected http://host:port or https://host)"
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::Identity;
+
+    #[test]
+    fn the_partition_comes_from_the_callers_arn() {
+        for (arn, partition) in [
+            ("arn:aws:iam::123456789012:user/ci", "aws"),
+            (
+                "arn:aws-cn:sts::123456789012:assumed-role/deploy/s",
+                "aws-cn",
+            ),
+            ("arn:aws-us-gov:iam::123456789012:root", "aws-us-gov"),
+            ("", "aws"),
+        ] {
+            let identity = Identity::new("123456789012".into(), arn.into());
+            assert_eq!(identity.partition, partition, "{arn}");
+        }
     }
 }

@@ -132,7 +132,7 @@ pub fn receive(
     let json_out = args.json;
     let rt = runtime()?;
     let summary = rt.block_on(async {
-        let aws = Clients::connect(&target(target_args)).await?;
+        let aws = Clients::connect(&target(target_args, None)).await?;
         let consumer = Consumer {
             sqs: &aws.sqs,
             s3: &aws.s3,

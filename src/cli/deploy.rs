@@ -9,6 +9,7 @@ use anyhow::{Context, anyhow, bail};
 use serde_json::json;
 use strata::apply::{self, Event};
 use strata::aws::{Clients, Target};
+use strata::config::Stack;
 use strata::ops;
 use strata::plan::Plan;
 use strata::plan::saved::SavedPlan;
@@ -35,10 +36,12 @@ pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub(super) fn target(args: &TargetArgs) -> Target {
+/// Where AWS calls go: the flags, and the region the stack pins, if any.
+pub(super) fn target(args: &TargetArgs, stack: Option<&Stack>) -> Target {
     Target {
         endpoint_url: args.endpoint_url.clone(),
         local: args.local,
+        region: stack.and_then(|s| s.region.clone()),
     }
 }
 
@@ -56,7 +59,8 @@ pub fn plan(
     let rt = runtime()?;
     // Only in memory: a plan never writes state.
     let planned = rt.block_on(async {
-        let aws = Clients::connect(&target(target_args)).await?;
+        let aws = Clients::connect(&target(target_args, Some(&stack))).await?;
+        ops::check_placement(&stack, &state, store.location(), &aws).await?;
         anyhow::Ok(
             ops::plan(
                 &stack,
@@ -136,9 +140,10 @@ pub fn apply(
             if let Some(saved) = &saved {
                 ops::check_saved_plan_state(&saved.plan, &state)?;
             }
-            let aws = Arc::new(Clients::connect(&target(target_args)).await?);
-            // One cheap call first: a wrong or dead endpoint is one clear error, before any plan.
-            aws.account_id().await?;
+            let aws = Arc::new(Clients::connect(&target(target_args, Some(&stack))).await?);
+            // One cheap call first: a wrong or dead endpoint is one clear error, before any
+            // plan; and the state must be this account's and region's.
+            ops::check_placement(&stack, &state, store.location(), &aws).await?;
             let had_pending = !state.pending.is_empty();
             let plan = match saved {
                 Some(saved) => {
@@ -201,6 +206,37 @@ pub fn apply(
                 ops::apply(stack.clone(), &plan, state, store.clone(), aws, options).await?;
             println!();
             report(&plan, &state, &outcome, operation, style)
+        }
+        .await;
+        store.unlock(lock).await?;
+        result
+    })
+}
+
+pub fn import(
+    args: &StackArgs,
+    resource: &str,
+    id: &str,
+    target_args: &TargetArgs,
+) -> anyhow::Result<ExitCode> {
+    let stack = match load(args) {
+        Ok(stack) => stack,
+        Err(code) => return Ok(code),
+    };
+    let store = ops::local_store(&stack, &target_args.state_dir);
+    runtime()?.block_on(async {
+        let lock = store.lock("import").await?;
+        let result = async {
+            let mut state = store.read().await?;
+            let aws = Clients::connect(&target(target_args, Some(&stack))).await?;
+            let address = ops::import(&stack, &mut state, &store, &aws, resource, id).await?;
+            println!("Imported {address} (id {id}). The plan that follows:\n");
+            let planned = ops::plan(&stack, &mut state, &aws, false, 10).await?;
+            print!(
+                "{}",
+                render_plan(&planned.plan, Style::detect(target_args.no_color))
+            );
+            anyhow::Ok(ExitCode::SUCCESS)
         }
         .await;
         store.unlock(lock).await?;

@@ -78,6 +78,18 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Record an existing AWS object as one of the stack's resources, then show the plan.
+    Import {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The resource's name in the stack.
+        resource: String,
+        /// The object's id: bucket name (s3.*), queue URL (sqs.*), role name, function name,
+        /// FUNCTION/STATEMENT_ID (lambda.permission), REST API id or trail name.
+        id: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// Print the stack's outputs from state.
     Output {
         #[command(flatten)]
@@ -248,6 +260,12 @@ pub fn run() -> ExitCode {
         ),
         Command::Apply { stack, target, run } => deploy::apply(&stack, &target, &run, false),
         Command::Destroy { stack, target, run } => deploy::apply(&stack, &target, &run, true),
+        Command::Import {
+            stack,
+            resource,
+            id,
+            target,
+        } => deploy::import(&stack, &resource, &id, &target),
         Command::Output {
             stack,
             name,

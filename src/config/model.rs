@@ -12,6 +12,10 @@ use crate::value::Value;
 
 pub struct Stack {
     pub name: String,
+    /// `[stack] region`: the region to deploy in, whatever the environment says.
+    pub region: Option<String>,
+    /// `[stack] allowed_account_ids`: only these accounts may plan or apply it (empty: any).
+    pub allowed_account_ids: Vec<String>,
     /// The files of the `extends` chain, the root ancestor first.
     pub files: Vec<String>,
     pub variables: IndexMap<String, Variable>,
@@ -81,6 +85,8 @@ pub struct BaseScope<'a, F: Fn(&str, &str) -> Value> {
     pub stack: &'a Stack,
     pub account_id: Option<&'a str>,
     pub region: Option<&'a str>,
+    /// `aws`, `aws-cn`, `aws-us-gov`: from the caller's ARN.
+    pub partition: Option<&'a str>,
     pub resources: F,
 }
 
@@ -94,7 +100,7 @@ impl<F: Fn(&str, &str) -> Value> Scope for BaseScope<'_, F> {
             Target::Aws(attr) => match attr.as_str() {
                 "account_id" => known(self.account_id),
                 "region" => known(self.region),
-                "partition" => Value::Str("aws".into()),
+                "partition" => known(self.partition),
                 _ => Value::Unknown,
             },
             Target::Resource { name, attribute } => (self.resources)(name, attribute),

@@ -38,6 +38,7 @@ pub fn validate(
     );
 
     let name = stack_name(top, &document.span, &mut diagnostics);
+    let (region, allowed_account_ids) = stack_pins(top, &mut diagnostics);
     let variables = variables(top, vars, &mut diagnostics);
     let declared_variables = top
         .get("variables")
@@ -46,6 +47,8 @@ pub fn validate(
         .unwrap_or_default();
     let mut stack = Stack {
         name,
+        region,
+        allowed_account_ids,
         files,
         variables,
         declared_variables,
@@ -136,7 +139,12 @@ fn stack_name(top: &Table, document_span: &Span, diagnostics: &mut Vec<Diagnosti
         }
         return String::new();
     };
-    check_keys(stack, &["name", "description"], "in `[stack]`", diagnostics);
+    check_keys(
+        stack,
+        &["name", "description", "region", "allowed_account_ids"],
+        "in `[stack]`",
+        diagnostics,
+    );
     let Some(entry) = stack.get("name") else {
         let span = &top["stack"].key_span;
         diagnostics.push(
@@ -162,6 +170,61 @@ fn stack_name(top: &Table, document_span: &Span, diagnostics: &mut Vec<Diagnosti
         );
     }
     name
+}
+
+/// `[stack] region` and `allowed_account_ids`, Terraform's provider pins: where the stack
+/// may be deployed.
+fn stack_pins(top: &Table, diagnostics: &mut Vec<Diagnostic>) -> (Option<String>, Vec<String>) {
+    let Some(stack) = top.get("stack").and_then(|e| e.node.as_table()) else {
+        return (None, Vec::new());
+    };
+    let region = stack.get("region").and_then(|entry| {
+        let region = string_at(entry, "stack.region", diagnostics)?;
+        let parts: Vec<&str> = region.split('-').collect();
+        let valid = parts.len() >= 3
+            && parts[..parts.len() - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+            && parts[parts.len() - 1].parse::<u8>().is_ok();
+        if !valid {
+            diagnostics.push(Diagnostic::error(format!("invalid region `{region}`")).at(
+                &entry.node.span,
+                "expected an AWS region such as `eu-west-1`",
+            ));
+            return None;
+        }
+        Some(region)
+    });
+    let mut accounts = Vec::new();
+    if let Some(entry) = stack.get("allowed_account_ids") {
+        match &entry.node.value {
+            NodeValue::Array(items) => {
+                for item in items {
+                    match &item.value {
+                        NodeValue::Str(id)
+                            if id.len() == 12 && id.chars().all(|c| c.is_ascii_digit()) =>
+                        {
+                            accounts.push(id.clone())
+                        }
+                        _ => diagnostics.push(
+                            Diagnostic::error("invalid account id in `allowed_account_ids`")
+                                .at(&item.span, "expected a 12-digit account id, as a string"),
+                        ),
+                    }
+                }
+            }
+            _ => diagnostics.push(
+                Diagnostic::error("`stack.allowed_account_ids` must be a list").at(
+                    &entry.node.span,
+                    format!(
+                        "expected a list of account ids, found {}",
+                        entry.node.kind()
+                    ),
+                ),
+            ),
+        }
+    }
+    (region, accounts)
 }
 
 fn variables(
@@ -457,6 +520,7 @@ pub fn validation_scope(stack: &Stack) -> BaseScope<'_, impl Fn(&str, &str) -> V
         stack,
         account_id: None,
         region: None,
+        partition: None,
         resources: move |name: &str, attribute: &str| {
             let Some(entry) = stack
                 .resources
@@ -470,6 +534,7 @@ pub fn validation_scope(stack: &Stack) -> BaseScope<'_, impl Fn(&str, &str) -> V
                 stack,
                 account_id: None,
                 region: None,
+                partition: None,
                 resources: |_: &str, _: &str| Value::Unknown,
             };
             evaluate(&entry.node, &inner)

@@ -15,11 +15,10 @@ use crate::plan::diff::changes;
 use crate::plan::saved::{SavedPlan, SavedPlanError};
 use crate::plan::{Action, ActionReason, Plan};
 use crate::resources::{SCHEMAS, implementation};
-use crate::state::State;
-use crate::state::StateError;
 use crate::state::local::LocalStore;
 use crate::state::lock::LockError;
 use crate::state::store::StateStore;
+use crate::state::{Placement, State, StateError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
@@ -40,6 +39,24 @@ pub enum OpsError {
         "the saved plan is stale: {0}. Nothing was changed; make a new plan with `strata plan --out`"
     )]
     Stale(String),
+    #[error(
+        "the state at {location} belongs to {recorded}, but the credentials and region in use are for {caller}. Nothing was changed. Run with the credentials and region the stack was deployed with (a stack can pin its region with `[stack] region`)"
+    )]
+    WrongPlacement {
+        location: String,
+        recorded: Box<Placement>,
+        caller: Box<Placement>,
+    },
+    #[error(
+        "the credentials in use are for account {account}, which stack `{stack}` does not allow (allowed_account_ids: {allowed}). Nothing was changed"
+    )]
+    AccountNotAllowed {
+        stack: String,
+        account: String,
+        allowed: String,
+    },
+    #[error("{0}")]
+    Import(String),
 }
 
 impl OpsError {
@@ -82,6 +99,45 @@ pub async fn adopt(
     adopt_pending(state, aws)
         .await
         .map_err(|e| OpsError::plan(stack, e))
+}
+
+/// The account, region and partition the credentials and configuration point at.
+pub async fn caller_placement(aws: &Clients) -> Result<Placement, OpsError> {
+    let identity = aws.identity().await?;
+    Ok(Placement {
+        account_id: identity.account_id.clone(),
+        region: aws.region.clone(),
+        partition: identity.partition.clone(),
+    })
+}
+
+/// Refuses to touch a state's objects from another account, region or partition than the
+/// one the state records: there, they would all look deleted (or another account's objects
+/// of the same names would be changed).
+pub async fn check_placement(
+    stack: &Stack,
+    state: &State,
+    location: String,
+    aws: &Clients,
+) -> Result<Placement, OpsError> {
+    let caller = caller_placement(aws).await?;
+    if !stack.allowed_account_ids.is_empty()
+        && !stack.allowed_account_ids.contains(&caller.account_id)
+    {
+        return Err(OpsError::AccountNotAllowed {
+            stack: stack.name.clone(),
+            account: caller.account_id,
+            allowed: stack.allowed_account_ids.join(", "),
+        });
+    }
+    match &state.placement {
+        Some(recorded) if *recorded != caller => Err(OpsError::WrongPlacement {
+            location,
+            recorded: Box::new(recorded.clone()),
+            caller: Box::new(caller),
+        }),
+        _ => Ok(caller),
+    }
 }
 
 /// Adopts what a killed run left pending (in `state`, in memory), then plans, reading at
@@ -219,15 +275,124 @@ pub fn needs_recording(stack: &Stack, plan: &Plan, state: &State, adopted: bool)
     forget || outputs_missing || adopted
 }
 
-/// Executes `plan` (see [`apply::apply`]).
+/// Executes `plan` (see [`apply::apply`]), after checking once more that the state is for
+/// this account and region; the first apply records them in the state.
 pub async fn apply(
     stack: Arc<Stack>,
     plan: &Plan,
-    state: State,
+    mut state: State,
     store: Arc<dyn StateStore>,
     aws: Arc<Clients>,
     options: Options,
 ) -> Result<(State, Outcome), OpsError> {
+    let caller = check_placement(&stack, &state, store.location(), &aws).await?;
+    state.placement.get_or_insert(caller);
     let stack = (!plan.destroy).then_some(stack);
     Ok(apply::apply(stack, plan, state, store, aws, options).await?)
+}
+
+/// What identifies an object of each type, as `strata import` takes it.
+pub fn import_id_form(type_name: &str) -> &'static str {
+    match type_name {
+        "s3.bucket" | "s3.bucket_policy" | "s3.bucket_notification" => "the bucket name",
+        "sqs.queue" | "sqs.queue_policy" => "the queue URL",
+        "iam.role" => "the role name",
+        "lambda.function" => "the function name",
+        "lambda.permission" => "FUNCTION/STATEMENT_ID",
+        "apigateway.rest_api" => "the REST API id",
+        "cloudtrail.trail" => "the trail name",
+        _ => "its id",
+    }
+}
+
+/// Records an existing object as the stack's resource `name`, after checking that it
+/// exists, is of the resource's type, is in this state's account and region, and is not
+/// already recorded. The state is written; nothing in AWS changes.
+pub async fn import(
+    stack: &Stack,
+    state: &mut State,
+    store: &dyn StateStore,
+    aws: &Clients,
+    name: &str,
+    id: &str,
+) -> Result<String, OpsError> {
+    let refuse = |message: String| Err(OpsError::Import(message));
+    let Some(decl) = stack.resources.get(name) else {
+        let names: Vec<&str> = stack.resources.keys().map(String::as_str).collect();
+        return refuse(format!(
+            "the stack has no resource `{name}`; its resources are: {}",
+            names.join(", ")
+        ));
+    };
+    let address = decl.address();
+    if let Some(recorded) = state.resources.get(name) {
+        return refuse(format!(
+            "{address} is already in the state, as `{}`; nothing was imported",
+            recorded.id
+        ));
+    }
+    let type_name = decl.type_name();
+    if let Some((other, _)) = state
+        .resources
+        .iter()
+        .find(|(_, r)| r.type_name == type_name && r.id == id)
+    {
+        return refuse(format!(
+            "`{id}` is already recorded as {type_name}.{other}; one object can be managed by one resource only"
+        ));
+    }
+    let caller = check_placement(stack, state, store.location(), aws).await?;
+    let resource = implementation(type_name).ok_or_else(|| {
+        OpsError::Import(format!("this version of strata cannot import {type_name}"))
+    })?;
+    let desired = desired_from_state(stack, decl, state, aws).await?;
+    let Some(mut live) = resource.read(aws, id, &desired).await? else {
+        return refuse(format!(
+            "there is no {type_name} `{id}` in {caller} (the id of a {type_name} is {})",
+            import_id_form(type_name)
+        ));
+    };
+    // strata's own settings (force_destroy) are not in AWS: they come from the stack.
+    for attr in resource.schema().attributes.iter().filter(|a| a.local) {
+        if let Some(v) = desired.get(attr.name) {
+            live.insert(attr.name.to_string(), v.clone());
+        }
+    }
+    state.resources.insert(
+        name.to_string(),
+        crate::state::ResourceState {
+            type_name: type_name.to_string(),
+            id: id.to_string(),
+            attributes: crate::value::attrs_to_json(&live),
+            dependencies: stack.graph.dependencies(name).map(str::to_string).collect(),
+        },
+    );
+    state.placement.get_or_insert(caller);
+    crate::state::store::save(store, state).await?;
+    Ok(address)
+}
+
+/// A resource's desired attributes with what the state knows of the others.
+async fn desired_from_state(
+    stack: &Stack,
+    decl: &crate::config::model::ResourceDecl,
+    state: &State,
+    aws: &Clients,
+) -> Result<crate::value::Attrs, OpsError> {
+    let identity = aws.identity().await?;
+    let scope = crate::config::model::BaseScope {
+        stack,
+        account_id: Some(&identity.account_id),
+        region: Some(&aws.region),
+        partition: Some(&identity.partition),
+        resources: |other: &str, attribute: &str| {
+            state
+                .resources
+                .get(other)
+                .and_then(|r| r.attributes.get(attribute))
+                .map(crate::value::Value::from_json)
+                .unwrap_or(crate::value::Value::Unknown)
+        },
+    };
+    Ok(crate::plan::desired_attributes(stack, decl, &scope))
 }

@@ -151,8 +151,13 @@ pub async fn plan(
     };
     let mut resources = Vec::new();
     if !destroy {
-        let account_id = aws.account_id().await?.to_string();
-        resources = plan_stack(stack, state, &refreshed, &account_id, &aws.region)?;
+        let identity = aws.identity().await?;
+        let facts = Facts {
+            account_id: &identity.account_id,
+            region: &aws.region,
+            partition: &identity.partition,
+        };
+        resources = plan_stack(stack, state, &refreshed, &facts)?;
     }
     // Resources in state that the stack no longer declares are deleted, dependents first.
     for name in delete_order(state, |name| !destroy && stack.resources.contains_key(name)) {
@@ -188,6 +193,13 @@ pub async fn plan(
     })
 }
 
+/// Where the stack is deployed, for `${aws.*}`.
+struct Facts<'a> {
+    account_id: &'a str,
+    region: &'a str,
+    partition: &'a str,
+}
+
 /// Names in state that `keep` does not keep, in an order that deletes dependents before
 /// what they depend on (by the dependencies recorded in state).
 pub fn delete_order(state: &State, keep: impl Fn(&str) -> bool) -> Vec<String> {
@@ -213,8 +225,7 @@ fn plan_stack(
     stack: &Stack,
     state: &State,
     refreshed: &Refreshed,
-    account_id: &str,
-    region: &str,
+    facts: &Facts<'_>,
 ) -> Result<Vec<ResourcePlan>, PlanError> {
     let order = stack.graph.order().expect("validated stacks have no cycle");
     let mut desired_by_name: HashMap<String, Attrs> = HashMap::new();
@@ -227,8 +238,9 @@ fn plan_stack(
         let schema = decl.schema;
         let scope = BaseScope {
             stack,
-            account_id: Some(account_id),
-            region: Some(region),
+            account_id: Some(facts.account_id),
+            region: Some(facts.region),
+            partition: Some(facts.partition),
             resources: |other: &str, attribute: &str| {
                 lookup(
                     stack,

@@ -31,10 +31,6 @@ pub static SCHEMAS: &[&Schema] = &[
     &cloudtrail_trail::SCHEMA,
 ];
 
-pub fn schema(type_name: &str) -> Option<&'static Schema> {
-    SCHEMAS.iter().copied().find(|s| s.type_name == type_name)
-}
-
 use async_trait::async_trait;
 
 use crate::aws::{AwsError, Clients};

@@ -22,6 +22,11 @@ pub struct State {
     pub lineage: String,
     pub stack: String,
     pub stage: String,
+    /// The account, region and partition the resources live in, recorded by the first
+    /// apply: a run with credentials or a region that do not match is refused, so objects
+    /// are never looked for (and found missing, or deleted) in the wrong place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
     pub resources: IndexMap<String, ResourceState>,
     #[serde(default)]
     pub outputs: IndexMap<String, OutputState>,
@@ -29,6 +34,23 @@ pub struct State {
     /// killed): the next run looks for each object and adopts it, so nothing is lost.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub pending: IndexMap<String, PendingCreate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub account_id: String,
+    pub region: String,
+    pub partition: String,
+}
+
+impl std::fmt::Display for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "account {} in {}", self.account_id, self.region)?;
+        if self.partition != "aws" {
+            write!(f, " (partition {})", self.partition)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -103,6 +125,7 @@ impl State {
             lineage: uuid::Uuid::new_v4().to_string(),
             stack: stack.to_string(),
             stage: stage.to_string(),
+            placement: None,
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
             pending: IndexMap::new(),

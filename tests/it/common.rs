@@ -42,6 +42,7 @@ impl Emulator {
         strata::aws::Clients::connect(&strata::aws::Target {
             endpoint_url: Some(self.endpoint.clone()),
             local: false,
+            ..Default::default()
         })
         .await
         .expect("clients")

@@ -253,6 +253,7 @@ async fn every_fault_kind_on_every_service_is_retried_by_the_sdk_and_transient()
         let aws = strata::aws::Clients::connect(&strata::aws::Target {
             endpoint_url: Some(proxy.url.clone()),
             local: false,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod accounts;
 mod bad_input;
 mod chain;
 mod crash;

@@ -187,6 +187,7 @@ async fn a_throttled_call_is_retried_by_the_sdk_only() {
     let aws = strata::aws::Clients::connect(&strata::aws::Target {
         endpoint_url: Some(proxy.url.clone()),
         local: false,
+        ..Default::default()
     })
     .await
     .unwrap();
