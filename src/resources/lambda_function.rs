@@ -75,7 +75,7 @@ use super::package::{Package, package_dir};
 use super::support::{
     Gone, changed, find_by_name, opt_i64, opt_str, req_str, sync_tags, tags, tags_value,
 };
-use super::{Created, Resource};
+use super::{Created, Resource, arn};
 use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
@@ -220,6 +220,7 @@ impl Resource for LambdaFunction {
         let Some(c) = out.configuration() else {
             return Ok(None);
         };
+        let partition = aws.partition().await?;
         let mut attrs = Attrs::new();
         let mut put = |k: &str, v: Value| {
             attrs.insert(k.to_string(), v);
@@ -276,10 +277,7 @@ impl Resource for LambdaFunction {
         );
         put(
             "invoke_arn",
-            Value::Str(format!(
-                "arn:aws:apigateway:{}:lambda:path/2015-03-31/functions/{arn}/invocations",
-                aws.region
-            )),
+            Value::Str(arn::lambda_invoke(partition, &aws.region, &arn)),
         );
         put("arn", Value::Str(arn));
         Ok(Some(attrs))

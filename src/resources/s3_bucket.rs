@@ -117,7 +117,7 @@ use aws_sdk_s3::types::{
 use indexmap::IndexMap;
 
 use super::support::{Gone, changed, opt_bool, opt_str, req_str, tags, tags_value};
-use super::{Created, Resource};
+use super::{Created, Resource, arn};
 use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
@@ -174,14 +174,15 @@ impl Resource for S3Bucket {
         );
         let mut attrs = Attrs::new();
         attrs.insert("name".into(), Value::Str(id.into()));
-        attrs.insert("arn".into(), Value::Str(format!("arn:aws:s3:::{id}")));
+        let partition = aws.partition().await?;
+        attrs.insert("arn".into(), Value::Str(arn::bucket(partition, id)));
         attrs.insert(
             "domain_name".into(),
-            Value::Str(format!("{id}.s3.amazonaws.com")),
+            Value::Str(arn::bucket_domain_name(partition, id)),
         );
         attrs.insert(
             "regional_domain_name".into(),
-            Value::Str(format!("{id}.s3.{}.amazonaws.com", aws.region)),
+            Value::Str(arn::bucket_regional_domain_name(partition, &aws.region, id)),
         );
         attrs.insert("region".into(), Value::Str(aws.region.clone()));
 
