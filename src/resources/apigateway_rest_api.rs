@@ -57,7 +57,7 @@ use aws_sdk_apigateway::types::{
 
 use aws_sdk_apigateway::types::Resource as ApiResource;
 
-use super::support::{Gone, changed, opt_str, req_str, sync_tags, tags, tags_value};
+use super::support::{Gone, changed, not_ours, opt_str, req_str, sync_tags, tags, tags_value};
 use super::{Created, Resource, arn};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
@@ -372,10 +372,24 @@ impl Resource for ApiGatewayRestApi {
             .collect();
         let tag_map: std::collections::HashMap<String, String> =
             tags(desired).into_iter().collect();
+        // REST API names are not unique, so CreateRestApi would make a second API beside
+        // an existing one: that is someone else's, or one a lost state forgot, and either
+        // way not this state's to shadow. (Two creates racing make two APIs and take over
+        // nothing.)
+        let name = req_str(desired, "name")?;
+        if let Some(existing) = self.find(aws, desired).await? {
+            let account = aws.account_id().await?;
+            return Err(not_ours(
+                &SCHEMA,
+                &format!("`{name}` (id {existing})"),
+                &format!("in account {account}, {}", aws.region),
+                &existing,
+            ));
+        }
         let api = aws
             .apigateway
             .create_rest_api()
-            .name(req_str(desired, "name")?)
+            .name(name)
             .set_description(opt_str(desired, "description").map(str::to_string))
             .endpoint_configuration(
                 EndpointConfiguration::builder()
