@@ -453,6 +453,14 @@ async fn apply_one(
                     let made = created.lock().expect("created id").take();
                     if let Some(id) = made {
                         record(id, &Attrs::new()).await?;
+                    } else if crate::resources::support::is_not_ours(&error) {
+                        // Refused before anything was created: the write-ahead record must
+                        // not make the next run adopt the object that was already there.
+                        recorder
+                            .update(|state| {
+                                state.pending.shift_remove(&rp.name);
+                            })
+                            .await?;
                     }
                     return Err(error.into());
                 }

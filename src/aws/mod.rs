@@ -170,6 +170,25 @@ impl Clients {
     pub async fn partition(&self) -> Result<&str, AwsError> {
         Ok(self.identity().await?.partition.as_str())
     }
+
+    /// The DNS suffix of the caller's partition's public endpoints ([`dns_suffix`]).
+    pub async fn dns_suffix(&self) -> Result<&'static str, AwsError> {
+        Ok(dns_suffix(self.partition().await?))
+    }
+}
+
+/// The DNS suffix of a partition's public endpoints, as the SDK's partition table has it
+/// (`aws-us-gov` shares `amazonaws.com`); an unknown partition gets the commercial one.
+pub fn dns_suffix(partition: &str) -> &'static str {
+    match partition {
+        "aws-cn" => "amazonaws.com.cn",
+        "aws-eusc" => "amazonaws.eu",
+        "aws-iso" => "c2s.ic.gov",
+        "aws-iso-b" => "sc2s.sgov.gov",
+        "aws-iso-e" => "cloud.adc-e.uk",
+        "aws-iso-f" => "csp.hci.ic.gov",
+        _ => "amazonaws.com",
+    }
 }
 
 /// A malformed endpoint is reported before any request, with the URL and what is wrong.
@@ -204,7 +223,15 @@ fn check_endpoint(url: &str) -> Result<(), AwsError> {
 
 #[cfg(test)]
 mod identity_tests {
-    use super::Identity;
+    use super::{Identity, dns_suffix};
+
+    #[test]
+    fn each_partition_has_its_dns_suffix() {
+        assert_eq!(dns_suffix("aws"), "amazonaws.com");
+        assert_eq!(dns_suffix("aws-cn"), "amazonaws.com.cn");
+        assert_eq!(dns_suffix("aws-us-gov"), "amazonaws.com");
+        assert_eq!(dns_suffix("aws-iso"), "c2s.ic.gov");
+    }
 
     #[test]
     fn the_partition_comes_from_the_callers_arn() {

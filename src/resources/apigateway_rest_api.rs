@@ -57,8 +57,8 @@ use aws_sdk_apigateway::types::{
 
 use aws_sdk_apigateway::types::Resource as ApiResource;
 
-use super::support::{Gone, changed, opt_str, req_str, sync_tags, tags, tags_value};
-use super::{Created, Resource};
+use super::support::{Gone, changed, not_ours, opt_str, req_str, sync_tags, tags, tags_value};
+use super::{Created, Resource, arn};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
 
@@ -220,10 +220,6 @@ impl ApiGatewayRestApi {
         }
         Ok(())
     }
-
-    fn arn(aws: &Clients, api: &str) -> String {
-        format!("arn:aws:apigateway:{}::/restapis/{api}", aws.region)
-    }
 }
 
 #[async_trait]
@@ -271,13 +267,13 @@ impl Resource for ApiGatewayRestApi {
             return Ok(None);
         };
         let stage_name = stage_of(prior).to_string();
-        let (resources, stage, account) = tokio::join!(
+        let (resources, stage, identity) = tokio::join!(
             api_resources(aws, id, true),
             gw.get_stage()
                 .rest_api_id(id)
                 .stage_name(&stage_name)
                 .send(),
-            aws.account_id(),
+            aws.identity(),
         );
         let resources = resources?;
         let mut attrs = Attrs::new();
@@ -338,20 +334,23 @@ impl Resource for ApiGatewayRestApi {
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e),
         }
-        let account = account?;
+        let identity = identity?;
+        let partition = &identity.partition;
         attrs.insert(
             "execution_arn".into(),
-            Value::Str(format!("arn:aws:execute-api:{}:{account}:{id}", aws.region)),
+            Value::Str(arn::execute_api(
+                partition,
+                &aws.region,
+                &identity.account_id,
+                id,
+            )),
         );
         let url = match &aws.endpoint {
             Some(endpoint) => format!(
                 "{}/_aws/execute-api/{id}/{stage_name}",
                 endpoint.trim_end_matches('/')
             ),
-            None => format!(
-                "https://{id}.execute-api.{}.amazonaws.com/{stage_name}",
-                aws.region
-            ),
+            None => arn::rest_api_url(partition, &aws.region, id, &stage_name),
         };
         attrs.insert("url".into(), Value::Str(url));
         Ok(Some(attrs))
@@ -373,10 +372,24 @@ impl Resource for ApiGatewayRestApi {
             .collect();
         let tag_map: std::collections::HashMap<String, String> =
             tags(desired).into_iter().collect();
+        // REST API names are not unique, so CreateRestApi would make a second API beside
+        // an existing one: that is someone else's, or one a lost state forgot, and either
+        // way not this state's to shadow. (Two creates racing make two APIs and take over
+        // nothing.)
+        let name = req_str(desired, "name")?;
+        if let Some(existing) = self.find(aws, desired).await? {
+            let account = aws.account_id().await?;
+            return Err(not_ours(
+                &SCHEMA,
+                &format!("`{name}` (id {existing})"),
+                &format!("in account {account}, {}", aws.region),
+                &existing,
+            ));
+        }
         let api = aws
             .apigateway
             .create_rest_api()
-            .name(req_str(desired, "name")?)
+            .name(name)
             .set_description(opt_str(desired, "description").map(str::to_string))
             .endpoint_configuration(
                 EndpointConfiguration::builder()
@@ -452,7 +465,7 @@ impl Resource for ApiGatewayRestApi {
                     .map_err(sdk("DeleteStage"))?;
             }
         }
-        let arn = &Self::arn(aws, id);
+        let arn = &arn::rest_api(aws.partition().await?, &aws.region, id);
         sync_tags(
             &SCHEMA,
             desired,

@@ -90,7 +90,7 @@ use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType, Tag}
 use indexmap::IndexMap;
 
 use super::support::{
-    Gone, changed, find_by_name, opt_bool, opt_str, req_str, sync_tags, tags, tags_value,
+    Gone, changed, find_by_name, not_ours, opt_bool, opt_str, req_str, sync_tags, tags, tags_value,
 };
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
@@ -371,7 +371,7 @@ impl Resource for CloudtrailTrail {
         let bucket = req_str(desired, "s3_bucket_name")?;
         let wanted_tags = tags(desired);
         let tag_list = trail_tags(&wanted_tags, "CreateTrail")?;
-        let out = retry_send(Backoff::PROPAGATION, policy_not_seen, "CreateTrail", || {
+        let made = retry_send(Backoff::PROPAGATION, policy_not_seen, "CreateTrail", || {
             ct.create_trail()
                 .name(name)
                 .s3_bucket_name(bucket)
@@ -385,7 +385,21 @@ impl Resource for CloudtrailTrail {
                 .set_tags_list((!tag_list.is_empty()).then(|| tag_list.clone()))
                 .send()
         })
-        .await?;
+        .await;
+        // CreateTrail fails on an existing name: the check and the create are one call.
+        let out = match made {
+            Ok(out) => out,
+            Err(e) if e.code_is(&["TrailAlreadyExistsException"]) => {
+                let account = aws.account_id().await?;
+                return Err(not_ours(
+                    &SCHEMA,
+                    &format!("`{name}`"),
+                    &format!("in account {account}, {}", aws.region),
+                    name,
+                ));
+            }
+            Err(e) => return Err(e),
+        };
         created(name);
         put_selectors(aws, name, desired_selectors(desired)).await?;
         // Some endpoints drop the tags given to CreateTrail; AddTags makes sure.

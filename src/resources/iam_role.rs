@@ -60,8 +60,8 @@ use futures::future::try_join_all;
 use indexmap::IndexMap;
 
 use super::support::{
-    Gone, changed, find_by_name, opt_i64, opt_str, parse_json, percent_decode, req_str, sync_tags,
-    tags, tags_value,
+    Gone, changed, find_by_name, not_ours, opt_i64, opt_str, parse_json, percent_decode, req_str,
+    sync_tags, tags, tags_value,
 };
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
@@ -334,7 +334,8 @@ impl Resource for IamRole {
     ) -> Result<String, AwsError> {
         let name = req_str(desired, "name")?;
         let tag_list = iam_tags(&tags(desired), "CreateRole")?;
-        aws.iam
+        let created_role = aws
+            .iam
             .create_role()
             .role_name(name)
             .assume_role_policy_document(trust_policy(desired)?)
@@ -344,7 +345,20 @@ impl Resource for IamRole {
             .set_tags((!tag_list.is_empty()).then_some(tag_list))
             .send()
             .await
-            .map_err(sdk("CreateRole"))?;
+            .map_err(sdk("CreateRole"));
+        // CreateRole fails on an existing name: the check and the create are one call.
+        if let Err(e) = created_role {
+            if e.code_is(&["EntityAlreadyExists"]) {
+                let account = aws.account_id().await?;
+                return Err(not_ours(
+                    &SCHEMA,
+                    &format!("`{name}`"),
+                    &format!("in account {account}"),
+                    name,
+                ));
+            }
+            return Err(e);
+        }
         created(name);
         let nothing = Attrs::new();
         sync_inline_policies(aws, name, &nothing, desired).await?;

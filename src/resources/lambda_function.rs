@@ -73,9 +73,9 @@ use indexmap::IndexMap;
 
 use super::package::{Package, package_dir};
 use super::support::{
-    Gone, changed, find_by_name, opt_i64, opt_str, req_str, sync_tags, tags, tags_value,
+    Gone, changed, find_by_name, not_ours, opt_i64, opt_str, req_str, sync_tags, tags, tags_value,
 };
-use super::{Created, Resource};
+use super::{Created, Resource, arn};
 use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
@@ -88,6 +88,11 @@ fn role_not_ready(e: &AwsError) -> bool {
     e.message_contains("cannot be assumed by Lambda")
         || e.message_contains("role defined for the function")
         || e.message_contains("unable to configure access to your environment variables")
+}
+
+/// CreateFunction's answer for a name in use (ResourceConflictException also means "busy").
+fn already_exists(e: &AwsError) -> bool {
+    e.code_is(&["ResourceConflictException"]) && e.message_contains("already exist")
 }
 
 /// Another update still in progress on the function.
@@ -220,6 +225,7 @@ impl Resource for LambdaFunction {
         let Some(c) = out.configuration() else {
             return Ok(None);
         };
+        let partition = aws.partition().await?;
         let mut attrs = Attrs::new();
         let mut put = |k: &str, v: Value| {
             attrs.insert(k.to_string(), v);
@@ -276,10 +282,7 @@ impl Resource for LambdaFunction {
         );
         put(
             "invoke_arn",
-            Value::Str(format!(
-                "arn:aws:apigateway:{}:lambda:path/2015-03-31/functions/{arn}/invocations",
-                aws.region
-            )),
+            Value::Str(arn::lambda_invoke(partition, &aws.region, &arn)),
         );
         put("arn", Value::Str(arn));
         Ok(Some(attrs))
@@ -295,7 +298,7 @@ impl Resource for LambdaFunction {
         let blob = Blob::new(package_as_planned(desired)?.bytes);
         let tag_map: std::collections::HashMap<String, String> =
             tags(desired).into_iter().collect();
-        retry_send(
+        let made = retry_send(
             Backoff::PROPAGATION,
             role_not_ready,
             "CreateFunction",
@@ -318,7 +321,20 @@ impl Resource for LambdaFunction {
                     .send()
             },
         )
-        .await?;
+        .await;
+        // CreateFunction fails on an existing name: the check and the create are one call.
+        if let Err(e) = made {
+            if already_exists(&e) {
+                let account = aws.account_id().await?;
+                return Err(not_ours(
+                    &SCHEMA,
+                    &format!("`{name}`"),
+                    &format!("in account {account}, {}", aws.region),
+                    name,
+                ));
+            }
+            return Err(e);
+        }
         created(name);
         wait_ready(aws, name).await?;
         Ok(name.to_string())

@@ -2,6 +2,7 @@
 //! AWS implementation. [`SCHEMAS`] is the one registry of every type strata knows.
 
 pub mod apigateway_rest_api;
+pub mod arn;
 pub mod cloudtrail_trail;
 pub mod iam_role;
 pub mod lambda_function;

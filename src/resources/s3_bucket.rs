@@ -116,13 +116,21 @@ use aws_sdk_s3::types::{
 };
 use indexmap::IndexMap;
 
-use super::support::{Gone, changed, opt_bool, opt_str, req_str, tags, tags_value};
-use super::{Created, Resource};
+use super::support::{Gone, changed, not_ours, opt_bool, opt_str, req_str, tags, tags_value};
+use super::{Created, Resource, arn};
 use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
 
 pub struct S3Bucket;
+
+/// A bucket name in use by another account (bucket names are global).
+fn taken(name: &str) -> AwsError {
+    AwsError::new(
+        "CreateBucket",
+        format!("bucket name `{name}` is taken by another account: choose another name"),
+    )
+}
 
 /// Right after CreateBucket, other bucket calls may briefly not find it.
 fn not_yet(err: &AwsError) -> bool {
@@ -174,14 +182,15 @@ impl Resource for S3Bucket {
         );
         let mut attrs = Attrs::new();
         attrs.insert("name".into(), Value::Str(id.into()));
-        attrs.insert("arn".into(), Value::Str(format!("arn:aws:s3:::{id}")));
+        let partition = aws.partition().await?;
+        attrs.insert("arn".into(), Value::Str(arn::bucket(partition, id)));
         attrs.insert(
             "domain_name".into(),
-            Value::Str(format!("{id}.s3.amazonaws.com")),
+            Value::Str(arn::bucket_domain_name(partition, id)),
         );
         attrs.insert(
             "regional_domain_name".into(),
-            Value::Str(format!("{id}.s3.{}.amazonaws.com", aws.region)),
+            Value::Str(arn::bucket_regional_domain_name(partition, &aws.region, id)),
         );
         attrs.insert("region".into(), Value::Str(aws.region.clone()));
 
@@ -260,6 +269,47 @@ impl Resource for S3Bucket {
         created: Created<'_>,
     ) -> Result<String, AwsError> {
         let name = req_str(desired, "name")?;
+        // CreateBucket cannot tell us whether the bucket was there before: in us-east-1 it
+        // answers 200 for a bucket the account already owns, elsewhere
+        // BucketAlreadyOwnedByYou, which is also the answer to the SDK's own retry of a
+        // create whose reply was lost. So existence is asked first. Between this HeadBucket
+        // and the CreateBucket, only a caller with this account's credentials creating the
+        // same name at the same moment could slip in (a bucket name is global, and another
+        // account's create gets BucketAlreadyExists): that is two deploys of one stack from
+        // two states racing, which no check here can order, and the window is one round
+        // trip. So an "already owned" answer after a "no such bucket" is taken as our own
+        // create, as us-east-1's 200 must be.
+        let owner = aws.account_id().await?;
+        let head = aws
+            .s3
+            .head_bucket()
+            .bucket(name)
+            .expected_bucket_owner(owner)
+            .send()
+            .await
+            .map_err(sdk("HeadBucket"));
+        match head {
+            Ok(_) => {
+                return Err(not_ours(
+                    &SCHEMA,
+                    &format!("`{name}`"),
+                    &format!("in account {owner}"),
+                    name,
+                ));
+            }
+            Err(e) if e.is_not_found() => {}
+            // Someone else's bucket (or the expected owner does not match).
+            Err(e) if e.status == Some(403) => return Err(taken(name)),
+            Err(e) if e.status == Some(301) => {
+                return Err(AwsError::new(
+                    "CreateBucket",
+                    format!(
+                        "bucket `{name}` already exists in another region (S3 answered 301 PermanentRedirect); strata does not take over objects it did not create: choose another name"
+                    ),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
         let mut request = aws.s3.create_bucket().bucket(name);
         // us-east-1 is the one region that takes no LocationConstraint.
         if aws.region != "us-east-1" {
@@ -273,14 +323,7 @@ impl Resource for S3Bucket {
         match request.send().await.map_err(sdk("CreateBucket")) {
             Ok(_) => {}
             Err(e) if e.code_is(&["BucketAlreadyOwnedByYou"]) => {}
-            Err(e) if e.code_is(&["BucketAlreadyExists"]) => {
-                return Err(AwsError::new(
-                    "CreateBucket",
-                    format!(
-                        "bucket name `{name}` is taken by another account: choose another name"
-                    ),
-                ));
-            }
+            Err(e) if e.code_is(&["BucketAlreadyExists"]) => return Err(taken(name)),
             Err(e) => return Err(e),
         }
         created(name);

@@ -78,7 +78,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 use indexmap::IndexMap;
 
-use super::support::{Gone, changed, req_str, sync_tags, tags, tags_value};
+use super::support::{Gone, changed, not_ours, req_str, sync_tags, tags, tags_value};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
@@ -247,6 +247,31 @@ impl Resource for SqsQueue {
         created: Created<'_>,
     ) -> Result<String, AwsError> {
         let name = req_str(desired, "name")?;
+        // CreateQueue answers an existing queue's URL when the attributes match, so
+        // existence is asked first. A queue of this name created by someone with this
+        // account's credentials between the two calls, with the same attributes, would be
+        // taken as ours: that is two deploys of one stack from two states racing, which no
+        // check here can order, and the window is one round trip.
+        if let Some(url) = self.find(aws, desired).await? {
+            // SQS may still answer for a queue deleted less than 60 s ago: if it is gone by
+            // now, the name is free (CreateQueue waits out QueueDeletedRecently below).
+            let attributes = aws
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(Q::CreatedTimestamp)
+                .send()
+                .await
+                .map_err(sdk("GetQueueAttributes"))
+                .or_gone()?;
+            if attributes.is_some() {
+                let mut refusal = not_ours(&SCHEMA, &format!("`{name}`"), &url, &url);
+                refusal.message.push_str(
+                    " (a queue deleted less than a minute ago may still answer: if you just deleted it, apply again in a minute)",
+                );
+                return Err(refusal);
+            }
+        }
         let attributes = attributes_to_set(desired, &Attrs::new(), true);
         let tags: HashMap<String, String> = tags(desired).into_iter().collect();
         let out = retry_send(Backoff::NAME_REUSE, deleted_recently, "CreateQueue", || {

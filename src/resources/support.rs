@@ -7,7 +7,7 @@ use std::future::Future;
 use indexmap::IndexMap;
 
 use super::Resource;
-use crate::aws::{AwsError, Clients};
+use crate::aws::{AwsError, Clients, ErrorKind};
 use crate::schema::{Schema, same};
 use crate::value::{Attrs, Value};
 
@@ -157,6 +157,33 @@ pub async fn find_by_name(
     let name = req_str(desired, "name")?;
     let found = resource.read(aws, name, desired).await?;
     Ok(found.map(|_| name.to_string()))
+}
+
+/// The code of the error a create returns when the object it would create already exists
+/// ([`not_ours`]).
+pub const NOT_OURS: &str = "StrataNotOurs";
+
+/// The refusal of a create whose object already exists: strata never takes over an object
+/// this state did not create (a second checkout or a lost state file would otherwise adopt,
+/// and later change or empty, someone else's object). `id` is what `strata import` takes.
+pub fn not_ours(schema: &Schema, what: &str, where_: &str, id: &str) -> AwsError {
+    AwsError {
+        operation: "create",
+        code: Some(NOT_OURS.to_string()),
+        message: format!(
+            "{} {what} already exists ({where_}) and is not in this stack's state; strata does not take over objects it did not create. To manage it with this stack, run `strata import STACK_FILE RESOURCE {id}`",
+            schema.type_name
+        ),
+        status: None,
+        kind: ErrorKind::Local,
+    }
+}
+
+/// Whether a create failed because its object already existed and was not taken over: then
+/// nothing was created, and the write-ahead record of the create must not lead the next run
+/// to adopt that object.
+pub fn is_not_ours(error: &AwsError) -> bool {
+    error.code_is(&[NOT_OURS])
 }
 
 /// What a not-found answer means: for a read, the object is gone (drift, not an error);

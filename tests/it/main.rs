@@ -11,6 +11,7 @@ mod engine;
 mod faults;
 mod resource_fixes;
 mod saved_plan;
+mod takeover;
 mod upload;
 mod validate;
 mod whole_stack;
