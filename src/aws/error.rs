@@ -1,8 +1,20 @@
 //! AWS errors reduced to what strata decides on: the operation, the service's error code
-//! and message, and whether trying again may help.
+//! and message, and whether trying again may help. Credential failures (none found, an SSO
+//! login missing or expired, a `credential_process` that failed, keys the service does not
+//! accept) are their own kind, with a message naming the profile and the fix; an S3 bucket in
+//! another region is reported with its region ([`BucketRegion`]).
 
+use aws_credential_types::provider::error::{CredentialsError, TokenError};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::retry::ErrorKind as RetryKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,6 +25,9 @@ pub enum ErrorKind {
     Transient,
     /// The request could not be built or sent for a reason retrying won't fix.
     Local,
+    /// No credentials could be loaded, or the service did not accept them: retrying won't
+    /// fix it, the user must (the message says how).
+    Credentials,
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -24,6 +39,23 @@ pub struct AwsError {
     pub status: Option<u16>,
     pub kind: ErrorKind,
 }
+
+/// Codes for keys the service does not know, or a signature made with the wrong secret.
+const INVALID_CREDENTIALS: &[&str] = &[
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "InvalidSignatureException",
+    "AuthFailure",
+];
+
+/// Codes for temporary credentials past their expiry.
+const EXPIRED_CREDENTIALS: &[&str] = &[
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "TokenRefreshRequired",
+];
 
 const THROTTLING: &[&str] = &[
     "Throttling",
@@ -57,6 +89,39 @@ impl AwsError {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + HasStatus + 'static,
     {
+        if let SdkError::DispatchFailure(failure) = &err
+            && let Some(connector) = failure.as_connector_error()
+            && let Some(loading) = credentials_failure(connector)
+        {
+            return AwsError {
+                operation,
+                code: None,
+                message: credentials_message(&profile_name(), &credentials_source(), loading),
+                status: None,
+                kind: ErrorKind::Credentials,
+            };
+        }
+        if let SdkError::ServiceError(service) = &err
+            && let Some(code) = service.err().code()
+            && (INVALID_CREDENTIALS.contains(&code) || EXPIRED_CREDENTIALS.contains(&code))
+        {
+            let answer = match service.err().message() {
+                Some(message) => format!("{code}: {}", one_line(message)),
+                None => code.to_string(),
+            };
+            return AwsError {
+                operation,
+                code: Some(code.to_string()),
+                message: rejected_credentials_message(
+                    &credentials_source(),
+                    &profile_name(),
+                    code,
+                    &answer,
+                ),
+                status: Some(service.raw().status_code()),
+                kind: ErrorKind::Credentials,
+            };
+        }
         let (code, status, kind) = match &err {
             SdkError::ServiceError(service) => {
                 let code = service.err().code().map(str::to_string);
@@ -135,6 +200,12 @@ where
 {
     match err {
         SdkError::ServiceError(service) => match (service.err().code(), service.err().message()) {
+            // Written by [`BucketRegion`], whole: the fix is at its end.
+            (Some(code @ "PermanentRedirect"), Some(message))
+                if message.contains("(the region in use)") =>
+            {
+                format!("{code}: {message}")
+            }
             (Some(code), Some(message)) => format!("{code}: {}", one_line(message)),
             (Some(code), None) => code.to_string(),
             _ => format!(
@@ -195,6 +266,209 @@ impl HasStatus for aws_smithy_runtime_api::http::Response {
     fn status_code(&self) -> u16 {
         self.status().as_u16()
     }
+}
+
+/// The profile the standard chain reads: `AWS_PROFILE`, or `default`.
+pub fn profile_name() -> String {
+    std::env::var("AWS_PROFILE")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "default".to_string())
+}
+
+/// Where the keys in use come from, as the subject of a sentence: the environment's keys
+/// win over any profile in the standard chain.
+fn credentials_source() -> String {
+    if std::env::var("AWS_ACCESS_KEY_ID").is_ok_and(|k| !k.is_empty()) {
+        "the keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_string()
+    } else {
+        format!("the credentials of profile `{}`", profile_name())
+    }
+}
+
+/// The credentials provider's error inside a request that was not sent, if that is why it
+/// was not sent.
+fn credentials_failure(connector: &ConnectorError) -> Option<&(dyn std::error::Error + 'static)> {
+    let mut current = std::error::Error::source(connector);
+    while let Some(err) = current {
+        if err.is::<CredentialsError>() || err.is::<TokenError>() {
+            return Some(err);
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// What went wrong loading credentials for `source` (a "the credentials of profile `NAME`"
+/// sentence subject) and how to fix it, from the credentials provider's error.
+fn credentials_message(
+    profile: &str,
+    source: &str,
+    failure: &(dyn std::error::Error + 'static),
+) -> String {
+    let mut texts = Vec::new();
+    let mut is_token_error = false;
+    let mut current = Some(failure);
+    while let Some(err) = current {
+        is_token_error |= err.is::<TokenError>();
+        texts.push(err.to_string());
+        current = err.source();
+    }
+    let mentions = |word: &str| texts.iter().any(|t| t.contains(word));
+    let cause = root_cause(failure);
+    let cause = cause
+        .strip_prefix("Error retrieving credentials: ")
+        .unwrap_or(&cause);
+    let who = format!("profile `{profile}`");
+    if is_token_error || mentions("SSO") {
+        format!(
+            "credentials: the SSO login of {who} is missing or expired ({cause}); run `aws sso login --profile {profile}`"
+        )
+    } else if mentions("Login token") {
+        format!(
+            "credentials: the `aws login` session of {who} is missing or expired ({cause}); run `aws login --profile {profile}`"
+        )
+    } else if mentions("external process") {
+        format!("credentials: the credential_process of {who} failed: {cause}")
+    } else {
+        match failure.downcast_ref::<CredentialsError>() {
+            Some(CredentialsError::CredentialsNotLoaded(_)) => format!(
+                "credentials: none found (tried the environment, {who}, web identity, container and instance metadata): \
+                 run `aws configure`, `aws sso login --profile NAME` or `aws login`, then set AWS_PROFILE; or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            ),
+            Some(CredentialsError::ProviderTimedOut(_)) => {
+                format!("credentials: loading {source} took too long ({cause})")
+            }
+            _ => format!("credentials: {source} could not be loaded: {cause}"),
+        }
+    }
+}
+
+/// The service did not accept the keys: unknown, wrong secret, or expired. `answer` is the
+/// service's code and message; the secret is never shown.
+fn rejected_credentials_message(source: &str, profile: &str, code: &str, answer: &str) -> String {
+    if EXPIRED_CREDENTIALS.contains(&code) {
+        format!(
+            "credentials: {source} have expired ({answer}); get new ones (`aws sso login --profile {profile}` for an SSO profile, `aws login --profile {profile}` for an `aws login` one)"
+        )
+    } else {
+        format!(
+            "credentials: {source} are not valid for this account and endpoint ({answer}); check the keys, the profile and the endpoint in use"
+        )
+    }
+}
+
+impl AwsError {
+    /// A credentials error from the service, with the access key id it rejected (the
+    /// secret is never shown). Other errors are returned as they are.
+    pub fn naming_access_key(mut self, access_key_id: Option<&str>) -> Self {
+        if self.kind != ErrorKind::Credentials {
+            return self;
+        }
+        if let Some(id) = access_key_id {
+            let subject = format!("credentials: {}", credentials_source());
+            if self.message.starts_with(&subject) && self.code.is_some() {
+                self.message =
+                    self.message
+                        .replacen(&subject, &format!("{subject} (access key id {id})"), 1);
+            }
+        }
+        self
+    }
+}
+
+/// S3 answers a request for a bucket in another region with 301 PermanentRedirect, which
+/// the SDK does not follow (awslabs/aws-sdk-rust#1052); to a HEAD without a body, so the
+/// SDK sees an error without a code. This interceptor on the S3 client turns such an answer
+/// into a `PermanentRedirect` error naming the bucket and both regions, from the
+/// `x-amz-bucket-region` header.
+#[derive(Debug)]
+pub struct BucketRegion {
+    /// The region the client works in.
+    pub region: String,
+    /// Path-style addressing (`endpoint/bucket/key`) rather than `bucket.endpoint/key`.
+    pub path_style: bool,
+}
+
+/// The bucket of the request in flight, kept from before it was sent.
+#[derive(Clone, Debug)]
+struct RequestedBucket(Option<String>);
+
+impl Storable for RequestedBucket {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for BucketRegion {
+    fn name(&self) -> &'static str {
+        "BucketRegion"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let bucket = bucket_of(context.request().uri(), self.path_style);
+        cfg.interceptor_state().store_put(RequestedBucket(bucket));
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response_mut();
+        if response.status().as_u16() != 301 {
+            return Ok(());
+        }
+        let Some(bucket_region) = response.headers().get("x-amz-bucket-region") else {
+            return Ok(());
+        };
+        let bucket = cfg.load::<RequestedBucket>().and_then(|b| b.0.clone());
+        let message = wrong_region_message(bucket.as_deref(), bucket_region, &self.region);
+        *response.body_mut() = SdkBody::from(format!(
+            "<Error><Code>PermanentRedirect</Code><Message>{}</Message></Error>",
+            xml_escape(&message)
+        ));
+        Ok(())
+    }
+}
+
+/// "bucket NAME is in eu-west-1, not us-east-1 ...".
+pub fn wrong_region_message(bucket: Option<&str>, bucket_region: &str, region: &str) -> String {
+    let bucket = bucket.map_or("the bucket".to_string(), |b| format!("bucket {b}"));
+    format!(
+        "{bucket} is in {bucket_region}, not {region} (the region in use); S3 answers requests for it only in {bucket_region}: set AWS_REGION={bucket_region} or `[stack] region = \"{bucket_region}\"`, or use another bucket name"
+    )
+}
+
+/// The bucket a request is for: the first path segment (path-style), or the host's labels
+/// before `.s3.` / `.s3-` (virtual-hosted style).
+fn bucket_of(uri: &str, path_style: bool) -> Option<String> {
+    let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let from_path = || {
+        let segment = path.split(['/', '?']).next().unwrap_or("");
+        (!segment.is_empty()).then(|| segment.to_string())
+    };
+    if path_style {
+        return from_path();
+    }
+    let host = host.split(':').next().unwrap_or(host);
+    match host.find(".s3.").or_else(|| host.find(".s3-")) {
+        Some(end) => Some(host[..end].to_string()),
+        None => from_path(),
+    }
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `.map_err(sdk("CreateQueue"))`: an SDK error of that operation as an [`AwsError`].
@@ -315,5 +589,162 @@ mod tests {
             err.to_string(),
             "ListBuckets failed: no answer in time from the endpoint"
         );
+    }
+
+    #[test]
+    fn dispatch_failures_from_the_credentials_provider_are_credentials_errors() {
+        let sso = CredentialsError::provider_error(TokenError::provider_error(
+            "failed to load the cached SSO token",
+        ));
+        let err: Err = SdkError::dispatch_failure(ConnectorError::other(Box::new(sso), None));
+        let err = AwsError::from_sdk("GetCallerIdentity", err);
+        assert_eq!(err.kind, ErrorKind::Credentials);
+        assert_one_short_line(&err);
+        assert!(err.message.contains("aws sso login --profile "), "{err}");
+        assert!(!err.message.contains("cannot reach"), "{err}");
+    }
+
+    fn credentials_text(failure: CredentialsError) -> String {
+        credentials_message("dev", "the credentials of profile `dev`", &failure)
+    }
+
+    #[test]
+    fn each_credentials_failure_names_the_profile_and_the_fix() {
+        assert_eq!(
+            credentials_text(CredentialsError::provider_error(
+                TokenError::provider_error("failed to load the cached SSO token")
+            )),
+            "credentials: the SSO login of profile `dev` is missing or expired (failed to load \
+             the cached SSO token); run `aws sso login --profile dev`"
+        );
+        assert_eq!(
+            credentials_text(CredentialsError::provider_error(
+                "Error retrieving credentials: external process exited with code exit status: 3. Stderr: MFA required"
+            )),
+            "credentials: the credential_process of profile `dev` failed: external process exited \
+             with code exit status: 3. Stderr: MFA required"
+        );
+        assert_eq!(
+            credentials_text(CredentialsError::unhandled("cached Login token is expired")),
+            "credentials: the `aws login` session of profile `dev` is missing or expired (cached \
+             Login token is expired); run `aws login --profile dev`"
+        );
+        let none = credentials_text(CredentialsError::not_loaded("no providers in chain"));
+        assert!(
+            none.starts_with("credentials: none found (tried the environment, profile `dev`,"),
+            "{none}"
+        );
+        assert_eq!(
+            credentials_text(CredentialsError::provider_error("connection reset")),
+            "credentials: the credentials of profile `dev` could not be loaded: connection reset"
+        );
+    }
+
+    #[test]
+    fn keys_the_service_rejects_are_a_credentials_error_naming_the_key_id() {
+        use aws_sdk_s3::error::ErrorMetadata;
+        for (code, says) in [
+            (
+                "InvalidClientTokenId",
+                "are not valid for this account and endpoint",
+            ),
+            (
+                "SignatureDoesNotMatch",
+                "are not valid for this account and endpoint",
+            ),
+            ("ExpiredToken", "have expired"),
+        ] {
+            let rejected = ListBucketsError::generic(
+                ErrorMetadata::builder()
+                    .code(code)
+                    .message("The security token included in the request is invalid.")
+                    .build(),
+            );
+            let answer = Response::new(StatusCode::try_from(403).unwrap(), SdkBody::empty());
+            let err: Err = SdkError::service_error(rejected, answer);
+            let err =
+                AwsError::from_sdk("GetCallerIdentity", err).naming_access_key(Some("AKIAEXAMPLE"));
+            assert_eq!(err.kind, ErrorKind::Credentials, "{code}");
+            assert_eq!(err.code.as_deref(), Some(code));
+            assert!(err.message.starts_with("credentials: "), "{err}");
+            assert!(
+                err.message.contains(&format!(
+                    "(access key id AKIAEXAMPLE) {says} ({code}: The security token"
+                )),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            rejected_credentials_message(
+                "the credentials of profile `dev`",
+                "dev",
+                "ExpiredToken",
+                "ExpiredToken: expired"
+            ),
+            "credentials: the credentials of profile `dev` have expired (ExpiredToken: expired); \
+             get new ones (`aws sso login --profile dev` for an SSO profile, `aws login --profile dev` \
+             for an `aws login` one)"
+        );
+    }
+
+    #[test]
+    fn a_bucket_in_another_region_is_reported_with_its_region() {
+        assert_eq!(
+            wrong_region_message(Some("far-bucket"), "eu-west-1", "us-east-1"),
+            "bucket far-bucket is in eu-west-1, not us-east-1 (the region in use); S3 answers \
+             requests for it only in eu-west-1: set AWS_REGION=eu-west-1 or \
+             `[stack] region = \"eu-west-1\"`, or use another bucket name"
+        );
+        assert!(
+            wrong_region_message(None, "eu-west-1", "us-east-1")
+                .starts_with("the bucket is in eu-west-1, not us-east-1")
+        );
+        for (uri, path_style, bucket) in [
+            (
+                "http://127.0.0.1:4566/far-bucket?location",
+                true,
+                Some("far-bucket"),
+            ),
+            (
+                "http://127.0.0.1:4566/far-bucket/a/b.txt",
+                true,
+                Some("far-bucket"),
+            ),
+            ("http://127.0.0.1:4566/", true, None),
+            (
+                "https://far-bucket.s3.us-east-1.amazonaws.com/?versioning",
+                false,
+                Some("far-bucket"),
+            ),
+            (
+                "https://my.dotted.bucket.s3.amazonaws.com/",
+                false,
+                Some("my.dotted.bucket"),
+            ),
+            (
+                "https://s3.us-east-1.amazonaws.com/far-bucket",
+                false,
+                Some("far-bucket"),
+            ),
+        ] {
+            assert_eq!(bucket_of(uri, path_style).as_deref(), bucket, "{uri}");
+        }
+    }
+
+    #[test]
+    fn the_redirect_message_is_not_cut() {
+        use aws_sdk_s3::error::ErrorMetadata;
+        let message = wrong_region_message(Some(&"b".repeat(63)), "eu-west-1", "us-east-1");
+        let redirect = ListBucketsError::generic(
+            ErrorMetadata::builder()
+                .code("PermanentRedirect")
+                .message(&message)
+                .build(),
+        );
+        let answer = Response::new(StatusCode::try_from(301).unwrap(), SdkBody::empty());
+        let err: Err = SdkError::service_error(redirect, answer);
+        let err = AwsError::from_sdk("HeadBucket", err);
+        assert_eq!(err.message, format!("PermanentRedirect: {message}"));
+        assert_eq!(err.kind, ErrorKind::Service);
     }
 }

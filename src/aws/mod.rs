@@ -5,15 +5,24 @@
 pub mod error;
 pub mod retry;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use tokio::sync::OnceCell;
 
 pub use error::{AwsError, ErrorKind, sdk};
+
+/// The longest strata waits for the credential chain (an SSO portal, STS for web identity,
+/// a `credential_process`, instance metadata) before reporting a credentials error. Without
+/// it the SDK's identity cache allows every attempt of the retry budget at its full timeout
+/// (minutes).
+pub const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The emulator endpoint `--local` points at.
 pub const LOCAL_ENDPOINT: &str = "http://127.0.0.1:4566";
@@ -40,6 +49,9 @@ pub struct Clients {
     /// The endpoint in use when it is not AWS's own (emulators): changes how URLs look.
     pub endpoint: Option<String>,
     identity: OnceCell<Identity>,
+    /// The access key id last loaded by the credential chain, to name in a credentials
+    /// error (never the secret).
+    access_key_id: Arc<Mutex<Option<String>>>,
 }
 
 /// Who the credentials are, from STS GetCallerIdentity.
@@ -96,6 +108,13 @@ impl Clients {
                     .connect_timeout(Duration::from_secs(3))
                     .operation_attempt_timeout(Duration::from_secs(60))
                     .build(),
+            )
+            // Credentials errors fail the call at once (the SDK does not retry them); this
+            // bounds how long loading them may take.
+            .identity_cache(
+                IdentityCache::lazy()
+                    .load_timeout(CREDENTIALS_TIMEOUT)
+                    .build(),
             );
         if let Some(url) = &endpoint {
             loader = loader.endpoint_url(url);
@@ -125,8 +144,23 @@ impl Clients {
                 "no AWS region: set AWS_REGION (or use --local)",
             )
         })?;
+        let access_key_id = Arc::new(Mutex::new(None));
+        let config = match config.credentials_provider() {
+            Some(chain) => config
+                .to_builder()
+                .credentials_provider(SharedCredentialsProvider::new(KeyIdOf {
+                    chain,
+                    access_key_id: access_key_id.clone(),
+                }))
+                .build(),
+            None => config,
+        };
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(endpoint.is_some())
+            .interceptor(error::BucketRegion {
+                region: region.clone(),
+                path_style: endpoint.is_some(),
+            })
             .build();
         Ok(Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
@@ -139,6 +173,7 @@ impl Clients {
             region,
             endpoint,
             identity: OnceCell::new(),
+            access_key_id,
         })
     }
 
@@ -151,7 +186,11 @@ impl Clients {
                     .get_caller_identity()
                     .send()
                     .await
-                    .map_err(sdk("GetCallerIdentity"))?;
+                    .map_err(sdk("GetCallerIdentity"))
+                    .map_err(|e| {
+                        let id = self.access_key_id.lock().unwrap().clone();
+                        e.naming_access_key(id.as_deref())
+                    })?;
                 let account = out.account.ok_or_else(|| {
                     AwsError::new("GetCallerIdentity", "no account in the answer")
                 })?;
@@ -188,6 +227,26 @@ pub fn dns_suffix(partition: &str) -> &'static str {
         "aws-iso-e" => "cloud.adc-e.uk",
         "aws-iso-f" => "csp.hci.ic.gov",
         _ => "amazonaws.com",
+    }
+}
+
+/// The standard chain, remembering the access key id it loaded last.
+#[derive(Debug)]
+struct KeyIdOf {
+    chain: SharedCredentialsProvider,
+    access_key_id: Arc<Mutex<Option<String>>>,
+}
+
+impl ProvideCredentials for KeyIdOf {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let credentials = self.chain.provide_credentials().await?;
+            *self.access_key_id.lock().unwrap() = Some(credentials.access_key_id().to_string());
+            Ok(credentials)
+        })
     }
 }
 

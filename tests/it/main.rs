@@ -7,6 +7,7 @@ mod accounts;
 mod bad_input;
 mod chain;
 mod crash;
+mod credentials;
 mod engine;
 mod faults;
 mod resource_fixes;
