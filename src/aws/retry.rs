@@ -23,6 +23,14 @@
 //! | [`Backoff::NAME_REUSE`] | 75 s | SQS `QueueDeletedRecently`: a queue name is blocked for 60 s after DeleteQueue |
 //! | [`Backoff::BRIEF`] | 15 s | IAM `DeleteConflict` for policies removed a moment before DeleteRole; a real conflict is reported after this |
 //!
+//! 3. **Fixed quotas** (API Gateway's account-level control-plane rates: DeleteRestApi 1 per
+//!    30 s, CreateRestApi 1 per 3 s, CreateDeployment 1 per 5 s) are longer than any SDK
+//!    backoff: [`within_quota`] sends such a call, and once the SDK's attempts are spent on
+//!    a 429, waits as long as the answer's `Retry-After` says (the SDK honours only
+//!    `x-amz-retry-after`, and never longer than its largest backoff), up to
+//!    [`QUOTA_BUDGET`] in all, as the Terraform provider does. A ConflictException that
+//!    says to try again later is waited out the same way.
+//!
 //! Waiting for a state (a Lambda function becoming Active) is polling, not retrying: the
 //! resource polls with its own deadline, and an error from a poll is final.
 
@@ -32,6 +40,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 #[cfg(doc)]
 use super::error::ErrorKind;
@@ -127,6 +136,65 @@ where
     .await
 }
 
+/// How long [`within_quota`] waits out quotas for one call, in all.
+pub const QUOTA_BUDGET: Duration = Duration::from_secs(300);
+
+/// Sends one call (`call` builds and sends it) within the service's fixed quotas: a 429
+/// is waited out for as long as its `Retry-After` says (a growing backoff when it says
+/// nothing), and so is a ConflictException asking to try again later; any other error is
+/// final. Gives up after [`QUOTA_BUDGET`].
+pub async fn within_quota<T, E, F, Fut>(operation: &'static str, mut call: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let start = Instant::now();
+    let mut ceiling = Duration::from_secs(1);
+    loop {
+        let err = match call().await {
+            Ok(v) => return Ok(v),
+            Err(err) => err,
+        };
+        let wait = match &err {
+            SdkError::ServiceError(s) if s.raw().status().as_u16() == 429 => {
+                retry_after(s.raw()).unwrap_or(ceiling)
+            }
+            SdkError::ServiceError(s)
+                if s.err().code() == Some("ConflictException")
+                    && s.err()
+                        .message()
+                        .is_some_and(|m| m.to_ascii_lowercase().contains("try again later")) =>
+            {
+                ceiling
+            }
+            _ => return Err(sdk(operation)(err)),
+        };
+        if start.elapsed() + wait > QUOTA_BUDGET {
+            return Err(sdk(operation)(err));
+        }
+        // A little more than asked, so that calls waiting together do not all come back at
+        // the same instant.
+        let spread = rand::rng().random_range(Duration::ZERO..=Duration::from_millis(250));
+        tokio::time::sleep(wait + spread).await;
+        ceiling = (ceiling * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// The wait a throttled answer asks for: `Retry-After` in seconds (RFC 9110; API Gateway
+/// sends whole seconds), or `x-amz-retry-after` in milliseconds.
+pub fn retry_after(raw: &HttpResponse) -> Option<Duration> {
+    let headers = raw.headers();
+    if let Some(ms) = headers
+        .get("x-amz-retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return Some(Duration::from_millis(ms.min(300_000)));
+    }
+    let seconds = headers.get("retry-after")?.trim().parse::<f64>().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(300.0)))
+}
+
 /// Polls `check` until it returns `Some`, with the same backoff; `None` when time runs out.
 pub async fn wait_until<T, F, Fut>(backoff: Backoff, mut check: F) -> Result<Option<T>, AwsError>
 where
@@ -219,6 +287,29 @@ mod tests {
         .await;
         assert_eq!(result.unwrap_err().code.as_deref(), Some("AccessDenied"));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn the_wait_a_throttled_answer_asks_for_is_read_from_its_headers() {
+        use aws_smithy_runtime_api::http::{Response, StatusCode};
+        use aws_smithy_types::body::SdkBody;
+        let answer = |headers: &[(&str, &str)]| {
+            let mut raw = Response::new(StatusCode::try_from(429).unwrap(), SdkBody::empty());
+            for (k, v) in headers {
+                raw.headers_mut().insert(k.to_string(), v.to_string());
+            }
+            raw
+        };
+        assert_eq!(
+            retry_after(&answer(&[("Retry-After", "27")])),
+            Some(Duration::from_secs(27))
+        );
+        assert_eq!(
+            retry_after(&answer(&[("x-amz-retry-after", "1500")])),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(retry_after(&answer(&[("Retry-After", "soon")])), None);
+        assert_eq!(retry_after(&answer(&[])), None);
     }
 
     #[tokio::test]

@@ -59,8 +59,10 @@ use aws_sdk_apigateway::types::Resource as ApiResource;
 
 use super::support::{Gone, changed, not_ours, opt_str, req_str, sync_tags, tags, tags_value};
 use super::{Created, Resource, arn};
-use crate::aws::{AwsError, Clients, sdk};
+use crate::aws::retry::{SDK_MAX_ATTEMPTS, within_quota};
+use crate::aws::{AwsError, Clients, ErrorKind, sdk};
 use crate::value::{Attrs, Value};
+use std::time::Duration;
 
 pub struct ApiGatewayRestApi;
 
@@ -121,17 +123,28 @@ impl ApiGatewayRestApi {
             .and_then(|r| r.id())
         {
             Some(id) => id.to_string(),
-            None => gw
-                .create_resource()
-                .rest_api_id(api)
-                .parent_id(&root)
-                .path_part("{proxy+}")
-                .send()
-                .await
-                .map_err(sdk("CreateResource"))?
-                .id()
-                .unwrap_or_default()
-                .to_string(),
+            None => {
+                let created = gw
+                    .create_resource()
+                    .rest_api_id(api)
+                    .parent_id(&root)
+                    .path_part("{proxy+}")
+                    .send()
+                    .await
+                    .map_err(sdk("CreateResource"));
+                match created {
+                    Ok(resource) => resource.id().unwrap_or_default().to_string(),
+                    // Our own create whose reply was lost, retried: the path is there now.
+                    Err(e) if e.code_is(&["ConflictException"]) => api_resources(aws, api, false)
+                        .await?
+                        .iter()
+                        .find(|r| r.path() == Some(PROXY_PATH))
+                        .and_then(|r| r.id())
+                        .map(str::to_string)
+                        .ok_or(e)?,
+                    Err(e) => return Err(e),
+                }
+            }
         };
         for resource in [&root, &proxy] {
             let has_method = resources
@@ -140,14 +153,20 @@ impl ApiGatewayRestApi {
                 .and_then(|r| r.resource_methods())
                 .is_some_and(|m| m.contains_key("ANY"));
             if !has_method {
-                gw.put_method()
+                let put = gw
+                    .put_method()
                     .rest_api_id(api)
                     .resource_id(resource.as_str())
                     .http_method("ANY")
                     .authorization_type("NONE")
                     .send()
                     .await
-                    .map_err(sdk("PutMethod"))?;
+                    .map_err(sdk("PutMethod"));
+                match put {
+                    // "Method already exists": our own PutMethod whose reply was lost.
+                    Err(e) if !e.code_is(&["ConflictException"]) => return Err(e),
+                    _ => {}
+                }
             }
             gw.put_integration()
                 .rest_api_id(api)
@@ -173,13 +192,15 @@ impl ApiGatewayRestApi {
         old: Option<&str>,
     ) -> Result<(), AwsError> {
         let gw = &aws.apigateway;
-        let deployment = gw
-            .create_deployment()
-            .rest_api_id(api)
-            .description("strata")
-            .send()
-            .await
-            .map_err(sdk("CreateDeployment"))?;
+        // A lost reply makes a second deployment; the stage points at one, and the API's
+        // deletion takes both with it.
+        let deployment = within_quota("CreateDeployment", || {
+            gw.create_deployment()
+                .rest_api_id(api)
+                .description("strata")
+                .send()
+        })
+        .await?;
         let deployment_id = deployment.id().unwrap_or_default();
         match gw
             .get_stage()
@@ -199,24 +220,41 @@ impl ApiGatewayRestApi {
                     .map_err(sdk("UpdateStage"))?;
             }
             Err(e) if e.is_not_found() => {
-                gw.create_stage()
+                let created = gw
+                    .create_stage()
                     .rest_api_id(api)
                     .stage_name(stage)
                     .deployment_id(deployment_id)
                     .send()
                     .await
-                    .map_err(sdk("CreateStage"))?;
+                    .map_err(sdk("CreateStage"));
+                match created {
+                    Ok(_) => {}
+                    // Our own CreateStage whose reply was lost, retried: point it at this
+                    // deployment, as it already should.
+                    Err(e) if e.code_is(&["ConflictException"]) => {
+                        gw.update_stage()
+                            .rest_api_id(api)
+                            .stage_name(stage)
+                            .patch_operations(patch("/deploymentId", deployment_id))
+                            .send()
+                            .await
+                            .map_err(sdk("UpdateStage"))?;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Err(e) => return Err(e),
         }
         if let Some(old) = old.filter(|o| *o != deployment_id && !o.is_empty()) {
-            gw.delete_deployment()
-                .rest_api_id(api)
-                .deployment_id(old)
-                .send()
-                .await
-                .map_err(sdk("DeleteDeployment"))
-                .ok_if_gone()?;
+            within_quota("DeleteDeployment", || {
+                gw.delete_deployment()
+                    .rest_api_id(api)
+                    .deployment_id(old)
+                    .send()
+            })
+            .await
+            .ok_if_gone()?;
         }
         Ok(())
     }
@@ -386,24 +424,45 @@ impl Resource for ApiGatewayRestApi {
                 &existing,
             ));
         }
-        let api = aws
-            .apigateway
-            .create_rest_api()
-            .name(name)
-            .set_description(opt_str(desired, "description").map(str::to_string))
-            .endpoint_configuration(
-                EndpointConfiguration::builder()
-                    .types(EndpointType::from(
-                        opt_str(desired, "endpoint_type").unwrap_or("REGIONAL"),
-                    ))
-                    .build(),
-            )
-            .set_binary_media_types((!binary.is_empty()).then_some(binary))
-            .set_tags((!tag_map.is_empty()).then_some(tag_map))
-            .send()
-            .await
-            .map_err(sdk("CreateRestApi"))?;
-        let id = api.id().unwrap_or_default().to_string();
+        // CreateRestApi is not idempotent: a retry after a reply that was lost makes a second
+        // API. So the SDK does not retry it; strata looks for the API (by name: none had it
+        // a moment ago) before sending it again.
+        let create = || {
+            aws.apigateway
+                .create_rest_api()
+                .name(name)
+                .set_description(opt_str(desired, "description").map(str::to_string))
+                .endpoint_configuration(
+                    EndpointConfiguration::builder()
+                        .types(EndpointType::from(
+                            opt_str(desired, "endpoint_type").unwrap_or("REGIONAL"),
+                        ))
+                        .build(),
+                )
+                .set_binary_media_types((!binary.is_empty()).then(|| binary.clone()))
+                .set_tags((!tag_map.is_empty()).then(|| tag_map.clone()))
+                .customize()
+                .config_override(
+                    aws_sdk_apigateway::config::Builder::default()
+                        .retry_config(aws_sdk_apigateway::config::retry::RetryConfig::disabled()),
+                )
+                .send()
+        };
+        let mut attempts = 0;
+        let id = loop {
+            attempts += 1;
+            match within_quota("CreateRestApi", create).await {
+                Ok(api) => break api.id().unwrap_or_default().to_string(),
+                Err(e) if e.kind == ErrorKind::Transient && attempts < SDK_MAX_ATTEMPTS => {
+                    if let Some(id) = self.find(aws, desired).await? {
+                        break id;
+                    }
+                    let wait = Duration::from_millis(100 << attempts.min(6));
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         created(&id);
         self.put_model(aws, &id, req_str(desired, "lambda_invoke_arn")?)
             .await?;
@@ -487,12 +546,11 @@ impl Resource for ApiGatewayRestApi {
     }
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
-        aws.apigateway
-            .delete_rest_api()
-            .rest_api_id(id)
-            .send()
-            .await
-            .map_err(sdk("DeleteRestApi"))
-            .ok_if_gone()
+        // DeleteRestApi: 1 per 30 s per account. A lost reply's retry finds it gone.
+        within_quota("DeleteRestApi", || {
+            aws.apigateway.delete_rest_api().rest_api_id(id).send()
+        })
+        .await
+        .ok_if_gone()
     }
 }

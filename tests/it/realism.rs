@@ -1,0 +1,62 @@
+//! AWS as it really behaves, through `scripts/aws-proxy --realism`: fixed API Gateway
+//! quotas answered 429 with Retry-After, IAM and policy propagation windows, bucket and
+//! queue names blocked after a delete, and replies lost after AWS did the work. strata
+//! converges through all of them.
+
+use std::collections::BTreeMap;
+
+use crate::common::{Emulator, Proxy, assert_exit, copy_stacks, strata};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_stages_destroyed_back_to_back_wait_out_the_delete_rest_api_quota() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    // DeleteRestApi: 1 per 30 s per account; at half scale the second delete must wait
+    // 15 s, far past the SDK's own retry budget: only Retry-After gets it through.
+    let proxy = Proxy::start(
+        &emulator.endpoint,
+        &["--realism", "quotas", "--time-scale", "0.5"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = copy_stacks(dir)
+        .join("upload-form.toml")
+        .display()
+        .to_string();
+    let through_proxy = |args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend(["--endpoint-url", &proxy.url]);
+        strata(dir, &full)
+    };
+    for stage in ["dev", "prod"] {
+        let var = format!("stage={stage}");
+        assert_exit(
+            &through_proxy(&["apply", &stack, "--auto-approve", "--var", &var]),
+            0,
+        );
+    }
+    let start = std::time::Instant::now();
+    for stage in ["dev", "prod"] {
+        let var = format!("stage={stage}");
+        assert_exit(
+            &through_proxy(&["destroy", &stack, "--auto-approve", "--var", &var]),
+            0,
+        );
+    }
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(10),
+        "the second DeleteRestApi waited for its quota"
+    );
+    let faults: BTreeMap<String, u64> = proxy.stats()["faults_by_operation"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    assert!(
+        faults.contains_key("apigateway:DELETE /restapis/{id}"),
+        "{faults:?}"
+    );
+    let apis = clients.apigateway.get_rest_apis().send().await.unwrap();
+    assert_eq!(apis.items().len(), 0);
+}
