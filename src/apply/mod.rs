@@ -18,7 +18,7 @@ use crate::config::model::{BaseScope, Stack};
 use crate::graph::DependencyQueue;
 use crate::plan::diff::changes;
 use crate::plan::{Action, ActionReason, Plan, ResourcePlan};
-use crate::resources::{Resource, implementation};
+use crate::resources::{Resource, Settle, implementation};
 use crate::state::store::{StateStore, save};
 use crate::state::{OutputState, PendingCreate, ResourceState, State, StateError};
 use crate::value::{Attrs, Value, attrs_from_json, attrs_to_json};
@@ -482,8 +482,9 @@ async fn apply_one(
     Ok(())
 }
 
-/// Reads the object back until it shows what was written (eventual consistency), briefly;
-/// returns the last read either way, with strata's own settings added.
+/// Reads the object back until it shows what was written (eventual consistency): as many
+/// reads in a row as the resource type asks for must agree, within its budget. Returns the
+/// last read either way, with strata's own settings added.
 async fn settle(
     resource: &dyn Resource,
     aws: &Clients,
@@ -491,6 +492,10 @@ async fn settle(
     desired: &Attrs,
 ) -> Result<Attrs, AwsError> {
     let schema = resource.schema();
+    let Settle {
+        agreeing_reads,
+        budget,
+    } = resource.settle();
     let with_local = |mut live: Attrs| {
         for attr in schema.attributes.iter().filter(|a| a.local) {
             if let Some(v) = desired.get(attr.name) {
@@ -502,16 +507,23 @@ async fn settle(
     // Short first waits: on most endpoints the first read already agrees.
     let start = Instant::now();
     let mut wait = Duration::from_millis(25);
+    let mut agreed = 0;
     loop {
         let live = resource.read(aws, id, desired).await?.map(with_local);
+        let out_of_time = start.elapsed() > budget;
         match live {
-            Some(live)
-                if changes(schema, desired, &live).is_empty()
-                    || start.elapsed() > Duration::from_secs(10) =>
-            {
-                return Ok(live);
+            Some(live) if changes(schema, desired, &live).is_empty() => {
+                agreed += 1;
+                if agreed >= agreeing_reads || out_of_time {
+                    return Ok(live);
+                }
+                // Agreeing reads are spaced evenly: a service that answers old and new
+                // values in turn shows it within a few of them.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
             }
-            None if start.elapsed() > Duration::from_secs(10) => {
+            Some(live) if out_of_time => return Ok(live),
+            None if out_of_time => {
                 return Err(AwsError::new(
                     "read",
                     format!(
@@ -520,7 +532,7 @@ async fn settle(
                     ),
                 ));
             }
-            _ => {}
+            _ => agreed = 0,
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(1));

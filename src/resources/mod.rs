@@ -38,6 +38,22 @@ use crate::aws::{AwsError, Clients};
 use crate::value::Attrs;
 use policy_document::PolicyDocument;
 
+/// How the executor confirms a create or update: it reads the object back until
+/// `agreeing_reads` reads in a row show what was written, for at most `budget`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settle {
+    pub agreeing_reads: u32,
+    pub budget: std::time::Duration,
+}
+
+impl Settle {
+    /// Most services: the first read that agrees is the truth.
+    pub const ONE_READ: Settle = Settle {
+        agreeing_reads: 1,
+        budget: std::time::Duration::from_secs(10),
+    };
+}
+
 /// Called by `create` as soon as the object exists in AWS, so that it is recorded in state
 /// even if a later step of the create fails.
 pub type Created<'a> = &'a (dyn Fn(&str) + Send + Sync);
@@ -51,6 +67,11 @@ pub trait Resource: Send + Sync {
     /// Completes desired attributes the stack may leave to strata (deterministic ids,
     /// code hashes). Runs at plan time and again just before create or update.
     fn prepare(&self, _desired: &mut Attrs) {}
+
+    /// How a write is confirmed by reading it back (see [`Settle`]).
+    fn settle(&self) -> Settle {
+        Settle::ONE_READ
+    }
 
     /// The live object, or `None` when it is gone (drift, not an error).
     async fn read(&self, aws: &Clients, id: &str, prior: &Attrs)

@@ -79,7 +79,7 @@ use aws_sdk_sqs::types::QueueAttributeName as Q;
 use indexmap::IndexMap;
 
 use super::support::{Gone, changed, not_ours, req_str, sync_tags, tags, tags_value};
-use super::{Created, Resource};
+use super::{Created, Resource, Settle};
 use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
@@ -150,6 +150,16 @@ fn deleted_recently(e: &AwsError) -> bool {
 impl Resource for SqsQueue {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    /// Attribute changes take up to 60 s to propagate (MessageRetentionPeriod up to 15
+    /// min), and reads meanwhile may show the old or the new value: a few agreeing reads in
+    /// a row, as the Terraform provider waits for (sqs/wait.go).
+    fn settle(&self) -> Settle {
+        Settle {
+            agreeing_reads: 4,
+            budget: std::time::Duration::from_secs(90),
+        }
     }
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {

@@ -60,3 +60,55 @@ async fn two_stages_destroyed_back_to_back_wait_out_the_delete_rest_api_quota() 
     let apis = clients.apigateway.get_rest_apis().send().await.unwrap();
     assert_eq!(apis.items().len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queue_change_is_read_back_until_it_holds_and_the_next_plan_shows_no_phantom_change() {
+    let emulator = Emulator::start();
+    // For 3 s after SetQueueAttributes (a twentieth of AWS's minute), every other read of
+    // the queue shows its old attributes.
+    let proxy = Proxy::start(
+        &emulator.endpoint,
+        &["--realism", "attribute-propagation", "--time-scale", "0.05"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = |visibility: u32| {
+        std::fs::write(
+            dir.join("queue.toml"),
+            format!(
+                "[stack]\nname = \"settling\"\n\n[resources.queue]\ntype = \"sqs.queue\"\nname = \"settling-jobs\"\nvisibility_timeout_seconds = {visibility}\n"
+            ),
+        )
+        .unwrap();
+    };
+    let through_proxy = |args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend(["--endpoint-url", &proxy.url]);
+        strata(dir, &full)
+    };
+    stack(60);
+    assert_exit(
+        &through_proxy(&["apply", "queue.toml", "--auto-approve"]),
+        0,
+    );
+    stack(90);
+    assert_exit(
+        &through_proxy(&["apply", "queue.toml", "--auto-approve"]),
+        0,
+    );
+    // Straight after: the plan reads the queue as it really is now.
+    let out = through_proxy(&["plan", "queue.toml", "--detailed-exitcode"]);
+    assert_exit(&out, 0);
+    let stats = proxy.stats();
+    assert!(
+        stats["faults_by_operation"]["sqs:GetQueueAttributes"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "reads of old values happened: {stats:#}"
+    );
+    let state = crate::common::read_state(dir, "settling", "default");
+    assert_eq!(
+        state["resources"]["queue"]["attributes"]["visibility_timeout_seconds"],
+        90
+    );
+}
