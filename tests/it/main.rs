@@ -10,6 +10,7 @@ mod crash;
 mod credentials;
 mod engine;
 mod faults;
+mod lost_replies;
 mod resource_fixes;
 mod saved_plan;
 mod takeover;
