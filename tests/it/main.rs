@@ -14,6 +14,7 @@ mod lost_replies;
 mod resource_fixes;
 mod saved_plan;
 mod takeover;
+mod takeover_permission;
 mod upload;
 mod validate;
 mod whole_stack;
