@@ -226,7 +226,6 @@ async fn put_selectors(aws: &Clients, name: &str, selectors: &[Value]) -> Result
     Ok(())
 }
 
-/// Tags are set by ARN; `known` is the ARN when the caller has it.
 /// The trail of that name, if there is one: `Some` of its ARN (when GetTrail gives one).
 async fn trail_of(aws: &Clients, name: &str) -> Result<Option<Option<String>>, AwsError> {
     let found = aws
@@ -240,6 +239,7 @@ async fn trail_of(aws: &Clients, name: &str) -> Result<Option<Option<String>>, A
     Ok(found.map(|out| out.trail().and_then(|t| t.trail_arn()).map(str::to_string)))
 }
 
+/// Tags are set by ARN; `known` is the ARN when the caller has it.
 async fn trail_arn(aws: &Clients, name: &str, known: Option<&str>) -> Result<String, AwsError> {
     if let Some(arn) = known {
         return Ok(arn.to_string());
