@@ -18,9 +18,10 @@
 //!
 //! | class | deadline | answers waited out |
 //! |---|---|---|
-//! | [`Backoff::CONSISTENCY`] | 60 s | an object created a moment ago not yet visible to the next call (S3 `NoSuchBucket`, IAM `NoSuchEntity`), S3 "Unable to validate the following destination configurations" until a queue policy propagates, Lambda `ResourceConflictException` while an update is in progress, IAM "Invalid principal" in a bucket policy |
+//! | [`Backoff::CONSISTENCY`] | 60 s | an object created a moment ago not yet visible to the next call (S3 `NoSuchBucket`, IAM `NoSuchEntity`), S3 "Unable to validate the following destination configurations" until a queue policy propagates, Lambda `ResourceConflictException` while an update is in progress, IAM "Invalid principal" in a bucket policy, S3 `BucketNotEmpty` after force_destroy emptied the bucket (an object written between the last listing and DeleteBucket: empty again), per-key `SlowDown`/`InternalError`/`ServiceUnavailable`/`OperationAborted` inside a 200 DeleteObjects answer (those keys again) |
 //! | [`Backoff::PROPAGATION`] | 120 s | IAM propagation: a new role that Lambda cannot assume yet, a log bucket policy CloudTrail does not see yet |
 //! | [`Backoff::NAME_REUSE`] | 75 s | SQS `QueueDeletedRecently`: a queue name is blocked for 60 s after DeleteQueue |
+//! | [`Backoff::BUCKET_NAME_REUSE`] | 300 s | S3 `OperationAborted` from CreateBucket: a bucket name deleted a moment ago (the Terraform AWS provider waits 5 minutes) |
 //! | [`Backoff::BRIEF`] | 15 s | IAM `DeleteConflict` for policies removed a moment before DeleteRole; a real conflict is reported after this |
 //!
 //! 3. **Fixed quotas** (API Gateway's account-level control-plane rates: DeleteRestApi 1 per
@@ -77,6 +78,12 @@ impl Backoff {
     /// A queue name SQS keeps for 60 s after its queue was deleted.
     pub const NAME_REUSE: Backoff = Backoff {
         budget: Duration::from_secs(75),
+        ..Backoff::PROPAGATION
+    };
+    /// A bucket name S3 keeps busy for a while after its bucket was deleted: 5 minutes, as
+    /// the Terraform AWS provider waits.
+    pub const BUCKET_NAME_REUSE: Backoff = Backoff {
+        budget: Duration::from_secs(300),
         ..Backoff::PROPAGATION
     };
     /// A conflict that is either gone in a moment or real.

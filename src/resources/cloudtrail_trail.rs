@@ -90,7 +90,8 @@ use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType, Tag}
 use indexmap::IndexMap;
 
 use super::support::{
-    Gone, changed, find_by_name, not_ours, opt_bool, opt_str, req_str, sync_tags, tags, tags_value,
+    Gone, changed, find_by_name, not_ours, opt_bool, opt_str, own_lost_create, req_str, sync_tags,
+    tags, tags_value,
 };
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
@@ -223,6 +224,19 @@ async fn put_selectors(aws: &Clients, name: &str, selectors: &[Value]) -> Result
         .await
         .map_err(sdk("PutEventSelectors"))?;
     Ok(())
+}
+
+/// The trail of that name, if there is one: `Some` of its ARN (when GetTrail gives one).
+async fn trail_of(aws: &Clients, name: &str) -> Result<Option<Option<String>>, AwsError> {
+    let found = aws
+        .cloudtrail
+        .get_trail()
+        .name(name)
+        .send()
+        .await
+        .map_err(sdk("GetTrail"))
+        .or_gone()?;
+    Ok(found.map(|out| out.trail().and_then(|t| t.trail_arn()).map(str::to_string)))
 }
 
 /// Tags are set by ARN; `known` is the ARN when the caller has it.
@@ -371,6 +385,22 @@ impl Resource for CloudtrailTrail {
         let bucket = req_str(desired, "s3_bucket_name")?;
         let wanted_tags = tags(desired);
         let tag_list = trail_tags(&wanted_tags, "CreateTrail")?;
+        // CreateTrail answers TrailAlreadyExistsException for a name in use, and also to
+        // the SDK's own retry of a create whose reply was lost. So existence is asked
+        // first: a trail there now is not ours. Between this GetTrail and the CreateTrail,
+        // only a caller with this account's credentials creating the same name at the same
+        // moment could slip in: that is two deploys of one stack from two states racing,
+        // which no check here can order, and the window is one round trip. So an "already
+        // exists" after a "not found" is taken as our own create whose reply was lost.
+        if trail_of(aws, name).await?.is_some() {
+            let account = aws.account_id().await?;
+            return Err(not_ours(
+                &SCHEMA,
+                &format!("`{name}`"),
+                &format!("in account {account}, {}", aws.region),
+                name,
+            ));
+        }
         let made = retry_send(Backoff::PROPAGATION, policy_not_seen, "CreateTrail", || {
             ct.create_trail()
                 .name(name)
@@ -386,17 +416,11 @@ impl Resource for CloudtrailTrail {
                 .send()
         })
         .await;
-        // CreateTrail fails on an existing name: the check and the create are one call.
-        let out = match made {
-            Ok(out) => out,
+        let arn = match made {
+            Ok(out) => out.trail_arn().map(str::to_string),
             Err(e) if e.code_is(&["TrailAlreadyExistsException"]) => {
-                let account = aws.account_id().await?;
-                return Err(not_ours(
-                    &SCHEMA,
-                    &format!("`{name}`"),
-                    &format!("in account {account}, {}", aws.region),
-                    name,
-                ));
+                let what = format!("trail `{name}`");
+                own_lost_create("CreateTrail", &what, || trail_of(aws, name)).await?
             }
             Err(e) => return Err(e),
         };
@@ -404,7 +428,7 @@ impl Resource for CloudtrailTrail {
         put_selectors(aws, name, desired_selectors(desired)).await?;
         // Some endpoints drop the tags given to CreateTrail; AddTags makes sure.
         if !tag_list.is_empty() {
-            let arn = trail_arn(aws, name, out.trail_arn()).await?;
+            let arn = trail_arn(aws, name, arn.as_deref()).await?;
             ct.add_tags()
                 .resource_id(arn)
                 .set_tags_list(Some(tag_list))

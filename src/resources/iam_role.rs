@@ -60,8 +60,8 @@ use futures::future::try_join_all;
 use indexmap::IndexMap;
 
 use super::support::{
-    Gone, changed, find_by_name, not_ours, opt_i64, opt_str, parse_json, percent_decode, req_str,
-    sync_tags, tags, tags_value,
+    Gone, changed, find_by_name, not_ours, opt_i64, opt_str, own_lost_create, parse_json,
+    percent_decode, req_str, sync_tags, tags, tags_value,
 };
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
@@ -223,6 +223,19 @@ async fn detach_managed_policy(aws: &Clients, role: &str, arn: &str) -> Result<(
         .ok_if_gone()
 }
 
+/// The role of that name, if there is one (GetRole alone, without its policies and tags).
+async fn get_role(aws: &Clients, name: &str) -> Result<Option<()>, AwsError> {
+    let found = aws
+        .iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(sdk("GetRole"))
+        .or_gone()?;
+    Ok(found.map(drop))
+}
+
 #[async_trait]
 impl Resource for IamRole {
     fn schema(&self) -> &'static Schema {
@@ -334,6 +347,22 @@ impl Resource for IamRole {
     ) -> Result<String, AwsError> {
         let name = req_str(desired, "name")?;
         let tag_list = iam_tags(&tags(desired), "CreateRole")?;
+        // CreateRole answers EntityAlreadyExists for a name in use, and also to the SDK's
+        // own retry of a create whose reply was lost. So existence is asked first: a role
+        // there now is not ours. Between this GetRole and the CreateRole, only a caller with
+        // this account's credentials creating the same name at the same moment could slip
+        // in: that is two deploys of one stack from two states racing, which no check here
+        // can order, and the window is one round trip. So an "already exists" after a "no
+        // such entity" is taken as our own create whose reply was lost.
+        if get_role(aws, name).await?.is_some() {
+            let account = aws.account_id().await?;
+            return Err(not_ours(
+                &SCHEMA,
+                &format!("`{name}`"),
+                &format!("in account {account}"),
+                name,
+            ));
+        }
         let created_role = aws
             .iam
             .create_role()
@@ -346,18 +375,15 @@ impl Resource for IamRole {
             .send()
             .await
             .map_err(sdk("CreateRole"));
-        // CreateRole fails on an existing name: the check and the create are one call.
-        if let Err(e) = created_role {
-            if e.code_is(&["EntityAlreadyExists"]) {
-                let account = aws.account_id().await?;
-                return Err(not_ours(
-                    &SCHEMA,
-                    &format!("`{name}`"),
-                    &format!("in account {account}"),
-                    name,
-                ));
+        match created_role {
+            Ok(_) => {}
+            Err(e) if e.code_is(&["EntityAlreadyExists"]) => {
+                own_lost_create("CreateRole", &format!("role `{name}`"), || {
+                    get_role(aws, name)
+                })
+                .await?;
             }
-            return Err(e);
+            Err(e) => return Err(e),
         }
         created(name);
         let nothing = Attrs::new();

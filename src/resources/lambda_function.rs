@@ -73,7 +73,8 @@ use indexmap::IndexMap;
 
 use super::package::{Package, package_dir};
 use super::support::{
-    Gone, changed, find_by_name, not_ours, opt_i64, opt_str, req_str, sync_tags, tags, tags_value,
+    Gone, changed, find_by_name, not_ours, opt_i64, opt_str, own_lost_create, req_str, sync_tags,
+    tags, tags_value,
 };
 use super::{Created, Resource, arn};
 use crate::aws::retry::{Backoff, retry_send};
@@ -98,6 +99,19 @@ fn already_exists(e: &AwsError) -> bool {
 /// Another update still in progress on the function.
 fn busy(e: &AwsError) -> bool {
     e.code_is(&["ResourceConflictException"])
+}
+
+/// Whether a function of that name exists.
+async fn function_exists(aws: &Clients, name: &str) -> Result<bool, AwsError> {
+    let found = aws
+        .lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .map_err(sdk("GetFunction"))
+        .or_gone()?;
+    Ok(found.is_some())
 }
 
 fn package(desired: &Attrs) -> Result<Package, AwsError> {
@@ -295,6 +309,23 @@ impl Resource for LambdaFunction {
         created: Created<'_>,
     ) -> Result<String, AwsError> {
         let name = req_str(desired, "name")?;
+        // CreateFunction answers ResourceConflictException "already exist" for a name in
+        // use, and also to the SDK's own retry of a create whose reply was lost. So
+        // existence is asked first: a function there now is not ours. Between this
+        // GetFunction and the CreateFunction, only a caller with this account's credentials
+        // creating the same name at the same moment could slip in: that is two deploys of
+        // one stack from two states racing, which no check here can order, and the window
+        // is one round trip. So an "already exists" after a "not found" is taken as our own
+        // create whose reply was lost.
+        if function_exists(aws, name).await? {
+            let account = aws.account_id().await?;
+            return Err(not_ours(
+                &SCHEMA,
+                &format!("`{name}`"),
+                &format!("in account {account}, {}", aws.region),
+                name,
+            ));
+        }
         let blob = Blob::new(package_as_planned(desired)?.bytes);
         let tag_map: std::collections::HashMap<String, String> =
             tags(desired).into_iter().collect();
@@ -322,18 +353,16 @@ impl Resource for LambdaFunction {
             },
         )
         .await;
-        // CreateFunction fails on an existing name: the check and the create are one call.
-        if let Err(e) = made {
-            if already_exists(&e) {
-                let account = aws.account_id().await?;
-                return Err(not_ours(
-                    &SCHEMA,
-                    &format!("`{name}`"),
-                    &format!("in account {account}, {}", aws.region),
-                    name,
-                ));
+        match made {
+            Ok(_) => {}
+            Err(e) if already_exists(&e) => {
+                let what = format!("function `{name}`");
+                own_lost_create("CreateFunction", &what, || async {
+                    Ok(function_exists(aws, name).await?.then_some(()))
+                })
+                .await?;
             }
-            return Err(e);
+            Err(e) => return Err(e),
         }
         created(name);
         wait_ready(aws, name).await?;

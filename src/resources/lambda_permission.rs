@@ -24,7 +24,7 @@ pub const SCHEMA: Schema = Schema {
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use super::support::{Gone, opt_str, req_str};
+use super::support::{Gone, changed, not_ours, opt_str, own_lost_create, req_str};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
@@ -34,6 +34,20 @@ pub struct LambdaPermission;
 
 fn split_id(id: &str) -> (&str, &str) {
     id.split_once('/').unwrap_or((id, ""))
+}
+
+/// What a statement grants: a statement of our id that grants all of this is ours.
+const GRANT: [&str; 4] = ["action", "principal", "source_arn", "source_account"];
+
+/// AddPermission's answer for a statement id in use.
+fn already_exists(e: &AwsError) -> bool {
+    e.code_is(&["ResourceConflictException"]) && e.message_contains("already exists")
+}
+
+/// The function is still finishing an update (ResourceConflictException also means "the
+/// statement id is in use").
+fn busy(e: &AwsError) -> bool {
+    e.code_is(&["ResourceConflictException"]) && !already_exists(e)
 }
 
 #[async_trait]
@@ -147,11 +161,25 @@ impl Resource for LambdaPermission {
     ) -> Result<String, AwsError> {
         let function = req_str(desired, "function_name")?;
         let sid = req_str(desired, "statement_id")?;
+        let id = format!("{function}/{sid}");
+        // AddPermission answers ResourceConflictException "The statement id (...) provided
+        // already exists" for a statement id in use, and also to the SDK's own retry of an
+        // AddPermission whose reply was lost. So the policy is read first: a statement of
+        // this id there now is not ours. Between this GetPolicy and the AddPermission, only
+        // a caller with this account's credentials adding the same statement id at the same
+        // moment could slip in (two deploys of one stack from two states racing; the window
+        // is one round trip). So an "already exists" after a "no such statement" is taken as
+        // our own AddPermission whose reply was lost, if the statement grants what we asked.
+        if self.read(aws, &id, desired).await?.is_some() {
+            return Err(not_ours(
+                &SCHEMA,
+                &format!("statement `{sid}`"),
+                &format!("in the policy of function `{function}`"),
+                &id,
+            ));
+        }
         // The function may still be finishing an update.
-        let busy = |e: &AwsError| {
-            e.code_is(&["ResourceConflictException"]) && !e.message_contains("already exists")
-        };
-        retry_send(Backoff::CONSISTENCY, busy, "AddPermission", || {
+        let added = retry_send(Backoff::CONSISTENCY, busy, "AddPermission", || {
             aws.lambda
                 .add_permission()
                 .function_name(function)
@@ -162,8 +190,25 @@ impl Resource for LambdaPermission {
                 .set_source_account(opt_str(desired, "source_account").map(str::to_string))
                 .send()
         })
-        .await?;
-        let id = format!("{function}/{sid}");
+        .await;
+        match added {
+            Ok(_) => {}
+            Err(e) if already_exists(&e) => {
+                let what = format!("statement `{sid}` of function `{function}`");
+                let live = own_lost_create("AddPermission", &what, || self.read(aws, &id, desired))
+                    .await?;
+                if let Some(differs) = GRANT.iter().find(|a| changed(&SCHEMA, a, desired, &live)) {
+                    return Err(AwsError {
+                        message: format!(
+                            "{what} was not there before AddPermission, and the statement there now differs in `{differs}` from the one asked for: another deploy added it at the same moment; {}",
+                            e.message
+                        ),
+                        ..e
+                    });
+                }
+            }
+            Err(e) => return Err(e),
+        }
         created(&id);
         Ok(id)
     }

@@ -106,6 +106,7 @@ pub fn check_bucket_name(name: &str) -> Result<(), String> {
 }
 
 use async_trait::async_trait;
+use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
     BucketVersioningStatus, CreateBucketConfiguration, Delete, ExpirationStatus,
@@ -118,8 +119,8 @@ use indexmap::IndexMap;
 
 use super::support::{Gone, changed, not_ours, opt_bool, opt_str, req_str, tags, tags_value};
 use super::{Created, Resource, arn};
-use crate::aws::retry::{Backoff, retry_send};
-use crate::aws::{AwsError, Clients, sdk};
+use crate::aws::retry::{Backoff, retry, retry_send};
+use crate::aws::{AwsError, Clients, ErrorKind, sdk};
 use crate::value::{Attrs, Value};
 
 pub struct S3Bucket;
@@ -310,17 +311,28 @@ impl Resource for S3Bucket {
             }
             Err(e) => return Err(e),
         }
-        let mut request = aws.s3.create_bucket().bucket(name);
         // us-east-1 is the one region that takes no LocationConstraint.
-        if aws.region != "us-east-1" {
-            let constraint = BucketLocationConstraint::from(aws.region.as_str());
-            request = request.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(constraint)
-                    .build(),
-            );
-        }
-        match request.send().await.map_err(sdk("CreateBucket")) {
+        let configuration = (aws.region != "us-east-1").then(|| {
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(aws.region.as_str()))
+                .build()
+        });
+        // A name whose bucket was deleted a moment ago (by the destroy before this apply)
+        // answers OperationAborted for a while.
+        let made = retry_send(
+            Backoff::BUCKET_NAME_REUSE,
+            |e| e.code_is(&["OperationAborted"]),
+            "CreateBucket",
+            || {
+                aws.s3
+                    .create_bucket()
+                    .bucket(name)
+                    .set_create_bucket_configuration(configuration.clone())
+                    .send()
+            },
+        )
+        .await;
+        match made {
             Ok(_) => {}
             Err(e) if e.code_is(&["BucketAlreadyOwnedByYou"]) => {}
             Err(e) if e.code_is(&["BucketAlreadyExists"]) => return Err(taken(name)),
@@ -474,28 +486,57 @@ impl Resource for S3Bucket {
     }
 
     async fn delete(&self, aws: &Clients, id: &str, prior: &Attrs) -> Result<(), AwsError> {
-        if opt_bool(prior, "force_destroy").unwrap_or(false) {
-            empty_bucket(aws, id).await?;
+        if !opt_bool(prior, "force_destroy").unwrap_or(false) {
+            return delete_bucket(aws, id).await.map_err(|e| {
+                if e.code_is(&["BucketNotEmpty"]) {
+                    AwsError {
+                        message: format!(
+                            "bucket `{id}` is not empty; strata does not delete objects unless the stack sets `force_destroy = true` on it (apply that first), or empty the bucket yourself"
+                        ),
+                        ..e
+                    }
+                } else {
+                    e
+                }
+            });
         }
-        match aws
-            .s3
-            .delete_bucket()
-            .bucket(id)
-            .send()
-            .await
-            .map_err(sdk("DeleteBucket"))
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) if e.code_is(&["BucketNotEmpty"]) => Err(AwsError {
-                message: format!(
-                    "bucket `{id}` is not empty; strata does not delete objects unless the stack sets `force_destroy = true` on it (apply that first), or empty the bucket yourself"
-                ),
-                ..e
-            }),
-            Err(e) => Err(e),
-        }
+        // An object can land between the last listing and DeleteBucket (a CloudTrail log
+        // delivery, an upload): then the bucket is emptied again, until it is gone or the
+        // deadline passes.
+        let emptied = retry(
+            Backoff::CONSISTENCY,
+            |e| e.code_is(&["BucketNotEmpty"]),
+            || async {
+                empty_bucket(aws, id).await?;
+                delete_bucket(aws, id).await
+            },
+        )
+        .await;
+        emptied.map_err(|e| {
+            if e.code_is(&["BucketNotEmpty"]) {
+                AwsError {
+                    message: format!(
+                        "bucket `{id}` (force_destroy) is still not empty after emptying it for {} s: objects keep arriving; stop what writes to it and destroy again",
+                        Backoff::CONSISTENCY.budget.as_secs()
+                    ),
+                    ..e
+                }
+            } else {
+                e
+            }
+        })
     }
+}
+
+/// DeleteBucket; a bucket already gone counts as deleted.
+async fn delete_bucket(aws: &Clients, id: &str) -> Result<(), AwsError> {
+    aws.s3
+        .delete_bucket()
+        .bucket(id)
+        .send()
+        .await
+        .map_err(sdk("DeleteBucket"))
+        .ok_if_gone()
 }
 
 /// Deletes every object version and delete marker, a thousand at a time. Each listing
@@ -535,30 +576,111 @@ async fn empty_bucket(aws: &Clients, bucket: &str) -> Result<(), AwsError> {
         if objects.is_empty() {
             return Ok(());
         }
-        let delete = Delete::builder()
-            .set_objects(Some(objects))
-            .quiet(true)
-            .build()
-            .map_err(|e| AwsError::new("DeleteObjects", e.to_string()))?;
-        let out = aws
-            .s3
-            .delete_objects()
-            .bucket(bucket)
-            .delete(delete)
-            .send()
-            .await
-            .map_err(sdk("DeleteObjects"))?;
-        if let Some(err) = out.errors().first() {
-            return Err(AwsError::new(
-                "DeleteObjects",
-                format!(
-                    "could not delete `{}` from `{bucket}`: {}",
-                    err.key().unwrap_or("?"),
-                    err.message().unwrap_or("unknown error")
-                ),
-            ));
-        }
+        delete_objects(aws, bucket, objects).await?;
     }
+}
+
+/// Per-key error codes in a DeleteObjects answer that go away when the key is deleted again.
+const KEY_RETRIED: &[&str] = &[
+    "SlowDown",
+    "InternalError",
+    "ServiceUnavailable",
+    "OperationAborted",
+];
+
+/// DeleteObjects of `objects`. Its answer is 200 even when some keys were not deleted: those
+/// are listed in `Errors`, each with its code. The keys that failed with a code in
+/// [`KEY_RETRIED`] are deleted again (and only those), until none fails or the deadline
+/// passes; keys that fail otherwise, or keep failing, are reported with their codes.
+async fn delete_objects(
+    aws: &Clients,
+    bucket: &str,
+    objects: Vec<ObjectIdentifier>,
+) -> Result<(), AwsError> {
+    let pending = std::sync::Mutex::new(objects);
+    retry(
+        Backoff::CONSISTENCY,
+        |e| e.code_is(KEY_RETRIED),
+        || async {
+            let batch = pending.lock().unwrap().clone();
+            let delete = Delete::builder()
+                .set_objects(Some(batch.clone()))
+                .quiet(true)
+                .build()
+                .map_err(|e| AwsError::new("DeleteObjects", e.to_string()))?;
+            let out = aws
+                .s3
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(sdk("DeleteObjects"))?;
+            match undeleted(bucket, &out) {
+                None => Ok(()),
+                Some(err) => {
+                    *pending.lock().unwrap() = still_pending(batch, &out);
+                    Err(err)
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// The objects of `batch` that DeleteObjects answered with a per-key error.
+fn still_pending(batch: Vec<ObjectIdentifier>, out: &DeleteObjectsOutput) -> Vec<ObjectIdentifier> {
+    batch
+        .into_iter()
+        .filter(|o| {
+            out.errors()
+                .iter()
+                .any(|e| e.key() == Some(o.key()) && e.version_id() == o.version_id())
+        })
+        .collect()
+}
+
+/// The per-key errors of a DeleteObjects answer as one error naming every key with its code,
+/// or `None` when every key was deleted. Its code is the first code that is not worth
+/// deleting again (`AccessDenied`...), else the first code: retried only when every key
+/// failed with a code in [`KEY_RETRIED`].
+fn undeleted(bucket: &str, out: &DeleteObjectsOutput) -> Option<AwsError> {
+    let errors = out.errors();
+    let first = errors.first()?;
+    let code = errors
+        .iter()
+        .filter_map(|e| e.code())
+        .find(|c| !KEY_RETRIED.contains(c))
+        .or(first.code())
+        .unwrap_or("Unknown");
+    let keys: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            let version = e
+                .version_id()
+                .map(|v| format!(" (version {v})"))
+                .unwrap_or_default();
+            format!(
+                "`{}`{version}: {} {}",
+                e.key().unwrap_or("?"),
+                e.code().unwrap_or("Unknown"),
+                e.message().unwrap_or("")
+            )
+            .trim_end()
+            .to_string()
+        })
+        .collect();
+    Some(AwsError {
+        operation: "DeleteObjects",
+        code: Some(code.to_string()),
+        message: format!(
+            "could not delete {} object(s) from `{bucket}`: {}",
+            keys.len(),
+            keys.join("; ")
+        ),
+        status: None,
+        kind: ErrorKind::Service,
+    })
 }
 
 fn read_rule(rule: &LifecycleRule) -> Value {
@@ -636,7 +758,79 @@ fn build_rule(rule: &Value) -> Result<LifecycleRule, AwsError> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_bucket_name;
+    use super::{
+        DeleteObjectsOutput, ObjectIdentifier, check_bucket_name, still_pending, undeleted,
+    };
+    use aws_sdk_s3::types::Error as KeyError;
+
+    fn key_error(key: &str, version: Option<&str>, code: &str) -> KeyError {
+        KeyError::builder()
+            .key(key)
+            .set_version_id(version.map(str::to_string))
+            .code(code)
+            .message(format!("{code} message"))
+            .build()
+    }
+
+    fn object(key: &str, version: Option<&str>) -> ObjectIdentifier {
+        ObjectIdentifier::builder()
+            .key(key)
+            .set_version_id(version.map(str::to_string))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_delete_objects_answer_without_errors_deleted_everything() {
+        let out = DeleteObjectsOutput::builder().build();
+        assert!(undeleted("b", &out).is_none());
+        assert!(still_pending(vec![object("a", None)], &out).is_empty());
+    }
+
+    /// A 200 DeleteObjects answer with per-key SlowDown errors: only those keys (and
+    /// versions) are deleted again, and the error is one strata retries.
+    #[test]
+    fn delete_objects_per_key_errors_are_retried_for_those_keys_only() {
+        let out = DeleteObjectsOutput::builder()
+            .errors(key_error("logs/1", Some("v1"), "SlowDown"))
+            .errors(key_error("logs/2", None, "InternalError"))
+            .build();
+        let batch = vec![
+            object("logs/1", Some("v1")),
+            object("logs/1", Some("v2")),
+            object("logs/2", None),
+            object("logs/3", None),
+        ];
+        assert_eq!(
+            still_pending(batch, &out),
+            vec![object("logs/1", Some("v1")), object("logs/2", None)]
+        );
+        let err = undeleted("trail-logs", &out).unwrap();
+        assert_eq!(err.code.as_deref(), Some("SlowDown"));
+        assert!(err.code_is(super::KEY_RETRIED));
+        assert_eq!(
+            err.message,
+            "could not delete 2 object(s) from `trail-logs`: `logs/1` (version v1): SlowDown SlowDown message; `logs/2`: InternalError InternalError message"
+        );
+    }
+
+    /// A key that fails for a reason deleting again cannot fix is reported at once, with
+    /// its code.
+    #[test]
+    fn delete_objects_access_denied_on_a_key_is_final() {
+        let out = DeleteObjectsOutput::builder()
+            .errors(key_error("a", None, "SlowDown"))
+            .errors(key_error("locked", None, "AccessDenied"))
+            .build();
+        let err = undeleted("b", &out).unwrap();
+        assert_eq!(err.code.as_deref(), Some("AccessDenied"));
+        assert!(!err.code_is(super::KEY_RETRIED));
+        assert!(
+            err.message.contains("`locked`: AccessDenied"),
+            "{}",
+            err.message
+        );
+    }
 
     #[test]
     fn bucket_names_follow_s3_rules() {

@@ -7,6 +7,7 @@ use std::future::Future;
 use indexmap::IndexMap;
 
 use super::Resource;
+use crate::aws::retry::{Backoff, wait_until};
 use crate::aws::{AwsError, Clients, ErrorKind};
 use crate::schema::{Schema, same};
 use crate::value::{Attrs, Value};
@@ -184,6 +185,31 @@ pub fn not_ours(schema: &Schema, what: &str, where_: &str, id: &str) -> AwsError
 /// to adopt that object.
 pub fn is_not_ours(error: &AwsError) -> bool {
     error.code_is(&[NOT_OURS])
+}
+
+/// The object a create made although its answer was "already exists": the create looked
+/// first and found nothing, so that answer is the SDK's retry of our own create whose reply
+/// was lost (the first attempt was carried out). Reads it back with `read`, waiting out the
+/// moment a new object may not be visible yet; an error when it stays invisible, since then
+/// the "already exists" cannot be explained by our own create.
+pub async fn own_lost_create<T, F, Fut>(
+    operation: &'static str,
+    what: &str,
+    read: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, AwsError>>,
+{
+    match wait_until(Backoff::CONSISTENCY, read).await? {
+        Some(found) => Ok(found),
+        None => Err(AwsError::new(
+            operation,
+            format!(
+                "{what} was not there before the create, the create answered that it already exists, and it cannot be read: apply again"
+            ),
+        )),
+    }
 }
 
 /// What a not-found answer means: for a read, the object is gone (drift, not an error);

@@ -1,6 +1,7 @@
 //! The integration tests, as one binary (one link instead of one per file). Each module
 //! runs the built `strata` against a private local emulator, or on the stack files alone.
 
+
 mod common;
 
 mod accounts;
@@ -10,10 +11,12 @@ mod crash;
 mod credentials;
 mod engine;
 mod faults;
+mod lost_replies;
 mod realism;
 mod resource_fixes;
 mod saved_plan;
 mod takeover;
+mod takeover_permission;
 mod upload;
 mod validate;
 mod whole_stack;
