@@ -37,6 +37,10 @@ const CREATES: [&str; 6] = [
 /// `STRATA_LOST_SEED` picks another (172, 213 and 473 also lose each create's first reply).
 const SEED: &str = "72";
 
+/// Under this seed, the first CreateRestApi and the first CreateResource lose their reply
+/// (checked below).
+const API_SEED: &str = "5";
+
 fn seed() -> String {
     std::env::var("STRATA_LOST_SEED").unwrap_or_else(|_| SEED.to_string())
 }
@@ -353,4 +357,69 @@ async fn without_force_destroy_a_bucket_with_objects_is_kept_and_the_message_say
     );
     let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
     assert_eq!(listed.contents().len(), 1);
+}
+
+/// Lost replies on API Gateway's writes, which are not keyed by name: CreateRestApi (a
+/// retry would make a second API), CreateResource, PutMethod, CreateStage and
+/// CreateDeployment. No second REST API, nothing unrecorded, and destroy leaves nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_replies_on_api_gateway_writes_never_leave_a_second_api() {
+    let emulator = Emulator::start();
+    let seed = std::env::var("STRATA_LOST_SEED").unwrap_or_else(|_| API_SEED.to_string());
+    let writes = [
+        "apigateway:POST /restapis",
+        "apigateway:POST /restapis/{id}/resources/{id}",
+        "apigateway:PUT /restapis/{id}/resources/{id}/methods/{id}",
+        "apigateway:POST /restapis/{id}/stages",
+        "apigateway:POST /restapis/{id}/deployments",
+    ]
+    .join(",");
+    let proxy = Proxy::start(
+        &emulator.endpoint,
+        &[
+            "--fault-rate",
+            "0.5",
+            "--seed",
+            &seed,
+            "--fault-kinds",
+            "lost",
+            "--fault-operations",
+            &writes,
+        ],
+    );
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = copy_stacks(dir)
+        .join("producer-consumer.toml")
+        .display()
+        .to_string();
+    assert_exit(
+        &through(dir, &proxy, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    let stats = proxy.stats();
+    let lost = &stats["faults_by_operation"];
+    for operation in [
+        "apigateway:POST /restapis",
+        "apigateway:POST /restapis/{id}/resources/{id}",
+    ] {
+        assert!(lost[operation].as_u64().is_some_and(|n| n > 0), "{stats:#}");
+    }
+    let apis = clients.apigateway.get_rest_apis().send().await.unwrap();
+    assert_eq!(
+        apis.items().len(),
+        1,
+        "one REST API, not one per lost reply"
+    );
+    let out = through(dir, &proxy, &["plan", &stack, "--detailed-exitcode"]);
+    assert_exit(&out, 0);
+    let state = read_state(dir, "producer-consumer", "dev");
+    assert_eq!(state["resources"].as_object().unwrap().len(), 13);
+
+    assert_exit(
+        &through(dir, &proxy, &["destroy", &stack, "--auto-approve"]),
+        0,
+    );
+    assert_eq!(live_ids(&clients).await, BTreeSet::new());
 }

@@ -1,7 +1,6 @@
 //! The integration tests, as one binary (one link instead of one per file). Each module
 //! runs the built `strata` against a private local emulator, or on the stack files alone.
 
-
 mod common;
 
 mod accounts;

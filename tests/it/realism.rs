@@ -3,9 +3,73 @@
 //! queue names blocked after a delete, and replies lost after AWS did the work. strata
 //! converges through all of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::common::{Emulator, Proxy, assert_exit, copy_stacks, strata};
+use crate::common::{Emulator, Proxy, assert_exit, copy_stacks, live_ids, stdout, strata};
+
+fn faulted_operations(proxy: &Proxy) -> BTreeSet<String> {
+    proxy.stats()["faults_by_operation"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_stack_applies_destroys_and_applies_again_through_aws_behaviour() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    // A tenth of AWS's windows: 0.8 s of role propagation, 6 s of queue-name blocking.
+    let proxy = Proxy::start(&emulator.endpoint, &["--realism", "--time-scale", "0.1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = copy_stacks(dir)
+        .join("producer-consumer.toml")
+        .display()
+        .to_string();
+    let through_proxy = |args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend(["--endpoint-url", &proxy.url]);
+        strata(dir, &full)
+    };
+
+    assert_exit(&through_proxy(&["apply", &stack, "--auto-approve"]), 0);
+    let first = faulted_operations(&proxy);
+    for operation in [
+        "lambda:POST /2015-03-31/functions",
+        "s3:PUT /{bucket}?notification",
+        "cloudtrail:CreateTrail",
+    ] {
+        assert!(
+            first.contains(operation),
+            "{operation} met its propagation window: {first:?}"
+        );
+    }
+    let out = through_proxy(&["plan", &stack, "--detailed-exitcode"]);
+    assert_exit(&out, 0);
+
+    // Destroy, then create the same names again at once: S3 and SQS refuse the names for
+    // a while after a delete.
+    assert_exit(&through_proxy(&["destroy", &stack, "--auto-approve"]), 0);
+    proxy.reset();
+    let out = through_proxy(&["apply", &stack, "--auto-approve"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("Apply complete! Resources: 13 added"),
+        "{}",
+        stdout(&out)
+    );
+    let again = faulted_operations(&proxy);
+    for operation in ["s3:PUT /{bucket}", "sqs:CreateQueue"] {
+        assert!(
+            again.contains(operation),
+            "{operation} met the name-reuse window: {again:?}"
+        );
+    }
+    assert_exit(&through_proxy(&["plan", &stack, "--detailed-exitcode"]), 0);
+    assert_eq!(live_ids(&clients).await.len(), 7);
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_stages_destroyed_back_to_back_wait_out_the_delete_rest_api_quota() {
