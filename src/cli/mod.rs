@@ -98,13 +98,8 @@ enum Command {
         name: Option<String>,
         #[arg(long)]
         json: bool,
-        #[arg(
-            long,
-            value_name = "DIR",
-            default_value = ".strata",
-            env = "STRATA_STATE_DIR"
-        )]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Producer: upload payloads through the stack's presign endpoint (no AWS credentials).
     Send {
@@ -173,13 +168,8 @@ enum Command {
         stack: StackArgs,
         /// The lock id, as the lock error showed it.
         id: String,
-        #[arg(
-            long,
-            value_name = "DIR",
-            default_value = ".strata",
-            env = "STRATA_STATE_DIR"
-        )]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
     },
 }
 
@@ -208,9 +198,23 @@ struct TargetArgs {
         env = "STRATA_STATE_DIR"
     )]
     state_dir: PathBuf,
+    /// Where the state lives instead of the stack's `[backend]`: `local`, or
+    /// `bucket=B,key=K,region=R` for S3 (each part optional when the stack declares
+    /// `[backend] s3`; the key may use `${stack.name}` and `${var.stage}`).
+    #[arg(
+        long,
+        value_name = "SETTINGS",
+        env = "STRATA_BACKEND_CONFIG",
+        value_parser = parse_backend
+    )]
+    backend_config: Option<strata::ops::BackendOverride>,
     /// No colour in the output (also NO_COLOR).
     #[arg(long)]
     no_color: bool,
+}
+
+fn parse_backend(s: &str) -> Result<strata::ops::BackendOverride, String> {
+    s.parse()
 }
 
 #[derive(Args)]
@@ -270,13 +274,9 @@ pub fn run() -> ExitCode {
             stack,
             name,
             json,
-            state_dir,
-        } => deploy::output(&stack, name.as_deref(), json, &state_dir),
-        Command::ForceUnlock {
-            stack,
-            id,
-            state_dir,
-        } => deploy::force_unlock(&stack, &id, &state_dir),
+            target,
+        } => deploy::output_at(&stack, name.as_deref(), json, &target),
+        Command::ForceUnlock { stack, id, target } => deploy::force_unlock_at(&stack, &id, &target),
         Command::Send {
             files,
             stack,

@@ -248,10 +248,7 @@ impl StateStore for S3Store {
     }
 
     async fn read(&self) -> Result<State, StateError> {
-        let found = self
-            .get(&self.key)
-            .await
-            .map_err(|e| self.state_error(e))?;
+        let found = self.get(&self.key).await.map_err(|e| self.state_error(e))?;
         let (state, etag) = match found {
             Some((bytes, etag)) => (self.parse(&bytes)?, etag),
             None => (State::new(&self.stack, &self.stage), None),
@@ -270,7 +267,11 @@ impl StateStore for S3Store {
             // Never read: learn the ETag the write must match.
             None => {
                 self.read().await?;
-                self.seen.lock().expect("seen lock").clone().expect("read sets it")
+                self.seen
+                    .lock()
+                    .expect("seen lock")
+                    .clone()
+                    .expect("read sets it")
             }
         };
         if seen.serial != expected_serial {
@@ -306,10 +307,7 @@ impl StateStore for S3Store {
             Err(err) if precondition_failed(&err) => {
                 // Someone else wrote since. (Or the SDK retried a write whose answer was
                 // lost and this is our own: then the stored bytes are ours.)
-                let current = self
-                    .get(&self.key)
-                    .await
-                    .map_err(|e| self.state_error(e))?;
+                let current = self.get(&self.key).await.map_err(|e| self.state_error(e))?;
                 if let Some((bytes, etag)) = &current
                     && bytes == text.as_bytes()
                 {
