@@ -426,3 +426,169 @@ impl StateStore for S3Store {
         }
     }
 }
+
+/// How `strata bootstrap` makes a state bucket.
+pub struct BootstrapOptions {
+    pub region: String,
+    /// The partition of the credentials, for the policy's ARNs.
+    pub partition: String,
+    /// Old state versions are deleted this many days after a newer one replaced them.
+    pub expire_versions_after_days: i32,
+}
+
+pub const LIFECYCLE_RULE_ID: &str = "strata-expire-old-state-versions";
+
+/// Creates a state bucket the safe way: versioning (the state's history), default
+/// encryption (SSE-S3, AES256), every public access blocked, a policy refusing requests
+/// not made over TLS, and a lifecycle rule expiring noncurrent versions. Refuses a bucket
+/// that exists (whoever owns it). Each step is one call; on a failure the message names
+/// the step, and the bucket is left for the user to inspect.
+pub async fn bootstrap(
+    client: &Client,
+    bucket: &str,
+    options: &BootstrapOptions,
+) -> Result<(), AwsError> {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+        CreateBucketConfiguration, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
+        NoncurrentVersionExpiration, PublicAccessBlockConfiguration, ServerSideEncryption,
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+        VersioningConfiguration,
+    };
+    let exists = |how: &str| {
+        AwsError::new(
+            "CreateBucket",
+            format!(
+                "the bucket `{bucket}` already exists ({how}); bootstrap only creates a new bucket. Choose another name, or use the existing bucket in `[backend] s3` as it is"
+            ),
+        )
+    };
+    match client.head_bucket().bucket(bucket).send().await {
+        Ok(_) => return Err(exists("you own it")),
+        Err(err) => {
+            let err = sdk("HeadBucket")(err);
+            if err.status == Some(403) {
+                return Err(exists("another account owns it"));
+            }
+            if err.status == Some(301) {
+                return Err(exists("in another region"));
+            }
+            if !err.is_not_found() {
+                return Err(err);
+            }
+        }
+    }
+    let mut create = client.create_bucket().bucket(bucket);
+    if options.region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(options.region.as_str()))
+                .build(),
+        );
+    }
+    if let Err(err) = create.send().await {
+        let err = sdk("CreateBucket")(err);
+        if err.code_is(&["BucketAlreadyOwnedByYou"]) {
+            return Err(exists("you own it"));
+        }
+        if err.code_is(&["BucketAlreadyExists"]) {
+            return Err(exists("another account owns it"));
+        }
+        return Err(err);
+    }
+    client
+        .put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(sdk("PutBucketVersioning"))?;
+    let sse = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::Aes256)
+        .build()
+        .map_err(|e| AwsError::new("PutBucketEncryption", e.to_string()))?;
+    client
+        .put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(sse)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| AwsError::new("PutBucketEncryption", e.to_string()))?,
+        )
+        .send()
+        .await
+        .map_err(sdk("PutBucketEncryption"))?;
+    client
+        .put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(sdk("PutPublicAccessBlock"))?;
+    client
+        .put_bucket_policy()
+        .bucket(bucket)
+        .policy(tls_only_policy(bucket, &options.partition))
+        .send()
+        .await
+        .map_err(sdk("PutBucketPolicy"))?;
+    let rule = LifecycleRule::builder()
+        .id(LIFECYCLE_RULE_ID)
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(options.expire_versions_after_days)
+                .build(),
+        )
+        .build()
+        .map_err(|e| AwsError::new("PutBucketLifecycleConfiguration", e.to_string()))?;
+    client
+        .put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(rule)
+                .build()
+                .map_err(|e| AwsError::new("PutBucketLifecycleConfiguration", e.to_string()))?,
+        )
+        .send()
+        .await
+        .map_err(sdk("PutBucketLifecycleConfiguration"))?;
+    Ok(())
+}
+
+/// Denies every request to the bucket not made over TLS.
+pub fn tls_only_policy(bucket: &str, partition: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [
+                format!("arn:{partition}:s3:::{bucket}"),
+                format!("arn:{partition}:s3:::{bucket}/*"),
+            ],
+            "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+        }]
+    })
+    .to_string()
+}
