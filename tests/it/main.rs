@@ -11,6 +11,7 @@ mod credentials;
 mod engine;
 mod faults;
 mod realism;
+mod remote_state;
 mod resource_fixes;
 mod saved_plan;
 mod takeover;
