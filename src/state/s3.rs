@@ -50,6 +50,12 @@ pub struct Version {
     pub time: String,
     pub latest: bool,
     pub deleted: bool,
+    /// Seconds and nanoseconds since the epoch, for ordering (`time` is text).
+    order: (i64, u32),
+}
+
+fn order(t: Option<&aws_smithy_types::DateTime>) -> (i64, u32) {
+    t.map_or((0, 0), |t| (t.secs(), t.subsec_nanos()))
 }
 
 /// What a held S3 lock needs to be released: the ETag of the lock object this run created.
@@ -176,6 +182,7 @@ impl S3Store {
                         .unwrap_or_default(),
                     latest: v.is_latest().unwrap_or(false),
                     deleted: false,
+                    order: order(v.last_modified()),
                 });
             }
             for m in out.delete_markers() {
@@ -192,6 +199,7 @@ impl S3Store {
                         .unwrap_or_default(),
                     latest: m.is_latest().unwrap_or(false),
                     deleted: true,
+                    order: order(m.last_modified()),
                 });
             }
             if out.is_truncated() == Some(true) {
@@ -201,7 +209,8 @@ impl S3Store {
                 break;
             }
         }
-        versions.sort_by(|a, b| b.time.cmp(&a.time).then(b.serial.cmp(&a.serial)));
+        // Newest first; writes within the same millisecond by serial.
+        versions.sort_by(|a, b| (b.latest, b.order, b.serial).cmp(&(a.latest, a.order, a.serial)));
         Ok(versions)
     }
 
