@@ -210,7 +210,7 @@ impl S3Store {
             }
         }
         // Newest first; writes within the same millisecond by serial.
-        versions.sort_by(|a, b| (b.latest, b.order, b.serial).cmp(&(a.latest, a.order, a.serial)));
+        versions.sort_by_key(|v| std::cmp::Reverse((v.latest, v.order, v.serial)));
         Ok(versions)
     }
 
