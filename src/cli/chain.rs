@@ -16,17 +16,22 @@ use super::deploy::{runtime, target};
 use super::{StackArgs, TargetArgs, load};
 
 /// An output of the stack's state, unless given on the command line.
-fn output(stack_args: &StackArgs, state_dir: &Path, name: &str) -> anyhow::Result<String> {
+/// The state is read from the stack's backend (or `--backend-config` /
+/// `STRATA_BACKEND_CONFIG`), else from the state directory.
+fn output(stack_args: &StackArgs, target_args: &TargetArgs, name: &str) -> anyhow::Result<String> {
     let stack = load(stack_args)
         .map_err(|_| anyhow!("cannot load {} to find `{name}`", stack_args.file.display()))?;
     let stage = ops::stage_of(&stack);
-    let state = ops::local_store(&stack, state_dir).load()?;
+    let (state, location) = runtime()?.block_on(async {
+        let store = super::deploy::open_store(&stack, target_args).await?;
+        anyhow::Ok((store.read().await?, store.location()))
+    })?;
     let value = state
         .outputs
         .get(name)
         .and_then(|o| o.value.as_str().map(str::to_string));
     value.ok_or_else(|| {
-        anyhow!("stack `{}` (stage `{stage}`) has no output `{name}` in {}: apply it first, or pass the URL", stack.name, state_dir.display())
+        anyhow!("stack `{}` (stage `{stage}`) has no output `{name}` at {location}: apply it first, or pass the URL", stack.name)
     })
 }
 
@@ -50,7 +55,11 @@ pub fn send(stack: &StackArgs, state_dir: &Path, args: SendArgs) -> anyhow::Resu
     }
     let api_url = match args.api_url {
         Some(url) => url,
-        None => output(stack, state_dir, "api_url")?,
+        None => output(
+            stack,
+            &super::deploy::state_dir_target(state_dir),
+            "api_url",
+        )?,
     };
     let endpoint = Endpoint::new(&api_url);
     let rt = runtime()?;
@@ -109,14 +118,13 @@ pub fn receive(
     target_args: &TargetArgs,
     args: ReceiveArgs,
 ) -> anyhow::Result<ExitCode> {
-    let state_dir = &target_args.state_dir;
     let queue_url = match args.queue_url {
         Some(url) => url,
-        None => output(stack, state_dir, "queue_url")?,
+        None => output(stack, target_args, "queue_url")?,
     };
     let api_url = match args.api_url {
         Some(url) => url,
-        None => output(stack, state_dir, "api_url")?,
+        None => output(stack, target_args, "api_url")?,
     };
     let endpoint = Endpoint::new(&api_url);
     let options = Options {

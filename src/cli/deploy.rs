@@ -45,6 +45,22 @@ pub(super) fn target(args: &TargetArgs, stack: Option<&Stack>) -> Target {
     }
 }
 
+/// The stack's state store: its `[backend]` (or `--backend-config`), else the local
+/// state directory.
+pub(super) async fn open_store(
+    stack: &Stack,
+    target_args: &TargetArgs,
+) -> anyhow::Result<Arc<dyn StateStore>> {
+    Ok(ops::open_store(
+        stack,
+        &target_args.state_dir,
+        target_args.backend_config.as_ref(),
+        &target(target_args, Some(stack)),
+    )
+    .await?
+    .shared())
+}
+
 pub fn plan(
     args: &StackArgs,
     target_args: &TargetArgs,
@@ -54,11 +70,11 @@ pub fn plan(
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    let store = ops::local_store(&stack, &target_args.state_dir);
-    let mut state = store.load()?;
     let rt = runtime()?;
     // Only in memory: a plan never writes state.
     let planned = rt.block_on(async {
+        let store = open_store(&stack, target_args).await?;
+        let mut state = store.read().await?;
         let aws = Clients::connect(&target(target_args, Some(&stack))).await?;
         ops::check_placement(&stack, &state, store.location(), &aws).await?;
         anyhow::Ok(
@@ -128,12 +144,12 @@ pub fn apply(
     let destroy = destroy || saved.as_ref().is_some_and(|s| s.plan.destroy);
     let from_saved_plan = saved.is_some();
     let style = Style::detect(target_args.no_color);
-    let store = Arc::new(ops::local_store(&stack, &target_args.state_dir));
     let operation = if destroy { "destroy" } else { "apply" };
     let parallelism = usize::from(run.parallelism);
 
     let rt = runtime()?;
     rt.block_on(async {
+        let store = open_store(&stack, target_args).await?;
         let lock = store.lock(operation).await?;
         let result = async {
             let mut state = store.read().await?;
@@ -223,13 +239,13 @@ pub fn import(
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    let store = ops::local_store(&stack, &target_args.state_dir);
     runtime()?.block_on(async {
+        let store = open_store(&stack, target_args).await?;
         let lock = store.lock("import").await?;
         let result = async {
             let mut state = store.read().await?;
             let aws = Clients::connect(&target(target_args, Some(&stack))).await?;
-            let address = ops::import(&stack, &mut state, &store, &aws, resource, id).await?;
+            let address = ops::import(&stack, &mut state, &*store, &aws, resource, id).await?;
             println!("Imported {address} (id {id}). The plan that follows:\n");
             let planned = ops::plan(&stack, &mut state, &aws, false, 10).await?;
             print!(
@@ -318,23 +334,49 @@ fn confirm(operation: &str) -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
+/// The target of a command given only a state directory: its stack's backend, else the
+/// directory.
+pub(super) fn state_dir_target(state_dir: &Path) -> TargetArgs {
+    TargetArgs {
+        local: false,
+        endpoint_url: None,
+        state_dir: state_dir.to_path_buf(),
+        backend_config: std::env::var("STRATA_BACKEND_CONFIG")
+            .ok()
+            .and_then(|s| s.parse().ok()),
+        no_color: false,
+    }
+}
+
+#[allow(dead_code)]
 pub fn output(
     args: &StackArgs,
     name: Option<&str>,
     json_out: bool,
     state_dir: &Path,
 ) -> anyhow::Result<ExitCode> {
+    output_at(args, name, json_out, &state_dir_target(state_dir))
+}
+
+pub fn output_at(
+    args: &StackArgs,
+    name: Option<&str>,
+    json_out: bool,
+    target_args: &TargetArgs,
+) -> anyhow::Result<ExitCode> {
     let stack = match load(args) {
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    let state = ops::local_store(&stack, state_dir).load()?;
+    let (state, location) = runtime()?.block_on(async {
+        let store = open_store(&stack, target_args).await?;
+        anyhow::Ok((store.read().await?, store.location()))
+    })?;
     if state.outputs.is_empty() {
         bail!(
-            "no outputs: stack `{}` (stage `{}`) has no applied state in {} (is --state-dir right?)",
+            "no outputs: stack `{}` (stage `{}`) has no applied state at {location} (is --state-dir right?)",
             stack.name,
             ops::stage_of(&stack),
-            state_dir.display()
         );
     }
     print_outputs(&state, name, json_out)?;
@@ -388,13 +430,24 @@ fn print_outputs(state: &State, name: Option<&str>, json_out: bool) -> anyhow::R
     Ok(())
 }
 
+#[allow(dead_code)]
 pub fn force_unlock(args: &StackArgs, id: &str, state_dir: &Path) -> anyhow::Result<ExitCode> {
+    force_unlock_at(args, id, &state_dir_target(state_dir))
+}
+
+pub fn force_unlock_at(
+    args: &StackArgs,
+    id: &str,
+    target_args: &TargetArgs,
+) -> anyhow::Result<ExitCode> {
     let stack = match load(args) {
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    let store = ops::local_store(&stack, state_dir);
-    let info = runtime()?.block_on(store.force_unlock(id))?;
+    let info = runtime()?.block_on(async {
+        let store = open_store(&stack, target_args).await?;
+        anyhow::Ok(store.force_unlock(id).await?)
+    })?;
     println!(
         "Removed the lock {} held by {} (pid {}) for `{}`.",
         info.id, info.who, info.pid, info.operation

@@ -4,6 +4,7 @@
 
 mod chain;
 mod deploy;
+mod state;
 mod validate;
 
 use std::path::PathBuf;
@@ -98,13 +99,8 @@ enum Command {
         name: Option<String>,
         #[arg(long)]
         json: bool,
-        #[arg(
-            long,
-            value_name = "DIR",
-            default_value = ".strata",
-            env = "STRATA_STATE_DIR"
-        )]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Producer: upload payloads through the stack's presign endpoint (no AWS credentials).
     Send {
@@ -167,19 +163,106 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Inspect and change the stack's state (local or S3) without touching AWS objects.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+    /// Create an S3 bucket for state: versioning, encryption, no public access, TLS only,
+    /// old versions expiring. Refuses a bucket that exists.
+    Bootstrap {
+        /// The bucket to create.
+        bucket: String,
+        /// The bucket's region (default: the environment's).
+        #[arg(long)]
+        region: Option<String>,
+        /// Delete state versions this many days after a newer one replaced them.
+        #[arg(long, value_name = "N", default_value_t = 90, value_parser = clap::value_parser!(i32).range(1..))]
+        expire_versions_after_days: i32,
+        /// Use the local emulator.
+        #[arg(long)]
+        local: bool,
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+    },
     /// Remove a state lock left by a process that is gone.
     ForceUnlock {
         #[command(flatten)]
         stack: StackArgs,
         /// The lock id, as the lock error showed it.
         id: String,
-        #[arg(
-            long,
-            value_name = "DIR",
-            default_value = ".strata",
-            env = "STRATA_STATE_DIR"
-        )]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum StateCommand {
+    /// List the resources in state: `type.name<TAB>id`.
+    List {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Print one resource's state (`name` or `type.name`) as JSON.
+    Show {
+        #[command(flatten)]
+        stack: StackArgs,
+        resource: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Forget a resource: strata stops managing it; the object stays in AWS.
+    Rm {
+        #[command(flatten)]
+        stack: StackArgs,
+        resource: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Print the whole state as JSON.
+    Pull {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Replace the stored state with a JSON file (refuses an older serial or another
+    /// lineage unless --force).
+    Push {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The state JSON to store (as `state pull` prints it).
+        state: PathBuf,
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// The state's versions in its S3 bucket: serial, time, writer.
+    History {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Move the local state into the stack's S3 backend (or back with --to-local), keeping
+    /// lineage and serial.
+    Migrate {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// From S3 back to the local state directory.
+        #[arg(long)]
+        to_local: bool,
+        /// Replace a state already at the destination.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        target: TargetArgs,
     },
 }
 
@@ -208,9 +291,23 @@ struct TargetArgs {
         env = "STRATA_STATE_DIR"
     )]
     state_dir: PathBuf,
+    /// Where the state lives instead of the stack's `[backend]`: `local`, or
+    /// `bucket=B,key=K,region=R` for S3 (each part optional when the stack declares
+    /// `[backend] s3`; the key may use `${stack.name}` and `${var.stage}`).
+    #[arg(
+        long,
+        value_name = "SETTINGS",
+        env = "STRATA_BACKEND_CONFIG",
+        value_parser = parse_backend
+    )]
+    backend_config: Option<strata::ops::BackendOverride>,
     /// No colour in the output (also NO_COLOR).
     #[arg(long)]
     no_color: bool,
+}
+
+fn parse_backend(s: &str) -> Result<strata::ops::BackendOverride, String> {
+    s.parse()
 }
 
 #[derive(Args)]
@@ -270,13 +367,50 @@ pub fn run() -> ExitCode {
             stack,
             name,
             json,
-            state_dir,
-        } => deploy::output(&stack, name.as_deref(), json, &state_dir),
-        Command::ForceUnlock {
-            stack,
-            id,
-            state_dir,
-        } => deploy::force_unlock(&stack, &id, &state_dir),
+            target,
+        } => deploy::output_at(&stack, name.as_deref(), json, &target),
+        Command::State { command } => match command {
+            StateCommand::List { stack, target } => state::list(&stack, &target),
+            StateCommand::Show {
+                stack,
+                resource,
+                target,
+            } => state::show(&stack, &resource, &target),
+            StateCommand::Rm {
+                stack,
+                resource,
+                auto_approve,
+                target,
+            } => state::rm(&stack, &resource, auto_approve, &target),
+            StateCommand::Pull { stack, target } => state::pull(&stack, &target),
+            StateCommand::Push {
+                stack,
+                state: file,
+                force,
+                target,
+            } => state::push(&stack, &file, force, &target),
+            StateCommand::History { stack, target } => state::history(&stack, &target),
+            StateCommand::Migrate {
+                stack,
+                to_local,
+                force,
+                target,
+            } => state::migrate(&stack, to_local, force, &target),
+        },
+        Command::Bootstrap {
+            bucket,
+            region,
+            expire_versions_after_days,
+            local,
+            endpoint_url,
+        } => state::bootstrap(
+            &bucket,
+            region,
+            expire_versions_after_days,
+            local,
+            endpoint_url,
+        ),
+        Command::ForceUnlock { stack, id, target } => deploy::force_unlock_at(&stack, &id, &target),
         Command::Send {
             files,
             stack,

@@ -16,6 +16,8 @@ pub struct Stack {
     pub region: Option<String>,
     /// `[stack] allowed_account_ids`: only these accounts may plan or apply it (empty: any).
     pub allowed_account_ids: Vec<String>,
+    /// `[backend]`: where the state lives when not in the local state directory.
+    pub backend: Option<Backend>,
     /// The files of the `extends` chain, the root ancestor first.
     pub files: Vec<String>,
     pub variables: IndexMap<String, Variable>,
@@ -25,6 +27,16 @@ pub struct Stack {
     pub outputs: IndexMap<String, OutputDecl>,
     pub graph: Graph,
     pub sources: Sources,
+}
+
+/// `[backend] s3 = { bucket, key, region }`, with `${stack.name}` and `${var.stage}` in
+/// the key already replaced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backend {
+    pub bucket: String,
+    pub key: String,
+    /// The bucket's region, when it is not the region the stack deploys to.
+    pub region: Option<String>,
 }
 
 pub struct Variable {

@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 
 use super::check::check_attributes;
 use super::expr::{Reference, Target, evaluate, references};
-use super::model::{BaseScope, OutputDecl, ResourceDecl, Stack, Variable};
+use super::model::{Backend, BaseScope, OutputDecl, ResourceDecl, Stack, Variable};
 use super::node::{Entry, Node, NodeValue, Table};
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::source::{Sources, Span};
@@ -14,7 +14,15 @@ use crate::graph::{Edge, EdgeKind, Graph};
 use crate::schema::Schema;
 use crate::value::Value;
 
-const TOP_LEVEL: &[&str] = &["extends", "stack", "variables", "resources", "outputs"];
+const TOP_LEVEL: &[&str] = &[
+    "extends",
+    "stack",
+    "backend",
+    "variables",
+    "resources",
+    "outputs",
+];
+const BACKEND_KEYS: &[&str] = &["bucket", "key", "region"];
 const RESOURCE_META: &[&str] = &["type", "depends_on"];
 const VARIABLE_KEYS: &[&str] = &["default", "description", "allowed", "sensitive"];
 const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
@@ -40,6 +48,7 @@ pub fn validate(
     let name = stack_name(top, &document.span, &mut diagnostics);
     let (region, allowed_account_ids) = stack_pins(top, &mut diagnostics);
     let variables = variables(top, vars, &mut diagnostics);
+    let backend = backend(top, &name, &variables, &mut diagnostics);
     let declared_variables = top
         .get("variables")
         .and_then(|e| e.node.as_table())
@@ -49,6 +58,7 @@ pub fn validate(
         name,
         region,
         allowed_account_ids,
+        backend,
         files,
         variables,
         declared_variables,
@@ -225,6 +235,138 @@ fn stack_pins(top: &Table, diagnostics: &mut Vec<Diagnostic>) -> (Option<String>
         }
     }
     (region, accounts)
+}
+
+/// `[backend] s3 = { bucket = "...", key = "...", region = "..." }`.
+fn backend(
+    top: &Table,
+    stack_name: &str,
+    variables: &IndexMap<String, Variable>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Backend> {
+    let backend = table_at(top, "backend", diagnostics)?;
+    check_keys(backend, &["s3"], "in `[backend]`", diagnostics);
+    let entry = backend.get("s3")?;
+    let Some(s3) = entry.node.as_table() else {
+        diagnostics.push(Diagnostic::error("`backend.s3` must be a table").at(
+            &entry.node.span,
+            format!(
+                "expected `{{ bucket = \"...\", key = \"...\" }}`, found {}",
+                entry.node.kind()
+            ),
+        ));
+        return None;
+    };
+    check_keys(s3, BACKEND_KEYS, "in `backend.s3`", diagnostics);
+    let mut field = |name: &str| -> Option<(String, &Entry)> {
+        let entry = s3.get(name)?;
+        Some((
+            string_at(entry, &format!("backend.s3.{name}"), diagnostics)?,
+            entry,
+        ))
+    };
+    let bucket = field("bucket");
+    let key = field("key");
+    let region = field("region");
+    let mut ok = true;
+    for (name, found) in [("bucket", bucket.is_some()), ("key", key.is_some())] {
+        if !found && !s3.contains_key(name) {
+            diagnostics.push(
+                Diagnostic::error(format!("missing `{name}` in `backend.s3`"))
+                    .at(&entry.key_span, format!("add `{name} = \"...\"`")),
+            );
+        }
+        ok &= found;
+    }
+    if let Some((bucket, entry)) = &bucket
+        && !valid_bucket_name(bucket)
+    {
+        diagnostics.push(
+            Diagnostic::error(format!("invalid state bucket name `{bucket}`")).at(
+                &entry.node.span,
+                "expected 3-63 lowercase letters, digits, dots and hyphens",
+            ),
+        );
+        ok = false;
+    }
+    if let Some((region, entry)) = &region
+        && !valid_region(region)
+    {
+        diagnostics.push(Diagnostic::error(format!("invalid region `{region}`")).at(
+            &entry.node.span,
+            "expected an AWS region such as `eu-west-1`",
+        ));
+        ok = false;
+    }
+    let key = key.and_then(|(key, entry)| {
+        let stage = variables.get("stage").map(|v| v.value.as_str());
+        match backend_key(&key, stack_name, stage) {
+            Ok(key) => Some(key),
+            Err(message) => {
+                diagnostics.push(
+                    Diagnostic::error(format!("invalid state key `{key}`"))
+                        .at(&entry.node.span, message)
+                        .note("a state key may use `${stack.name}` and `${var.stage}` only"),
+                );
+                None
+            }
+        }
+    });
+    if !ok {
+        return None;
+    }
+    Some(Backend {
+        bucket: bucket?.0,
+        key: key?,
+        region: region.map(|(r, _)| r),
+    })
+}
+
+/// Replaces `${stack.name}` and `${var.stage}` in a state key; anything else in `${...}`
+/// is refused (the key must be known before any AWS call or resource).
+pub fn backend_key(key: &str, stack_name: &str, stage: Option<&str>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = key;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}') else {
+            return Err("an unclosed `${`".into());
+        };
+        let reference = rest[start + 2..start + end].trim();
+        match reference {
+            "stack.name" => out.push_str(stack_name),
+            "var.stage" => match stage {
+                Some(stage) => out.push_str(stage),
+                None => return Err("`${var.stage}` needs a `stage` variable".into()),
+            },
+            other => return Err(format!("`${{{other}}}` cannot be used in a state key")),
+        }
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    let out = out.trim_start_matches('/').to_string();
+    if out.is_empty() || out.ends_with('/') {
+        return Err("the key must name an object (not empty, not ending with `/`)".into());
+    }
+    Ok(out)
+}
+
+pub fn valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+fn valid_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 
 fn variables(

@@ -9,6 +9,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::apply::{self, Options, Outcome};
 use crate::aws::{AwsError, Clients};
+use crate::config::model::Backend;
 use crate::config::{LoadError, Stack};
 use crate::plan::build::{PlanError, adopt_pending, plan as make_plan, read_recorded};
 use crate::plan::diff::changes;
@@ -17,6 +18,7 @@ use crate::plan::{Action, ActionReason, Plan};
 use crate::resources::{SCHEMAS, implementation};
 use crate::state::local::LocalStore;
 use crate::state::lock::LockError;
+use crate::state::s3::S3Store;
 use crate::state::store::StateStore;
 use crate::state::{Placement, State, StateError};
 
@@ -57,6 +59,8 @@ pub enum OpsError {
     },
     #[error("{0}")]
     Import(String),
+    #[error("{0}")]
+    Backend(String),
 }
 
 impl OpsError {
@@ -81,6 +85,144 @@ pub fn stage_of(stack: &Stack) -> String {
 /// The local store of `stack` in `dir`.
 pub fn local_store(stack: &Stack, dir: &Path) -> LocalStore {
     LocalStore::new(dir, &stack.name, &stage_of(stack))
+}
+
+/// Where a stack's state is kept, as chosen by its `[backend]` and the command line.
+#[derive(Clone)]
+pub enum Store {
+    Local(Arc<LocalStore>),
+    S3(Arc<S3Store>),
+}
+
+impl Store {
+    /// The store as the engine sees it.
+    pub fn shared(&self) -> Arc<dyn StateStore> {
+        match self {
+            Store::Local(s) => s.clone(),
+            Store::S3(s) => s.clone(),
+        }
+    }
+}
+
+/// `--backend-config` / `STRATA_BACKEND_CONFIG`: `local`, or `bucket=B,key=K,region=R`
+/// (each part optional when the stack declares `[backend] s3`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackendOverride {
+    pub local: bool,
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    pub region: Option<String>,
+}
+
+impl std::str::FromStr for BackendOverride {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut out = BackendOverride::default();
+        if text.trim() == "local" {
+            out.local = true;
+            return Ok(out);
+        }
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = part.split_once('=').ok_or_else(|| {
+                format!("`{part}` is not NAME=VALUE (expected bucket=..., key=..., region=... or `local`)")
+            })?;
+            let value = Some(value.trim().to_string());
+            match name.trim() {
+                "bucket" => out.bucket = value,
+                "key" => out.key = value,
+                "region" => out.region = value,
+                other => {
+                    return Err(format!(
+                        "unknown backend setting `{other}` (expected bucket, key or region)"
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The stack's S3 backend after the command line's overrides; `None` for local state.
+pub fn backend_of(
+    stack: &Stack,
+    overrides: Option<&BackendOverride>,
+) -> Result<Option<Backend>, OpsError> {
+    let Some(o) = overrides else {
+        return Ok(stack.backend.clone());
+    };
+    if o.local {
+        return Ok(None);
+    }
+    let stage = stack.stage();
+    let key = match &o.key {
+        Some(key) => Some(
+            crate::config::validate::backend_key(key, &stack.name, stage)
+                .map_err(|e| OpsError::Backend(format!("invalid state key `{key}`: {e}")))?,
+        ),
+        None => None,
+    };
+    let base = stack.backend.clone();
+    let bucket = o
+        .bucket
+        .clone()
+        .or_else(|| base.as_ref().map(|b| b.bucket.clone()));
+    let Some(bucket) = bucket else {
+        return Err(OpsError::Backend(
+            "the backend settings name no bucket, and the stack declares no `[backend] s3`: pass bucket=..."
+                .into(),
+        ));
+    };
+    if !crate::config::validate::valid_bucket_name(&bucket) {
+        return Err(OpsError::Backend(format!(
+            "invalid state bucket name `{bucket}`"
+        )));
+    }
+    let key = key
+        .or_else(|| base.as_ref().map(|b| b.key.clone()))
+        .unwrap_or_else(|| format!("strata/{}-{}.state.json", stack.name, stage_of(stack)));
+    let region = o.region.clone().or_else(|| base.and_then(|b| b.region));
+    Ok(Some(Backend {
+        bucket,
+        key,
+        region,
+    }))
+}
+
+/// Opens the store of `stack`: its S3 backend (a client for the bucket's region, built
+/// from the same configuration as the stack's), or the local state directory `dir`.
+pub async fn open_store(
+    stack: &Stack,
+    dir: &Path,
+    overrides: Option<&BackendOverride>,
+    target: &crate::aws::Target,
+) -> Result<Store, OpsError> {
+    match backend_of(stack, overrides)? {
+        None => Ok(Store::Local(Arc::new(local_store(stack, dir)))),
+        Some(backend) => Ok(Store::S3(Arc::new(
+            s3_store(stack, &backend, target).await?,
+        ))),
+    }
+}
+
+/// The S3 store of `stack` at `backend`.
+pub async fn s3_store(
+    stack: &Stack,
+    backend: &Backend,
+    target: &crate::aws::Target,
+) -> Result<S3Store, OpsError> {
+    let mut target = target.clone();
+    if backend.region.is_some() {
+        target.region = backend.region.clone();
+    }
+    let clients = Clients::connect(&target).await?;
+    Ok(S3Store::new(
+        clients.s3.clone(),
+        &backend.bucket,
+        &backend.key,
+        &stack.name,
+        &stage_of(stack),
+    ))
 }
 
 /// A plan, and the names of resources adopted from creates a killed run left pending.

@@ -52,6 +52,14 @@ pub enum LockError {
         "the lock {id} is held by {who} (pid {pid}), a process that is still running; stop it (kill {pid}) instead of unlocking"
     )]
     HeldByLiveProcess { id: String, who: String, pid: u32 },
+    #[error("cannot lock the state at {location}: {error}")]
+    Remote { location: String, error: String },
+    #[error(
+        "the lock object {location} is not a strata lock ({error}); nothing was changed. Look at it, and delete it if no run is under way"
+    )]
+    Garbage { location: String, error: String },
+    #[error("no lock is held (lock id {given} is gone: there is no lock object {location})")]
+    NoLockObject { given: String, location: String },
 }
 
 /// The error for a lock someone else holds, naming them when the record says who.

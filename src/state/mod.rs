@@ -6,6 +6,7 @@
 
 pub mod local;
 pub mod lock;
+pub mod s3;
 pub mod store;
 
 use indexmap::IndexMap;
@@ -107,6 +108,9 @@ pub enum StateError {
     },
     #[error("cannot write state file {path}: {error}")]
     Write { path: String, error: std::io::Error },
+    /// A remote store's call failed (missing bucket, no permission, ...); nothing was written.
+    #[error("cannot use the state at {path}: {error}; nothing was written")]
+    Remote { path: String, error: String },
     #[error(
         "the state at {path} was written by someone else (expected serial {expected}, found {found}); nothing more was written. Run the command again to work from the current state"
     )]

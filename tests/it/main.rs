@@ -12,6 +12,7 @@ mod engine;
 mod faults;
 mod lost_replies;
 mod realism;
+mod remote_state;
 mod resource_fixes;
 mod saved_plan;
 mod takeover;
