@@ -414,3 +414,39 @@ pub async fn assert_locked_down(clients: &strata::aws::Clients, bucket: &str) {
         .to_string();
     assert_eq!(algorithm, "AES256", "encryption of {bucket}");
 }
+
+/// Object ids without the endpoint: the emulator builds queue URLs from the Host a request
+/// was sent to, so one queue has another URL through the proxy than directly (on AWS a
+/// queue URL never changes).
+pub fn without_endpoint(
+    ids: std::collections::BTreeSet<String>,
+) -> std::collections::BTreeSet<String> {
+    ids.into_iter()
+        .map(|id| match id.strip_prefix("http://127.0.0.1:") {
+            Some(rest) => rest
+                .split_once('/')
+                .map_or(id.clone(), |(_, path)| path.to_string()),
+            None => id,
+        })
+        .collect()
+}
+
+/// The ids the state records for top-level objects (policies and notifications share their
+/// parent's id).
+pub fn recorded_ids(state: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    let top = [
+        "s3.bucket",
+        "sqs.queue",
+        "iam.role",
+        "lambda.function",
+        "apigateway.rest_api",
+        "cloudtrail.trail",
+    ];
+    state["resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| top.contains(&r["type"].as_str().unwrap()))
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}

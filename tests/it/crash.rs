@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common::{
-    Emulator, Proxy, assert_exit, copy_stacks, plan_json, planned_changes, run, strata_command,
+    Emulator, Proxy, assert_exit, copy_stacks, plan_json, planned_changes, recorded_ids, run,
+    strata_command, without_endpoint,
 };
 use serde_json::Value as Json;
 
@@ -64,40 +65,6 @@ async fn reset(emulator: &Emulator, dir: &Path) {
         .unwrap();
     assert!(reset.status().is_success());
     let _ = std::fs::remove_dir_all(dir.join(".strata"));
-}
-
-/// Object ids without the endpoint: the emulator builds queue URLs from the Host a request
-/// was sent to, so one queue has another URL through the proxy than directly (on AWS a
-/// queue URL never changes).
-fn without_endpoint(ids: BTreeSet<String>) -> BTreeSet<String> {
-    ids.into_iter()
-        .map(|id| match id.strip_prefix("http://127.0.0.1:") {
-            Some(rest) => rest
-                .split_once('/')
-                .map_or(id.clone(), |(_, path)| path.to_string()),
-            None => id,
-        })
-        .collect()
-}
-
-/// The ids the state records for top-level objects (policies and notifications share their
-/// parent's id).
-fn recorded_ids(state: &Json) -> BTreeSet<String> {
-    let top = [
-        "s3.bucket",
-        "sqs.queue",
-        "iam.role",
-        "lambda.function",
-        "apigateway.rest_api",
-        "cloudtrail.trail",
-    ];
-    state["resources"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter(|r| top.contains(&r["type"].as_str().unwrap()))
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

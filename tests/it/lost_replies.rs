@@ -19,7 +19,8 @@ use strata::resources::s3_bucket::S3Bucket;
 use strata::value::{Attrs, Value};
 
 use crate::common::{
-    Emulator, Proxy, assert_exit, copy_stacks, live_ids, planned_changes, read_state, strata,
+    Emulator, Proxy, assert_exit, copy_stacks, live_ids, planned_changes, read_state, recorded_ids,
+    strata, without_endpoint,
 };
 
 /// The name-keyed creates of the stack, as the proxy names them.
@@ -50,39 +51,6 @@ fn through(dir: &Path, proxy: &Proxy, args: &[&str]) -> std::process::Output {
     let mut full = args.to_vec();
     full.extend(["--endpoint-url", &proxy.url]);
     strata(dir, &full)
-}
-
-/// Object ids without the endpoint: the emulator builds queue URLs from the Host a request
-/// was sent to, so one queue has another URL through the proxy than directly.
-fn without_endpoint(ids: BTreeSet<String>) -> BTreeSet<String> {
-    ids.into_iter()
-        .map(|id| match id.strip_prefix("http://127.0.0.1:") {
-            Some(rest) => rest
-                .split_once('/')
-                .map_or(id.clone(), |(_, path)| path.to_string()),
-            None => id,
-        })
-        .collect()
-}
-
-/// The ids the state records for top-level objects (policies and notifications share their
-/// parent's id).
-fn recorded_ids(state: &Json) -> BTreeSet<String> {
-    let top = [
-        "s3.bucket",
-        "sqs.queue",
-        "iam.role",
-        "lambda.function",
-        "apigateway.rest_api",
-        "cloudtrail.trail",
-    ];
-    state["resources"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter(|r| top.contains(&r["type"].as_str().unwrap()))
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// Before the fix, the SDK's retry of a create whose reply was lost answered "already
