@@ -50,6 +50,22 @@ fn busy(e: &AwsError) -> bool {
     e.code_is(&["ResourceConflictException"]) && !already_exists(e)
 }
 
+/// One lock per function for AddPermission and RemovePermission: concurrent changes to one
+/// function's policy can drop statements (acknowledged by AWS; the Terraform provider
+/// serialises them per function too), so this process makes them one at a time.
+fn policy_writes(function: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::OnceLock::new();
+    let locks = LOCKS.get_or_init(std::default::Default::default);
+    locks
+        .lock()
+        .expect("policy lock table")
+        .entry(function.to_string())
+        .or_default()
+        .clone()
+}
+
 #[async_trait]
 impl Resource for LambdaPermission {
     fn schema(&self) -> &'static Schema {
@@ -162,6 +178,7 @@ impl Resource for LambdaPermission {
         let function = req_str(desired, "function_name")?;
         let sid = req_str(desired, "statement_id")?;
         let id = format!("{function}/{sid}");
+        let _one_at_a_time = policy_writes(function).lock_owned().await;
         // AddPermission answers ResourceConflictException "The statement id (...) provided
         // already exists" for a statement id in use, and also to the SDK's own retry of an
         // AddPermission whose reply was lost. So the policy is read first: a statement of
@@ -226,6 +243,7 @@ impl Resource for LambdaPermission {
 
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
         let (function, sid) = split_id(id);
+        let _one_at_a_time = policy_writes(function).lock_owned().await;
         aws.lambda
             .remove_permission()
             .function_name(function)
@@ -234,5 +252,25 @@ impl Resource for LambdaPermission {
             .await
             .map_err(sdk("RemovePermission"))
             .ok_if_gone()
+    }
+}
+
+#[cfg(test)]
+mod policy_write_tests {
+    use super::policy_writes;
+
+    #[tokio::test]
+    async fn writes_to_one_function_wait_for_each_other_and_others_do_not() {
+        let held = policy_writes("f").lock_owned().await;
+        assert!(
+            policy_writes("f").try_lock_owned().is_err(),
+            "the same function waits"
+        );
+        assert!(
+            policy_writes("g").try_lock_owned().is_ok(),
+            "another function does not"
+        );
+        drop(held);
+        assert!(policy_writes("f").try_lock_owned().is_ok());
     }
 }
