@@ -99,6 +99,7 @@ async fn an_apply_killed_after_any_call_converges_and_loses_nothing() {
         );
         k += 1;
     }
+    eprintln!("apply: killed right after each of calls 0..{k}; then it finished by itself");
     assert!(
         k > 40,
         "an apply of the whole stack makes more than 40 calls, not {k}"
@@ -137,6 +138,7 @@ async fn a_destroy_killed_after_any_call_converges_and_loses_nothing() {
         );
         k += 1;
     }
+    eprintln!("destroy: killed right after each of calls 0..{k}; then it finished by itself");
     assert!(
         k > 15,
         "a destroy of the whole stack makes more than 15 calls, not {k}"
