@@ -35,7 +35,7 @@ pub fn explain(stack: &Stack) -> String {
             let value = if var.sensitive {
                 "(sensitive)".to_string()
             } else {
-                format!("{:?}", var.value)
+                var.value.render()
             };
             line(&mut out, 2, &format!("{name} = {value}"), &origin);
         }
