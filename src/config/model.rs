@@ -47,6 +47,8 @@ pub struct Backend {
 pub struct ForEach {
     pub keys: Vec<String>,
     pub span: Span,
+    /// The parent's `for_each` a child stack replaced.
+    pub overrides: Option<Span>,
 }
 
 /// The type a variable declares (`type = "string" | "list" | "table"`).

@@ -878,6 +878,7 @@ fn resource_decls(
                     ForEach {
                         keys: instances.iter().map(|(k, _)| k.clone()).collect(),
                         span: entry.node.span.clone(),
+                        overrides: entry.node.overrides.clone(),
                     },
                 );
                 instances
@@ -1266,6 +1267,11 @@ mod tests {
 
     /// Loads `text` as a stack file with `--var` pairs: the stack, or the rendered errors.
     fn load(text: &str, vars: &[(&str, &str)]) -> Result<Stack, String> {
+        load_files(&[("stack.toml", text)], vars)
+    }
+
+    /// Writes `files` into a fresh directory and loads the last one.
+    fn load_files(files: &[(&str, &str)], vars: &[(&str, &str)]) -> Result<Stack, String> {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -1274,8 +1280,10 @@ mod tests {
             N.fetch_add(1, Ordering::SeqCst)
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("stack.toml");
-        std::fs::write(&path, text).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let path = dir.join(files.last().unwrap().0);
         let vars: Vec<(String, String)> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -1338,6 +1346,25 @@ a_arn = '${queue["a"].arn}'
         let deps: Vec<&str> = stack.graph.dependencies("main").collect();
         assert_eq!(deps, ["queue[\"b\"]"]);
         assert_eq!(stack.for_each["queue"].keys, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_child_stack_overrides_for_each_and_explain_says_so() {
+        let parent = "[stack]\nname = \"fe\"\n[resources.q]\ntype = \"sqs.queue\"\nfor_each = { a = \"1\", b = \"2\" }\nname = \"${each.key}-${each.value}\"\n";
+        let child = "extends = \"parent.toml\"\n[resources.q]\nfor_each = { c = \"3\" }\n";
+        let stack = load_files(&[("parent.toml", parent), ("child.toml", child)], &[]).unwrap();
+        assert_eq!(stack.resources.keys().collect::<Vec<_>>(), ["q[\"c\"]"]);
+        assert_eq!(
+            stack.resources["q[\"c\"]"].attributes["name"].node.as_str(),
+            Some("c-3")
+        );
+        let explained = crate::config::explain::explain(&stack);
+        assert!(
+            explained.contains("for_each key \"c\"")
+                && explained.contains("child.toml:3 (overrides ")
+                && explained.contains("parent.toml:5)"),
+            "{explained}"
+        );
     }
 
     #[test]
