@@ -248,6 +248,7 @@ pub fn substitute_each(node: &Node, key: &str, value: &Value) -> Node {
                     },
                 }
             }
+            out.from_each = true;
             NodeValue::Str(text)
         }
         NodeValue::Array(items) => NodeValue::Array(

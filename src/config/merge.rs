@@ -192,6 +192,7 @@ fn merge_node(parent: Node, child: Node) -> Node {
             value,
             span: child.span,
             overrides: Some(parent.span),
+            from_each: false,
         },
     }
 }

@@ -1340,6 +1340,18 @@ a_arn = '${queue["a"].arn}'
         assert_eq!(name.as_str(), Some("${stack.name}-b"));
         let timeout = &stack.resources["dlq[\"b\"]"].attributes["visibility_timeout_seconds"];
         assert!(matches!(timeout.node.value, NodeValue::Int(120)));
+        // Table values written as strings are converted where the schema wants an integer,
+        // as a reference's value is; one out of range is reported.
+        let text = QUEUES.replace("{ a = 60, b = 120 }", "{ a = \"60\", b = \"120\" }");
+        let stack = load(&text, &[]).unwrap();
+        let node = &stack.resources["dlq[\"b\"]"].attributes["visibility_timeout_seconds"].node;
+        assert_eq!(node.as_str(), Some("120"));
+        let text = QUEUES.replace("{ a = 60, b = 120 }", "{ a = \"60\", b = \"50000\" }");
+        let err = load(&text, &[]).err().unwrap();
+        assert!(
+            err.contains("error: invalid value for `dlq.visibility_timeout_seconds`"),
+            "{err}"
+        );
         // depends_on a for_each resource: on each of its instances.
         let deps: Vec<&str> = stack.graph.dependencies("dlq[\"a\"]").collect();
         assert_eq!(deps.len(), 3, "{deps:?}");
