@@ -888,9 +888,15 @@ fn resource_decls(
             }
             None => vec![(name.clone(), None)],
         };
-        // Broken references are reported once, from the resource as written.
+        // Broken references are reported once, from the resource as written (with
+        // `[each.key]` made an instance key, so that it is not reported).
         for attr in attributes.values() {
-            references(&attr.node, diagnostics);
+            if table.contains_key("for_each") {
+                let key = Value::Str("key".into());
+                references(&substitute_each(&attr.node, "key", &key), diagnostics);
+            } else {
+                references(&attr.node, diagnostics);
+            }
         }
         for (instance, each) in instances {
             let attributes: IndexMap<String, Entry> = match &each {
@@ -1376,6 +1382,36 @@ a_arn = '${queue["a"].arn}'
                 && explained.contains("child.toml:3 (overrides ")
                 && explained.contains("parent.toml:5)"),
             "{explained}"
+        );
+    }
+
+    #[test]
+    fn an_instance_refers_to_the_instance_of_the_same_key() {
+        let text = r#"
+[stack]
+name = "fe"
+[resources.queue]
+type = "sqs.queue"
+for_each = ["a", "b"]
+name = "${each.key}"
+[resources.dlq]
+type = "sqs.queue"
+for_each = ["a", "b"]
+name = "${each.key}-dlq"
+redrive_policy = { dead_letter_queue = '${queue[each.key].arn}', max_receive_count = 3 }
+"#;
+        let stack = load(text, &[]).unwrap();
+        let deps: Vec<&str> = stack.graph.dependencies("dlq[\"b\"]").collect();
+        assert_eq!(deps, ["queue[\"b\"]"]);
+        // Outside a for_each resource `[each.key]` is no reference.
+        let text = text.replace(
+            "for_each = [\"a\", \"b\"]\nname = \"${each.key}-dlq\"",
+            "name = \"dlq\"",
+        );
+        let err = load(&text, &[]).err().unwrap();
+        assert!(
+            err.contains("error: invalid reference `${queue[each.key].arn}`"),
+            "{err}"
         );
     }
 
