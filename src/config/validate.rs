@@ -735,6 +735,19 @@ fn for_each_instances(
                 );
                 return None;
             };
+            if variable.sensitive {
+                diagnostics.push(
+                    Diagnostic::error(format!(
+                        "`for_each` of `{resource}` uses sensitive variable `{var}`"
+                    ))
+                    .at(&reference.span, "sensitive")
+                    .related(&variable.span, "declared sensitive here")
+                    .note(
+                        "the keys name the instances in plans and state, so they cannot be hidden",
+                    ),
+                );
+                return None;
+            }
             match &variable.value {
                 Value::List(items) => {
                     for item in items {
@@ -1504,6 +1517,14 @@ redrive_policy = { dead_letter_queue = '${queue[each.key].arn}', max_receive_cou
             (
                 "[resources.q]\ntype = \"sqs.queue\"\nfor_each = 3\nname = \"${each.key}\"\n",
                 "`for_each` of `q` must be a list or a table",
+            ),
+            (
+                "[variables.v]\ntype = \"list\"\ndefault = [\"a\"]\nsensitive = true\n[resources.q]\ntype = \"sqs.queue\"\nfor_each = \"${var.v}\"\nname = \"${each.key}\"\n",
+                "`for_each` of `q` uses sensitive variable `v`",
+            ),
+            (
+                "[variables.v]\ntype = \"list\"\ndefault = [\"a\"]\n[resources.q]\ntype = \"sqs.queue\"\nfor_each = \"${var.w}\"\nname = \"${each.key}\"\n",
+                "unknown variable `w`",
             ),
         ];
         for (text, expected) in cases {
