@@ -37,7 +37,10 @@ pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
     let vars: Vec<String> = stack
         .variables
         .iter()
-        .map(|(k, v)| format!("{k}={}", v.value))
+        .map(|(k, v)| match v.value.as_str() {
+            Some(text) => format!("{k}={text}"),
+            None => format!("{k}={}", v.value.render()),
+        })
         .collect();
     println!(
         "stack {}{}",

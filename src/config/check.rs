@@ -85,7 +85,7 @@ fn check_value(
         if !broken.is_empty() {
             return; // the broken reference is reported on its own
         }
-        if parts.iter().any(|p| matches!(p, Part::Ref(_))) {
+        if node.from_each || parts.iter().any(|p| matches!(p, Part::Ref(_))) {
             let value = evaluate(node, scope);
             if value.is_known() {
                 check_resolved(ty, &value, node, what, diagnostics);
@@ -178,7 +178,8 @@ fn check_resolved(
     what: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let is_template = matches!(&node.value, NodeValue::Str(s) if s.contains("${"));
+    let is_template =
+        node.from_each || matches!(&node.value, NodeValue::Str(s) if s.contains("${"));
     let value = &if is_template {
         coerce(ty, value.clone())
     } else {

@@ -35,7 +35,7 @@ pub fn explain(stack: &Stack) -> String {
             let value = if var.sensitive {
                 "(sensitive)".to_string()
             } else {
-                format!("{:?}", var.value)
+                var.value.render()
             };
             line(&mut out, 2, &format!("{name} = {value}"), &origin);
         }
@@ -49,6 +49,15 @@ pub fn explain(stack: &Stack) -> String {
             &format!("{} ({})", decl.name, decl.type_name()),
             &at(&decl.span),
         );
+        if let (base, Some(key)) = super::expr::split_instance(&decl.name)
+            && let Some(for_each) = stack.for_each.get(base)
+        {
+            let mut origin = at(&for_each.span);
+            if let Some(parent) = &for_each.overrides {
+                let _ = write!(origin, " (overrides {})", at(parent));
+            }
+            line(&mut out, 4, &format!("for_each key {key:?}"), &origin);
+        }
         for (target, span) in &decl.depends_on {
             line(&mut out, 4, &format!("depends_on {target}"), &at(span));
         }

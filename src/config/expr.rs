@@ -10,10 +10,45 @@ use crate::value::Value;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
-    Resource { name: String, attribute: String },
+    Resource {
+        name: String,
+        attribute: String,
+    },
     Var(String),
     Stack(String),
     Aws(String),
+    /// `${each.key}` / `${each.value}`: only inside a resource with `for_each`, where it is
+    /// replaced by the instance's key or value before anything else sees the resource.
+    Each(String),
+}
+
+impl std::fmt::Display for Target {
+    /// The reference as written inside `${...}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Resource { name, attribute } => write!(f, "{name}.{attribute}"),
+            Target::Var(a) => write!(f, "var.{a}"),
+            Target::Stack(a) => write!(f, "stack.{a}"),
+            Target::Aws(a) => write!(f, "aws.{a}"),
+            Target::Each(a) => write!(f, "each.{a}"),
+        }
+    }
+}
+
+/// The name of one instance of a `for_each` resource: `queue["orders"]`. Stable, and a
+/// valid JSON object key, so state and plans use it as the resource's name.
+pub fn instance_name(resource: &str, key: &str) -> String {
+    format!("{resource}[\"{key}\"]")
+}
+
+/// `queue["orders"]` -> (`queue`, Some(`orders`)); `queue` -> (`queue`, None).
+pub fn split_instance(name: &str) -> (&str, Option<&str>) {
+    match name.find("[\"") {
+        Some(open) if name.ends_with("\"]") && name.len() >= open + 4 => {
+            (&name[..open], Some(&name[open + 2..name.len() - 2]))
+        }
+        _ => (name, None),
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -52,7 +87,7 @@ pub fn parse_template(node: &Node, text: &str, diagnostics: &mut Vec<Diagnostic>
         }
         literal.push_str(&rest[..pos]);
         let start = consumed + pos;
-        let Some(close) = after.find('}') else {
+        let Some(close) = closing_brace(after) else {
             diagnostics.push(
                 Diagnostic::error("unterminated reference")
                     .at(
@@ -86,17 +121,44 @@ pub fn parse_template(node: &Node, text: &str, diagnostics: &mut Vec<Diagnostic>
     parts
 }
 
+/// Where the `}` closing a `${` is: the first one outside a quoted instance key.
+fn closing_brace(after: &str) -> Option<usize> {
+    let mut quoted = false;
+    for (i, c) in after.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '}' if !quoted => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
 fn parse_target(inner: &str) -> Result<Target, &'static str> {
     if inner.is_empty() {
         return Err("empty reference");
     }
+    // `name["key"].attribute`: one instance of a `for_each` resource.
+    if let Some(open) = inner.find("[\"") {
+        let head = &inner[..open];
+        let rest = &inner[open + 2..];
+        let Some(close) = rest.find("\"]") else {
+            return Err("expected `name[\"key\"].attribute`");
+        };
+        let key = &rest[..close];
+        let Some(attribute) = rest[close + 2..].strip_prefix('.') else {
+            return Err("expected `.attribute` after the instance key");
+        };
+        if !valid_segment(head) || !valid_segment(attribute) || !valid_key(key) {
+            return Err("expected `name[\"key\"].attribute`");
+        }
+        return Ok(Target::Resource {
+            name: instance_name(head, key),
+            attribute: attribute.to_string(),
+        });
+    }
     let segments: Vec<&str> = inner.split('.').collect();
-    if segments.iter().any(|s| {
-        s.is_empty()
-            || !s
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    }) {
+    if segments.iter().any(|s| !valid_segment(s)) {
         return Err("expected dot-separated names");
     }
     let [head, attribute] = segments[..] else {
@@ -107,11 +169,27 @@ fn parse_target(inner: &str) -> Result<Target, &'static str> {
         "var" => Target::Var(attribute),
         "stack" => Target::Stack(attribute),
         "aws" => Target::Aws(attribute),
+        "each" => Target::Each(attribute),
         name => Target::Resource {
             name: name.to_string(),
             attribute,
         },
     })
+}
+
+fn valid_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Whether a `for_each` key can name an instance: not empty, and nothing that would end
+/// the quoted key or start a reference.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && !key
+            .chars()
+            .any(|c| matches!(c, '"' | '\\' | '$' | '{' | '}') || c.is_control())
 }
 
 /// The span of `text[start..end]` inside a string node. Exact when the string is written
@@ -123,6 +201,74 @@ fn sub_span(node: &Node, text: &str, start: usize, end: usize) -> Span {
         return Span::new(node.span.file, r.start + 1 + start..r.start + 1 + end);
     }
     node.span.clone()
+}
+
+/// A copy of a value tree with `${each.key}` and `${each.value}` replaced by an instance's
+/// key and value. Other references stay as written; `${each.<other>}` stays, to be reported.
+/// A string that is exactly `${each.value}` takes the value's type (a number in a
+/// `for_each` table stays a number).
+pub fn substitute_each(node: &Node, key: &str, value: &Value) -> Node {
+    let mut out = node.clone();
+    let value_text = match value {
+        Value::Int(i) => i.to_string(),
+        other => other.as_str().unwrap_or_default().to_string(),
+    };
+    out.value = match &node.value {
+        NodeValue::Str(text) => {
+            // `${queue[each.key].arn}`: the instance of another `for_each` resource with
+            // the same key.
+            let text = &text
+                .replace("[each.key]", &format!("[\"{key}\"]"))
+                .replace("[each.value]", &format!("[\"{value_text}\"]"));
+            let parts = parse_template(node, text, &mut Vec::new());
+            if let [Part::Ref(r)] = &parts[..]
+                && r.target == Target::Each("value".into())
+                && let Value::Int(i) = value
+            {
+                out.value = NodeValue::Int(*i);
+                return out;
+            }
+            let value = value_text.as_str();
+            let uses_each = parts
+                .iter()
+                .any(|p| matches!(p, Part::Ref(r) if matches!(r.target, Target::Each(_))));
+            if !uses_each {
+                out.value = NodeValue::Str(text.clone());
+                return out;
+            }
+            let escape = |s: &str| s.replace("${", "$${");
+            let mut text = String::new();
+            for part in parts {
+                match part {
+                    Part::Literal(l) => text.push_str(&escape(&l)),
+                    Part::Ref(r) => match &r.target {
+                        Target::Each(a) if a == "key" => text.push_str(&escape(key)),
+                        Target::Each(a) if a == "value" => text.push_str(&escape(value)),
+                        target => text.push_str(&format!("${{{target}}}")),
+                    },
+                }
+            }
+            out.from_each = true;
+            NodeValue::Str(text)
+        }
+        NodeValue::Array(items) => NodeValue::Array(
+            items
+                .iter()
+                .map(|n| substitute_each(n, key, value))
+                .collect(),
+        ),
+        NodeValue::Table(t) => NodeValue::Table(
+            t.iter()
+                .map(|(k, e)| {
+                    let mut e = e.clone();
+                    e.node = substitute_each(&e.node, key, value);
+                    (k.clone(), e)
+                })
+                .collect(),
+        ),
+        _ => return out,
+    };
+    out
 }
 
 /// Every reference in a value tree, in order.
@@ -252,8 +398,52 @@ mod tests {
     }
 
     #[test]
+    fn parses_instance_references() {
+        let node = string_node("arn=${queue[\"orders.eu\"].arn}!");
+        let mut diags = Vec::new();
+        let refs = references(&node, &mut diags);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(
+            refs[0].target,
+            Target::Resource {
+                name: "queue[\"orders.eu\"]".into(),
+                attribute: "arn".into()
+            }
+        );
+        assert_eq!(
+            split_instance("queue[\"orders.eu\"]"),
+            ("queue", Some("orders.eu"))
+        );
+        assert_eq!(split_instance("queue"), ("queue", None));
+    }
+
+    #[test]
+    fn substitutes_each_and_keeps_other_references() {
+        let node = string_node("${stack.name}-${each.key}-${each.value}-$${x}");
+        let out = substitute_each(&node, "orders", &Value::Str("60".into()));
+        assert_eq!(out.as_str(), Some("${stack.name}-orders-60-$${x}"),);
+        assert_eq!(
+            evaluate(&out, &Fixed),
+            Value::Str("pc-orders-60-${x}".into())
+        );
+        let paired = substitute_each(&string_node("${dlq[each.key].arn}"), "orders", &Value::Null);
+        assert_eq!(paired.as_str(), Some("${dlq[\"orders\"].arn}"));
+        let whole = substitute_each(&string_node("${each.value}"), "orders", &Value::Int(60));
+        assert!(matches!(whole.value, NodeValue::Int(60)));
+    }
+
+    #[test]
     fn rejects_malformed_references() {
-        for bad in ["${}", "${a.b.c}", "${a}", "x ${a.b", "${a b.c}"] {
+        for bad in [
+            "${}",
+            "${a.b.c}",
+            "${a}",
+            "x ${a.b",
+            "${a b.c}",
+            "${q[\"k\"]}",
+            "${q[\"k\"].a.b}",
+            "${q[\"\"].arn}",
+        ] {
             let mut diags = Vec::new();
             references(&string_node(bad), &mut diags);
             assert_eq!(diags.len(), 1, "{bad}");

@@ -3,6 +3,8 @@
 //! - tables merge key by key, recursively;
 //! - a value the child sets wins, and remembers the parent value it overrode;
 //! - arrays are replaced whole, never concatenated;
+//! - a resource's `for_each` is replaced whole too, even when it is a table: the child
+//!   says which instances exist;
 //! - a child drops an inherited resource with `[resources.NAME] drop = true`;
 //! - a child may not change the `type` of an inherited resource (drop it and declare anew).
 //!
@@ -89,7 +91,24 @@ fn merge_resources(parent: Entry, child: Entry, diagnostics: &mut Vec<Diagnostic
                 if let Some(conflict) = type_change(name, &parent_res, child_res) {
                     diagnostics.push(conflict);
                 }
-                merged.insert(name.clone(), merge_entry(parent_res, child_res.clone()));
+                let child_for_each = child_res
+                    .node
+                    .as_table()
+                    .and_then(|t| t.get("for_each"))
+                    .cloned();
+                let parent_for_each = parent_res
+                    .node
+                    .as_table()
+                    .and_then(|t| t.get("for_each"))
+                    .map(|e| e.node.span.clone());
+                let mut entry = merge_entry(parent_res, child_res.clone());
+                if let (Some(mut for_each), NodeValue::Table(table)) =
+                    (child_for_each, &mut entry.node.value)
+                {
+                    for_each.node.overrides = parent_for_each;
+                    table.insert("for_each".into(), for_each);
+                }
+                merged.insert(name.clone(), entry);
             }
             None => {
                 merged.insert(name.clone(), child_res.clone());
@@ -173,6 +192,7 @@ fn merge_node(parent: Node, child: Node) -> Node {
             value,
             span: child.span,
             overrides: Some(parent.span),
+            from_each: false,
         },
     }
 }
@@ -239,6 +259,22 @@ mod tests {
         let name = get(&merged, &["resources", "q", "name"]).unwrap();
         assert_eq!(name.span.file, FileId(0), "omitted is inherited");
         assert!(get(&merged, &["extends"]).is_none());
+    }
+
+    #[test]
+    fn a_child_replaces_for_each_whole() {
+        let parent = doc(
+            0,
+            "[resources.q]\ntype = \"sqs.queue\"\nfor_each = { a = \"1\", b = \"2\" }\n",
+        );
+        let child = doc(1, "[resources.q]\nfor_each = { c = \"3\" }\n");
+        let mut diags = Vec::new();
+        let merged = merge_documents(parent, child, &mut diags);
+        let NodeValue::Table(keys) = &get(&merged, &["resources", "q", "for_each"]).unwrap().value
+        else {
+            panic!("for_each is a table")
+        };
+        assert_eq!(keys.keys().collect::<Vec<_>>(), ["c"]);
     }
 
     #[test]

@@ -23,7 +23,11 @@ pub struct Stack {
     pub variables: IndexMap<String, Variable>,
     /// Every variable the files declare, including any without a usable value.
     pub declared_variables: Vec<String>,
+    /// One declaration per resource, and per instance of a `for_each` resource (named
+    /// `queue["orders"]`).
     pub resources: IndexMap<String, ResourceDecl>,
+    /// The `for_each` resources as declared: name -> their instances' keys.
+    pub for_each: IndexMap<String, ForEach>,
     pub outputs: IndexMap<String, OutputDecl>,
     pub graph: Graph,
     pub sources: Sources,
@@ -39,8 +43,36 @@ pub struct Backend {
     pub region: Option<String>,
 }
 
+/// A `for_each` resource: the keys it expanded to, and where `for_each` is written.
+pub struct ForEach {
+    pub keys: Vec<String>,
+    pub span: Span,
+    /// The parent's `for_each` a child stack replaced.
+    pub overrides: Option<Span>,
+}
+
+/// The type a variable declares (`type = "string" | "list" | "table"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarType {
+    String,
+    List,
+    Table,
+}
+
+impl VarType {
+    pub fn name(self) -> &'static str {
+        match self {
+            VarType::String => "string",
+            VarType::List => "list",
+            VarType::Table => "table",
+        }
+    }
+}
+
 pub struct Variable {
-    pub value: String,
+    /// A string, a list of strings or a table of strings, as its type says.
+    pub value: Value,
+    pub ty: VarType,
     /// Values derived from it are masked in plans and outputs.
     pub sensitive: bool,
     pub description: Option<String>,
@@ -88,7 +120,7 @@ impl Stack {
 
     /// The stage this stack is deployed as (`var.stage`), which names its state.
     pub fn stage(&self) -> Option<&str> {
-        self.variables.get("stage").map(|v| v.value.as_str())
+        self.variables.get("stage").and_then(|v| v.value.as_str())
     }
 }
 
@@ -106,7 +138,11 @@ impl<F: Fn(&str, &str) -> Value> Scope for BaseScope<'_, F> {
     fn lookup(&self, target: &Target) -> Value {
         let known = |v: Option<&str>| v.map_or(Value::Unknown, |s| Value::Str(s.to_string()));
         match target {
-            Target::Var(name) => known(self.stack.variables.get(name).map(|v| v.value.as_str())),
+            Target::Var(name) => self
+                .stack
+                .variables
+                .get(name)
+                .map_or(Value::Unknown, |v| v.value.clone()),
             Target::Stack(attr) if attr == "name" => Value::Str(self.stack.name.clone()),
             Target::Stack(_) => Value::Unknown,
             Target::Aws(attr) => match attr.as_str() {
@@ -116,6 +152,7 @@ impl<F: Fn(&str, &str) -> Value> Scope for BaseScope<'_, F> {
                 _ => Value::Unknown,
             },
             Target::Resource { name, attribute } => (self.resources)(name, attribute),
+            Target::Each(_) => Value::Unknown,
         }
     }
 }

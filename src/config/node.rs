@@ -12,6 +12,9 @@ pub struct Node {
     pub span: Span,
     /// The value it replaced in a parent file, if a child overrode it.
     pub overrides: Option<Span>,
+    /// A string made with `${each.key}` / `${each.value}`: like a reference's value, it is
+    /// converted to the type the schema wants (`"60"` for an integer).
+    pub from_each: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -41,6 +44,7 @@ impl Node {
             value,
             span,
             overrides: None,
+            from_each: false,
         }
     }
 

@@ -5,8 +5,13 @@
 use indexmap::IndexMap;
 
 use super::check::check_attributes;
-use super::expr::{Reference, Target, evaluate, references};
-use super::model::{Backend, BaseScope, OutputDecl, ResourceDecl, Stack, Variable};
+use super::expr::{
+    Part, Reference, Target, evaluate, instance_name, parse_template, references, split_instance,
+    substitute_each, valid_key,
+};
+use super::model::{
+    Backend, BaseScope, ForEach, OutputDecl, ResourceDecl, Stack, VarType, Variable,
+};
 use super::node::{Entry, Node, NodeValue, Table};
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::source::{Sources, Span};
@@ -23,8 +28,9 @@ const TOP_LEVEL: &[&str] = &[
     "outputs",
 ];
 const BACKEND_KEYS: &[&str] = &["bucket", "key", "region"];
-const RESOURCE_META: &[&str] = &["type", "depends_on"];
-const VARIABLE_KEYS: &[&str] = &["default", "description", "allowed", "sensitive"];
+const RESOURCE_META: &[&str] = &["type", "depends_on", "for_each"];
+const VARIABLE_KEYS: &[&str] = &["type", "default", "description", "allowed", "sensitive"];
+const VARIABLE_TYPES: &[&str] = &["string", "list", "table"];
 const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
 const AWS_FACTS: &[&str] = &["account_id", "region", "partition"];
 
@@ -63,11 +69,18 @@ pub fn validate(
         variables,
         declared_variables,
         resources: IndexMap::new(),
+        for_each: IndexMap::new(),
         outputs: IndexMap::new(),
         graph: Graph::default(),
         sources,
     };
-    stack.resources = resource_decls(top, schemas, &mut diagnostics);
+    (stack.resources, stack.for_each) = resource_decls(
+        top,
+        schemas,
+        &stack.variables,
+        &stack.declared_variables,
+        &mut diagnostics,
+    );
     // Resources that failed to validate are still declared: references to them are not
     // reported a second time.
     let declared: Vec<String> = top
@@ -84,6 +97,13 @@ pub fn validate(
         diagnostics.push(cycle.diagnostic());
     }
 
+    let mut unique: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    for d in diagnostics {
+        if !unique.contains(&d) {
+            unique.push(d);
+        }
+    }
+    let diagnostics = unique;
     if diagnostics.is_empty() {
         Ok(stack)
     } else {
@@ -299,7 +319,7 @@ fn backend(
         ok = false;
     }
     let key = key.and_then(|(key, entry)| {
-        let stage = variables.get("stage").map(|v| v.value.as_str());
+        let stage = variables.get("stage").and_then(|v| v.value.as_str());
         match backend_key(&key, stack_name, stage) {
             Ok(key) => Some(key),
             Err(message) => {
@@ -397,18 +417,52 @@ fn variables(
             &format!("in variable `{name}`"),
             diagnostics,
         );
-        let default = decl
-            .get("default")
-            .and_then(|e| string_at(e, &format!("variables.{name}.default"), diagnostics));
+        let Some(ty) = variable_type(name, decl, diagnostics) else {
+            continue;
+        };
+        let default = decl.get("default").and_then(|e| {
+            let value = typed_default(ty, &e.node);
+            if value.is_none() {
+                diagnostics.push(
+                    Diagnostic::error(format!(
+                        "the default of variable `{name}` is not a {}",
+                        ty.name()
+                    ))
+                    .at(
+                        &e.node.span,
+                        format!("expected {}, found {}", type_description(ty), e.node.kind()),
+                    )
+                    .help(type_help(ty)),
+                );
+            }
+            value
+        });
         let description = decl
             .get("description")
             .and_then(|e| string_at(e, "description", diagnostics));
-        let given = vars
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone());
+        let given = vars.iter().rev().find(|(k, _)| k == name);
         let from_command_line = given.is_some();
+        let given = match given {
+            Some((_, text)) => match parse_var(ty, text) {
+                Some(value) => Some(value),
+                None => {
+                    diagnostics.push(
+                        Diagnostic::error(format!(
+                            "--var {name}={text}: variable `{name}` is a {}",
+                            ty.name()
+                        ))
+                        .at(&entry.key_span, format!("declared as a {} here", ty.name()))
+                        .help(format!(
+                            "write {} values as TOML: {}",
+                            ty.name(),
+                            var_example(ty, name)
+                        )),
+                    );
+                    continue;
+                }
+            },
+            None => None,
+        };
         let has_default = decl.contains_key("default");
         let Some(value) = given.or(default) else {
             if has_default {
@@ -417,7 +471,7 @@ fn variables(
             diagnostics.push(
                 Diagnostic::error(format!("variable `{name}` is required but has no value"))
                     .at(&entry.key_span, "declared here without a default")
-                    .help(format!("pass `--var {name}=VALUE`")),
+                    .help(format!("pass `{}`", var_example(ty, name))),
             );
             continue;
         };
@@ -429,7 +483,9 @@ fn variables(
                     .collect(),
                 _ => Vec::new(),
             };
-            if !values.contains(&value) {
+            let text = value.as_str().unwrap_or_default().to_string();
+            if !values.contains(&text) {
+                let value = text;
                 let allowed_list = crate::schema::quoted_list(
                     &values.iter().map(String::as_str).collect::<Vec<_>>(),
                 );
@@ -454,6 +510,7 @@ fn variables(
             name.clone(),
             Variable {
                 value,
+                ty,
                 sensitive: decl
                     .get("sensitive")
                     .is_some_and(|e| matches!(e.node.value, NodeValue::Bool(true))),
@@ -482,14 +539,296 @@ fn variables(
     out
 }
 
+/// A variable's declared type (a string when it says none); `None` when it is not one
+/// strata knows (reported).
+fn variable_type(name: &str, decl: &Table, diagnostics: &mut Vec<Diagnostic>) -> Option<VarType> {
+    let Some(entry) = decl.get("type") else {
+        return Some(VarType::String);
+    };
+    match entry.node.as_str() {
+        Some("string") => Some(VarType::String),
+        Some("list") => Some(VarType::List),
+        Some("table") => Some(VarType::Table),
+        written => {
+            let mut d = Diagnostic::error(format!("unknown type for variable `{name}`")).at(
+                &entry.node.span,
+                format!(
+                    "expected one of {}",
+                    crate::schema::quoted_list(VARIABLE_TYPES)
+                ),
+            );
+            if let Some(written) = written {
+                d = d.suggest(written, VARIABLE_TYPES.iter().copied());
+            }
+            diagnostics.push(d);
+            None
+        }
+    }
+}
+
+fn type_description(ty: VarType) -> &'static str {
+    match ty {
+        VarType::String => "a string",
+        VarType::List => "a list of strings",
+        VarType::Table => "a table of strings",
+    }
+}
+
+fn type_help(ty: VarType) -> &'static str {
+    match ty {
+        VarType::String => {
+            "write `default = \"...\"`, or declare `type = \"list\"` or `type = \"table\"`"
+        }
+        VarType::List => "write `default = [\"a\", \"b\"]`",
+        VarType::Table => "write `default = { a = \"1\", b = \"2\" }`",
+    }
+}
+
+fn var_example(ty: VarType, name: &str) -> String {
+    match ty {
+        VarType::String => format!("--var {name}=VALUE"),
+        VarType::List => format!("--var '{name}=[\"a\", \"b\"]'"),
+        VarType::Table => format!("--var '{name}={{ a = \"1\", b = \"2\" }}'"),
+    }
+}
+
+/// A declaration's default as a value of its type: strings, or lists and tables of strings.
+fn typed_default(ty: VarType, node: &Node) -> Option<Value> {
+    match (ty, &node.value) {
+        (VarType::String, NodeValue::Str(s)) => Some(Value::Str(s.clone())),
+        (VarType::List, NodeValue::Array(items)) => items
+            .iter()
+            .map(|n| n.as_str().map(|s| Value::Str(s.to_string())))
+            .collect::<Option<Vec<_>>>()
+            .map(Value::List),
+        (VarType::Table, NodeValue::Table(t)) => t
+            .iter()
+            .map(|(k, e)| {
+                e.node
+                    .as_str()
+                    .map(|s| (k.clone(), Value::Str(s.to_string())))
+            })
+            .collect::<Option<IndexMap<_, _>>>()
+            .map(Value::Map),
+        _ => None,
+    }
+}
+
+/// A `--var` value: a string as written; a list or table as a TOML value
+/// (`["a", "b"]`, `{ a = "1" }`) whose items are strings.
+pub fn parse_var(ty: VarType, text: &str) -> Option<Value> {
+    if ty == VarType::String {
+        return Some(Value::Str(text.to_string()));
+    }
+    let mut doc: toml::Table = toml::from_str(&format!("v = {text}")).ok()?;
+    let strings = |v: toml::Value| match v {
+        toml::Value::String(s) => Some(Value::Str(s)),
+        _ => None,
+    };
+    match (ty, doc.remove("v")?) {
+        (VarType::List, toml::Value::Array(items)) => items
+            .into_iter()
+            .map(strings)
+            .collect::<Option<Vec<_>>>()
+            .map(Value::List),
+        (VarType::Table, toml::Value::Table(t)) => t
+            .into_iter()
+            .map(|(k, v)| strings(v).map(|v| (k, v)))
+            .collect::<Option<IndexMap<_, _>>>()
+            .map(Value::Map),
+        _ => None,
+    }
+}
+
+/// The instances of a `for_each` resource: (key, value) pairs, from a literal list or
+/// table, or from a list or table variable. `None` when it cannot be known (reported).
+fn for_each_instances(
+    resource: &str,
+    entry: &Entry,
+    variables: &IndexMap<String, Variable>,
+    declared_variables: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Vec<(String, Value)>> {
+    let node = &entry.node;
+    // (key, value, where it is written)
+    let mut found: Vec<(String, Value, Span)> = Vec::new();
+    let mut ok = true;
+    match &node.value {
+        NodeValue::Array(items) => {
+            for item in items {
+                match &item.value {
+                    NodeValue::Str(s) => {
+                        found.push((s.clone(), Value::Str(s.clone()), item.span.clone()))
+                    }
+                    _ => {
+                        diagnostics.push(
+                            Diagnostic::error(format!(
+                                "`for_each` of `{resource}` must list strings"
+                            ))
+                            .at(
+                                &item.span,
+                                format!("expected a string, found {}", item.kind()),
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+        }
+        NodeValue::Table(table) => {
+            for (key, e) in table {
+                let value = match &e.node.value {
+                    NodeValue::Str(s) => Value::Str(s.clone()),
+                    NodeValue::Int(i) => Value::Int(*i),
+                    _ => {
+                        diagnostics.push(
+                            Diagnostic::error(format!(
+                                "`for_each` of `{resource}` must map keys to strings or integers"
+                            ))
+                            .at(
+                                &e.node.span,
+                                format!("expected a string, found {}", e.node.kind()),
+                            ),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                };
+                found.push((key.clone(), value, e.key_span.clone()));
+            }
+        }
+        NodeValue::Str(text) => {
+            let mut broken = Vec::new();
+            let parts = parse_template(node, text, &mut broken);
+            if !broken.is_empty() {
+                diagnostics.extend(broken);
+                return None;
+            }
+            let [Part::Ref(reference)] = &parts[..] else {
+                diagnostics.push(
+                    Diagnostic::error(format!("`for_each` of `{resource}` must be a list or a table"))
+                        .at(&node.span, "expected a list, a table or `\"${var.name}\"`, found a string")
+                        .help("write `for_each = [\"a\", \"b\"]`, `{ a = \"1\" }` or `\"${var.names}\"` with a list variable"),
+                );
+                return None;
+            };
+            let Target::Var(var) = &reference.target else {
+                diagnostics.push(
+                    Diagnostic::error(format!(
+                        "`for_each` of `{resource}` depends on a value unknown until apply"
+                    ))
+                    .at(&reference.span, "known only after apply")
+                    .note("the instances of a resource must be known when the plan is made")
+                    .help("use a list, a table, or a list or table variable"),
+                );
+                return None;
+            };
+            let Some(variable) = variables.get(var) else {
+                // A declared variable without a usable value was reported with the variables.
+                if declared_variables.contains(var) {
+                    return None;
+                }
+                diagnostics.push(
+                    Diagnostic::error(format!("unknown variable `{var}`"))
+                        .at(&reference.span, "not declared in `[variables]`")
+                        .suggest(var, variables.keys().map(String::as_str)),
+                );
+                return None;
+            };
+            if variable.sensitive {
+                diagnostics.push(
+                    Diagnostic::error(format!(
+                        "`for_each` of `{resource}` uses sensitive variable `{var}`"
+                    ))
+                    .at(&reference.span, "sensitive")
+                    .related(&variable.span, "declared sensitive here")
+                    .note(
+                        "the keys name the instances in plans and state, so they cannot be hidden",
+                    ),
+                );
+                return None;
+            }
+            match &variable.value {
+                Value::List(items) => {
+                    for item in items {
+                        let s = item.as_str().unwrap_or_default().to_string();
+                        found.push((s.clone(), item.clone(), reference.span.clone()));
+                    }
+                }
+                Value::Map(map) => {
+                    for (k, v) in map {
+                        found.push((k.clone(), v.clone(), reference.span.clone()));
+                    }
+                }
+                _ => {
+                    diagnostics.push(
+                        Diagnostic::error(format!(
+                            "`for_each` of `{resource}` must be a list or a table"
+                        ))
+                        .at(&reference.span, format!("variable `{var}` is a string"))
+                        .related(&variable.span, "declared here")
+                        .help("declare it with `type = \"list\"` or `type = \"table\"`"),
+                    );
+                    return None;
+                }
+            }
+        }
+        _ => {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "`for_each` of `{resource}` must be a list or a table"
+                ))
+                .at(
+                    &node.span,
+                    format!("expected a list or a table, found {}", node.kind()),
+                ),
+            );
+            return None;
+        }
+    }
+    let mut seen: IndexMap<String, Span> = IndexMap::new();
+    for (key, _, span) in &found {
+        if !valid_key(key) {
+            diagnostics.push(
+                Diagnostic::error(format!("invalid `for_each` key `{key}` in `{resource}`"))
+                    .at(
+                        span,
+                        "keys name instances: not empty, without `\"`, `\\`, `$`, `{`, `}`",
+                    )
+                    .note(format!(
+                        "the instance would be named `{}`",
+                        instance_name(resource, key)
+                    )),
+            );
+            ok = false;
+        } else if let Some(first) = seen.get(key) {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "duplicate key `{key}` in `for_each` of `{resource}`"
+                ))
+                .at(span, "this key is already used")
+                .related(first, "first used here")
+                .note("each key names one instance, so keys must be unique"),
+            );
+            ok = false;
+        } else {
+            seen.insert(key.clone(), span.clone());
+        }
+    }
+    ok.then(|| found.into_iter().map(|(k, v, _)| (k, v)).collect())
+}
+
 fn resource_decls(
     top: &Table,
     schemas: &[&'static Schema],
+    variables: &IndexMap<String, Variable>,
+    declared_variables: &[String],
     diagnostics: &mut Vec<Diagnostic>,
-) -> IndexMap<String, ResourceDecl> {
+) -> (IndexMap<String, ResourceDecl>, IndexMap<String, ForEach>) {
     let mut out = IndexMap::new();
+    let mut for_each = IndexMap::new();
     let Some(resources) = table_at(top, "resources", diagnostics) else {
-        return out;
+        return (out, for_each);
     };
     for (name, entry) in resources {
         if !valid_identifier(name) {
@@ -540,23 +879,68 @@ fn resource_decls(
             .filter(|(k, _)| !RESOURCE_META.contains(&k.as_str()))
             .map(|(k, e)| (k.clone(), e.clone()))
             .collect();
-        let mut refs = Vec::new();
+        let instances = match table.get("for_each") {
+            Some(entry) => {
+                let Some(instances) =
+                    for_each_instances(name, entry, variables, declared_variables, diagnostics)
+                else {
+                    continue;
+                };
+                for_each.insert(
+                    name.clone(),
+                    ForEach {
+                        keys: instances.iter().map(|(k, _)| k.clone()).collect(),
+                        span: entry.node.span.clone(),
+                        overrides: entry.node.overrides.clone(),
+                    },
+                );
+                instances
+                    .into_iter()
+                    .map(|(key, value)| (instance_name(name, &key), Some((key, value))))
+                    .collect()
+            }
+            None => vec![(name.clone(), None)],
+        };
+        // Broken references are reported once, from the resource as written (with
+        // `[each.key]` made an instance key, so that it is not reported).
         for attr in attributes.values() {
-            refs.extend(references(&attr.node, diagnostics));
+            if table.contains_key("for_each") {
+                let key = Value::Str("key".into());
+                references(&substitute_each(&attr.node, "key", &key), diagnostics);
+            } else {
+                references(&attr.node, diagnostics);
+            }
         }
-        out.insert(
-            name.clone(),
-            ResourceDecl {
-                name: name.clone(),
-                schema,
-                span: entry.key_span.clone(),
-                attributes,
-                depends_on,
-                references: refs,
-            },
-        );
+        for (instance, each) in instances {
+            let attributes: IndexMap<String, Entry> = match &each {
+                Some((key, value)) => attributes
+                    .iter()
+                    .map(|(k, e)| {
+                        let mut e = e.clone();
+                        e.node = substitute_each(&e.node, key, value);
+                        (k.clone(), e)
+                    })
+                    .collect(),
+                None => attributes.clone(),
+            };
+            let refs = attributes
+                .values()
+                .flat_map(|attr| references(&attr.node, &mut Vec::new()))
+                .collect();
+            out.insert(
+                instance.clone(),
+                ResourceDecl {
+                    name: instance,
+                    schema,
+                    span: entry.key_span.clone(),
+                    attributes,
+                    depends_on: depends_on.clone(),
+                    references: refs,
+                },
+            );
+        }
     }
-    out
+    (out, for_each)
 }
 
 fn type_names(schemas: &[&'static Schema]) -> Vec<&'static str> {
@@ -645,9 +1029,11 @@ fn check_resource_attributes(stack: &Stack, diagnostics: &mut Vec<Diagnostic>) {
             .iter()
             .map(|(k, e)| (k.as_str(), e))
             .collect();
+        // Instances are checked under the resource's name: a problem all of them share is
+        // reported once.
         check_attributes(
             decl.schema,
-            &decl.name,
+            split_instance(&decl.name).0,
             &entries,
             &decl.span,
             &scope,
@@ -697,7 +1083,10 @@ fn check_references(stack: &Stack, declared: &[String], diagnostics: &mut Vec<Di
         .chain(output_refs.iter());
     for reference in all {
         let broken_declaration = matches!(&reference.target, Target::Resource { name, .. }
-            if !stack.resources.contains_key(name) && declared.contains(name));
+            if !stack.resources.contains_key(name)
+                && declared.iter().any(|d| d == split_instance(name).0)
+                && !stack.resources.contains_key(split_instance(name).0)
+                && !stack.for_each.contains_key(split_instance(name).0));
         if broken_declaration {
             continue;
         }
@@ -707,15 +1096,16 @@ fn check_references(stack: &Stack, declared: &[String], diagnostics: &mut Vec<Di
     }
     for decl in stack.resources.values() {
         for (target, span) in &decl.depends_on {
-            if !stack.resources.contains_key(target) && declared.contains(target) {
+            let known = stack.resources.contains_key(target) || stack.for_each.contains_key(target);
+            if !known && declared.contains(target) {
                 continue;
-            } else if !stack.resources.contains_key(target) {
+            } else if !known {
                 diagnostics.push(
                     Diagnostic::error(format!("`depends_on` names unknown resource `{target}`"))
                         .at(span, "no resource with this name")
                         .suggest(target, stack.resources.keys().map(String::as_str)),
                 );
-            } else if *target == decl.name {
+            } else if *target == split_instance(&decl.name).0 {
                 diagnostics.push(
                     Diagnostic::error(format!("resource `{target}` depends on itself"))
                         .at(span, "remove this"),
@@ -750,6 +1140,74 @@ fn check_reference(stack: &Stack, reference: &Reference) -> Option<Diagnostic> {
                 )
                 .suggest(attr, AWS_FACTS.iter().copied()),
         ),
+        Target::Each(attr) if attr == "key" || attr == "value" => Some(
+            Diagnostic::error(format!("`${{each.{attr}}}` outside a `for_each` resource"))
+                .at(span, "there is no `each` here")
+                .help(
+                    "`each.key` and `each.value` are available only in a resource with `for_each`",
+                ),
+        ),
+        Target::Each(attr) => Some(
+            Diagnostic::error(format!("unknown `each` attribute `{attr}`"))
+                .at(span, "expected `each.key` or `each.value`")
+                .suggest(attr, ["key", "value"]),
+        ),
+        Target::Resource { name, .. } if stack.for_each.contains_key(name) => {
+            let keys = &stack.for_each[name].keys;
+            let example = keys.first().map_or("key", String::as_str);
+            Some(
+                Diagnostic::error(format!(
+                    "`{name}` has `for_each`: a reference must name one of its instances"
+                ))
+                .at(span, "no instance key")
+                .help(format!(
+                    "write `${{{}}}`",
+                    Target::Resource {
+                        name: instance_name(name, example),
+                        attribute: match &reference.target {
+                            Target::Resource { attribute, .. } => attribute.clone(),
+                            _ => unreachable!(),
+                        },
+                    }
+                ))
+                .related(&stack.for_each[name].span, "`for_each` is set here"),
+            )
+        }
+        Target::Resource { name, .. }
+            if !stack.resources.contains_key(name) && split_instance(name).1.is_some() =>
+        {
+            let (base, key) = split_instance(name);
+            let key = key.unwrap_or_default();
+            Some(match stack.for_each.get(base) {
+                Some(fe) => Diagnostic::error(format!("no instance `{name}`"))
+                    .at(span, format!("`{base}` has no key `{key}`"))
+                    .related(&fe.span, "its keys come from here")
+                    .suggest(key, fe.keys.iter().map(String::as_str))
+                    .note(format!(
+                        "`{base}` has: {}",
+                        if fe.keys.is_empty() {
+                            "no instances".to_string()
+                        } else {
+                            fe.keys.join(", ")
+                        }
+                    )),
+                None if stack.resources.contains_key(base) => {
+                    Diagnostic::error(format!("`{base}` has no `for_each`, so no instances"))
+                        .at(span, "instance key on a single resource")
+                        .help(format!("refer to it as `${{{base}.ATTRIBUTE}}`"))
+                }
+                None => Diagnostic::error(format!("unknown resource `{base}`"))
+                    .at(span, "no resource with this name")
+                    .suggest(
+                        base,
+                        stack
+                            .resources
+                            .keys()
+                            .map(|n| split_instance(n).0)
+                            .collect::<Vec<_>>(),
+                    ),
+            })
+        }
         Target::Resource { name, attribute } => match stack.resources.get(name) {
             None => Some(
                 Diagnostic::error(format!("unknown resource `{name}`"))
@@ -794,10 +1252,19 @@ fn build_graph(stack: &Stack) -> Graph {
             }
         }
         for (target, span) in &decl.depends_on {
-            if stack.resources.contains_key(target) && *target != decl.name {
+            if *target == split_instance(&decl.name).0 {
+                continue;
+            }
+            // `depends_on` a `for_each` resource: on every instance of it.
+            let targets = match stack.for_each.get(target) {
+                Some(fe) => fe.keys.iter().map(|k| instance_name(target, k)).collect(),
+                None if stack.resources.contains_key(target) => vec![target.clone()],
+                None => Vec::new(),
+            };
+            for to in targets {
                 graph.add_edge(Edge {
                     from: decl.name.clone(),
-                    to: target.clone(),
+                    to,
                     span: span.clone(),
                     kind: EdgeKind::DependsOn,
                 });
@@ -810,4 +1277,268 @@ fn build_graph(stack: &Stack) -> Graph {
 /// A variable declared in the file but without a usable value (already reported).
 fn declared_variable(stack: &Stack, name: &str) -> bool {
     stack.declared_variables.iter().any(|v| v == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_stack;
+
+    /// Loads `text` as a stack file with `--var` pairs: the stack, or the rendered errors.
+    fn load(text: &str, vars: &[(&str, &str)]) -> Result<Stack, String> {
+        load_files(&[("stack.toml", text)], vars)
+    }
+
+    /// Writes `files` into a fresh directory and loads the last one.
+    fn load_files(files: &[(&str, &str)], vars: &[(&str, &str)]) -> Result<Stack, String> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "strata-for-each-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let path = dir.join(files.last().unwrap().0);
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let result = load_stack(&path, &vars, crate::resources::SCHEMAS).map_err(|e| e.render());
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    const QUEUES: &str = r#"
+[stack]
+name = "fe"
+
+[variables.queues]
+type = "list"
+default = ["a", "b", "c"]
+
+[resources.queue]
+type = "sqs.queue"
+for_each = "${var.queues}"
+name = "${stack.name}-${each.key}"
+
+[resources.dlq]
+type = "sqs.queue"
+for_each = { a = 60, b = 120 }
+name = "${stack.name}-dlq-${each.key}"
+visibility_timeout_seconds = "${each.value}"
+depends_on = ["queue"]
+
+[resources.main]
+type = "sqs.queue"
+name = '${stack.name}-main-${queue["b"].arn}'
+
+[outputs]
+a_arn = '${queue["a"].arn}'
+"#;
+
+    #[test]
+    fn for_each_expands_a_list_variable_and_a_table_into_named_instances() {
+        let stack = load(QUEUES, &[]).unwrap();
+        let names: Vec<&str> = stack.resources.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "queue[\"a\"]",
+                "queue[\"b\"]",
+                "queue[\"c\"]",
+                "dlq[\"a\"]",
+                "dlq[\"b\"]",
+                "main"
+            ]
+        );
+        let name = &stack.resources["queue[\"b\"]"].attributes["name"].node;
+        assert_eq!(name.as_str(), Some("${stack.name}-b"));
+        let timeout = &stack.resources["dlq[\"b\"]"].attributes["visibility_timeout_seconds"];
+        assert!(matches!(timeout.node.value, NodeValue::Int(120)));
+        // Table values written as strings are converted where the schema wants an integer,
+        // as a reference's value is; one out of range is reported.
+        let text = QUEUES.replace("{ a = 60, b = 120 }", "{ a = \"60\", b = \"120\" }");
+        let stack = load(&text, &[]).unwrap();
+        let node = &stack.resources["dlq[\"b\"]"].attributes["visibility_timeout_seconds"].node;
+        assert_eq!(node.as_str(), Some("120"));
+        let text = QUEUES.replace("{ a = 60, b = 120 }", "{ a = \"60\", b = \"50000\" }");
+        let err = load(&text, &[]).err().unwrap();
+        assert!(
+            err.contains("error: invalid value for `dlq.visibility_timeout_seconds`"),
+            "{err}"
+        );
+        // depends_on a for_each resource: on each of its instances.
+        let deps: Vec<&str> = stack.graph.dependencies("dlq[\"a\"]").collect();
+        assert_eq!(deps.len(), 3, "{deps:?}");
+        let deps: Vec<&str> = stack.graph.dependencies("main").collect();
+        assert_eq!(deps, ["queue[\"b\"]"]);
+        assert_eq!(stack.for_each["queue"].keys, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_child_stack_overrides_for_each_and_explain_says_so() {
+        let parent = "[stack]\nname = \"fe\"\n[resources.q]\ntype = \"sqs.queue\"\nfor_each = { a = \"1\", b = \"2\" }\nname = \"${each.key}-${each.value}\"\n";
+        let child = "extends = \"parent.toml\"\n[resources.q]\nfor_each = { c = \"3\" }\n";
+        let stack = load_files(&[("parent.toml", parent), ("child.toml", child)], &[]).unwrap();
+        assert_eq!(stack.resources.keys().collect::<Vec<_>>(), ["q[\"c\"]"]);
+        assert_eq!(
+            stack.resources["q[\"c\"]"].attributes["name"].node.as_str(),
+            Some("c-3")
+        );
+        let explained = crate::config::explain::explain(&stack);
+        assert!(
+            explained.contains("for_each key \"c\"")
+                && explained.contains("child.toml:3 (overrides ")
+                && explained.contains("parent.toml:5)"),
+            "{explained}"
+        );
+    }
+
+    #[test]
+    fn an_instance_refers_to_the_instance_of_the_same_key() {
+        let text = r#"
+[stack]
+name = "fe"
+[resources.queue]
+type = "sqs.queue"
+for_each = ["a", "b"]
+name = "${each.key}"
+[resources.dlq]
+type = "sqs.queue"
+for_each = ["a", "b"]
+name = "${each.key}-dlq"
+redrive_policy = { dead_letter_queue = '${queue[each.key].arn}', max_receive_count = 3 }
+"#;
+        let stack = load(text, &[]).unwrap();
+        let deps: Vec<&str> = stack.graph.dependencies("dlq[\"b\"]").collect();
+        assert_eq!(deps, ["queue[\"b\"]"]);
+        // Outside a for_each resource `[each.key]` is no reference.
+        let text = text.replace(
+            "for_each = [\"a\", \"b\"]\nname = \"${each.key}-dlq\"",
+            "name = \"dlq\"",
+        );
+        let err = load(&text, &[]).err().unwrap();
+        assert!(
+            err.contains("error: invalid reference `${queue[each.key].arn}`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_list_var_on_the_command_line_replaces_the_default() {
+        let stack = load(QUEUES, &[("queues", r#"["a", "b"]"#)]).unwrap();
+        assert!(stack.resources.contains_key("queue[\"b\"]"));
+        assert!(!stack.resources.contains_key("queue[\"c\"]"));
+        // ... and `main` now refers to a missing instance.
+        let err = load(QUEUES, &[("queues", r#"["a"]"#)]).err().unwrap();
+        assert!(err.contains("error: no instance `queue[\"b\"]`"), "{err}");
+        assert!(err.contains("note: `queue` has: a"), "{err}");
+    }
+
+    #[test]
+    fn a_list_var_that_is_not_toml_is_refused_with_the_syntax() {
+        let err = load(QUEUES, &[("queues", "a,b")]).err().unwrap();
+        assert!(
+            err.contains("error: --var queues=a,b: variable `queues` is a list"),
+            "{err}"
+        );
+        assert!(err.contains(r#"--var 'queues=["a", "b"]'"#), "{err}");
+        assert!(
+            err.contains("could not load the stack due to 1 previous error"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn parse_var_reads_lists_and_tables_as_toml_values() {
+        assert_eq!(
+            parse_var(VarType::List, r#"["x","y"]"#),
+            Some(Value::List(vec![
+                Value::Str("x".into()),
+                Value::Str("y".into())
+            ]))
+        );
+        assert_eq!(
+            parse_var(VarType::Table, r#"{ x = "1" }"#),
+            Some(Value::Map(
+                [("x".to_string(), Value::Str("1".into()))]
+                    .into_iter()
+                    .collect()
+            ))
+        );
+        assert_eq!(parse_var(VarType::List, "[1, 2]"), None);
+        assert_eq!(parse_var(VarType::Table, r#"["x"]"#), None);
+        assert_eq!(
+            parse_var(VarType::String, "[x"),
+            Some(Value::Str("[x".into()))
+        );
+    }
+
+    #[test]
+    fn for_each_diagnostics() {
+        let base = "[stack]\nname = \"fe\"\n";
+        let cases: &[(&str, &str)] = &[
+            (
+                "[resources.q]\ntype = \"sqs.queue\"\nfor_each = [\"a\", \"a\"]\nname = \"${each.key}\"\n",
+                "duplicate key `a` in `for_each` of `q`",
+            ),
+            (
+                "[resources.q]\ntype = \"sqs.queue\"\nname = \"${each.value}\"\n",
+                "`${each.value}` outside a `for_each` resource",
+            ),
+            (
+                "[resources.q]\ntype = \"sqs.queue\"\nfor_each = [\"a\"]\nname = \"${each.kee}\"\n",
+                "unknown `each` attribute `kee`",
+            ),
+            (
+                "[resources.p]\ntype = \"sqs.queue\"\nname = \"p\"\n[resources.q]\ntype = \"sqs.queue\"\nfor_each = \"${p.arn}\"\nname = \"${each.key}\"\n",
+                "`for_each` of `q` depends on a value unknown until apply",
+            ),
+            (
+                "[resources.q]\ntype = \"sqs.queue\"\nfor_each = [\"a\"]\nname = \"${each.key}\"\n[outputs]\nx = \"${q.arn}\"\n",
+                "`q` has `for_each`: a reference must name one of its instances",
+            ),
+            (
+                "[resources.q]\ntype = \"sqs.queue\"\nfor_each = [\"a\"]\nname = \"${each.key}\"\n[outputs]\nx = '${q[\"b\"].arn}'\n",
+                "no instance `q[\"b\"]`",
+            ),
+            (
+                "[resources.q]\ntype = \"sqs.queue\"\nname = \"q\"\n[outputs]\nx = '${q[\"b\"].arn}'\n",
+                "`q` has no `for_each`, so no instances",
+            ),
+            (
+                "[resources.q]\ntype = \"sqs.queue\"\nfor_each = [\"a\\\"b\"]\nname = \"${each.key}\"\n",
+                "invalid `for_each` key `a\"b` in `q`",
+            ),
+            (
+                "[resources.q]\ntype = \"sqs.queue\"\nfor_each = 3\nname = \"${each.key}\"\n",
+                "`for_each` of `q` must be a list or a table",
+            ),
+            (
+                "[variables.v]\ntype = \"list\"\ndefault = [\"a\"]\nsensitive = true\n[resources.q]\ntype = \"sqs.queue\"\nfor_each = \"${var.v}\"\nname = \"${each.key}\"\n",
+                "`for_each` of `q` uses sensitive variable `v`",
+            ),
+            (
+                "[variables.v]\ntype = \"list\"\ndefault = [\"a\"]\n[resources.q]\ntype = \"sqs.queue\"\nfor_each = \"${var.w}\"\nname = \"${each.key}\"\n",
+                "unknown variable `w`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let Err(err) = load(&format!("{base}{text}"), &[]) else {
+                panic!("`{expected}`: the stack loaded");
+            };
+            assert!(
+                err.contains(&format!("error: {expected}\n")),
+                "expected `{expected}` in:\n{err}"
+            );
+            assert!(
+                err.contains("due to 1 previous error"),
+                "one error only for `{expected}`:\n{err}"
+            );
+        }
+    }
 }

@@ -118,7 +118,9 @@ fn render_resource(out: &mut String, rp: &ResourcePlan, style: Style) {
         "{} resource \"{}\" \"{}\" {{",
         pad_symbol(&style.action(rp.action), rp.action),
         rp.type_name,
-        rp.name
+        // An instance of a `for_each` resource shows its resource's name, as Terraform
+        // does; the heading above gives the instance.
+        crate::config::expr::split_instance(&rp.name).0
     );
     if let Some(id) = &rp.id {
         let _ = writeln!(out, "        id = {id:?}");

@@ -10,6 +10,7 @@ mod crash;
 mod credentials;
 mod engine;
 mod faults;
+mod for_each;
 mod lost_replies;
 mod realism;
 mod remote_state;

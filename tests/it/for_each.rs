@@ -1,0 +1,181 @@
+//! `for_each`: one declaration, one queue per key of a list variable, addressed
+//! `queue["key"]` in plans, state and outputs; a key removed with `--var` deletes only its
+//! instance.
+
+use std::path::Path;
+
+use crate::common::{Emulator, assert_exit, output_of, read_state, run, stdout};
+use serde_json::Value as Json;
+
+const STACK: &str = r#"
+[stack]
+name = "fanout"
+
+[variables.stage]
+default = "dev"
+
+[variables.queues]
+type = "list"
+default = ["a", "b", "c"]
+
+[resources.queue]
+type = "sqs.queue"
+for_each = "${var.queues}"
+name = "${stack.name}-${var.stage}-${each.key}"
+visibility_timeout_seconds = 45
+
+[outputs]
+a_url = '${queue["a"].url}'
+"#;
+
+async fn queue_names(clients: &strata::aws::Clients) -> Vec<String> {
+    let out = clients.sqs.list_queues().send().await.unwrap();
+    let mut names: Vec<String> = out
+        .queue_urls()
+        .iter()
+        .map(|u| u.rsplit('/').next().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// (address, action) of every resource in `plan --json`.
+fn actions(dir: &Path, emulator: &Emulator, stack: &str, extra: &[&str]) -> Vec<(String, String)> {
+    let plan: Json = crate::common::plan_json(dir, emulator, stack, extra);
+    let mut out: Vec<(String, String)> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["address"].as_str().unwrap().to_string(),
+                r["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The resource names in the state file (none when destroy removed the file).
+fn state_names(dir: &Path) -> Vec<String> {
+    if !dir.join(".strata/fanout-dev.state.json").exists() {
+        return Vec::new();
+    }
+    let state = read_state(dir, "fanout", "dev");
+    let mut names: Vec<String> = state["resources"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn for_each_over_a_list_variable_creates_removes_and_destroys_instances_by_key() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = dir.join("fanout.toml");
+    std::fs::write(&stack, STACK).unwrap();
+    let stack = stack.display().to_string();
+
+    // The plan creates one queue per key, each addressed by its key.
+    let q = |k: &str| format!("sqs.queue.queue[\"{k}\"]");
+    assert_eq!(
+        actions(dir, &emulator, &stack, &[]),
+        [
+            (q("a"), "create".to_string()),
+            (q("b"), "create".to_string()),
+            (q("c"), "create".to_string()),
+        ]
+    );
+    let out = run(dir, &emulator, &["plan", &stack]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("sqs.queue.queue[\"b\"]"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = run(dir, &emulator, &["apply", &stack, "--auto-approve"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("Resources: 3 added, 0 changed, 0 destroyed."),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        queue_names(&clients).await,
+        ["fanout-dev-a", "fanout-dev-b", "fanout-dev-c"]
+    );
+    assert_eq!(
+        state_names(dir),
+        ["queue[\"a\"]", "queue[\"b\"]", "queue[\"c\"]"]
+    );
+    // Each instance got the shared attributes.
+    let state = read_state(dir, "fanout", "dev");
+    let b_url = state["resources"]["queue[\"b\"]"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let attrs = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&b_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attrs
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout))
+            .map(String::as_str),
+        Some("45")
+    );
+
+    // The output names one instance.
+    let a_url = output_of(dir, &stack, "a_url", &[]);
+    assert!(a_url.ends_with("/fanout-dev-a"), "{a_url}");
+    assert_eq!(
+        Some(a_url.as_str()),
+        state["resources"]["queue[\"a\"]"]["id"].as_str()
+    );
+
+    // Without `b`: the plan deletes only that instance, the others stay as they are.
+    let without_b = ["--var", r#"queues=["a", "c"]"#];
+    assert_eq!(
+        actions(dir, &emulator, &stack, &without_b),
+        [
+            (q("a"), "no_op".to_string()),
+            (q("b"), "delete".to_string()),
+            (q("c"), "no_op".to_string()),
+        ]
+    );
+    let mut args = vec!["apply", stack.as_str(), "--auto-approve"];
+    args.extend(without_b);
+    let out = run(dir, &emulator, &args);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("Resources: 0 added, 0 changed, 1 destroyed."),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        queue_names(&clients).await,
+        ["fanout-dev-a", "fanout-dev-c"]
+    );
+    assert_eq!(state_names(dir), ["queue[\"a\"]", "queue[\"c\"]"]);
+
+    // Destroy leaves nothing.
+    let mut args = vec!["destroy", stack.as_str(), "--auto-approve"];
+    args.extend(without_b);
+    let out = run(dir, &emulator, &args);
+    assert_exit(&out, 0);
+    assert_eq!(queue_names(&clients).await, Vec::<String>::new());
+    assert_eq!(state_names(dir), Vec::<String>::new());
+}
