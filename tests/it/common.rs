@@ -18,11 +18,22 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start() -> Emulator {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // A free port that no other test of this run was given: the kernel can hand the
+        // same free port to two tests starting at once, and the second would then share
+        // (and lose, when the first stops it) the first one's emulator.
+        static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+        let port = loop {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut given = GIVEN.lock().unwrap();
+            if !given.contains(&port) {
+                given.push(port);
+                break port;
+            }
+        };
         let out = Command::new(repo().join("scripts/local-aws"))
             .args(["start", "--port", &port.to_string()])
             .output()
