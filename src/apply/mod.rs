@@ -112,9 +112,14 @@ pub async fn apply(
         state: tokio::sync::Mutex::new(state),
         store,
     });
-    // Record what the plan read, and forget what is already gone.
+    // Record renames, what the plan read, and forget what is already gone.
     recorder
         .update(|state| {
+            for rp in &plan.resources {
+                if let Some(old) = &rp.moved_from {
+                    state.rename(old, &rp.name);
+                }
+            }
             for rp in &plan.resources {
                 match (&rp.reason, &rp.before) {
                     (ActionReason::AlreadyGone | ActionReason::DeletedOutsideStrata, _) => {

@@ -90,6 +90,9 @@ pub struct ResourceDecl {
     pub attributes: IndexMap<String, Entry>,
     pub depends_on: Vec<(String, Span)>,
     pub references: Vec<Reference>,
+    /// `moved_from = "old_name"`: the resource was called `old_name`, and the object the
+    /// state records under that name is this resource's (renamed, not replaced).
+    pub moved_from: Option<(String, Span)>,
 }
 
 pub struct OutputDecl {

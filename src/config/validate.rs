@@ -28,7 +28,7 @@ const TOP_LEVEL: &[&str] = &[
     "outputs",
 ];
 const BACKEND_KEYS: &[&str] = &["bucket", "key", "region"];
-const RESOURCE_META: &[&str] = &["type", "depends_on", "for_each"];
+const RESOURCE_META: &[&str] = &["type", "depends_on", "for_each", "moved_from"];
 const VARIABLE_KEYS: &[&str] = &["type", "default", "description", "allowed", "sensitive"];
 const VARIABLE_TYPES: &[&str] = &["string", "list", "table"];
 const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
@@ -92,6 +92,7 @@ pub fn validate(
 
     check_resource_attributes(&stack, &mut diagnostics);
     check_references(&stack, &declared, &mut diagnostics);
+    check_moves(&stack, &mut diagnostics);
     stack.graph = build_graph(&stack);
     if let Err(cycle) = stack.graph.order() {
         diagnostics.push(cycle.diagnostic());
@@ -874,6 +875,7 @@ fn resource_decls(
             continue;
         };
         let depends_on = depends_on(table, diagnostics);
+        let moved_from = moved_from(name, table, diagnostics);
         let attributes: IndexMap<String, Entry> = table
             .iter()
             .filter(|(k, _)| !RESOURCE_META.contains(&k.as_str()))
@@ -936,6 +938,7 @@ fn resource_decls(
                     attributes,
                     depends_on: depends_on.clone(),
                     references: refs,
+                    moved_from: moved_from.clone(),
                 },
             );
         }
@@ -950,6 +953,36 @@ fn type_names(schemas: &[&'static Schema]) -> Vec<&'static str> {
 fn valid_identifier(name: &str) -> bool {
     name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `moved_from = "old_name"`: a former name of this resource (not of a `for_each` one).
+fn moved_from(
+    name: &str,
+    table: &Table,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<(String, Span)> {
+    let entry = table.get("moved_from")?;
+    let old = string_at(entry, &format!("{name}.moved_from"), diagnostics)?;
+    if table.contains_key("for_each") {
+        diagnostics.push(
+            Diagnostic::error("`moved_from` cannot be used with `for_each`")
+                .at(&entry.node.span, "rename the instances one by one instead"),
+        );
+        return None;
+    }
+    if old == name || !valid_identifier(&old) {
+        diagnostics.push(
+            Diagnostic::error(format!(
+                "`moved_from` of `{name}` must name its former name"
+            ))
+            .at(
+                &entry.node.span,
+                "expected another resource name: letters, digits and underscores",
+            ),
+        );
+        return None;
+    }
+    Some((old, entry.node.span.clone()))
 }
 
 fn depends_on(table: &Table, diagnostics: &mut Vec<Diagnostic>) -> Vec<(String, Span)> {
@@ -1067,6 +1100,33 @@ pub fn validation_scope(stack: &Stack) -> BaseScope<'_, impl Fn(&str, &str) -> V
             };
             evaluate(&entry.node, &inner)
         },
+    }
+}
+
+/// A former name must not be a name the stack still declares, nor claimed twice.
+fn check_moves(stack: &Stack, diagnostics: &mut Vec<Diagnostic>) {
+    let mut claimed: IndexMap<&str, &str> = IndexMap::new();
+    for decl in stack.resources.values() {
+        let Some((old, span)) = &decl.moved_from else {
+            continue;
+        };
+        if stack.resources.contains_key(old) {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "`{}` moves from `{old}`, which the stack still declares",
+                    decl.name
+                ))
+                .at(span, "a former name must not be declared any more"),
+            );
+        } else if let Some(first) = claimed.insert(old, &decl.name) {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "`{old}` cannot move to both `{first}` and `{}`",
+                    decl.name
+                ))
+                .at(span, "one resource takes over a former name"),
+            );
+        }
     }
 }
 

@@ -357,7 +357,10 @@ pub async fn check_saved_plan_live(
         .iter()
         .filter(|rp| rp.action != Action::NoOp && !matches!(rp.reason, ActionReason::Destroy));
     let reads = touched.filter_map(|rp| {
-        let recorded = state.resources.get(&rp.name)?;
+        let recorded = state
+            .resources
+            .get(&rp.name)
+            .or_else(|| state.resources.get(rp.moved_from.as_deref()?))?;
         Some(async move {
             let now = read_recorded(aws, recorded).await?;
             Ok::<_, AwsError>(drift(rp, now))

@@ -140,6 +140,28 @@ pub async fn plan(
             return Err(PlanError::Unsupported(unsupported));
         }
     }
+    // Renamed resources (`moved_from`) are planned under their new names, from the object
+    // the state records under the old one.
+    let mut moved = HashMap::new();
+    let renamed;
+    let state = if destroy {
+        state
+    } else {
+        let mut copy = state.clone();
+        for decl in stack.resources.values() {
+            if let Some((old, _)) = &decl.moved_from
+                && copy
+                    .resources
+                    .get(old)
+                    .is_some_and(|r| r.type_name == decl.type_name())
+                && copy.rename(old, &decl.name)
+            {
+                moved.insert(decl.name.clone(), old.clone());
+            }
+        }
+        renamed = copy;
+        &renamed
+    };
     // Destroy needs no refresh: deleting what is already gone counts as done, and state
     // holds what each delete needs. That spares a full read of every resource.
     let refreshed = if destroy {
@@ -158,6 +180,9 @@ pub async fn plan(
             partition: &identity.partition,
         };
         resources = plan_stack(stack, state, &refreshed, &facts)?;
+        for rp in &mut resources {
+            rp.moved_from = moved.remove(&rp.name);
+        }
     }
     // Resources in state that the stack no longer declares are deleted, dependents first.
     for name in delete_order(state, |name| !destroy && stack.resources.contains_key(name)) {
@@ -181,6 +206,7 @@ pub async fn plan(
             before: live.cloned().flatten(),
             after: None,
             dependencies: r.dependencies.clone(),
+            moved_from: None,
         });
     }
     Ok(Plan {
@@ -317,6 +343,7 @@ fn plan_stack(
             before: live.cloned(),
             after: action.writes().then(|| desired.clone()),
             dependencies,
+            moved_from: None,
         });
         desired_by_name.insert(name.clone(), desired);
     }

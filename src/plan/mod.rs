@@ -167,6 +167,10 @@ pub struct ResourcePlan {
     pub after: Option<Attrs>,
     /// The resources this one depends on in the stack (recorded in state for destroy).
     pub dependencies: Vec<String>,
+    /// The name the state records it under, when the stack renamed it (`moved_from`): apply
+    /// renames it in state instead of replacing the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
 }
 
 impl ResourcePlan {
@@ -194,7 +198,9 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.resources.iter().any(|r| r.action != Action::NoOp)
+        self.resources
+            .iter()
+            .any(|r| r.action != Action::NoOp || r.moved_from.is_some())
     }
 
     pub fn get(&self, name: &str) -> Option<&ResourcePlan> {

@@ -122,6 +122,31 @@ pub enum StateError {
 }
 
 impl State {
+    /// Records the object of `old` under `new` (a resource renamed in the stack), with every
+    /// recorded dependency on it following. Nothing happens unless `old` is recorded and
+    /// `new` is not.
+    pub fn rename(&mut self, old: &str, new: &str) -> bool {
+        if self.resources.contains_key(new) {
+            return false;
+        }
+        let Some(index) = self.resources.get_index_of(old) else {
+            return false;
+        };
+        let (_, entry) = self
+            .resources
+            .shift_remove_index(index)
+            .expect("index exists");
+        self.resources.shift_insert(index, new.to_string(), entry);
+        for resource in self.resources.values_mut() {
+            for dep in &mut resource.dependencies {
+                if dep == old {
+                    *dep = new.to_string();
+                }
+            }
+        }
+        true
+    }
+
     pub fn new(stack: &str, stage: &str) -> State {
         State {
             version: FORMAT_VERSION,

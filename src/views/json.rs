@@ -32,6 +32,7 @@ fn resource_json(rp: &ResourcePlan) -> Json {
         "action_reason": rp.reason,
         "id": rp.id,
         "declared_at": rp.declared_at,
+        "moved_from": rp.moved_from,
         "changes": rp.changes.iter().map(change_json).collect::<Vec<_>>(),
     })
 }

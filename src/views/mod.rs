@@ -60,7 +60,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
     let changing: Vec<&ResourcePlan> = plan
         .resources
         .iter()
-        .filter(|r| r.action != Action::NoOp)
+        .filter(|r| r.action != Action::NoOp || r.moved_from.is_some())
         .collect();
     if changing.is_empty() {
         let forgotten = plan
@@ -98,14 +98,27 @@ pub fn summary(plan: &Plan) -> String {
 
 fn render_resource(out: &mut String, rp: &ResourcePlan, style: Style) {
     let address = format!("{}.{}", rp.type_name, rp.name);
+    let moved = rp
+        .moved_from
+        .as_ref()
+        .map(|old| format!("{}.{old}", rp.type_name));
     let what = match rp.action {
         Action::Create => "will be created".to_string(),
         Action::Update => "will be updated in place".to_string(),
         Action::Replace => "must be replaced".to_string(),
         Action::Delete => "will be destroyed".to_string(),
-        Action::NoOp => return,
+        Action::NoOp => {
+            // Only renamed in state: nothing changes in AWS.
+            if let Some(old) = &moved {
+                let _ = writeln!(out, "  # {} has moved from {old}\n", style.bold(&address));
+            }
+            return;
+        }
     };
     let mut heading = format!("  # {} {what}", style.bold(&address));
+    if let Some(old) = &moved {
+        let _ = write!(heading, " (moved from {old})");
+    }
     if let Some(note) = rp.reason.note() {
         let _ = write!(heading, " ({note})");
     }

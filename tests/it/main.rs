@@ -12,6 +12,7 @@ mod engine;
 mod faults;
 mod for_each;
 mod lost_replies;
+mod moved;
 mod realism;
 mod remote_state;
 mod resource_fixes;
