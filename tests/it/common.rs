@@ -18,6 +18,17 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start() -> Emulator {
+        Emulator::start_with(&[])
+    }
+
+    /// An emulator that evaluates IAM for every call (`AUTH=true`), as AWS does: keys it
+    /// does not know are refused, and a user gets only what its policies allow. `test`/`test`
+    /// is the account root.
+    pub fn strict() -> Emulator {
+        Emulator::start_with(&[("AUTH", "true")])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Emulator {
         // A free port that no other test of this run was given: the kernel can hand the
         // same free port to two tests starting at once, and the second would then share
         // (and lose, when the first stops it) the first one's emulator.
@@ -36,6 +47,7 @@ impl Emulator {
         };
         let out = Command::new(repo().join("scripts/local-aws"))
             .args(["start", "--port", &port.to_string()])
+            .envs(env.iter().copied())
             .output()
             .expect("scripts/local-aws runs");
         assert!(

@@ -4,12 +4,11 @@
 //! before any request. And a bucket in another region is reported with its region.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    Emulator, Proxy, assert_exit, files_under, planned_changes, repo, run, stderr, stdout,
-    strata_command,
+    Emulator, Proxy, assert_exit, files_under, planned_changes, run, stderr, stdout, strata_command,
 };
 
 /// The state files under DIR/.strata.
@@ -251,32 +250,9 @@ fn a_failing_credential_process_is_run_once_and_reported_with_its_message() {
     assert_eq!(proxy.stats()["total"], 0, "{}", proxy.stats());
 }
 
-/// An emulator that evaluates IAM for every call (`AUTH=true`): keys it does not know are
-/// refused, as AWS refuses them. `test`/`test` is the account root.
-fn strict_emulator() -> Emulator {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let out = Command::new(repo().join("scripts/local-aws"))
-        .args(["start", "--port", &port.to_string()])
-        .env("AUTH", "true")
-        .output()
-        .expect("scripts/local-aws runs");
-    assert!(
-        out.status.success(),
-        "emulator did not start: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let endpoint = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    assert_eq!(endpoint, format!("http://127.0.0.1:{port}"));
-    Emulator { port, endpoint }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_the_account_does_not_know_are_reported_as_invalid_credentials() {
-    let emulator = strict_emulator();
+    let emulator = Emulator::strict();
     let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYNOTASECRET";
     let home = Home::new(
         "[profile stale]\nregion = us-east-1\n\n[profile root]\nregion = us-east-1\n",

@@ -641,3 +641,62 @@ async fn state_commands_round_trip_through_s3_and_the_local_directory() {
     );
     assert_exit(&out, 0);
 }
+
+/// On an emulator that enforces IAM: credentials without S3 permissions on the state bucket
+/// get an error naming the bucket and the permissions strata needs, and write nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_without_access_to_the_state_bucket_are_told_what_is_needed() {
+    let emulator = Emulator::strict();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // The account root (test/test) bootstraps the bucket and makes a user that may do
+    // everything but S3.
+    bootstrap(dir, &emulator, BUCKET);
+    let root = emulator.clients().await;
+    root.iam
+        .create_user()
+        .user_name("no-s3")
+        .send()
+        .await
+        .unwrap();
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["sts:GetCallerIdentity", "sqs:*"], "Resource": "*"}
+        ]
+    });
+    root.iam
+        .put_user_policy()
+        .user_name("no-s3")
+        .policy_name("no-s3")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = root
+        .iam
+        .create_access_key()
+        .user_name("no-s3")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let stack = working_copy(dir, BUCKET);
+    let out = crate::common::strata_command(
+        dir,
+        &["plan", &s(&stack), "--endpoint-url", &emulator.endpoint],
+    )
+    .env("AWS_ACCESS_KEY_ID", key.access_key_id())
+    .env("AWS_SECRET_ACCESS_KEY", key.secret_access_key())
+    .output()
+    .unwrap();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("access denied to the state bucket `{BUCKET}`"))
+            && err.contains("s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket"),
+        "{err}"
+    );
+    assert_eq!(object(&root, KEY).await, None, "nothing was written");
+}
