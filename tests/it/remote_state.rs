@@ -700,3 +700,70 @@ async fn credentials_without_access_to_the_state_bucket_are_told_what_is_needed(
     );
     assert_eq!(object(&root, KEY).await, None, "nothing was written");
 }
+
+/// A state of 10,000 resources goes to S3 and comes back whole (`state push`, then
+/// `state pull`); the sizes and times are printed for BENCHMARKS.md.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_of_ten_thousand_resources_round_trips_through_s3() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    bootstrap(d, &emulator, BUCKET);
+    let stack = s(&working_copy(d, BUCKET));
+    let resources: serde_json::Map<String, Json> = (0..10_000)
+        .map(|i| {
+            let name = format!("storage-dev-q{i:05}");
+            let url = format!("https://sqs.us-east-1.amazonaws.com/000000000000/{name}");
+            (
+                format!("queue_{i:05}"),
+                serde_json::json!({
+                    "type": "sqs.queue",
+                    "id": url,
+                    "attributes": {
+                        "name": name, "url": url,
+                        "arn": format!("arn:aws:sqs:us-east-1:000000000000:{name}"),
+                        "visibility_timeout_seconds": 30, "message_retention_seconds": 345600,
+                        "delay_seconds": 0, "maximum_message_size": 262144,
+                        "receive_wait_time_seconds": 0, "fifo_queue": false,
+                        "tags": {"stack": "storage", "stage": "dev"}
+                    },
+                    "dependencies": []
+                }),
+            )
+        })
+        .collect();
+    let state = serde_json::json!({
+        "version": 1, "serial": 1, "lineage": "big-state-lineage", "stack": "storage",
+        "stage": "dev", "resources": resources, "outputs": {}
+    });
+    let file = d.join("big.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    let size = std::fs::metadata(&file).unwrap().len();
+
+    let start = std::time::Instant::now();
+    let out = run(
+        d,
+        &emulator,
+        &["state", "push", &stack, &s(&file), "--force"],
+    );
+    let push = start.elapsed();
+    assert_exit(&out, 0);
+    let start = std::time::Instant::now();
+    let out = run(d, &emulator, &["state", "pull", &stack]);
+    let pull = start.elapsed();
+    assert_exit(&out, 0);
+    let pulled: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pulled["resources"], state["resources"]);
+    assert_eq!(pulled["lineage"], "big-state-lineage");
+    assert_eq!(
+        remote_state(&clients).await["resources"],
+        state["resources"]
+    );
+    eprintln!(
+        "10,000-resource state: {:.1} MB; push {:.2} s, pull {:.2} s (each a whole strata run)",
+        size as f64 / 1e6,
+        push.as_secs_f64(),
+        pull.as_secs_f64()
+    );
+}
