@@ -185,6 +185,13 @@ enum Command {
         #[arg(long, value_name = "URL")]
         endpoint_url: Option<String>,
     },
+    /// Print shell completions: `strata completions bash > /etc/bash_completion.d/strata`.
+    Completions {
+        /// The shell: bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `strata man > strata.1`.
+    Man,
     /// Remove a state lock left by a process that is gone.
     ForceUnlock {
         #[command(flatten)]
@@ -331,9 +338,33 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
+/// Writes generated text to standard output; a reader that went away is not an error.
+fn print_bytes(text: &[u8]) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    match std::io::stdout().write_all(text) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Completions { shell } => {
+            // Generated into memory first: clap_complete panics on a write error (a closed
+            // pipe), printing is ours to fail cleanly.
+            let mut text = Vec::new();
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "strata", &mut text);
+            print_bytes(&text)
+        }
+        Command::Man => {
+            let mut text = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut text)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| print_bytes(&text))
+        }
         Command::Validate { stack, explain } => validate::validate(&stack, explain),
         Command::Graph { stack } => validate::graph(&stack),
         Command::Plan {

@@ -6,6 +6,7 @@ mod common;
 mod accounts;
 mod bad_input;
 mod chain;
+mod cli;
 mod crash;
 mod credentials;
 mod engine;
