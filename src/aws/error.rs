@@ -57,6 +57,18 @@ const EXPIRED_CREDENTIALS: &[&str] = &[
     "TokenRefreshRequired",
 ];
 
+/// Codes for a call the credentials are not allowed to make.
+const ACCESS_DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "AuthorizationError",
+    "UnauthorizedOperation",
+    "AuthorizationErrorException",
+];
+
+/// Appended to an access-denied answer: where to find what the stack needs.
+pub const ACCESS_DENIED_HINT: &str = " (the credentials in use may not make this call; `strata policy STACK_FILE` lists the IAM permissions the stack needs)";
+
 const THROTTLING: &[&str] = &[
     "Throttling",
     "ThrottlingException",
@@ -148,7 +160,10 @@ impl AwsError {
             | SdkError::DispatchFailure(_) => (None, None, ErrorKind::Transient),
             _ => (None, None, ErrorKind::Local),
         };
-        let message = describe(&err);
+        let mut message = describe(&err);
+        if code.as_deref().is_some_and(|c| ACCESS_DENIED.contains(&c)) {
+            message.push_str(ACCESS_DENIED_HINT);
+        }
         AwsError {
             operation,
             code,

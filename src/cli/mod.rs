@@ -4,6 +4,7 @@
 
 mod chain;
 mod deploy;
+mod policy;
 mod state;
 mod validate;
 
@@ -192,6 +193,20 @@ enum Command {
     },
     /// Print the manual page (roff): `strata man > strata.1`.
     Man,
+    /// Print the least-privilege IAM policy the stack's plan, apply and destroy need,
+    /// scoped to its own ARNs (account, region and partition from the caller).
+    Policy {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Only what this command needs (default: all three).
+        #[arg(long = "for", value_name = "COMMAND", value_parser = parse_for)]
+        for_command: Option<strata::ops::policy::For>,
+        /// Print the policy document itself.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// Remove a state lock left by a process that is gone.
     ForceUnlock {
         #[command(flatten)]
@@ -311,6 +326,16 @@ struct TargetArgs {
     /// No colour in the output (also NO_COLOR).
     #[arg(long)]
     no_color: bool,
+}
+
+fn parse_for(s: &str) -> Result<strata::ops::policy::For, String> {
+    use strata::ops::policy::For;
+    match s {
+        "plan" => Ok(For::Plan),
+        "apply" => Ok(For::Apply),
+        "destroy" => Ok(For::Destroy),
+        other => Err(format!("`{other}`: expected plan, apply or destroy")),
+    }
 }
 
 fn parse_backend(s: &str) -> Result<strata::ops::BackendOverride, String> {
@@ -441,6 +466,12 @@ pub fn run() -> ExitCode {
             local,
             endpoint_url,
         ),
+        Command::Policy {
+            stack,
+            for_command,
+            json,
+            target,
+        } => policy::policy(&stack, &target, for_command, json),
         Command::ForceUnlock { stack, id, target } => deploy::force_unlock_at(&stack, &id, &target),
         Command::Send {
             files,

@@ -2,6 +2,8 @@
 //! (read state, adopt what a killed run left, plan, check a saved plan, execute). The CLI
 //! parses arguments, calls these and renders what they return; it holds no engine logic.
 
+pub mod policy;
+
 use std::path::Path;
 use std::sync::Arc;
 

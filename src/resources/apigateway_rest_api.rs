@@ -57,6 +57,7 @@ use aws_sdk_apigateway::types::{
 
 use aws_sdk_apigateway::types::Resource as ApiResource;
 
+use super::iam::{Permission, Place, Step, allow};
 use super::support::{Gone, changed, not_ours, opt_str, req_str, sync_tags, tags, tags_value};
 use super::{Created, Resource, arn};
 use crate::aws::retry::{SDK_MAX_ATTEMPTS, within_quota};
@@ -262,6 +263,32 @@ impl ApiGatewayRestApi {
 
 #[async_trait]
 impl Resource for ApiGatewayRestApi {
+    fn permissions(&self, _desired: &Attrs, at: &Place) -> Vec<Permission> {
+        // API Gateway authorizes HTTP verbs on paths; a REST API's id is only known once
+        // it exists, so the scope is the REST APIs (and their tags) of the region.
+        let base = format!("arn:{}:apigateway:{}::", at.partition, at.region);
+        let apis = [
+            format!("{base}/restapis"),
+            format!("{base}/restapis/*"),
+            format!("{base}/tags/*"),
+        ];
+        vec![
+            allow(Step::Read, &["apigateway:GET"], &apis),
+            allow(
+                Step::Write,
+                &[
+                    "apigateway:GET",
+                    "apigateway:POST",
+                    "apigateway:PUT",
+                    "apigateway:PATCH",
+                    "apigateway:DELETE",
+                ],
+                &apis,
+            ),
+            allow(Step::Delete, &["apigateway:DELETE"], &apis),
+        ]
+    }
+
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }

@@ -89,6 +89,7 @@ use async_trait::async_trait;
 use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType, Tag};
 use indexmap::IndexMap;
 
+use super::iam::{Permission, Place, Step, allow, name_or_any};
 use super::support::{
     Gone, changed, find_by_name, not_ours, opt_bool, opt_str, own_lost_create, req_str, sync_tags,
     tags, tags_value,
@@ -256,8 +257,54 @@ async fn trail_arn(aws: &Clients, name: &str, known: Option<&str>) -> Result<Str
         .ok_or_else(|| AwsError::new("GetTrail", format!("no ARN for trail `{name}`")))
 }
 
+/// `arn:PARTITION:cloudtrail:REGION:ACCOUNT:trail/NAME`.
+fn trail_arn_at(at: &Place, name: &str) -> String {
+    format!(
+        "arn:{}:cloudtrail:{}:{}:trail/{name}",
+        at.partition, at.region, at.account
+    )
+}
+
 #[async_trait]
 impl Resource for CloudtrailTrail {
+    fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
+        let on_trail = [trail_arn_at(at, &name_or_any(desired, "name"))];
+        vec![
+            allow(
+                Step::Read,
+                &[
+                    "cloudtrail:GetTrail",
+                    "cloudtrail:GetTrailStatus",
+                    "cloudtrail:GetEventSelectors",
+                    "cloudtrail:ListTags",
+                ],
+                &on_trail,
+            ),
+            allow(
+                Step::Write,
+                &[
+                    "cloudtrail:CreateTrail",
+                    "cloudtrail:GetTrail",
+                    "cloudtrail:UpdateTrail",
+                    "cloudtrail:PutEventSelectors",
+                    "cloudtrail:StartLogging",
+                    "cloudtrail:StopLogging",
+                    "cloudtrail:AddTags",
+                    "cloudtrail:RemoveTags",
+                ],
+                &on_trail,
+            ),
+            allow(Step::Delete, &["cloudtrail:DeleteTrail"], &on_trail),
+        ]
+    }
+
+    fn named_attribute(&self, desired: &Attrs, attribute: &str, at: &Place) -> Value {
+        match (attribute, desired.get("name")) {
+            ("arn", Some(Value::Str(name))) => Value::Str(trail_arn_at(at, name)),
+            _ => Value::Unknown,
+        }
+    }
+
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }

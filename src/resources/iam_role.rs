@@ -59,6 +59,7 @@ use aws_sdk_iam::types::Tag;
 use futures::future::try_join_all;
 use indexmap::IndexMap;
 
+use super::iam::{Permission, Place, Step, allow, name_or_any};
 use super::support::{
     Gone, changed, find_by_name, not_ours, opt_i64, opt_str, own_lost_create, parse_json,
     percent_decode, req_str, sync_tags, tags, tags_value,
@@ -236,8 +237,70 @@ async fn get_role(aws: &Clients, name: &str) -> Result<Option<()>, AwsError> {
     Ok(found.map(drop))
 }
 
+/// `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`.
+fn role_arn(desired: &Attrs, at: &Place) -> String {
+    let path = match desired.get("path") {
+        Some(Value::Str(p)) => p.as_str(),
+        _ => "/",
+    };
+    format!(
+        "arn:{}:iam::{}:role{path}{}",
+        at.partition,
+        at.account,
+        name_or_any(desired, "name")
+    )
+}
+
 #[async_trait]
 impl Resource for IamRole {
+    fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
+        let on_role = [role_arn(desired, at)];
+        let read = [
+            "iam:GetRole",
+            "iam:ListRolePolicies",
+            "iam:GetRolePolicy",
+            "iam:ListAttachedRolePolicies",
+            "iam:ListRoleTags",
+        ];
+        vec![
+            allow(Step::Read, &read, &on_role),
+            allow(
+                Step::Write,
+                &[
+                    "iam:CreateRole",
+                    "iam:GetRole",
+                    "iam:UpdateRole",
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:PutRolePolicy",
+                    "iam:DeleteRolePolicy",
+                    "iam:AttachRolePolicy",
+                    "iam:DetachRolePolicy",
+                    "iam:TagRole",
+                    "iam:UntagRole",
+                ],
+                &on_role,
+            ),
+            allow(
+                Step::Delete,
+                &[
+                    "iam:ListRolePolicies",
+                    "iam:DeleteRolePolicy",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:DetachRolePolicy",
+                    "iam:DeleteRole",
+                ],
+                &on_role,
+            ),
+        ]
+    }
+
+    fn named_attribute(&self, desired: &Attrs, attribute: &str, at: &Place) -> Value {
+        match (attribute, desired.get("name")) {
+            ("arn", Some(Value::Str(_))) => Value::Str(role_arn(desired, at)),
+            _ => Value::Unknown,
+        }
+    }
+
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }

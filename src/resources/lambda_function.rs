@@ -71,6 +71,7 @@ use aws_sdk_lambda::types::{
 };
 use indexmap::IndexMap;
 
+use super::iam::{Permission, Place, Step, allow, name_or_any};
 use super::package::{Package, package_dir};
 use super::support::{
     Gone, changed, find_by_name, not_ours, opt_i64, opt_str, own_lost_create, req_str, sync_tags,
@@ -202,8 +203,65 @@ async fn wait_ready(aws: &Clients, name: &str) -> Result<(), AwsError> {
     }
 }
 
+/// `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`.
+pub fn function_arn(at: &Place, name: &str) -> String {
+    if name.starts_with("arn:") {
+        return name.to_string();
+    }
+    format!(
+        "arn:{}:lambda:{}:{}:function:{name}",
+        at.partition, at.region, at.account
+    )
+}
+
 #[async_trait]
 impl Resource for LambdaFunction {
+    fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
+        let on_function = [function_arn(at, &name_or_any(desired, "name"))];
+        let mut out = vec![
+            allow(Step::Read, &["lambda:GetFunction"], &on_function),
+            allow(
+                Step::Write,
+                &[
+                    "lambda:CreateFunction",
+                    "lambda:GetFunction",
+                    "lambda:GetFunctionConfiguration",
+                    "lambda:UpdateFunctionCode",
+                    "lambda:UpdateFunctionConfiguration",
+                    "lambda:TagResource",
+                    "lambda:UntagResource",
+                ],
+                &on_function,
+            ),
+            allow(Step::Delete, &["lambda:DeleteFunction"], &on_function),
+        ];
+        // Creating or updating the function hands it its role. The policy keeps this
+        // only for roles the stack creates.
+        if let Some(Value::Str(role)) = desired.get("role") {
+            let mut pass = allow(Step::Write, &["iam:PassRole"], std::slice::from_ref(role));
+            pass.condition = Some(serde_json::json!({
+                "StringEquals": { "iam:PassedToService": "lambda.amazonaws.com" }
+            }));
+            out.push(pass);
+        }
+        out
+    }
+
+    fn named_attribute(&self, desired: &Attrs, attribute: &str, at: &Place) -> Value {
+        let Some(Value::Str(name)) = desired.get("name") else {
+            return Value::Unknown;
+        };
+        match attribute {
+            "arn" => Value::Str(function_arn(at, name)),
+            "invoke_arn" => Value::Str(arn::lambda_invoke(
+                &at.partition,
+                &at.region,
+                &function_arn(at, name),
+            )),
+            _ => Value::Unknown,
+        }
+    }
+
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }

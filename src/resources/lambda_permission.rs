@@ -24,6 +24,7 @@ pub const SCHEMA: Schema = Schema {
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+use super::iam::{Permission, Place, Step, allow, name_or_any};
 use super::support::{Gone, changed, not_ours, opt_str, own_lost_create, req_str};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
@@ -68,6 +69,22 @@ fn policy_writes(function: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
 
 #[async_trait]
 impl Resource for LambdaPermission {
+    fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
+        let on_function = [super::lambda_function::function_arn(
+            at,
+            &name_or_any(desired, "function_name"),
+        )];
+        vec![
+            allow(Step::Read, &["lambda:GetPolicy"], &on_function),
+            allow(
+                Step::Write,
+                &["lambda:AddPermission", "lambda:GetPolicy"],
+                &on_function,
+            ),
+            allow(Step::Delete, &["lambda:RemovePermission"], &on_function),
+        ]
+    }
+
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }

@@ -4,6 +4,7 @@
 pub mod apigateway_rest_api;
 pub mod arn;
 pub mod cloudtrail_trail;
+pub mod iam;
 pub mod iam_role;
 pub mod lambda_function;
 pub mod lambda_permission;
@@ -35,7 +36,7 @@ pub static SCHEMAS: &[&Schema] = &[
 use async_trait::async_trait;
 
 use crate::aws::{AwsError, Clients};
-use crate::value::Attrs;
+use crate::value::{Attrs, Value};
 use policy_document::PolicyDocument;
 
 /// How the executor confirms a create or update: it reads the object back until
@@ -103,6 +104,19 @@ pub trait Resource: Send + Sync {
 
     /// Deletes the object; one already gone counts as deleted.
     async fn delete(&self, aws: &Clients, id: &str, prior: &Attrs) -> Result<(), AwsError>;
+
+    /// The IAM permissions the calls above need, per step, scoped to the object that
+    /// `desired` (the stack's attributes, unknown where they depend on a create) names.
+    /// A call added above without its action here fails the `policy_covers` tests.
+    fn permissions(&self, _desired: &Attrs, _at: &iam::Place) -> Vec<iam::Permission> {
+        Vec::new()
+    }
+
+    /// A computed attribute that follows from the object's name alone (an ARN, a queue
+    /// URL), so that a policy can name objects before they exist; unknown otherwise.
+    fn named_attribute(&self, _desired: &Attrs, _attribute: &str, _at: &iam::Place) -> Value {
+        Value::Unknown
+    }
 }
 
 /// The implementation of a resource type, if this version of strata has one.

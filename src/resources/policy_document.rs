@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 
+use super::iam::{Permission, Place};
 use super::support::{Gone, json_of, parse_json, req_str};
 use super::{Created, Resource};
 use crate::aws::{AwsError, Clients};
@@ -28,6 +29,11 @@ pub trait PolicyCalls: Send + Sync {
 
     /// Removes the policy from the target.
     async fn remove(&self, aws: &Clients, target: &str) -> Result<(), AwsError>;
+
+    /// What `get`, `put` and `remove` call, on the target that `desired` names.
+    fn permissions(&self, _desired: &Attrs, _at: &Place) -> Vec<Permission> {
+        Vec::new()
+    }
 }
 
 /// A policy type as a [`Resource`].
@@ -37,6 +43,10 @@ pub struct PolicyDocument<C>(pub C);
 impl<C: PolicyCalls> Resource for PolicyDocument<C> {
     fn schema(&self) -> &'static Schema {
         C::SCHEMA
+    }
+
+    fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
+        self.0.permissions(desired, at)
     }
 
     async fn read(

@@ -117,6 +117,7 @@ use aws_sdk_s3::types::{
 };
 use indexmap::IndexMap;
 
+use super::iam::{Permission, Place, Step, allow, name_or_any};
 use super::support::{Gone, changed, not_ours, opt_bool, opt_str, req_str, tags, tags_value};
 use super::{Created, Resource, arn};
 use crate::aws::retry::{Backoff, retry, retry_send};
@@ -140,6 +141,59 @@ fn not_yet(err: &AwsError) -> bool {
 
 #[async_trait]
 impl Resource for S3Bucket {
+    fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
+        let bucket = arn::bucket(&at.partition, &name_or_any(desired, "name"));
+        let on_bucket = [bucket.clone()];
+        let mut out = vec![
+            allow(
+                Step::Read,
+                &[
+                    "s3:ListBucket",
+                    "s3:GetEncryptionConfiguration",
+                    "s3:GetBucketPublicAccessBlock",
+                    "s3:GetBucketVersioning",
+                    "s3:GetBucketTagging",
+                    "s3:GetLifecycleConfiguration",
+                ],
+                &on_bucket,
+            ),
+            allow(
+                Step::Write,
+                &[
+                    "s3:CreateBucket",
+                    "s3:ListBucket",
+                    "s3:PutEncryptionConfiguration",
+                    "s3:PutBucketPublicAccessBlock",
+                    "s3:PutBucketVersioning",
+                    "s3:PutLifecycleConfiguration",
+                    "s3:PutBucketTagging",
+                ],
+                &on_bucket,
+            ),
+            allow(Step::Delete, &["s3:DeleteBucket"], &on_bucket),
+        ];
+        // Emptying the bucket first: only where the stack lets strata delete objects.
+        if !matches!(
+            desired.get("force_destroy"),
+            None | Some(Value::Bool(false))
+        ) {
+            out.push(allow(Step::Delete, &["s3:ListBucketVersions"], &on_bucket));
+            out.push(allow(
+                Step::Delete,
+                &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                &[format!("{bucket}/*")],
+            ));
+        }
+        out
+    }
+
+    fn named_attribute(&self, desired: &Attrs, attribute: &str, at: &Place) -> Value {
+        match (attribute, desired.get("name")) {
+            ("arn", Some(Value::Str(name))) => Value::Str(arn::bucket(&at.partition, name)),
+            _ => Value::Unknown,
+        }
+    }
+
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }

@@ -67,6 +67,7 @@ use aws_sdk_s3::types::{
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 
+use super::iam::{Permission, Place, Step, allow, name_or_any};
 use super::support::{Gone, req_str};
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
@@ -213,6 +214,20 @@ impl S3BucketNotification {
 
 #[async_trait]
 impl Resource for S3BucketNotification {
+    fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
+        let on_bucket = [super::arn::bucket(
+            &at.partition,
+            &name_or_any(desired, "bucket"),
+        )];
+        // Every write reads the configuration first, to keep what others configured.
+        let write = ["s3:GetBucketNotification", "s3:PutBucketNotification"];
+        vec![
+            allow(Step::Read, &["s3:GetBucketNotification"], &on_bucket),
+            allow(Step::Write, &write, &on_bucket),
+            allow(Step::Delete, &write, &on_bucket),
+        ]
+    }
+
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }

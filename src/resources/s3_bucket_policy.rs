@@ -14,9 +14,11 @@ pub const SCHEMA: Schema = Schema {
 
 use async_trait::async_trait;
 
+use super::iam::{Permission, Place, Step, allow, name_or_any};
 use super::policy_document::PolicyCalls;
 use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
+use crate::value::Attrs;
 
 pub struct S3BucketPolicy;
 
@@ -31,6 +33,18 @@ fn not_yet(e: &AwsError) -> bool {
 impl PolicyCalls for S3BucketPolicy {
     const SCHEMA: &'static Schema = &SCHEMA;
     const TARGET: &'static str = "bucket";
+
+    fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
+        let on_bucket = [super::arn::bucket(
+            &at.partition,
+            &name_or_any(desired, "bucket"),
+        )];
+        vec![
+            allow(Step::Read, &["s3:GetBucketPolicy"], &on_bucket),
+            allow(Step::Write, &["s3:PutBucketPolicy"], &on_bucket),
+            allow(Step::Delete, &["s3:DeleteBucketPolicy"], &on_bucket),
+        ]
+    }
 
     async fn get(&self, aws: &Clients, bucket: &str) -> Result<Option<String>, AwsError> {
         match aws

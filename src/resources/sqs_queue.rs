@@ -78,6 +78,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 use indexmap::IndexMap;
 
+use super::iam::{Permission, Place, Step, allow, name_or_any};
 use super::support::{Gone, changed, not_ours, req_str, sync_tags, tags, tags_value};
 use super::{Created, Resource, Settle};
 use crate::aws::retry::{Backoff, retry_send};
@@ -146,8 +147,60 @@ fn deleted_recently(e: &AwsError) -> bool {
     ])
 }
 
+/// `arn:PARTITION:sqs:REGION:ACCOUNT:NAME`.
+pub fn queue_arn(at: &Place, name: &str) -> String {
+    format!(
+        "arn:{}:sqs:{}:{}:{name}",
+        at.partition, at.region, at.account
+    )
+}
+
 #[async_trait]
 impl Resource for SqsQueue {
+    fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
+        let on_queue = [queue_arn(at, &name_or_any(desired, "name"))];
+        vec![
+            allow(
+                Step::Read,
+                &[
+                    "sqs:GetQueueUrl",
+                    "sqs:GetQueueAttributes",
+                    "sqs:ListQueueTags",
+                ],
+                &on_queue,
+            ),
+            allow(
+                Step::Write,
+                &[
+                    "sqs:CreateQueue",
+                    "sqs:GetQueueAttributes",
+                    "sqs:SetQueueAttributes",
+                    "sqs:TagQueue",
+                    "sqs:UntagQueue",
+                ],
+                &on_queue,
+            ),
+            allow(Step::Delete, &["sqs:DeleteQueue"], &on_queue),
+        ]
+    }
+
+    fn named_attribute(&self, desired: &Attrs, attribute: &str, at: &Place) -> Value {
+        let Some(Value::Str(name)) = desired.get("name") else {
+            return Value::Unknown;
+        };
+        match attribute {
+            "arn" => Value::Str(queue_arn(at, name)),
+            // Only the account and name parts of a URL name the queue for IAM.
+            "url" => Value::Str(format!(
+                "https://sqs.{}.{}/{}/{name}",
+                at.region,
+                crate::aws::dns_suffix(&at.partition),
+                at.account
+            )),
+            _ => Value::Unknown,
+        }
+    }
+
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }

@@ -15,8 +15,10 @@ pub const SCHEMA: Schema = Schema {
 use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 
+use super::iam::{Permission, Place, Step, allow, name_or_any};
 use super::policy_document::PolicyCalls;
 use crate::aws::{AwsError, Clients, sdk};
+use crate::value::Attrs;
 
 pub struct SqsQueuePolicy;
 
@@ -36,6 +38,26 @@ async fn set(aws: &Clients, url: &str, policy: &str) -> Result<(), AwsError> {
 impl PolicyCalls for SqsQueuePolicy {
     const SCHEMA: &'static Schema = &SCHEMA;
     const TARGET: &'static str = "queue_url";
+
+    fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
+        // The queue is the last part of its URL; the account the part before it.
+        let url = name_or_any(desired, "queue_url");
+        let mut parts = url.rsplit('/');
+        let name = parts.next().unwrap_or("*");
+        let account = parts
+            .next()
+            .filter(|a| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()));
+        let at = Place {
+            account: account.unwrap_or(&at.account).to_string(),
+            ..at.clone()
+        };
+        let on_queue = [super::sqs_queue::queue_arn(&at, name)];
+        vec![
+            allow(Step::Read, &["sqs:GetQueueAttributes"], &on_queue),
+            allow(Step::Write, &["sqs:SetQueueAttributes"], &on_queue),
+            allow(Step::Delete, &["sqs:SetQueueAttributes"], &on_queue),
+        ]
+    }
 
     async fn get(&self, aws: &Clients, url: &str) -> Result<Option<String>, AwsError> {
         let out = aws
