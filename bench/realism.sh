@@ -17,8 +17,9 @@
 #   the policy resource made after the policy was set count against the window) and the
 #   emulator's Lambda activation (create to Active, measured with boto3). The destroy floor
 #   is the same on the reversed graph with delete calls. The no-op plan's floor is 1 round
-#   trip (every read can go at once); its depth is measured as (wall time through the
-#   latency proxy - wall time through the plain proxy) / latency.
+#   trip (every read can go at once); its depth is measured: the same plan through a plain
+#   proxy (3 times, the minimum is the tool's own time) and through a proxy adding 400 ms
+#   per call, depth = (wall at 400 ms - own time) / 400 ms.
 # Part 3, the measurement. A fresh proxy with --latency-ms and --realism (all kinds, time
 #   scale BENCH_TIME_SCALE, default 1: AWS's own windows) in front of an emptied emulator,
 #   for each tool: apply from nothing, no-op plan, destroy; wall time, AWS calls, realism
