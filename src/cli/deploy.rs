@@ -76,8 +76,11 @@ pub fn plan(
         let store = open_store(&stack, target_args).await?;
         let mut state = store.read().await?;
         let aws = Clients::connect(&target(target_args, Some(&stack))).await?;
-        ops::check_placement(&stack, &state, store.location(), &aws).await?;
-        anyhow::Ok(
+        // A plan only reads: the identity check runs beside the reads (one round trip
+        // less), and its refusal wins over whatever the reads found.
+        let recorded = state.clone();
+        let (placement, planned) = tokio::join!(
+            ops::check_placement(&stack, &recorded, store.location(), &aws),
             ops::plan(
                 &stack,
                 &mut state,
@@ -85,8 +88,9 @@ pub fn plan(
                 flags.destroy,
                 usize::from(flags.parallelism),
             )
-            .await?,
-        )
+        );
+        placement?;
+        anyhow::Ok(planned?)
     })?;
     let plan = planned.plan;
     if flags.json {
