@@ -3,6 +3,7 @@
 //! of the two retry layers are documented in [`retry`]).
 
 pub mod error;
+pub mod limit;
 pub mod retry;
 
 use std::sync::{Arc, Mutex};
@@ -155,7 +156,15 @@ impl Clients {
                 .build(),
             None => config,
         };
-        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+        // Every call of a service waits for that service's limiter in this region.
+        let limited = |service: &str| match config.http_client() {
+            Some(http) => config
+                .to_builder()
+                .http_client(limit::limited(http, limit::limiter(service, &region)))
+                .build(),
+            None => config.clone(),
+        };
+        let s3_config = aws_sdk_s3::config::Builder::from(&limited("s3"))
             .force_path_style(endpoint.is_some())
             .interceptor(error::BucketRegion {
                 region: region.clone(),
@@ -164,12 +173,12 @@ impl Clients {
             .build();
         Ok(Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            sqs: aws_sdk_sqs::Client::new(&config),
-            iam: aws_sdk_iam::Client::new(&config),
-            lambda: aws_sdk_lambda::Client::new(&config),
-            apigateway: aws_sdk_apigateway::Client::new(&config),
-            cloudtrail: aws_sdk_cloudtrail::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&limited("sqs")),
+            iam: aws_sdk_iam::Client::new(&limited("iam")),
+            lambda: aws_sdk_lambda::Client::new(&limited("lambda")),
+            apigateway: aws_sdk_apigateway::Client::new(&limited("apigateway")),
+            cloudtrail: aws_sdk_cloudtrail::Client::new(&limited("cloudtrail")),
+            sts: aws_sdk_sts::Client::new(&limited("sts")),
             region,
             endpoint,
             identity: OnceCell::new(),

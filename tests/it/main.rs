@@ -11,6 +11,7 @@ mod credentials;
 mod engine;
 mod faults;
 mod lost_replies;
+mod rate_limit;
 mod realism;
 mod remote_state;
 mod resource_fixes;
