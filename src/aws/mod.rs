@@ -157,10 +157,24 @@ impl Clients {
             None => config,
         };
         // Every call of a service waits for that service's limiter in this region.
-        let limited = |service: &str| match config.http_client() {
+        // The configuration names no HTTP client: the clients' own default is built here,
+        // the same one the SDK would pick, so that it can be wrapped.
+        let http = config.http_client().or_else(|| {
+            use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+            use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+            aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(
+                BehaviorVersion::latest(),
+            )?
+            .runtime_components(&RuntimeComponentsBuilder::new("strata"))
+            .http_client()
+        });
+        let limited = |service: &str| match &http {
             Some(http) => config
                 .to_builder()
-                .http_client(limit::limited(http, limit::limiter(service, &region)))
+                .http_client(limit::limited(
+                    http.clone(),
+                    limit::limiter(service, &region),
+                ))
                 .build(),
             None => config.clone(),
         };
