@@ -207,9 +207,12 @@ impl Bucket {
     }
 }
 
+/// The limiters by (service, region).
+type Limiters = Mutex<HashMap<(String, String), Arc<RateLimiter>>>;
+
 /// The limiter of `service` in `region`, one per process.
 pub fn limiter(service: &str, region: &str) -> Arc<RateLimiter> {
-    static ALL: OnceLock<Mutex<HashMap<(String, String), Arc<RateLimiter>>>> = OnceLock::new();
+    static ALL: OnceLock<Limiters> = OnceLock::new();
     ALL.get_or_init(Default::default)
         .lock()
         .expect("limiters")
