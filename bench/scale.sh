@@ -2,6 +2,8 @@
 # How strata's cost grows with the size of a stack: generated stacks of 50, 200 and 500
 # resources are applied once on a fresh local emulator; then the no-op plan is timed
 # (median of 3) with its peak memory (maximum resident set size), and the stack destroyed.
+# Each step's CPU time (user + system, strata's own; the emulator is another process) is
+# shown beside its wall time: on a shared machine it is the steadier measure.
 #
 # A generated stack is made of groups of four resources, the shape of the content side of
 # the producer-consumer stack: a bucket, a queue, the queue's policy (allowing that bucket),
@@ -33,16 +35,21 @@ for n in "${SIZES[@]}"; do
         || die "a size must be an even number of resources, at least 2 (got '$n')"
 done
 
-# Peak RSS: GNU time's %M (KiB) when it is there; otherwise a Python wrapper that reads the
-# child's ru_maxrss after it exits (also KiB on Linux).
-if [ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1; then
-    measure() { /usr/bin/time -o "$1" -f %M "${@:2}"; }
+# measure FILE CMD...: writes "peak-RSS-KiB user+system-CPU-seconds" to FILE. GNU time when
+# it is there; otherwise a Python wrapper that reads the child's rusage after it exits.
+if [ -x /usr/bin/time ] && /usr/bin/time -f '%M %U %S' true >/dev/null 2>&1; then
+    measure() {
+        /usr/bin/time -o "$1.raw" -f '%M %U %S' "${@:2}"; local rc=$?
+        tail -n 1 "$1.raw" | awk '{printf "%d %.2f\n", $1, $2 + $3}' >"$1"
+        return $rc
+    }
 else
     measure() {
         python3 -c '
 import resource, subprocess, sys
 rc = subprocess.call(sys.argv[2:])
-open(sys.argv[1], "w").write(f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\n")
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{u.ru_maxrss} {u.ru_utime + u.ru_stime:.2f}\n")
 sys.exit(rc)' "$@"
     }
 fi
@@ -133,7 +140,7 @@ run() {
     fi
 }
 
-RESULTS="$WORK/results.tsv"   # size  apply_s  plan_s(run 1..RUNS, comma-separated)  rss_kib(...)  changes  destroy_s
+RESULTS="$WORK/results.tsv"   # size  apply_s  plan_s(run 1..RUNS, comma-separated)  rss_kib(...)  changes  destroy_s  apply_cpu  plan_cpu(...)  destroy_cpu
 : >"$RESULTS"
 for n in "${SIZES[@]}"; do
     stack="$WORK/scale-$n.toml"
@@ -143,24 +150,27 @@ for n in "${SIZES[@]}"; do
     [ "$declared" = "$n" ] || die "generated $declared resources for size $n"
 
     say "$n resources: apply"
-    t0="$(now)"; run "$WORK/apply-$n.log" "$STRATA" apply "$stack" "${common[@]}" --auto-approve; t1="$(now)"
+    t0="$(now)"; run "$WORK/apply-$n.log" measure "$WORK/cpu-apply-$n" "$STRATA" apply "$stack" "${common[@]}" --auto-approve; t1="$(now)"
     apply_s="$(elapsed "$t0" "$t1")"
+    apply_cpu="$(cut -d' ' -f2 "$WORK/cpu-apply-$n")"
 
-    plan_s=(); rss=(); changes=0
+    plan_s=(); rss=(); plan_cpu=(); changes=0
     for r in $(seq 1 "$RUNS"); do
         say "$n resources: no-op plan $r/$RUNS"
         t0="$(now)"; run "$WORK/plan-$n-$r.json" measure "$WORK/rss-$n-$r" "$STRATA" plan "$stack" "${common[@]}" --json; t1="$(now)"
         plan_s+=("$(elapsed "$t0" "$t1")")
-        rss+=("$(tail -n 1 "$WORK/rss-$n-$r")")
+        rss+=("$(cut -d' ' -f1 "$WORK/rss-$n-$r")")
+        plan_cpu+=("$(cut -d' ' -f2 "$WORK/rss-$n-$r")")
         c="$(python3 -c 'import json, sys; print(sum(r["action"] != "no_op" for r in json.load(open(sys.argv[1]))["resources"]))' "$WORK/plan-$n-$r.json")"
         changes=$((changes > c ? changes : c))
     done
 
     say "$n resources: destroy"
-    t0="$(now)"; run "$WORK/destroy-$n.log" "$STRATA" destroy "$stack" "${common[@]}" --auto-approve; t1="$(now)"
+    t0="$(now)"; run "$WORK/destroy-$n.log" measure "$WORK/cpu-destroy-$n" "$STRATA" destroy "$stack" "${common[@]}" --auto-approve; t1="$(now)"
     destroy_s="$(elapsed "$t0" "$t1")"
+    destroy_cpu="$(cut -d' ' -f2 "$WORK/cpu-destroy-$n")"
 
-    (IFS=,; printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$apply_s" "${plan_s[*]}" "${rss[*]}" "$changes" "$destroy_s") >>"$RESULTS"
+    (IFS=,; printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$apply_s" "${plan_s[*]}" "${rss[*]}" "$changes" "$destroy_s" "$apply_cpu" "${plan_cpu[*]}" "$destroy_cpu") >>"$RESULTS"
 done
 
 echo
@@ -170,12 +180,14 @@ echo "machine: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: 
 echo
 python3 - "$RESULTS" <<'EOF'
 import statistics, sys
-print(f"{'resources':>9}  {'apply (s)':>9}  {'no-op plan median/min/max (s)':>30}  {'per resource (ms)':>17}  {'peak RSS max (MB)':>17}  {'changes':>7}  {'destroy (s)':>11}")
+print(f"{'resources':>9}  {'apply (s)':>9}  {'no-op plan median/min/max (s)':>30}  {'per resource (ms)':>17}  {'peak RSS max (MB)':>17}  {'changes':>7}  {'destroy (s)':>11}  {'CPU s apply/plan/destroy':>24}")
 for line in open(sys.argv[1]):
-    n, apply_s, plans, rss, changes, destroy_s = line.rstrip("\n").split("\t")
+    n, apply_s, plans, rss, changes, destroy_s, apply_cpu, plan_cpu, destroy_cpu = line.rstrip("\n").split("\t")
+    plan_cpu = statistics.median(float(x) for x in plan_cpu.split(","))
+    cpu = f"{float(apply_cpu):.1f}/{plan_cpu:.1f}/{float(destroy_cpu):.1f}"
     n = int(n)
     p = [float(x) for x in plans.split(",")]
     mb = max(int(x) for x in rss.split(",")) / 1024
     med = statistics.median(p)
-    print(f"{n:>9}  {float(apply_s):>9.2f}  {med:>12.3f} {min(p):>8.3f} {max(p):>8.3f}  {med / n * 1000:>17.2f}  {mb:>17.1f}  {changes:>7}  {float(destroy_s):>11.2f}")
+    print(f"{n:>9}  {float(apply_s):>9.2f}  {med:>12.3f} {min(p):>8.3f} {max(p):>8.3f}  {med / n * 1000:>17.2f}  {mb:>17.1f}  {changes:>7}  {float(destroy_s):>11.2f}  {cpu:>24}")
 EOF

@@ -19,7 +19,7 @@ use crate::graph::DependencyQueue;
 use crate::plan::diff::changes;
 use crate::plan::{Action, ActionReason, Plan, ResourcePlan};
 use crate::resources::{Resource, Settle, implementation};
-use crate::state::store::{StateStore, save};
+use crate::state::store::{StateStore, save, save_entry};
 use crate::state::{OutputState, PendingCreate, ResourceState, State, StateError};
 use crate::value::{Attrs, Value, attrs_from_json, attrs_to_json};
 
@@ -90,6 +90,18 @@ impl Recorder {
         let mut state = self.state.lock().await;
         change(&mut state);
         save(self.store.as_ref(), &mut state).await
+    }
+
+    /// Like [`Recorder::update`] for a change to the entry `name` alone: the store can
+    /// record just that entry, so the cost does not grow with the state.
+    async fn update_entry(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut State),
+    ) -> Result<(), StateError> {
+        let mut state = self.state.lock().await;
+        change(&mut state);
+        save_entry(self.store.as_ref(), &mut state, name).await
     }
 }
 
@@ -415,7 +427,7 @@ async fn apply_one(
             attributes: attrs_to_json(attributes),
             dependencies: rp.dependencies.clone(),
         };
-        recorder.update(move |state| {
+        recorder.update_entry(&rp.name, move |state| {
             state.pending.shift_remove(&rp.name);
             state.resources.insert(rp.name.clone(), resource_state);
         })
@@ -426,7 +438,7 @@ async fn apply_one(
     {
         resource.delete(aws, &prior.id, &prior_attrs).await?;
         recorder
-            .update(|state| {
+            .update_entry(&rp.name, |state| {
                 state.resources.shift_remove(&rp.name);
             })
             .await?;
@@ -444,7 +456,7 @@ async fn apply_one(
                 dependencies: rp.dependencies.clone(),
             };
             recorder
-                .update(|state| {
+                .update_entry(&rp.name, |state| {
                     state.pending.insert(rp.name.clone(), pending);
                 })
                 .await?;
@@ -462,7 +474,7 @@ async fn apply_one(
                         // Refused before anything was created: the write-ahead record must
                         // not make the next run adopt the object that was already there.
                         recorder
-                            .update(|state| {
+                            .update_entry(&rp.name, |state| {
                                 state.pending.shift_remove(&rp.name);
                             })
                             .await?;

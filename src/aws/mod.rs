@@ -3,6 +3,7 @@
 //! of the two retry layers are documented in [`retry`]).
 
 pub mod error;
+pub mod limit;
 pub mod retry;
 
 use std::sync::{Arc, Mutex};
@@ -155,7 +156,29 @@ impl Clients {
                 .build(),
             None => config,
         };
-        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+        // Every call of a service waits for that service's limiter in this region.
+        // The configuration names no HTTP client: the clients' own default is built here,
+        // the same one the SDK would pick, so that it can be wrapped.
+        let http = config.http_client().or_else(|| {
+            use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+            use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+            aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(
+                BehaviorVersion::latest(),
+            )?
+            .runtime_components(&RuntimeComponentsBuilder::new("strata"))
+            .http_client()
+        });
+        let limited = |service: &str| match &http {
+            Some(http) => config
+                .to_builder()
+                .http_client(limit::limited(
+                    http.clone(),
+                    limit::limiter(service, &region),
+                ))
+                .build(),
+            None => config.clone(),
+        };
+        let s3_config = aws_sdk_s3::config::Builder::from(&limited("s3"))
             .force_path_style(endpoint.is_some())
             .interceptor(error::BucketRegion {
                 region: region.clone(),
@@ -164,12 +187,12 @@ impl Clients {
             .build();
         Ok(Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            sqs: aws_sdk_sqs::Client::new(&config),
-            iam: aws_sdk_iam::Client::new(&config),
-            lambda: aws_sdk_lambda::Client::new(&config),
-            apigateway: aws_sdk_apigateway::Client::new(&config),
-            cloudtrail: aws_sdk_cloudtrail::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&limited("sqs")),
+            iam: aws_sdk_iam::Client::new(&limited("iam")),
+            lambda: aws_sdk_lambda::Client::new(&limited("lambda")),
+            apigateway: aws_sdk_apigateway::Client::new(&limited("apigateway")),
+            cloudtrail: aws_sdk_cloudtrail::Client::new(&limited("cloudtrail")),
+            sts: aws_sdk_sts::Client::new(&limited("sts")),
             region,
             endpoint,
             identity: OnceCell::new(),

@@ -2,6 +2,15 @@
 //! temporary file created 0600, fsync, rename, fsync of the folder), and locked with an OS
 //! file lock on `<stack>-<stage>.lock` that the kernel drops when the process dies, so a
 //! kill -9 never leaves a lock behind.
+//!
+//! Writing the whole state after each resource would make an apply of n resources write
+//! O(n²) bytes. A write that changes one entry ([`StateStore::write_entry`]) is instead
+//! appended to a journal, `<stack>-<stage>.state.journal`, one JSON line per entry, synced
+//! before the write returns. Reading replays the journal over the state file (records with
+//! a serial the file already has are skipped, a torn last line is ignored). The journal is
+//! compacted into the state file (a full write, then the journal removed) whenever it
+//! holds more records than the state has resources, so it never costs more to replay than
+//! the state costs to read, and at every full write (the start and the end of each run).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -13,14 +22,36 @@ use async_trait::async_trait;
 
 use super::lock::{LockError, LockInfo, held_error};
 use super::store::{StateLock, StateStore};
-use super::{State, StateError};
+use super::{PendingCreate, ResourceState, State, StateError};
 
 pub struct LocalStore {
     pub path: PathBuf,
     stack: String,
     stage: String,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
     /// The serial this process last read or wrote; a write expecting another is refused.
-    last_serial: Mutex<Option<u64>>,
+    last_serial: Option<u64>,
+    /// The journal, open for appending once this process has written to it.
+    journal: Option<File>,
+    /// Records in the journal since the state file was last written.
+    records: usize,
+}
+
+/// One line of the journal: the entry `name` of the state of `lineage` as of `serial`
+/// (`None`: no such entry).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct JournalRecord {
+    lineage: String,
+    serial: u64,
+    name: String,
+    #[serde(default)]
+    resource: Option<ResourceState>,
+    #[serde(default)]
+    pending: Option<PendingCreate>,
 }
 
 impl LocalStore {
@@ -30,8 +61,12 @@ impl LocalStore {
             path: dir.join(format!("{stack}-{stage}.state.json")),
             stack: stack.to_string(),
             stage: stage.to_string(),
-            last_serial: Mutex::new(None),
+            inner: Mutex::new(Inner::default()),
         }
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.path.with_extension("journal")
     }
 
     pub fn lock_path(&self) -> PathBuf {
@@ -41,7 +76,7 @@ impl LocalStore {
     /// The state, or a new empty one when the file does not exist yet.
     pub fn load(&self) -> Result<State, StateError> {
         let location = self.location();
-        let state = match fs::read_to_string(&self.path) {
+        let mut state = match fs::read_to_string(&self.path) {
             Ok(text) => State::parse(&text, &location, &self.stack, &self.stage)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 State::new(&self.stack, &self.stage)
@@ -53,28 +88,151 @@ impl LocalStore {
                 });
             }
         };
-        *self.last_serial.lock().expect("serial lock") = Some(state.serial);
+        let records = self.replay(&mut state)?;
+        let mut inner = self.inner.lock().expect("store lock");
+        inner.last_serial = Some(state.serial);
+        inner.records = records;
         Ok(state)
     }
 
-    fn store(&self, state: &State, expected_serial: u64) -> Result<(), StateError> {
-        let mut last = self.last_serial.lock().expect("serial lock");
-        if let Some(found) = *last
-            && found != expected_serial
-        {
-            return Err(StateError::Conflict {
+    /// Applies the journal's records newer than `state` to it; returns how many records
+    /// the journal holds.
+    fn replay(&self, state: &mut State) -> Result<usize, StateError> {
+        let path = self.journal_path();
+        let location = crate::diagnostics::source::display_path(&path);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => {
+                return Err(StateError::Read {
+                    path: location,
+                    error,
+                });
+            }
+        };
+        let mut records = 0;
+        // A line without its newline was being written when the process died: its write
+        // never returned, so nothing relied on it.
+        for line in text.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
+            records += 1;
+            let record: JournalRecord =
+                serde_json::from_str(line).map_err(|error| StateError::Corrupt {
+                    path: location.clone(),
+                    error,
+                })?;
+            if record.lineage != state.lineage || record.serial <= state.serial {
+                continue;
+            }
+            match record.resource {
+                Some(r) => {
+                    state.resources.insert(record.name.clone(), r);
+                }
+                None => {
+                    state.resources.shift_remove(&record.name);
+                }
+            }
+            match record.pending {
+                Some(p) => {
+                    state.pending.insert(record.name, p);
+                }
+                None => {
+                    state.pending.shift_remove(&record.name);
+                }
+            }
+            state.serial = record.serial;
+        }
+        Ok(records)
+    }
+
+    fn check_serial(&self, inner: &Inner, expected_serial: u64) -> Result<(), StateError> {
+        match inner.last_serial {
+            Some(found) if found != expected_serial => Err(StateError::Conflict {
                 path: self.location(),
                 expected: expected_serial,
                 found,
-            });
+            }),
+            _ => Ok(()),
         }
+    }
+
+    fn store(&self, state: &State, expected_serial: u64) -> Result<(), StateError> {
+        let mut inner = self.inner.lock().expect("store lock");
+        self.check_serial(&inner, expected_serial)?;
+        self.store_whole(&mut inner, state)
+    }
+
+    /// Writes the whole state, then drops the journal it now contains.
+    fn store_whole(&self, inner: &mut Inner, state: &State) -> Result<(), StateError> {
         let mut text = serde_json::to_string_pretty(state).expect("state serialises");
         text.push('\n');
         write_private(&self.path, text.as_bytes()).map_err(|error| StateError::Write {
             path: self.location(),
             error,
         })?;
-        *last = Some(state.serial);
+        inner.last_serial = Some(state.serial);
+        // Once the file is in place the journal's records are all older than it, so a
+        // crash before the removal only leaves records the next read skips.
+        inner.journal = None;
+        inner.records = 0;
+        match fs::remove_file(self.journal_path()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StateError::Write {
+                path: crate::diagnostics::source::display_path(&self.journal_path()),
+                error: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn store_entry(
+        &self,
+        state: &State,
+        name: &str,
+        expected_serial: u64,
+    ) -> Result<(), StateError> {
+        let mut inner = self.inner.lock().expect("store lock");
+        self.check_serial(&inner, expected_serial)?;
+        if inner.records >= state.resources.len() {
+            return self.store_whole(&mut inner, state);
+        }
+        let record = JournalRecord {
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+            name: name.to_string(),
+            resource: state.resources.get(name).cloned(),
+            pending: state.pending.get(name).cloned(),
+        };
+        let mut line = serde_json::to_string(&record).expect("journal record serialises");
+        line.push('\n');
+        let path = self.journal_path();
+        let io = |error| StateError::Write {
+            path: crate::diagnostics::source::display_path(&path),
+            error,
+        };
+        if inner.journal.is_none() {
+            let file = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io)?;
+            // The journal's own name must survive a power loss too.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+            }
+            inner.journal = Some(file);
+        }
+        let file = inner.journal.as_mut().expect("journal open");
+        if let Err(error) = file
+            .write_all(line.as_bytes())
+            .and_then(|_| file.sync_data())
+        {
+            // A torn line may be left: the next write must be a whole one, which drops it.
+            inner.journal = None;
+            inner.records = usize::MAX;
+            return Err(io(error));
+        }
+        inner.records += 1;
+        inner.last_serial = Some(state.serial);
         Ok(())
     }
 }
@@ -91,6 +249,15 @@ impl StateStore for LocalStore {
 
     async fn write(&self, state: &State, expected_serial: u64) -> Result<(), StateError> {
         self.store(state, expected_serial)
+    }
+
+    async fn write_entry(
+        &self,
+        state: &State,
+        name: &str,
+        expected_serial: u64,
+    ) -> Result<(), StateError> {
+        self.store_entry(state, name, expected_serial)
     }
 
     async fn lock(&self, operation: &str) -> Result<StateLock, LockError> {
@@ -202,7 +369,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::state::ResourceState;
-    use crate::state::store::save;
+    use crate::state::store::{save, save_entry};
     use std::os::unix::fs::PermissionsExt;
 
     fn mode(path: &Path) -> u32 {
@@ -300,5 +467,155 @@ mod tests {
             store.force_unlock("any").await,
             Err(LockError::NotHeld { .. })
         ));
+    }
+
+    fn queue(id: &str) -> ResourceState {
+        ResourceState {
+            type_name: "sqs.queue".into(),
+            id: id.into(),
+            attributes: serde_json::json!({"name": id}),
+            dependencies: vec![],
+        }
+    }
+
+    fn journal_lines(store: &LocalStore) -> usize {
+        fs::read_to_string(store.journal_path())
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    }
+
+    /// Records per-entry writes the way the apply does: pending, then the resource.
+    async fn create(store: &LocalStore, state: &mut State, name: &str) {
+        let pending = PendingCreate {
+            type_name: "sqs.queue".into(),
+            desired: serde_json::json!({"name": name}),
+            dependencies: vec![],
+        };
+        state.pending.insert(name.into(), pending);
+        save_entry(store, state, name).await.unwrap();
+        state.pending.shift_remove(name);
+        state.resources.insert(name.into(), queue(name));
+        save_entry(store, state, name).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn entry_writes_go_to_the_journal_and_a_read_replays_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path(), "s", "dev");
+        let mut state = store.read().await.unwrap();
+        for i in 0..20 {
+            state
+                .resources
+                .insert(format!("old{i}"), queue(&format!("old{i}")));
+        }
+        save(&store, &mut state).await.unwrap();
+        let file_before = fs::read_to_string(&store.path).unwrap();
+        create(&store, &mut state, "new").await;
+        state.resources.shift_remove("old3");
+        save_entry(&store, &mut state, "old3").await.unwrap();
+        // The state file was not rewritten: three records in the journal.
+        assert_eq!(fs::read_to_string(&store.path).unwrap(), file_before);
+        assert_eq!(journal_lines(&store), 3);
+        assert_eq!(mode(&store.journal_path()), 0o600);
+        // A new process (after a kill -9) sees every change, in the same order.
+        let loaded = LocalStore::new(dir.path(), "s", "dev").load().unwrap();
+        assert_eq!(loaded.serial, state.serial);
+        assert_eq!(
+            loaded.resources.keys().collect::<Vec<_>>(),
+            state.resources.keys().collect::<Vec<_>>()
+        );
+        assert!(loaded.pending.is_empty());
+        assert_eq!(loaded.resources["new"].id, "new");
+        // A whole write compacts: the journal is gone and the file has everything.
+        save(&store, &mut state).await.unwrap();
+        assert!(!store.journal_path().exists());
+        let compacted: State =
+            serde_json::from_str(&fs::read_to_string(&store.path).unwrap()).unwrap();
+        assert_eq!(compacted.resources.len(), 20);
+        assert_eq!(compacted.serial, state.serial);
+    }
+
+    #[tokio::test]
+    async fn a_pending_create_is_durable_before_the_write_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path(), "s", "dev");
+        let mut state = store.read().await.unwrap();
+        for i in 0..5 {
+            state
+                .resources
+                .insert(format!("r{i}"), queue(&format!("r{i}")));
+        }
+        save(&store, &mut state).await.unwrap();
+        state.pending.insert(
+            "q".into(),
+            PendingCreate {
+                type_name: "sqs.queue".into(),
+                desired: serde_json::json!({"name": "q"}),
+                dependencies: vec![],
+            },
+        );
+        save_entry(&store, &mut state, "q").await.unwrap();
+        // Killed here, before the create: the next run finds the write-ahead record.
+        let loaded = LocalStore::new(dir.path(), "s", "dev").load().unwrap();
+        assert_eq!(loaded.pending["q"].desired["name"], "q");
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_and_records_the_file_already_has_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path(), "s", "dev");
+        let mut state = store.read().await.unwrap();
+        for i in 0..5 {
+            state
+                .resources
+                .insert(format!("r{i}"), queue(&format!("r{i}")));
+        }
+        save(&store, &mut state).await.unwrap();
+        state.resources.shift_remove("r1");
+        save_entry(&store, &mut state, "r1").await.unwrap();
+        let journal = fs::read_to_string(store.journal_path()).unwrap();
+        // A kill during the next append leaves half a line.
+        let mut torn = journal.clone();
+        torn.push_str(&journal[..journal.len() / 2]);
+        fs::write(store.journal_path(), &torn).unwrap();
+        let loaded = LocalStore::new(dir.path(), "s", "dev").load().unwrap();
+        assert_eq!(loaded.serial, state.serial);
+        assert!(!loaded.resources.contains_key("r1"));
+        // A journal older than the state file (a kill between the file's rename and the
+        // journal's removal) changes nothing: r1 is back in the file at a later serial.
+        state.resources.insert("r1".into(), queue("r1-again"));
+        save(&store, &mut state).await.unwrap();
+        fs::write(store.journal_path(), &journal).unwrap();
+        let loaded = LocalStore::new(dir.path(), "s", "dev").load().unwrap();
+        assert_eq!(loaded.resources["r1"].id, "r1-again");
+        assert_eq!(loaded.serial, state.serial);
+    }
+
+    #[tokio::test]
+    async fn the_journal_is_compacted_once_it_outgrows_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path(), "s", "dev");
+        let mut state = store.read().await.unwrap();
+        save(&store, &mut state).await.unwrap();
+        let mut whole_writes = 0;
+        for i in 0..200 {
+            let before = journal_lines(&store);
+            create(&store, &mut state, &format!("q{i}")).await;
+            let after = journal_lines(&store);
+            assert!(after <= state.resources.len() + 1);
+            // Two records, unless a whole write dropped the journal in between.
+            if after < before + 2 {
+                whole_writes += 1;
+            }
+        }
+        // Each whole write is paid for by as many records as the state has resources:
+        // O(n) bytes in all, not O(n²).
+        assert!(
+            whole_writes < 40,
+            "{whole_writes} whole writes for 200 creates"
+        );
+        let loaded = LocalStore::new(dir.path(), "s", "dev").load().unwrap();
+        assert_eq!(loaded.resources.len(), 200);
+        assert_eq!(loaded.serial, state.serial);
     }
 }

@@ -28,6 +28,21 @@ pub trait StateStore: Send + Sync {
     /// is stale is refused with [`StateError::Conflict`]. A state is never half written.
     async fn write(&self, state: &State, expected_serial: u64) -> Result<(), StateError>;
 
+    /// Like [`StateStore::write`], when the only difference from the state last written
+    /// is the entry `name` in `state.resources` and in `state.pending`: a store may record
+    /// just that entry (the local store appends it to a journal), so writing after each
+    /// resource costs the same whatever the size of the state. Once it returns, the change
+    /// is as durable as a full write.
+    async fn write_entry(
+        &self,
+        state: &State,
+        name: &str,
+        expected_serial: u64,
+    ) -> Result<(), StateError> {
+        let _ = name;
+        self.write(state, expected_serial).await
+    }
+
     /// Takes the lock for `operation`, or says who holds it.
     async fn lock(&self, operation: &str) -> Result<StateLock, LockError>;
 
@@ -42,6 +57,22 @@ pub async fn save(store: &dyn StateStore, state: &mut State) -> Result<(), State
     let expected = state.serial;
     state.serial += 1;
     let result = store.write(state, expected).await;
+    if result.is_err() {
+        state.serial = expected;
+    }
+    result
+}
+
+/// Writes `state` as the next serial, when only the entry `name` changed since the last
+/// write (see [`StateStore::write_entry`]).
+pub async fn save_entry(
+    store: &dyn StateStore,
+    state: &mut State,
+    name: &str,
+) -> Result<(), StateError> {
+    let expected = state.serial;
+    state.serial += 1;
+    let result = store.write_entry(state, name, expected).await;
     if result.is_err() {
         state.serial = expected;
     }
