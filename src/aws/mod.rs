@@ -49,7 +49,10 @@ pub struct Clients {
     pub region: String,
     /// The endpoint in use when it is not AWS's own (emulators): changes how URLs look.
     pub endpoint: Option<String>,
-    identity: OnceCell<Identity>,
+    /// The answer of the one GetCallerIdentity, failure included: callers waiting at once
+    /// share it, and a failed call (already retried by the SDK) is not made again, so a
+    /// credential_process is never run twice for it.
+    identity: OnceCell<Result<Identity, AwsError>>,
     /// The access key id last loaded by the credential chain, to name in a credentials
     /// error (never the secret).
     access_key_id: Arc<Mutex<Option<String>>>,
@@ -203,7 +206,7 @@ impl Clients {
     /// Who the credentials are (STS GetCallerIdentity, asked once).
     pub async fn identity(&self) -> Result<&Identity, AwsError> {
         self.identity
-            .get_or_try_init(|| async {
+            .get_or_init(|| async {
                 let out = self
                     .sts
                     .get_caller_identity()
@@ -221,6 +224,8 @@ impl Clients {
                 Ok(Identity::new(account, arn))
             })
             .await
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The account the credentials belong to.
