@@ -252,3 +252,74 @@ async fn a_queue_change_is_read_back_until_it_holds_and_the_next_plan_shows_no_p
         90
     );
 }
+
+/// A force_destroy bucket emptied as AWS answers: the first DeleteObjects deletes only
+/// every other object and reports the rest as per-key SlowDown errors inside its 200
+/// answer, and an object lands (a log delivery) after the last listing, so the first
+/// DeleteBucket finds the bucket not empty. The destroy deletes the keys that failed,
+/// empties again and deletes the bucket.
+#[tokio::test(flavor = "multi_thread")]
+async fn force_destroy_retries_per_key_slow_downs_and_an_object_that_landed_late() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let proxy = Proxy::start(
+        &emulator.endpoint,
+        &["--realism", "delete-objects-errors,late-object"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::write(
+        dir.join("logs.toml"),
+        "[stack]\nname = \"emptying\"\n\n[resources.logs]\ntype = \"s3.bucket\"\nname = \"emptying-logs\"\nversioning = true\nforce_destroy = true\n",
+    )
+    .unwrap();
+    let through_proxy = |args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend(["--endpoint-url", &proxy.url]);
+        strata(dir, &full)
+    };
+    assert_exit(&through_proxy(&["apply", "logs.toml", "--auto-approve"]), 0);
+    // Six keys, two versions each: twelve versions to delete.
+    for i in 0..6 {
+        for body in ["one", "two"] {
+            clients
+                .s3
+                .put_object()
+                .bucket("emptying-logs")
+                .key(format!("logs/{i}.json"))
+                .body(body.as_bytes().to_vec().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    let out = through_proxy(&["destroy", "logs.toml", "--auto-approve"]);
+    assert_exit(&out, 0);
+
+    let stats = proxy.stats();
+    let calls = |key: &str| stats["by_operation"][key].as_u64().unwrap_or(0);
+    assert_eq!(
+        stats["faults_by_operation"]["s3:POST /{bucket}?delete"], 1,
+        "the first DeleteObjects answered per-key SlowDowns: {stats:#}"
+    );
+    assert!(
+        calls("s3:POST /{bucket}?delete") >= 3,
+        "the SlowDown keys were deleted again, and the late object too: {stats:#}"
+    );
+    assert_eq!(
+        calls("s3:DELETE /{bucket}"),
+        2,
+        "the first DeleteBucket found the late object, the second deleted the bucket: {stats:#}"
+    );
+    let buckets = clients.s3.list_buckets().send().await.unwrap();
+    assert!(
+        buckets
+            .buckets()
+            .iter()
+            .all(|b| b.name() != Some("emptying-logs")),
+        "the bucket is gone"
+    );
+    let state = crate::common::read_state(dir, "emptying", "default");
+    assert_eq!(state["resources"], serde_json::json!({}));
+}
