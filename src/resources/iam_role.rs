@@ -509,39 +509,41 @@ impl Resource for IamRole {
     async fn delete(&self, aws: &Clients, id: &str, _prior: &Attrs) -> Result<(), AwsError> {
         let iam = &aws.iam;
         // IAM refuses to delete a role that still has policies: remove them all, including
-        // ones added outside strata.
-        let Some(names) = iam
-            .list_role_policies()
-            .role_name(id)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("ListRolePolicies"))
-            .or_gone()?
-        else {
+        // ones added outside strata. Both lists are read at once, and every policy is
+        // removed at once: two round trips before DeleteRole, however many policies.
+        let inline = async {
+            iam.list_role_policies()
+                .role_name(id)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(sdk("ListRolePolicies"))
+                .or_gone()
+        };
+        let managed = async {
+            iam.list_attached_role_policies()
+                .role_name(id)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(sdk("ListAttachedRolePolicies"))
+                .or_gone()
+        };
+        let (Some(names), Some(attached)) = futures::try_join!(inline, managed)? else {
             return Ok(());
         };
-        for name in &names {
-            delete_inline_policy(aws, id, name).await?;
-        }
-        let Some(attached) = iam
-            .list_attached_role_policies()
-            .role_name(id)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("ListAttachedRolePolicies"))
-            .or_gone()?
-        else {
-            return Ok(());
-        };
-        for arn in attached.iter().filter_map(|p| p.policy_arn()) {
-            detach_managed_policy(aws, id, arn).await?;
-        }
+        let removals =
+            names
+                .iter()
+                .map(|name| futures::future::Either::Left(delete_inline_policy(aws, id, name)))
+                .chain(attached.iter().filter_map(|p| p.policy_arn()).map(|arn| {
+                    futures::future::Either::Right(detach_managed_policy(aws, id, arn))
+                }));
+        try_join_all(removals).await?;
         // A policy removed a moment ago may still count against the delete, briefly; a
         // real conflict (an instance profile) is reported once this short budget is spent.
         let conflict = |e: &AwsError| e.code_is(&["DeleteConflict"]);
