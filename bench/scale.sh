@@ -10,11 +10,23 @@
 # and the bucket's notification to the queue. A size that is not a multiple of four is
 # filled with queue + queue policy pairs.
 #
+# Beside them: `validate` of the stack, and `state pull` / `state push` of its state (each a
+# whole strata run: the state's load and its save).
+#
+# With SCALE_PROXY=1 the no-op plans go through scripts/aws-proxy with SCALE_PROXY_ARGS
+# (default: 40 ms per call and a request-rate quota per service, answered with each
+# service's own throttling error), and each plan also reports the calls it made, the
+# throttling answers it got and its floor: for each service, its calls divided by its
+# allowed rate; the floor is the slowest service's (plus one round trip).
+#
 # usage: bench/scale.sh [SIZE...]        (default sizes: 50 200 500)
 # env:
-#   STRATA        strata binary (default target/release/strata)
-#   SCALE_RUNS    timed no-op plans per size (default 3)
-#   BENCH_KEEP    set to 1 to keep the work directory (stacks, logs)
+#   STRATA             strata binary (default target/release/strata)
+#   SCALE_RUNS         timed no-op plans per size (default 3)
+#   SCALE_PROXY        set to 1 to plan through the quota proxy (above)
+#   SCALE_PROXY_ARGS   its arguments (default: --latency-ms 40 --realism rates --rate s3=200 --rate sqs=100)
+#   SCALE_PARALLELISM  --parallelism of the plans (default: strata's own)
+#   BENCH_KEEP         set to 1 to keep the work directory (stacks, logs)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +42,9 @@ say() { echo "scale: $*" >&2; }
 
 [ -x "$STRATA" ] || die "no strata binary at $STRATA: build it with cargo build --release --locked (or set STRATA)"
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "SCALE_RUNS must be a positive integer (got '$RUNS')"
+PROXY_ARGS=(${SCALE_PROXY_ARGS:---latency-ms 40 --realism rates --rate s3=200 --rate sqs=100})
+PLAN_ARGS=()
+[ -z "${SCALE_PARALLELISM:-}" ] || PLAN_ARGS=(--parallelism "$SCALE_PARALLELISM")
 for n in "${SIZES[@]}"; do
     { [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 2 ] && [ $((n % 2)) = 0 ]; } \
         || die "a size must be an even number of resources, at least 2 (got '$n')"
@@ -63,9 +78,15 @@ export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-scale.XXXXXX")"
 PORT=""
 STARTED=0
+PROXY_PID=""
+stop_proxy() {
+    if [ -n "$PROXY_PID" ]; then kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; fi
+    PROXY_PID=""
+}
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    stop_proxy
     if [ "$STARTED" = 1 ]; then
         scripts/local-aws stop --port "$PORT" >/dev/null 2>&1 \
             || say "could not stop the emulator; run: scripts/local-aws stop --port $PORT"
@@ -128,6 +149,21 @@ open(path, "w").write("\n".join(out))
 EOF
 }
 
+# start_proxy PREFIX: a fresh quota proxy in front of the emulator (fresh counters and
+# buckets); sets PROXY and PROXY_PID.
+start_proxy() {
+    stop_proxy
+    scripts/aws-proxy --upstream "$ENDPOINT" --pid-file "$1.pid" "${PROXY_ARGS[@]}" >"$1.out" 2>"$1.err" &
+    PROXY_PID=$!
+    for _ in $(seq 1 200); do
+        [ -s "$1.out" ] && [ -s "$1.pid" ] && break
+        kill -0 "$PROXY_PID" 2>/dev/null || { cat "$1.err" >&2; die "the proxy did not start"; }
+        sleep 0.05
+    done
+    [ -s "$1.out" ] || die "the proxy did not print its URL within 10 s"
+    PROXY="$(head -n 1 "$1.out")"
+}
+
 now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
 
@@ -154,10 +190,29 @@ for n in "${SIZES[@]}"; do
     apply_s="$(elapsed "$t0" "$t1")"
     apply_cpu="$(cut -d' ' -f2 "$WORK/cpu-apply-$n")"
 
+    say "$n resources: validate, state pull, state push"
+    t0="$(now)"; run "$WORK/validate-$n.log" "$STRATA" validate "$stack" --no-color; t1="$(now)"
+    validate_s="$(elapsed "$t0" "$t1")"
+    t0="$(now)"; run "$WORK/state-$n.json" "$STRATA" state pull "$stack" "${common[@]}"; t1="$(now)"
+    pull_s="$(elapsed "$t0" "$t1")"
+    t0="$(now)"; run "$WORK/push-$n.log" "$STRATA" state push "$stack" "$WORK/state-$n.json" "${common[@]}"; t1="$(now)"
+    push_s="$(elapsed "$t0" "$t1")"
+    printf '%s\t%s\t%s\t%s\n' "$n" "$validate_s" "$pull_s" "$push_s" >>"$WORK/local.tsv"
+
     plan_s=(); rss=(); plan_cpu=(); changes=0
     for r in $(seq 1 "$RUNS"); do
         say "$n resources: no-op plan $r/$RUNS"
-        t0="$(now)"; run "$WORK/plan-$n-$r.json" measure "$WORK/rss-$n-$r" "$STRATA" plan "$stack" "${common[@]}" --json; t1="$(now)"
+        plan_common=("${common[@]}")
+        if [ "${SCALE_PROXY:-0}" = 1 ]; then
+            start_proxy "$WORK/proxy-$n-$r"
+            plan_common=(--endpoint-url "$PROXY" --state-dir "$WORK/state" --no-color)
+        fi
+        t0="$(now)"; run "$WORK/plan-$n-$r.json" measure "$WORK/rss-$n-$r" "$STRATA" plan "$stack" "${plan_common[@]}" "${PLAN_ARGS[@]}" --json; t1="$(now)"
+        if [ "${SCALE_PROXY:-0}" = 1 ]; then
+            curl -sf "$PROXY/_proxy/stats" >"$WORK/stats-$n-$r.json" || die "cannot read the proxy's counters"
+            stop_proxy
+            printf '%s\t%s\t%s\t%s\n' "$n" "$r" "$(elapsed "$t0" "$t1")" "$WORK/stats-$n-$r.json" >>"$WORK/proxied.tsv"
+        fi
         plan_s+=("$(elapsed "$t0" "$t1")")
         rss+=("$(cut -d' ' -f1 "$WORK/rss-$n-$r")")
         plan_cpu+=("$(cut -d' ' -f2 "$WORK/rss-$n-$r")")
@@ -191,3 +246,38 @@ for line in open(sys.argv[1]):
     med = statistics.median(p)
     print(f"{n:>9}  {float(apply_s):>9.2f}  {med:>12.3f} {min(p):>8.3f} {max(p):>8.3f}  {med / n * 1000:>17.2f}  {mb:>17.1f}  {changes:>7}  {float(destroy_s):>11.2f}  {cpu:>24}")
 EOF
+
+echo
+echo "validate, and the state's load (state pull) and save (state push), each a whole strata run:"
+python3 - "$WORK/local.tsv" <<'EOF'
+import sys
+print(f"{'resources':>9}  {'validate (s)':>12}  {'state pull (s)':>14}  {'state push (s)':>14}")
+for line in open(sys.argv[1]):
+    n, v, pull, push = line.split()
+    print(f"{int(n):>9}  {float(v):>12.3f}  {float(pull):>14.3f}  {float(push):>14.3f}")
+EOF
+
+if [ "${SCALE_PROXY:-0}" = 1 ]; then
+    echo
+    echo "no-op plans through scripts/aws-proxy ${PROXY_ARGS[*]} ${PLAN_ARGS[*]}:"
+    python3 - "$WORK/proxied.tsv" "${PROXY_ARGS[@]}" <<'EOF'
+import json, sys
+rates, latency, args = {}, 0.0, sys.argv[2:]
+for i, a in enumerate(args):
+    if a == "--rate":
+        key, _, value = args[i + 1].partition("=")
+        rates[key] = float(value.partition(":")[0])
+    if a == "--latency-ms":
+        latency = float(args[i + 1]) / 1000
+print(f"{'resources':>9}  {'run':>3}  {'wall (s)':>8}  {'calls':>6}  {'throttled':>9}  {'floor (s)':>9}  {'x floor':>7}  calls by service")
+for line in open(sys.argv[1]):
+    n, run, wall, path = line.split("\t")
+    stats = json.load(open(path.strip()))
+    by_service = stats["by_service"]
+    throttled = sum(stats.get("faults_by_operation", {}).values())
+    floor = max([calls / rates[s] for s, calls in by_service.items() if s in rates] or [0]) + latency
+    wall = float(wall)
+    services = ", ".join(f"{s} {c}" for s, c in sorted(by_service.items()))
+    print(f"{int(n):>9}  {run:>3}  {wall:>8.2f}  {stats['total']:>6}  {throttled:>9}  {floor:>9.2f}  {wall / floor:>7.2f}  {services}")
+EOF
+fi
