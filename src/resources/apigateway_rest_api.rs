@@ -321,18 +321,11 @@ impl Resource for ApiGatewayRestApi {
         prior: &Attrs,
     ) -> Result<Option<Attrs>, AwsError> {
         let gw = &aws.apigateway;
-        let Some(api) = gw
-            .get_rest_api()
-            .rest_api_id(id)
-            .send()
-            .await
-            .map_err(sdk("GetRestApi"))
-            .or_gone()?
-        else {
-            return Ok(None);
-        };
+        // Every read at once: one round trip. When the API is gone, GetRestApi says so and
+        // the other answers (404s too) are not looked at.
         let stage_name = stage_of(prior).to_string();
-        let (resources, stage, identity) = tokio::join!(
+        let (api, resources, stage, identity) = tokio::join!(
+            gw.get_rest_api().rest_api_id(id).send(),
             api_resources(aws, id, true),
             gw.get_stage()
                 .rest_api_id(id)
@@ -340,6 +333,9 @@ impl Resource for ApiGatewayRestApi {
                 .send(),
             aws.identity(),
         );
+        let Some(api) = api.map_err(sdk("GetRestApi")).or_gone()? else {
+            return Ok(None);
+        };
         let resources = resources?;
         let mut attrs = Attrs::new();
         attrs.insert("id".into(), Value::Str(id.to_string()));

@@ -218,23 +218,19 @@ impl Resource for S3Bucket {
         _prior: &Attrs,
     ) -> Result<Option<Attrs>, AwsError> {
         let s3 = &aws.s3;
-        let found = s3
-            .head_bucket()
-            .bucket(id)
-            .send()
-            .await
-            .map_err(sdk("HeadBucket"))
-            .or_gone()?;
-        if found.is_none() {
-            return Ok(None);
-        }
-        let (encryption, pab, versioning, tagging, lifecycle) = tokio::join!(
+        // Every read at once, HeadBucket among them: one round trip. When the bucket is
+        // gone, HeadBucket says so and the other answers are not looked at.
+        let (found, encryption, pab, versioning, tagging, lifecycle) = tokio::join!(
+            s3.head_bucket().bucket(id).send(),
             s3.get_bucket_encryption().bucket(id).send(),
             s3.get_public_access_block().bucket(id).send(),
             s3.get_bucket_versioning().bucket(id).send(),
             s3.get_bucket_tagging().bucket(id).send(),
             s3.get_bucket_lifecycle_configuration().bucket(id).send(),
         );
+        if found.map_err(sdk("HeadBucket")).or_gone()?.is_none() {
+            return Ok(None);
+        }
         let mut attrs = Attrs::new();
         attrs.insert("name".into(), Value::Str(id.into()));
         let partition = aws.partition().await?;
