@@ -356,7 +356,7 @@ echo "strata:    $STRATA ($("$STRATA" --version)), commit $commit"
 if [ "$RUN_TF" = 1 ]; then echo "terraform: $TF_VERSION, hashicorp/aws 5.100.0 from $MIRROR"; else echo "terraform: skipped ($TF_SKIP_REASON)"; fi
 echo "machine:   $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(free -m | awk '/^Mem:/ {print $2}') MB RAM; $(uname -sr)"
 python3 - "$RESULTS" "$WORK/prefix/graph.json" "$LATENCY_MS" "$SCALE" "$PENDING_MS" "$DEPTH_MS" <<'EOF'
-import collections, functools, json, sys
+import collections, functools, glob, json, sys, tomllib
 results, graph_path = sys.argv[1], sys.argv[2]
 L, scale, pending = float(sys.argv[3]) / 1000, float(sys.argv[4]), float(sys.argv[5]) / 1000
 D = float(sys.argv[6]) / 1000
@@ -413,8 +413,10 @@ def longest(step, edges, waits, weight):
                 wait = max(0.0, w * scale - (weight(step, d) - 1) * L)
             start = max(start, finish(d) + wait)
         own = weight(step, n) * L
-        if waits and kind(n) == "lambda.function":
+        if waits and step == "apply" and kind(n) == "lambda.function":
             own += max(0.0, pending - L)   # activation, beyond the create's own round trip
+        if waits and step == "destroy" and n in emptied:
+            own += LATE_OBJECT * L         # the object realism drops in before DeleteBucket
         return start + own
     end = max(edges, key=finish)
     chain = [end]
@@ -428,14 +430,23 @@ calls_w = lambda step, n: cost[step][n]
 one_w = lambda step, n: 1
 floors, strict = {}, {}
 text = {}
-for step, edges, waits in (("apply", fwd, True), ("destroy", rev, False)):
+# realism's late-object: an object lands in each emptied (force_destroy) bucket after its
+# last listing, so any tool's DeleteBucket is answered BucketNotEmpty once and the bucket
+# must be listed, emptied and listed again: 4 more round trips on that bucket.
+LATE_OBJECT = 4
+emptied = set()
+for path in glob.glob("stacks/*.toml"):
+    with open(path, "rb") as f:
+        emptied |= {n for n, r in tomllib.load(f).get("resources", {}).items()
+                    if r.get("type") == "s3.bucket" and r.get("force_destroy") is True}
+for step, edges, waits in (("apply", fwd, True), ("destroy", rev, True)):
     t, chain = longest(step, edges, waits, calls_w)
     floors[step] = overhead[step] * L + t
     t1, _ = longest(step, edges, waits, one_w)
     strict[step] = (1 if overhead[step] else 0) * L + t1
     depth = overhead[step] + sum(cost[step][n] for n in chain)
     text[step] = (f"{step} floor {floors[step]:.2f} s = {depth} round trips x {L * 1000:.0f} ms"
-                  + (f" + windows and activation" if waits else "")
+                  + (" + windows and activation" if step == "apply" else f" + the late object ({LATE_OBJECT} round trips per emptied bucket)")
                   + f": overhead {overhead[step]}, then " + " -> ".join(f"{n} {cost[step][n]}" for n in chain)
                   + f"; strict (1 round trip per resource) {strict[step]:.2f} s")
 floors["plan"] = strict["plan"] = L
