@@ -191,7 +191,7 @@ for n in "${SIZES[@]}"; do
     apply_cpu="$(cut -d' ' -f2 "$WORK/cpu-apply-$n")"
 
     say "$n resources: validate, state pull, state push"
-    t0="$(now)"; run "$WORK/validate-$n.log" "$STRATA" validate "$stack" --no-color; t1="$(now)"
+    t0="$(now)"; run "$WORK/validate-$n.log" "$STRATA" validate "$stack"; t1="$(now)"
     validate_s="$(elapsed "$t0" "$t1")"
     t0="$(now)"; run "$WORK/state-$n.json" "$STRATA" state pull "$stack" "${common[@]}"; t1="$(now)"
     pull_s="$(elapsed "$t0" "$t1")"
