@@ -26,7 +26,8 @@
 #   SCALE_PROXY        set to 1 to plan through the quota proxy (above)
 #   SCALE_PROXY_ARGS   its arguments (default: --latency-ms 40 --realism rates --rate s3=200 --rate sqs=100)
 #   SCALE_PARALLELISM  --parallelism of the plans (default: strata's own)
-#   BENCH_KEEP         set to 1 to keep the work directory (stacks, logs)
+#   BENCH_KEEP         set to 1 to keep the work directory (stacks, logs); then
+#                      `bench/plot-scale.py WORK_DIR docs/scale.svg` draws it
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -76,6 +77,7 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-scale.XXXXXX")"
+printf '%s\n' "${PROXY_ARGS[*]}" >"$WORK/proxy-args"   # for bench/plot-scale.py
 PORT=""
 STARTED=0
 PROXY_PID=""
