@@ -591,8 +591,8 @@ async fn delete_bucket(aws: &Clients, id: &str) -> Result<(), AwsError> {
 
 /// Deletes every object version and delete marker, a thousand at a time. Each listing
 /// starts from the beginning again: the page before it was deleted, so what is listed is
-/// always what is left, until nothing is (no markers to carry, and objects written
-/// meanwhile are found too).
+/// always what is left, until a listing is the last page (no markers to carry; objects
+/// written meanwhile are found by the caller's next pass, when DeleteBucket says so).
 async fn empty_bucket(aws: &Clients, bucket: &str) -> Result<(), AwsError> {
     loop {
         let page = match aws
@@ -627,6 +627,12 @@ async fn empty_bucket(aws: &Clients, bucket: &str) -> Result<(), AwsError> {
             return Ok(());
         }
         delete_objects(aws, bucket, objects).await?;
+        // The last page is deleted: the bucket was empty as of that listing. Anything
+        // written since makes DeleteBucket answer BucketNotEmpty, and the caller empties
+        // again; listing once more here would cost a round trip on every destroy.
+        if !page.is_truncated().unwrap_or(false) {
+            return Ok(());
+        }
     }
 }
 
