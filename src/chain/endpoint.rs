@@ -1,4 +1,5 @@
-//! The presign endpoint: POST `{"action", "object_key"}`, get a presigned URL back.
+//! The presign endpoint: POST `{"action", "object_key"}`, get a presigned URL back; the
+//! multipart actions answer JSON (see stacks/functions/presign/index.py).
 
 use std::time::Duration;
 
@@ -45,13 +46,50 @@ impl Endpoint {
     /// times; 4xx answers are the caller's mistake and are reported as they are.
     pub async fn presign(&self, action: Action, key: &str) -> Result<String, ChainError> {
         let body = json!({ "action": action.name(), "object_key": key });
+        Ok(self
+            .post(action.name(), key, &body)
+            .await?
+            .trim()
+            .to_string())
+    }
+
+    /// A multipart action (`createMultipartUpload`, `uploadPart`, ...): `fields` are sent
+    /// beside `action` and `object_key`; the JSON answer is returned.
+    pub async fn multipart(
+        &self,
+        action: &str,
+        key: &str,
+        fields: serde_json::Value,
+    ) -> Result<serde_json::Value, ChainError> {
+        let mut body = json!({ "action": action, "object_key": key });
+        if let (Some(body), serde_json::Value::Object(fields)) = (body.as_object_mut(), fields) {
+            body.extend(fields);
+        }
+        let text = self.post(action, key, &body).await?;
+        serde_json::from_str(&text).map_err(|e| ChainError::Endpoint {
+            status: 200,
+            action: action.into(),
+            key: key.into(),
+            body: format!(
+                "not JSON ({e}): {}",
+                text.chars().take(200).collect::<String>()
+            ),
+        })
+    }
+
+    async fn post(
+        &self,
+        action: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> Result<String, ChainError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let result = self
                 .http
                 .post(&self.url)
-                .json(&body)
+                .json(body)
                 .timeout(Duration::from_secs(30))
                 .send()
                 .await;
@@ -61,7 +99,7 @@ impl Endpoint {
                         what: self.url.clone(),
                         error,
                     })?;
-                    return Ok(text.trim().to_string());
+                    return Ok(text);
                 }
                 Ok(response) if response.status().is_server_error() && attempt < 4 => {}
                 Ok(response) => {
@@ -69,7 +107,7 @@ impl Endpoint {
                     let body = response.text().await.unwrap_or_default();
                     return Err(ChainError::Endpoint {
                         status,
-                        action: action.name().into(),
+                        action: action.into(),
                         key: key.into(),
                         body,
                     });
