@@ -86,24 +86,22 @@ measure() {
     say "$name: $seconds s, $mbs MB/s, peak RSS $((rss / 1024)) MB"
 }
 
-# A strata command that needs no credentials: the producer's environment has none.
-producer() {
-    env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_REGION \
-        AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent "$@"
-}
+# The producer runs without credentials: its environment has none.
+PRODUCER=(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_REGION
+    AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent)
 
 LARGE_BYTES=$((LARGE_MIB * 1024 * 1024))
 SMALL_BYTES=$((SMALL_COUNT * 1024 * 1024))
 
 measure "strata send, 1 x $LARGE_MIB MiB" "$LARGE_BYTES" \
-    producer "$STRATA" send --stack "$STACK" "$WORK/large/large.bin" --json
+    "${PRODUCER[@]}" "$STRATA" send --stack "$STACK" "$WORK/large/large.bin" --json
 measure "strata receive, 1 x $LARGE_MIB MiB" "$LARGE_BYTES" \
     "$STRATA" receive --stack "$STACK" --endpoint-url "$ENDPOINT" --out "$WORK/got" --max 1 --wait 5 --json
 cmp "$WORK/large/large.bin" "$WORK/got/input/large.bin" || die "the received large file differs"
 rm -f "$WORK/got/input/large.bin"
 
 measure "strata send, $SMALL_COUNT x 1 MiB" "$SMALL_BYTES" \
-    producer "$STRATA" send --stack "$STACK" "$WORK"/small/*.bin --json
+    "${PRODUCER[@]}" "$STRATA" send --stack "$STACK" "$WORK"/small/*.bin --json
 measure "strata receive, $SMALL_COUNT x 1 MiB" "$SMALL_BYTES" \
     "$STRATA" receive --stack "$STACK" --endpoint-url "$ENDPOINT" --out "$WORK/got" --max "$SMALL_COUNT" --wait 5 --json
 for i in $(seq 1 "$SMALL_COUNT"); do

@@ -13,7 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::ChainError;
-use super::endpoint::{Action, Endpoint};
+use super::endpoint::{Action, Endpoint, Prefetched};
 use super::events::{Message, parse};
 use super::producer::error_code;
 use super::transfer::{Shared, range, still_fresh, url_lifetime};
@@ -85,6 +85,21 @@ impl Consumer<'_> {
                 .send()
                 .await
                 .map_err(sdk("ReceiveMessage"))?;
+            // The single GETs of the batch: their URLs in one request.
+            let prefetched = Prefetched::default();
+            let keys: Vec<String> = out
+                .messages()
+                .iter()
+                .filter_map(|m| match parse(m.body().unwrap_or_default(), None) {
+                    Message::Objects(objects) => Some(objects),
+                    _ => None,
+                })
+                .flatten()
+                .map(|o| o.key)
+                .collect();
+            if keys.len() > 1 {
+                prefetched.fetch(self.endpoint, Action::Get, &keys).await;
+            }
             // The batch's messages at once; `--concurrency` bounds their downloads.
             let handled = futures::future::join_all(out.messages().iter().map(|message| {
                 let receive_count = message
@@ -92,7 +107,7 @@ impl Consumer<'_> {
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(1);
-                self.handle(message, options, receive_count)
+                self.handle(message, options, receive_count, &prefetched)
             }))
             .await;
             let mut done = Vec::new();
@@ -202,6 +217,7 @@ impl Consumer<'_> {
         message: &aws_sdk_sqs::types::Message,
         options: &Options,
         receive_count: u32,
+        prefetched: &Prefetched,
     ) -> Result<Vec<Received>, ChainError> {
         let size_attribute = ["ExtendedPayloadSize", "SQSLargePayloadSize"]
             .iter()
@@ -217,13 +233,17 @@ impl Consumer<'_> {
                     let ranged = object.size.and_then(|s| self.shared.transfer.parts(s));
                     let size = match (object.size, ranged) {
                         (Some(size), Some((part_size, count))) if count > 1 => {
-                            self.download_ranges(&object.key, &path, size, part_size, count)
+                            let ahead = prefetched.take(&object.key);
+                            self.download_ranges(&object.key, &path, size, part_size, count, ahead)
                                 .await?
                         }
                         _ => {
                             let _permit =
                                 self.shared.permits.acquire().await.expect("never closed");
-                            let url = self.endpoint.presign(Action::Get, &object.key).await?;
+                            let url = match prefetched.take(&object.key) {
+                                Some((url, _)) => url,
+                                None => self.endpoint.presign(Action::Get, &object.key).await?,
+                            };
                             download_url(&self.endpoint.http, &url, &object.key, &path, object.size)
                                 .await?
                         }
@@ -268,6 +288,7 @@ impl Consumer<'_> {
         size: u64,
         part_size: u64,
         count: u64,
+        ahead: Option<(String, Instant)>,
     ) -> Result<u64, ChainError> {
         let landing = Landing::open(path).await?;
         landing
@@ -275,7 +296,7 @@ impl Consumer<'_> {
             .set_len(size)
             .await
             .map_err(|e| ChainError::Io(format!("cannot write {}: {e}", landing.temp.display())))?;
-        let url = tokio::sync::Mutex::new(None::<(String, Instant)>);
+        let url = tokio::sync::Mutex::new(ahead);
         let etags: Vec<String> = futures::stream::iter(0..count)
             .map(|index| {
                 let (url, temp) = (&url, &landing.temp);

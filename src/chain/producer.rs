@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use super::ChainError;
-use super::endpoint::{Action, Endpoint};
+use super::endpoint::{Action, Endpoint, Prefetched};
 use super::transfer::{MAX_OBJECT_SIZE, Shared, range, still_fresh};
 
 pub struct Sent {
@@ -46,6 +46,7 @@ pub async fn send(
         endpoint,
         shared: &shared,
         progress,
+        prefetched: Prefetched::default(),
     }
     .send(source, key)
     .await
@@ -57,6 +58,7 @@ pub struct Sender<'a> {
     pub endpoint: &'a Endpoint,
     pub shared: &'a Shared,
     pub progress: bool,
+    pub prefetched: Prefetched,
 }
 
 const ATTEMPTS: u32 = 5;
@@ -141,11 +143,25 @@ impl Sender<'_> {
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let url = self.endpoint.presign(Action::Put, key).await?;
+                let ahead = if attempt == 1 {
+                    self.prefetched.take(key).map(|(url, _)| url)
+                } else {
+                    None
+                };
+                let was_ahead = ahead.is_some();
+                let url = match ahead {
+                    Some(url) => url,
+                    None => self.endpoint.presign(Action::Put, key).await?,
+                };
                 let result = put(&self.endpoint.http, &url, path, key, (0, size), sent).await;
                 match result {
                     Ok(_) => return Ok(0),
-                    Err(e) if attempt < ATTEMPTS && transient(&e) => backoff(attempt).await,
+                    // A URL fetched ahead may have expired meanwhile: ask for a new one.
+                    Err(e)
+                        if attempt < ATTEMPTS && (transient(&e) || (was_ahead && expired(&e))) =>
+                    {
+                        backoff(attempt).await
+                    }
                     Err(e) => return Err(e),
                 }
             }

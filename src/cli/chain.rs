@@ -9,7 +9,7 @@ use futures::StreamExt;
 use serde_json::json;
 use strata::aws::Clients;
 use strata::chain::consumer::{Consumer, Mode, Options};
-use strata::chain::endpoint::Endpoint;
+use strata::chain::endpoint::{Action, Endpoint};
 use strata::chain::producer::{Sender, Source, human_size};
 use strata::chain::transfer::{Shared, Transfer, parse_size};
 use strata::ops;
@@ -131,34 +131,63 @@ pub fn send(stack: &StackArgs, state_dir: &Path, args: SendArgs) -> anyhow::Resu
             endpoint: &endpoint,
             shared: &shared,
             progress: !args.json && sources.len() == 1,
+            prefetched: Default::default(),
         };
-        // Several files at once, reported in the order given; every request of every file
-        // takes one of the `--concurrency` permits.
-        let mut results = futures::stream::iter(sources.into_iter().map(|(source, name)| {
+        let mut chunks: Vec<Vec<(Source, String)>> = Vec::new();
+        for (i, (source, name)) in sources.into_iter().enumerate() {
             let key = if name.starts_with(&args.prefix) {
                 name
             } else {
                 format!("{}{name}", args.prefix)
             };
-            let sender = &sender;
-            async move { (sender.send(source, &key).await, key) }
-        }))
-        .buffered(shared.transfer.concurrency.max(1));
-        while let Some((result, key)) = results.next().await {
-            if let Err(e) = &result
-                && e.is_interrupted()
-            {
-                eprintln!("error: sending `{key}`: {e}");
-                return anyhow::Ok(ExitCode::from(130));
+            if i % 100 == 0 {
+                chunks.push(Vec::new());
             }
-            let sent = result.with_context(|| format!("sending `{key}`"))?;
-            if args.json {
-                println!(
-                    "{}",
-                    json!({ "key": sent.key, "size": sent.size, "parts": sent.parts })
-                );
-            } else {
-                println!("sent {} ({})", sent.key, human_size(sent.size));
+            chunks.last_mut().expect("pushed").push((source, key));
+        }
+        for chunk in chunks {
+            // The single PUTs of a hundred files: their URLs in one request.
+            let mut small = Vec::new();
+            for (source, key) in &chunk {
+                if let Source::File(path) = source
+                    && let Ok(meta) = std::fs::metadata(path)
+                    && shared.transfer.parts(meta.len()).is_none()
+                    && chunk.len() > 1
+                {
+                    small.push(key.clone());
+                }
+            }
+            if !small.is_empty() {
+                sender
+                    .prefetched
+                    .fetch(&endpoint, Action::Put, &small)
+                    .await;
+            }
+            // Several files at once, reported in the order given; every request of every
+            // file takes one of the `--concurrency` permits.
+            let sender = &sender;
+            let mut results = futures::stream::iter(
+                chunk
+                    .into_iter()
+                    .map(|(source, key)| async move { (sender.send(source, &key).await, key) }),
+            )
+            .buffered(shared.transfer.concurrency.max(1));
+            while let Some((result, key)) = results.next().await {
+                if let Err(e) = &result
+                    && e.is_interrupted()
+                {
+                    eprintln!("error: sending `{key}`: {e}");
+                    return anyhow::Ok(ExitCode::from(130));
+                }
+                let sent = result.with_context(|| format!("sending `{key}`"))?;
+                if args.json {
+                    println!(
+                        "{}",
+                        json!({ "key": sent.key, "size": sent.size, "parts": sent.parts })
+                    );
+                } else {
+                    println!("sent {} ({})", sent.key, human_size(sent.size));
+                }
             }
         }
         anyhow::Ok(ExitCode::SUCCESS)

@@ -46,7 +46,7 @@ ENDPOINT = "http://localhost:4566"
 
 ACTION_ERROR = (
     "action must be one of: abortMultipartUpload, completeMultipartUpload, "
-    "createMultipartUpload, getObject, putObject, uploadPart"
+    "createMultipartUpload, getObject, getObjects, putObject, putObjects, uploadPart"
 )
 EXPIRY_ERROR = (
     "server configuration error: URL_EXPIRY_SECONDS must be an integer between 1 and 604800"
@@ -675,3 +675,42 @@ class MultipartS3ErrorTests(MultipartTestCase):
         self.assertEqual(response["statusCode"], 502)
         self.assertEqual(json.loads(response["body"]),
                          {"error": "S3 failed CreateMultipartUpload (InternalError)"})
+
+
+class BatchTests(PresignTestCase):
+    def test_put_objects_answers_one_signed_url_per_key(self):
+        keys = ["input/a.bin", "input/b c.bin", "input/ü.bin"]
+        response = self.invoke(proxy_event(json.dumps({"action": "putObjects", "object_keys": keys})))
+        self.assertEqual(response["statusCode"], 200, response["body"])
+        self.assertEqual(response["headers"], {"Content-Type": "application/json"})
+        answer = json.loads(response["body"])
+        self.assertEqual(answer["expires_in"], 100)
+        self.assertEqual([u["object_key"] for u in answer["urls"]], keys)
+        for entry in answer["urls"]:
+            self.assertPresigned(entry["url"], entry["object_key"], "PUT")
+        self.assertEqual(self.last_log["outcome"], "presigned 3 PUT URL(s) valid 100s")
+
+    def test_get_objects_answers_get_urls(self):
+        keys = ["input/a.bin", "input/b.bin"]
+        response = self.invoke(proxy_event(json.dumps({"action": "getObjects", "object_keys": keys})))
+        answer = json.loads(response["body"])
+        self.assertEqual([u["object_key"] for u in answer["urls"]], keys)
+        for entry in answer["urls"]:
+            self.assertPresigned(entry["url"], entry["object_key"], "GET")
+
+    def test_put_objects_refuses_bad_lists_and_names_the_bad_key(self):
+        cases = [
+            (None, "object_keys must be a list of 1 to 100 keys"),
+            ([], "object_keys must be a list of 1 to 100 keys"),
+            ("input/a", "object_keys must be a list of 1 to 100 keys"),
+            ([f"input/{i}" for i in range(101)], "object_keys must be a list of 1 to 100 keys"),
+            (["input/a", "output/b"], "object_keys[1]: object_key must start with 'input/'"),
+            (["input/a", 5], "object_keys[1]: object_key must be a string"),
+        ]
+        for action in ("putObjects", "getObjects"):
+            for keys, message in cases:
+                with self.subTest(action=action, keys=keys):
+                    response = self.invoke(
+                        proxy_event(json.dumps({"action": action, "object_keys": keys}))
+                    )
+                    self.assertError(response, 400, message)

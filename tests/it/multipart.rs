@@ -456,3 +456,54 @@ async fn a_part_that_fails_for_good_aborts_the_upload() {
         "no abort went through the proxy: {stats}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_a_multipart_upload_aborts_it() {
+    // Every S3 call of the upload is held 1.5 s by a proxy, so parts are in flight when
+    // SIGINT arrives.
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint, &["--latency-ms", "1500"]);
+    let url_env = format!("AWS_ENDPOINT_URL = \"{}\", S3_BUCKET", proxy.url);
+    let d = deploy_on(emulator, |text| text.replace("S3_BUCKET", &url_env));
+    let clients = d.emulator.clients().await;
+    let file = d.path().join("interrupted.bin");
+    std::fs::write(&file, payload(24 * MIB, 5)).unwrap();
+    let mut full = vec!["send", "--stack", d.stack.as_str(), file.to_str().unwrap()];
+    full.extend(["--concurrency", "2"]);
+    let child = strata_command(d.path(), &full)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let part_upload = "s3:PUT /{bucket}/{key+}?partNumber&uploadId";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while proxy.stats()["by_operation"].get(part_upload).is_none() {
+        assert!(std::time::Instant::now() < deadline, "no part went up");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 130);
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "the multipart upload of `input/interrupted.bin` failed (interrupted); it was aborted"
+        ),
+        "{err}"
+    );
+    assert_eq!(d.uploads_in_progress(&clients).await, Vec::<String>::new());
+    let head = clients
+        .s3
+        .head_object()
+        .bucket(d.output("content_bucket"))
+        .key("input/interrupted.bin")
+        .send()
+        .await;
+    assert!(head.is_err(), "the object exists: {head:?}");
+}

@@ -7,6 +7,11 @@ directly with the request object as the event. The request is a JSON object::
 
 A valid request answers 200 with the presigned URL as a ``text/plain`` body.
 
+Many small payloads take one request for their URLs::
+
+    {"action": "putObjects" | "getObjects", "object_keys": ["input/...", ...]}  (1 to 100)
+        -> {"expires_in", "urls": [{"object_key", "url"}, ...]}   (application/json)
+
 Payloads over S3's 5 GB single-PUT limit go up in parts (multipart upload); every
 multipart action answers 200 with a JSON object::
 
@@ -59,13 +64,16 @@ ACTIONS = {
     "getObject": ("get_object", "GET"),
     "putObject": ("put_object", "PUT"),
 }
+# Many payloads at once: one request for up to MAX_BATCH_KEYS presigned URLs.
+BATCH_ACTIONS = {"putObjects": "putObject", "getObjects": "getObject"}
+MAX_BATCH_KEYS = 100
 MULTIPART_ACTIONS = (
     "abortMultipartUpload",
     "completeMultipartUpload",
     "createMultipartUpload",
     "uploadPart",
 )
-ALL_ACTIONS = sorted([*ACTIONS, *MULTIPART_ACTIONS])
+ALL_ACTIONS = sorted([*ACTIONS, *BATCH_ACTIONS, *MULTIPART_ACTIONS])
 MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB  # every part but the last
 MAX_PART_SIZE = 5 * 1024 * MIB
@@ -205,6 +213,18 @@ def _int_field(request: dict, name: str, low: int, high: int, what: str = "") ->
     if not low <= value <= high:
         raise RequestError(400, f"{name} must be between {low} and {high}{what}")
     return value
+
+
+def _validate_keys(value: Any) -> list[str]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_BATCH_KEYS:
+        raise RequestError(400, f"object_keys must be a list of 1 to {MAX_BATCH_KEYS} keys")
+    keys = []
+    for i, key in enumerate(value):
+        try:
+            keys.append(_validate_key(key))
+        except RequestError as exc:
+            raise RequestError(exc.status, f"object_keys[{i}]: {exc.message}") from None
+    return keys
 
 
 def _validate_upload_id(value: Any) -> str:
@@ -440,10 +460,26 @@ def handler(event, context):
         request = _parse_request(event)
         action, key = request.get("action"), request.get("object_key")
         action = _validate_action(action)
-        key = _validate_key(key)
-        if action in MULTIPART_ACTIONS:
+        if action in BATCH_ACTIONS:
+            keys = _validate_keys(request.get("object_keys"))
+            key = keys[0]
+            bucket, expiry = _config()
+            client = _client()
+            client_method, http_method = ACTIONS[BATCH_ACTIONS[action]]
+            urls = [
+                {
+                    "object_key": k,
+                    "url": _sign(client, client_method, {"Bucket": bucket, "Key": k}, expiry, http_method),
+                }
+                for k in keys
+            ]
+            response = _json_response({"expires_in": expiry, "urls": urls})
+            outcome = f"presigned {len(urls)} {http_method} URL(s) valid {expiry}s"
+        elif action in MULTIPART_ACTIONS:
+            key = _validate_key(key)
             response, outcome = _multipart(action, request, key)
         else:
+            key = _validate_key(key)
             bucket, expiry = _config()
             client_method, http_method = ACTIONS[action]
             url = _sign(_client(), client_method, {"Bucket": bucket, "Key": key}, expiry, http_method)
