@@ -1,18 +1,22 @@
-//! The consumer: long-polls the queue, fetches each payload, and deletes a message only
-//! after its payloads are safely on disk (at-least-once). A message it cannot handle is
-//! made visible again at once, so after the queue's max receive count it moves to the
-//! dead-letter queue.
+//! The consumer: long-polls the queue, fetches the payloads of a batch of messages at
+//! once, and deletes messages (in one DeleteMessageBatch) only after their payloads are
+//! safely on disk (at-least-once). Large payloads come as parallel ranged GETs written at
+//! their offsets. A message it cannot handle is made visible again at once, so after the
+//! queue's max receive count it moves to the dead-letter queue.
 
+use std::io::SeekFrom;
 use std::path::{Component, Path, PathBuf};
+use std::time::Instant;
 
-use aws_sdk_sqs::types::MessageSystemAttributeName;
-use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use futures::{StreamExt, TryStreamExt};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::ChainError;
-use super::endpoint::{Action, Endpoint};
+use super::endpoint::{Action, Endpoint, Prefetched};
 use super::events::{Message, parse};
 use super::producer::error_code;
+use super::transfer::{Shared, range, still_fresh, url_lifetime};
 use crate::aws::{AwsError, sdk};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +55,9 @@ pub struct Consumer<'a> {
     pub s3: &'a aws_sdk_s3::Client,
     pub endpoint: &'a Endpoint,
     pub queue_url: &'a str,
+    /// The bound on downloads in flight (whole payloads and ranges), shared by the
+    /// messages of a batch, and the ranged-download threshold and part size.
+    pub shared: &'a Shared,
 }
 
 impl Consumer<'_> {
@@ -78,30 +85,52 @@ impl Consumer<'_> {
                 .send()
                 .await
                 .map_err(sdk("ReceiveMessage"))?;
-            for message in out.messages() {
-                let receipt = message.receipt_handle().unwrap_or_default();
+            // The single GETs of the batch: their URLs in one request.
+            let prefetched = Prefetched::default();
+            let keys: Vec<String> = out
+                .messages()
+                .iter()
+                .filter_map(|m| match parse(m.body().unwrap_or_default(), None) {
+                    Message::Objects(objects) => Some(objects),
+                    _ => None,
+                })
+                .flatten()
+                .map(|o| o.key)
+                .collect();
+            if keys.len() > 1 {
+                prefetched.fetch(self.endpoint, Action::Get, &keys).await;
+            }
+            // The batch's messages at once; `--concurrency` bounds their downloads.
+            let handled = futures::future::join_all(out.messages().iter().map(|message| {
                 let receive_count = message
                     .attributes()
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(1);
-                match self.handle(message, options, receive_count).await {
+                self.handle(message, options, receive_count, &prefetched)
+            }))
+            .await;
+            let mut done = Vec::new();
+            for (message, result) in out.messages().iter().zip(handled) {
+                let receipt = message.receipt_handle().unwrap_or_default();
+                match result {
                     Ok(payloads) => {
                         for p in &payloads {
                             on_payload(p);
                         }
                         summary.received += payloads.len();
-                        self.sqs
-                            .delete_message()
-                            .queue_url(self.queue_url)
-                            .receipt_handle(receipt)
-                            .send()
-                            .await
-                            .map_err(sdk("DeleteMessage"))?;
+                        done.push(message);
                     }
                     Err(e) => {
                         summary.failed += 1;
                         let message_id = message.message_id().unwrap_or("?");
+                        let receive_count = message
+                            .attributes()
+                            .and_then(|a| {
+                                a.get(&MessageSystemAttributeName::ApproximateReceiveCount)
+                            })
+                            .map(String::as_str)
+                            .unwrap_or("1");
                         // Back on the queue at once: retried, and dead-lettered after the
                         // queue's max receive count. If that fails, the message stays
                         // hidden for the queue's whole visibility timeout: the round stops
@@ -124,6 +153,8 @@ impl Consumer<'_> {
                     }
                 }
             }
+            // Every payload of these messages is on disk: acknowledged in one call.
+            summary.failed += self.delete(&done, &mut on_error).await?;
             // Without --follow: one round, or with --max until that many arrive, but never
             // spinning on a message that keeps failing, and never waiting on an empty queue.
             if options.mode == Mode::Once
@@ -135,11 +166,58 @@ impl Consumer<'_> {
         Ok(summary)
     }
 
+    /// Deletes handled messages in one DeleteMessageBatch; answers how many were not
+    /// deleted (they come back after their visibility timeout: at-least-once).
+    async fn delete(
+        &self,
+        messages: &[&aws_sdk_sqs::types::Message],
+        on_error: &mut impl FnMut(&str),
+    ) -> Result<usize, ChainError> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let entries = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .build()
+                    .map_err(|e| ChainError::Io(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .sqs
+            .delete_message_batch()
+            .queue_url(self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(sdk("DeleteMessageBatch"))?;
+        for failed in out.failed() {
+            let message_id = failed
+                .id()
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| messages.get(i))
+                .and_then(|m| m.message_id())
+                .unwrap_or("?");
+            on_error(&format!(
+                "message {message_id}: its payload is on disk but the message was not deleted ({}: {}); it will be received again",
+                failed.code(),
+                failed.message().unwrap_or_default()
+            ));
+        }
+        Ok(out.failed().len())
+    }
+
     async fn handle(
         &self,
         message: &aws_sdk_sqs::types::Message,
         options: &Options,
         receive_count: u32,
+        prefetched: &Prefetched,
     ) -> Result<Vec<Received>, ChainError> {
         let size_attribute = ["ExtendedPayloadSize", "SQSLargePayloadSize"]
             .iter()
@@ -151,11 +229,25 @@ impl Consumer<'_> {
             Message::Objects(objects) => {
                 let mut out = Vec::new();
                 for object in objects {
-                    let url = self.endpoint.presign(Action::Get, &object.key).await?;
                     let path = target_path(&options.out_dir, &object.key)?;
-                    let size =
-                        download_url(&self.endpoint.http, &url, &object.key, &path, object.size)
-                            .await?;
+                    let ranged = object.size.and_then(|s| self.shared.transfer.parts(s));
+                    let size = match (object.size, ranged) {
+                        (Some(size), Some((part_size, count))) if count > 1 => {
+                            let ahead = prefetched.take(&object.key);
+                            self.download_ranges(&object.key, &path, size, part_size, count, ahead)
+                                .await?
+                        }
+                        _ => {
+                            let _permit =
+                                self.shared.permits.acquire().await.expect("never closed");
+                            let url = match prefetched.take(&object.key) {
+                                Some((url, _)) => url,
+                                None => self.endpoint.presign(Action::Get, &object.key).await?,
+                            };
+                            download_url(&self.endpoint.http, &url, &object.key, &path, object.size)
+                                .await?
+                        }
+                    };
                     out.push(Received {
                         key: object.key,
                         size,
@@ -168,6 +260,7 @@ impl Consumer<'_> {
             }
             Message::Pointer { bucket, key, size } => {
                 let path = target_path(&options.out_dir, &key)?;
+                let _permit = self.shared.permits.acquire().await.expect("never closed");
                 let got = download_s3(self.s3, &bucket, &key, &path, size).await?;
                 Ok(vec![Received {
                     key,
@@ -182,6 +275,178 @@ impl Consumer<'_> {
             ))),
         }
     }
+}
+
+impl Consumer<'_> {
+    /// Parallel ranged GETs through one presigned URL (signed again when it gets old or
+    /// S3 refuses it), each range written at its offset of the landing file; every range
+    /// must come from the same object (one ETag).
+    async fn download_ranges(
+        &self,
+        key: &str,
+        path: &Path,
+        size: u64,
+        part_size: u64,
+        count: u64,
+        ahead: Option<(String, Instant)>,
+    ) -> Result<u64, ChainError> {
+        let landing = Landing::open(path).await?;
+        landing
+            .file
+            .set_len(size)
+            .await
+            .map_err(|e| ChainError::Io(format!("cannot write {}: {e}", landing.temp.display())))?;
+        let url = tokio::sync::Mutex::new(ahead);
+        let etags: Vec<String> = futures::stream::iter(0..count)
+            .map(|index| {
+                let (url, temp) = (&url, &landing.temp);
+                async move {
+                    let _permit = self.shared.permits.acquire().await.expect("never closed");
+                    let (start, len) = range(index, part_size, size);
+                    let mut attempt = 0;
+                    loop {
+                        attempt += 1;
+                        let signed = {
+                            let mut cached = url.lock().await;
+                            match &*cached {
+                                Some((u, at))
+                                    if attempt == 1
+                                        && url_lifetime(u)
+                                            .is_some_and(|l| still_fresh(at.elapsed(), l)) =>
+                                {
+                                    u.clone()
+                                }
+                                _ => {
+                                    let at = Instant::now();
+                                    let u = self.endpoint.presign(Action::Get, key).await?;
+                                    *cached = Some((u.clone(), at));
+                                    u
+                                }
+                            }
+                        };
+                        let result =
+                            get_range(&self.endpoint.http, &signed, key, temp, (start, len), size)
+                                .await;
+                        match result {
+                            Ok(etag) => return Ok(etag),
+                            Err(e) if attempt < 5 && retry_range(&e) => {
+                                tokio::time::sleep(std::time::Duration::from_millis(250 * attempt))
+                                    .await
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+            })
+            .buffered(self.shared.transfer.concurrency.max(1))
+            .try_collect()
+            .await?;
+        if let Some(then) = etags.iter().find(|e| **e != etags[0]) {
+            return Err(ChainError::Changed {
+                key: key.to_string(),
+                first: etags[0].clone(),
+                then: then.clone(),
+            });
+        }
+        let mut landing = landing;
+        landing.written = size;
+        landing.finish(path, key, Some(size)).await
+    }
+}
+
+fn retry_range(e: &ChainError) -> bool {
+    match e {
+        ChainError::Storage { status, .. } => *status >= 500 || *status == 403,
+        ChainError::Http { .. } | ChainError::ShortRange { .. } => true,
+        _ => false,
+    }
+}
+
+/// GETs bytes `start..start+len` and writes them at `start` of the landing file; checks
+/// that S3 answered that range of an object of `size` bytes; answers the ETag.
+async fn get_range(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    temp: &Path,
+    (start, len): (u64, u64),
+    size: u64,
+) -> Result<String, ChainError> {
+    let response = http
+        .get(url)
+        .header("Range", format!("bytes={start}-{}", start + len - 1))
+        .send()
+        .await
+        .map_err(|error| ChainError::Http {
+            what: "S3".into(),
+            error: error.without_url(),
+        })?;
+    let status = response.status().as_u16();
+    if status != 206 {
+        let body = response.text().await.unwrap_or_default();
+        return Err(ChainError::Storage {
+            status,
+            method: "GET",
+            key: key.to_string(),
+            body: if status == 200 {
+                "a whole object instead of the range asked for".into()
+            } else {
+                error_code(&body)
+            },
+        });
+    }
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let expected_range = format!("bytes {start}-{}/{size}", start + len - 1);
+    let got_range = header("content-range");
+    if got_range != expected_range {
+        return Err(ChainError::SizeMismatch {
+            key: key.to_string(),
+            expected: size,
+            got: got_range
+                .rsplit('/')
+                .next()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0),
+        });
+    }
+    let etag = header("etag");
+    let io = |e: std::io::Error| ChainError::Io(format!("cannot write {}: {e}", temp.display()));
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .open(temp)
+        .await
+        .map_err(io)?;
+    file.seek(SeekFrom::Start(start)).await.map_err(io)?;
+    let mut written = 0u64;
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| ChainError::Http {
+            what: "S3".into(),
+            error: error.without_url(),
+        })?;
+        written += chunk.len() as u64;
+        if written > len {
+            break;
+        }
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    if written != len {
+        return Err(ChainError::ShortRange {
+            key: key.to_string(),
+            start,
+            expected: len,
+            got: written,
+        });
+    }
+    Ok(etag)
 }
 
 /// Where a key lands under DIR: its path, without anything that could climb out.
@@ -224,10 +489,13 @@ impl Landing {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(|e| ChainError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        // Unique per download: two messages of one batch may name the same key.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let temp = dir.join(format!(
-            ".{}.partial-{}",
+            ".{}.partial-{}-{}",
             path.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let file = tokio::fs::File::create(&temp)
             .await

@@ -1,10 +1,13 @@
-//! The presign endpoint: POST `{"action", "object_key"}`, get a presigned URL back.
+//! The presign endpoint: POST `{"action", "object_key"}`, get a presigned URL back; the
+//! multipart actions answer JSON (see stacks/functions/presign/index.py).
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use super::ChainError;
+use super::transfer::{still_fresh, url_lifetime};
 
 pub struct Endpoint {
     pub url: String,
@@ -45,13 +48,69 @@ impl Endpoint {
     /// times; 4xx answers are the caller's mistake and are reported as they are.
     pub async fn presign(&self, action: Action, key: &str) -> Result<String, ChainError> {
         let body = json!({ "action": action.name(), "object_key": key });
+        Ok(self
+            .post(action.name(), key, &body)
+            .await?
+            .trim()
+            .to_string())
+    }
+
+    /// Presigned URLs for up to 100 keys at once (`putObjects`, `getObjects`):
+    /// `{"expires_in", "urls": [{"object_key", "url"}]}`.
+    pub async fn urls(
+        &self,
+        action: Action,
+        keys: &[String],
+    ) -> Result<serde_json::Value, ChainError> {
+        let name = format!("{}s", action.name());
+        let body = json!({ "action": name, "object_keys": keys });
+        let first = keys.first().map(String::as_str).unwrap_or_default();
+        let text = self.post(&name, first, &body).await?;
+        serde_json::from_str(&text).map_err(|e| ChainError::Endpoint {
+            status: 200,
+            action: name,
+            key: first.into(),
+            body: format!("not JSON ({e})"),
+        })
+    }
+
+    /// A multipart action (`createMultipartUpload`, `uploadPart`, ...): `fields` are sent
+    /// beside `action` and `object_key`; the JSON answer is returned.
+    pub async fn multipart(
+        &self,
+        action: &str,
+        key: &str,
+        fields: serde_json::Value,
+    ) -> Result<serde_json::Value, ChainError> {
+        let mut body = json!({ "action": action, "object_key": key });
+        if let (Some(body), serde_json::Value::Object(fields)) = (body.as_object_mut(), fields) {
+            body.extend(fields);
+        }
+        let text = self.post(action, key, &body).await?;
+        serde_json::from_str(&text).map_err(|e| ChainError::Endpoint {
+            status: 200,
+            action: action.into(),
+            key: key.into(),
+            body: format!(
+                "not JSON ({e}): {}",
+                text.chars().take(200).collect::<String>()
+            ),
+        })
+    }
+
+    async fn post(
+        &self,
+        action: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> Result<String, ChainError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let result = self
                 .http
                 .post(&self.url)
-                .json(&body)
+                .json(body)
                 .timeout(Duration::from_secs(30))
                 .send()
                 .await;
@@ -61,7 +120,7 @@ impl Endpoint {
                         what: self.url.clone(),
                         error,
                     })?;
-                    return Ok(text.trim().to_string());
+                    return Ok(text);
                 }
                 Ok(response) if response.status().is_server_error() && attempt < 4 => {}
                 Ok(response) => {
@@ -69,7 +128,7 @@ impl Endpoint {
                     let body = response.text().await.unwrap_or_default();
                     return Err(ChainError::Endpoint {
                         status,
-                        action: action.name().into(),
+                        action: action.into(),
                         key: key.into(),
                         body,
                     });
@@ -84,5 +143,39 @@ impl Endpoint {
             }
             tokio::time::sleep(Duration::from_millis(200 * (1 << attempt))).await;
         }
+    }
+}
+
+/// URLs asked for ahead, up to 100 in one request (`putObjects`, `getObjects`): many small
+/// payloads cost one endpoint round trip per hundred instead of one each.
+#[derive(Default)]
+pub struct Prefetched(std::sync::Mutex<HashMap<String, (String, Instant)>>);
+
+impl Prefetched {
+    /// Asks for the URLs of KEYS. An endpoint that does not know the batch actions (an
+    /// older deployment) answers 400: the payloads then ask one by one, as before.
+    pub async fn fetch(&self, endpoint: &Endpoint, action: Action, keys: &[String]) {
+        for chunk in keys.chunks(100) {
+            let signed = Instant::now();
+            let Ok(answer) = endpoint.urls(action, chunk).await else {
+                return;
+            };
+            let mut map = self.0.lock().expect("not poisoned");
+            for entry in answer["urls"].as_array().into_iter().flatten() {
+                if let (Some(key), Some(url)) =
+                    (entry["object_key"].as_str(), entry["url"].as_str())
+                {
+                    map.insert(key.to_string(), (url.to_string(), signed));
+                }
+            }
+        }
+    }
+
+    /// The URL for KEY and when it was signed, if one was fetched and is still fresh; used
+    /// once.
+    pub fn take(&self, key: &str) -> Option<(String, Instant)> {
+        let (url, signed) = self.0.lock().expect("not poisoned").remove(key)?;
+        let lifetime = url_lifetime(&url)?;
+        still_fresh(signed.elapsed(), lifetime).then_some((url, signed))
     }
 }

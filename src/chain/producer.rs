@@ -1,66 +1,363 @@
-//! The producer: asks the endpoint for a putObject URL and streams the payload to S3. It
-//! needs no AWS credentials.
+//! The producer: asks the endpoint for presigned URLs and streams the payload to S3. It
+//! needs no AWS credentials. Below the multipart threshold a payload is one PUT; above it,
+//! a multipart upload whose parts go up in parallel, each streamed from its byte range of
+//! the file and retried alone; an upload that gives up (or is interrupted) is aborted.
 
-use std::io::IsTerminal;
+use std::collections::HashMap;
+use std::io::{IsTerminal, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use super::ChainError;
-use super::endpoint::{Action, Endpoint};
+use super::endpoint::{Action, Endpoint, Prefetched};
+use super::transfer::{MAX_OBJECT_SIZE, Shared, range, still_fresh};
 
 pub struct Sent {
     pub key: String,
     pub size: u64,
+    /// Parts of a multipart upload; 0 for a single PUT.
+    pub parts: u64,
 }
 
-/// What to send: a file on disk, or standard input (buffered to a temporary file so that a
-/// retry can send it again and the upload has a known length).
+/// What to send: a file on disk, or standard input (buffered to a temporary file first, so
+/// that the upload has a known length, parts can be read in any order and a part can be
+/// sent again: memory stays flat, the disk holds one copy).
 pub enum Source<'a> {
     File(&'a Path),
     Stdin,
 }
 
-/// Uploads one payload under `key` (e.g. `input/report.bin`). Transient failures (5xx,
-/// connection errors) are retried from the start of the file.
+/// Uploads one payload under `key` (e.g. `input/report.bin`) with the default settings.
 pub async fn send(
     endpoint: &Endpoint,
     source: Source<'_>,
     key: &str,
     progress: bool,
 ) -> Result<Sent, ChainError> {
-    let spooled;
-    let path = match source {
-        Source::File(path) => path,
-        Source::Stdin => {
-            spooled = spool_stdin().await?;
-            spooled.path()
-        }
-    };
-    let size = tokio::fs::metadata(path)
-        .await
-        .map_err(|e| ChainError::Io(format!("cannot read {}: {e}", path.display())))?
-        .len();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let url = endpoint.presign(Action::Put, key).await?;
-        match put(endpoint, &url, path, key, size, progress).await {
-            Ok(()) => {
-                return Ok(Sent {
-                    key: key.to_string(),
-                    size,
-                });
+    let shared = Shared::new(Default::default());
+    Sender {
+        endpoint,
+        shared: &shared,
+        progress,
+        prefetched: Prefetched::default(),
+    }
+    .send(source, key)
+    .await
+}
+
+/// Sends payloads: a single PUT below the multipart threshold (retried from the start of
+/// the file on transient failures), parts in parallel above it.
+pub struct Sender<'a> {
+    pub endpoint: &'a Endpoint,
+    pub shared: &'a Shared,
+    pub progress: bool,
+    pub prefetched: Prefetched,
+}
+
+const ATTEMPTS: u32 = 5;
+
+impl Sender<'_> {
+    pub async fn send(&self, source: Source<'_>, key: &str) -> Result<Sent, ChainError> {
+        let spooled;
+        let path = match source {
+            Source::File(path) => path,
+            Source::Stdin => {
+                spooled = spool_stdin().await?;
+                spooled.path()
             }
-            Err(e) if attempt < 4 && transient(&e) => {
-                tokio::time::sleep(Duration::from_millis(250 * attempt)).await
-            }
-            Err(e) => return Err(e),
+        };
+        let size = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| ChainError::Io(format!("cannot read {}: {e}", path.display())))?
+            .len();
+        if size > MAX_OBJECT_SIZE {
+            return Err(ChainError::Io(format!(
+                "{} has {size} bytes, more than S3's largest object (5 TiB)",
+                path.display()
+            )));
         }
+        let sent = Arc::new(AtomicU64::new(0));
+        let ticker = self.ticker(key, size, sent.clone());
+        let result = self.upload(path, key, size, &sent).await;
+        if let Some(t) = ticker {
+            t.abort();
+            if result.is_ok() {
+                eprintln!("\r{key}: 100.0% of {}", human_size(size));
+            } else {
+                eprintln!();
+            }
+        }
+        let parts = result?;
+        Ok(Sent {
+            key: key.to_string(),
+            size,
+            parts,
+        })
+    }
+
+    fn ticker(
+        &self,
+        key: &str,
+        size: u64,
+        sent: Arc<AtomicU64>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let show = self.progress && std::io::stderr().is_terminal() && size > 1024 * 1024;
+        show.then(|| {
+            let key = key.to_string();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let done = sent.load(Ordering::Relaxed).min(size);
+                    eprint!(
+                        "\r{key}: {:>5.1}% of {}",
+                        done as f64 * 100.0 / size as f64,
+                        human_size(size)
+                    );
+                }
+            })
+        })
+    }
+
+    /// The number of parts sent (0: one PUT).
+    async fn upload(
+        &self,
+        path: &Path,
+        key: &str,
+        size: u64,
+        sent: &Arc<AtomicU64>,
+    ) -> Result<u64, ChainError> {
+        if let Some((part_size, count)) = self.shared.transfer.parts(size) {
+            self.multipart(path, key, size, part_size, count, sent)
+                .await?;
+            return Ok(count);
+        }
+        let single = async {
+            let _permit = self.shared.permits.acquire().await.expect("never closed");
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let ahead = if attempt == 1 {
+                    self.prefetched.take(key).map(|(url, _)| url)
+                } else {
+                    None
+                };
+                let was_ahead = ahead.is_some();
+                let url = match ahead {
+                    Some(url) => url,
+                    None => self.endpoint.presign(Action::Put, key).await?,
+                };
+                let result = put(&self.endpoint.http, &url, path, key, (0, size), sent).await;
+                match result {
+                    Ok(_) => return Ok(0),
+                    // A URL fetched ahead may have expired meanwhile: ask for a new one.
+                    Err(e)
+                        if attempt < ATTEMPTS && (transient(&e) || (was_ahead && expired(&e))) =>
+                    {
+                        backoff(attempt).await
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        tokio::select! {
+            r = single => r,
+            _ = self.shared.cancel.cancelled() => Err(ChainError::Interrupted),
+        }
+    }
+
+    async fn multipart(
+        &self,
+        path: &Path,
+        key: &str,
+        size: u64,
+        part_size: u64,
+        count: u64,
+        sent: &Arc<AtomicU64>,
+    ) -> Result<(), ChainError> {
+        let started = Instant::now();
+        let answer = self
+            .endpoint
+            .multipart(
+                "createMultipartUpload",
+                key,
+                json!({ "size": size, "part_size": part_size }),
+            )
+            .await?;
+        let upload_id = answer["upload_id"]
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| bad_answer(key, "createMultipartUpload", "no upload_id"))?
+            .to_string();
+        let urls = PartUrls {
+            endpoint: self.endpoint,
+            key,
+            upload_id: &upload_id,
+            count,
+            lifetime: Duration::from_secs(answer["expires_in"].as_u64().unwrap_or(60)),
+            cache: tokio::sync::Mutex::new(HashMap::new()),
+        };
+        urls.store(&answer, started).await;
+        let uploaded = tokio::select! {
+            r = self.parts(path, key, size, part_size, count, &urls, sent) => r,
+            _ = self.shared.cancel.cancelled() => Err(ChainError::Interrupted),
+        };
+        let outcome = match uploaded {
+            Ok(parts) => {
+                let parts: Vec<_> = parts
+                    .into_iter()
+                    .map(|(n, etag)| json!({ "part_number": n, "etag": etag }))
+                    .collect();
+                self.endpoint
+                    .multipart(
+                        "completeMultipartUpload",
+                        key,
+                        json!({ "upload_id": upload_id, "parts": parts }),
+                    )
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        };
+        let Err(cause) = outcome else {
+            return Ok(());
+        };
+        // Sending gave up (or was interrupted): abort, so that no parts stay stored. The
+        // bucket's lifecycle rule is the backstop when this fails too.
+        let aborted = self
+            .endpoint
+            .multipart(
+                "abortMultipartUpload",
+                key,
+                json!({ "upload_id": upload_id }),
+            )
+            .await;
+        Err(ChainError::MultipartFailed {
+            key: key.to_string(),
+            cause: Box::new(cause),
+            abort: aborted.err().map(|e| e.to_string()),
+        })
+    }
+
+    /// Sends every part, `concurrency` at most at once (shared with every other transfer),
+    /// each retried alone; answers the parts' numbers and ETags in order.
+    #[allow(clippy::too_many_arguments)]
+    async fn parts(
+        &self,
+        path: &Path,
+        key: &str,
+        size: u64,
+        part_size: u64,
+        count: u64,
+        urls: &PartUrls<'_>,
+        sent: &Arc<AtomicU64>,
+    ) -> Result<Vec<(u64, String)>, ChainError> {
+        let mut parts: Vec<(u64, String)> = futures::stream::iter(0..count)
+            .map(|index| async move {
+                let _permit = self.shared.permits.acquire().await.expect("never closed");
+                let number = index + 1;
+                let byte_range = range(index, part_size, size);
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    let url = urls.get(number, attempt > 1).await?;
+                    let result = put(&self.endpoint.http, &url, path, key, byte_range, sent).await;
+                    match result {
+                        Ok(etag) => return Ok((number, etag)),
+                        Err(e) if attempt < ATTEMPTS && (transient(&e) || expired(&e)) => {
+                            backoff(attempt).await
+                        }
+                        Err(e) => {
+                            return Err(ChainError::Part {
+                                number,
+                                attempts: attempt,
+                                cause: Box::new(e),
+                            });
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(self.shared.transfer.concurrency.max(1))
+            .try_collect()
+            .await?;
+        parts.sort_by_key(|p| p.0);
+        Ok(parts)
+    }
+}
+
+fn bad_answer(key: &str, action: &str, what: &str) -> ChainError {
+    ChainError::Endpoint {
+        status: 200,
+        action: action.into(),
+        key: key.into(),
+        body: what.into(),
+    }
+}
+
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await
+}
+
+/// Presigned part URLs: fetched in batches, reused while fresh, fetched again for a retry.
+struct PartUrls<'a> {
+    endpoint: &'a Endpoint,
+    key: &'a str,
+    upload_id: &'a str,
+    count: u64,
+    lifetime: Duration,
+    cache: tokio::sync::Mutex<HashMap<u64, (String, Instant)>>,
+}
+
+const URL_BATCH: u64 = 100;
+
+impl PartUrls<'_> {
+    async fn store(&self, answer: &serde_json::Value, signed: Instant) {
+        let mut cache = self.cache.lock().await;
+        for part in answer["parts"].as_array().into_iter().flatten() {
+            if let (Some(n), Some(url)) = (part["part_number"].as_u64(), part["url"].as_str()) {
+                cache.insert(n, (url.to_string(), signed));
+            }
+        }
+    }
+
+    async fn get(&self, number: u64, renew: bool) -> Result<String, ChainError> {
+        // Held while fetching: the other parts wait for the batch instead of asking too.
+        let mut cache = self.cache.lock().await;
+        if !renew
+            && let Some((url, signed)) = cache.get(&number)
+            && still_fresh(signed.elapsed(), self.lifetime)
+        {
+            return Ok(url.clone());
+        }
+        let wanted: Vec<u64> = if renew {
+            vec![number]
+        } else {
+            (number..=self.count.min(number + URL_BATCH - 1)).collect()
+        };
+        let signed = Instant::now();
+        let answer = self
+            .endpoint
+            .multipart(
+                "uploadPart",
+                self.key,
+                json!({ "upload_id": self.upload_id, "part_numbers": wanted }),
+            )
+            .await?;
+        for part in answer["parts"].as_array().into_iter().flatten() {
+            if let (Some(n), Some(url)) = (part["part_number"].as_u64(), part["url"].as_str()) {
+                cache.insert(n, (url.to_string(), signed));
+            }
+        }
+        cache
+            .get(&number)
+            .map(|(url, _)| url.clone())
+            .ok_or_else(|| bad_answer(self.key, "uploadPart", "the part's URL is missing"))
     }
 }
 
@@ -72,53 +369,56 @@ fn transient(e: &ChainError) -> bool {
     }
 }
 
+/// A 403 on a part: its URL may have expired between signing and sending.
+fn expired(e: &ChainError) -> bool {
+    matches!(e, ChainError::Storage { status: 403, .. })
+}
+
+/// PUTs bytes `start..start+len` of the file, streamed from disk; answers the ETag.
 async fn put(
-    endpoint: &Endpoint,
+    http: &reqwest::Client,
     url: &str,
     path: &Path,
     key: &str,
-    size: u64,
-    progress: bool,
-) -> Result<(), ChainError> {
-    let file = tokio::fs::File::open(path)
+    (start, len): (u64, u64),
+    sent: &Arc<AtomicU64>,
+) -> Result<String, ChainError> {
+    let mut file = tokio::fs::File::open(path)
         .await
         .map_err(|e| ChainError::Io(format!("cannot open {}: {e}", path.display())))?;
-    let sent = Arc::new(AtomicU64::new(0));
-    let counter = sent.clone();
-    // Streamed in chunks: memory stays flat whatever the payload size.
-    let stream = ReaderStream::with_capacity(file, 256 * 1024).inspect(move |chunk| {
+    if start > 0 {
+        file.seek(SeekFrom::Start(start))
+            .await
+            .map_err(|e| ChainError::Io(format!("cannot read {}: {e}", path.display())))?;
+    }
+    let mine = Arc::new(AtomicU64::new(0));
+    let (seen, total) = (mine.clone(), sent.clone());
+    // Streamed in chunks: memory stays flat whatever the payload or part size.
+    let stream = ReaderStream::with_capacity(file.take(len), 256 * 1024).inspect(move |chunk| {
         if let Ok(bytes) = chunk {
-            counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            seen.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            total.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         }
     });
-    let show = progress && std::io::stderr().is_terminal() && size > 1024 * 1024;
-    let ticker = show.then(|| {
-        let sent = sent.clone();
-        let key = key.to_string();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let done = sent.load(Ordering::Relaxed);
-                eprint!(
-                    "\r{key}: {:>5.1}% of {}",
-                    done as f64 * 100.0 / size as f64,
-                    human_size(size)
-                );
-            }
-        })
-    });
-    let response = endpoint
-        .http
+    let response = http
         .put(url)
         .header("Content-Type", "application/octet-stream")
-        .header("Content-Length", size)
+        .header("Content-Length", len)
         .body(reqwest::Body::wrap_stream(stream))
         .send()
         .await;
-    if let Some(t) = ticker {
-        t.abort();
-        eprintln!("\r{key}: 100.0% of {}", human_size(size));
+    let result = answer(response, key).await;
+    if result.is_err() {
+        // Sent again on a retry: the progress counts it once.
+        sent.fetch_sub(mine.load(Ordering::Relaxed), Ordering::Relaxed);
     }
+    result
+}
+
+async fn answer(
+    response: Result<reqwest::Response, reqwest::Error>,
+    key: &str,
+) -> Result<String, ChainError> {
     let response = response.map_err(|error| ChainError::Http {
         what: "S3".into(),
         error: error.without_url(),
@@ -133,7 +433,12 @@ async fn put(
             body: error_code(&body),
         });
     }
-    Ok(())
+    Ok(response
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string())
 }
 
 /// The `<Code>` of an S3 XML error, or the start of the body.

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
+use futures::StreamExt;
 use serde_json::json;
 use strata::aws::Clients;
 use strata::chain::consumer::{Consumer, Mode, Options};
-use strata::chain::endpoint::Endpoint;
-use strata::chain::producer::{Source, human_size, send as send_one};
+use strata::chain::endpoint::{Action, Endpoint};
+use strata::chain::producer::{Sender, Source, human_size};
+use strata::chain::transfer::{Shared, Transfer, parse_size};
 use strata::ops;
 
 use super::deploy::{runtime, target};
@@ -35,12 +37,51 @@ fn output(stack_args: &StackArgs, target_args: &TargetArgs, name: &str) -> anyho
     })
 }
 
+/// How payloads are split and how many transfers run at once (the AWS CLI's defaults).
+#[derive(clap::Args, Debug, Clone)]
+pub struct TransferArgs {
+    /// Payloads of at least this size go as a multipart upload of parallel parts (when
+    /// sending) or as parallel ranged GETs (when receiving). E.g. 8MB, 64MiB, 1GB.
+    #[arg(long, value_name = "SIZE", default_value = "8MB", value_parser = parse_size)]
+    pub multipart_threshold: u64,
+    /// Size of each part or range (5 MiB to 5 GiB); grown to keep within 10,000 parts.
+    #[arg(long, value_name = "SIZE", default_value = "8MB", value_parser = parse_size)]
+    pub part_size: u64,
+    /// Transfers in flight at once (payloads, parts and ranges together).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub concurrency: usize,
+}
+
+impl TransferArgs {
+    fn shared(&self) -> anyhow::Result<Shared> {
+        let transfer = Transfer {
+            threshold: self.multipart_threshold,
+            part_size: self.part_size,
+            concurrency: self.concurrency,
+        };
+        transfer.check().map_err(|e| anyhow!(e))?;
+        Ok(Shared::new(transfer))
+    }
+}
+
+/// Ctrl-C stops the transfers (a multipart upload is aborted first) instead of killing the
+/// process mid-request.
+fn cancel_on_ctrl_c(shared: &Shared) {
+    let cancel = shared.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
+}
+
 pub struct SendArgs {
     pub files: Vec<PathBuf>,
     pub api_url: Option<String>,
     pub key: Option<String>,
     pub prefix: String,
     pub json: bool,
+    pub transfer: TransferArgs,
 }
 
 pub fn send(stack: &StackArgs, state_dir: &Path, args: SendArgs) -> anyhow::Result<ExitCode> {
@@ -62,8 +103,10 @@ pub fn send(stack: &StackArgs, state_dir: &Path, args: SendArgs) -> anyhow::Resu
         )?,
     };
     let endpoint = Endpoint::new(&api_url);
+    let shared = args.transfer.shared()?;
     let rt = runtime()?;
     rt.block_on(async {
+        cancel_on_ctrl_c(&shared);
         let sources: Vec<(Source, String)> = if args.files.is_empty() {
             let name = args
                 .key
@@ -83,24 +126,72 @@ pub fn send(stack: &StackArgs, state_dir: &Path, args: SendArgs) -> anyhow::Resu
                 })
                 .collect()
         };
-        for (source, name) in sources {
+        // Progress on a terminal for one payload only: several would overwrite each other.
+        let sender = Sender {
+            endpoint: &endpoint,
+            shared: &shared,
+            progress: !args.json && sources.len() == 1,
+            prefetched: Default::default(),
+        };
+        let mut chunks: Vec<Vec<(Source, String)>> = Vec::new();
+        for (i, (source, name)) in sources.into_iter().enumerate() {
             let key = if name.starts_with(&args.prefix) {
                 name
             } else {
                 format!("{}{name}", args.prefix)
             };
-            let sent = send_one(&endpoint, source, &key, !args.json)
-                .await
-                .with_context(|| format!("sending `{key}`"))?;
-            if args.json {
-                println!("{}", json!({ "key": sent.key, "size": sent.size }));
-            } else {
-                println!("sent {} ({})", sent.key, human_size(sent.size));
+            if i % 100 == 0 {
+                chunks.push(Vec::new());
+            }
+            chunks.last_mut().expect("pushed").push((source, key));
+        }
+        for chunk in chunks {
+            // The single PUTs of a hundred files: their URLs in one request.
+            let mut small = Vec::new();
+            for (source, key) in &chunk {
+                if let Source::File(path) = source
+                    && let Ok(meta) = std::fs::metadata(path)
+                    && shared.transfer.parts(meta.len()).is_none()
+                    && chunk.len() > 1
+                {
+                    small.push(key.clone());
+                }
+            }
+            if !small.is_empty() {
+                sender
+                    .prefetched
+                    .fetch(&endpoint, Action::Put, &small)
+                    .await;
+            }
+            // Several files at once, reported in the order given; every request of every
+            // file takes one of the `--concurrency` permits.
+            let sender = &sender;
+            let mut results = futures::stream::iter(
+                chunk
+                    .into_iter()
+                    .map(|(source, key)| async move { (sender.send(source, &key).await, key) }),
+            )
+            .buffered(shared.transfer.concurrency.max(1));
+            while let Some((result, key)) = results.next().await {
+                if let Err(e) = &result
+                    && e.is_interrupted()
+                {
+                    eprintln!("error: sending `{key}`: {e}");
+                    return anyhow::Ok(ExitCode::from(130));
+                }
+                let sent = result.with_context(|| format!("sending `{key}`"))?;
+                if args.json {
+                    println!(
+                        "{}",
+                        json!({ "key": sent.key, "size": sent.size, "parts": sent.parts })
+                    );
+                } else {
+                    println!("sent {} ({})", sent.key, human_size(sent.size));
+                }
             }
         }
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
 }
 
 pub struct ReceiveArgs {
@@ -111,6 +202,7 @@ pub struct ReceiveArgs {
     pub max: Option<usize>,
     pub wait: i32,
     pub json: bool,
+    pub transfer: TransferArgs,
 }
 
 pub fn receive(
@@ -127,6 +219,7 @@ pub fn receive(
         None => output(stack, target_args, "api_url")?,
     };
     let endpoint = Endpoint::new(&api_url);
+    let shared = args.transfer.shared()?;
     let options = Options {
         out_dir: args.out.clone(),
         mode: if args.follow {
@@ -146,6 +239,7 @@ pub fn receive(
             s3: &aws.s3,
             endpoint: &endpoint,
             queue_url: &queue_url,
+            shared: &shared,
         };
         let summary = consumer
             .run(

@@ -131,6 +131,8 @@ enum Command {
             env = "STRATA_STATE_DIR"
         )]
         state_dir: PathBuf,
+        #[command(flatten)]
+        transfer: chain::TransferArgs,
     },
     /// Consumer: receive payloads announced on the stack's queue and save them.
     Receive {
@@ -163,6 +165,8 @@ enum Command {
         /// One JSON object per payload.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        transfer: chain::TransferArgs,
     },
     /// Inspect and change the stack's state (local or S3) without touching AWS objects.
     State {
@@ -482,6 +486,7 @@ pub fn run() -> ExitCode {
             prefix,
             json,
             state_dir,
+            transfer,
         } => chain::send(
             &StackArgs { file: stack, vars },
             &state_dir,
@@ -491,6 +496,7 @@ pub fn run() -> ExitCode {
                 key,
                 prefix,
                 json,
+                transfer,
             },
         ),
         Command::Receive {
@@ -505,6 +511,7 @@ pub fn run() -> ExitCode {
             max,
             wait,
             json,
+            transfer,
         } => chain::receive(
             &StackArgs { file: stack, vars },
             &target,
@@ -516,6 +523,7 @@ pub fn run() -> ExitCode {
                 max,
                 wait,
                 json,
+                transfer,
             },
         ),
     };

@@ -44,7 +44,10 @@ REGION = "eu-west-1"
 BUCKET = "strata-test-bucket"
 ENDPOINT = "http://localhost:4566"
 
-ACTION_ERROR = "action must be one of: getObject, putObject"
+ACTION_ERROR = (
+    "action must be one of: abortMultipartUpload, completeMultipartUpload, "
+    "createMultipartUpload, getObject, getObjects, putObject, putObjects, uploadPart"
+)
 EXPIRY_ERROR = (
     "server configuration error: URL_EXPIRY_SECONDS must be an integer between 1 and 604800"
 )
@@ -437,3 +440,277 @@ class ServerErrorTests(PresignTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+MIB = 1024 * 1024
+
+
+class MultipartTestCase(PresignTestCase):
+    """A real client (so URLs are really signed) whose S3 calls are stubbed."""
+
+    def setUp(self):
+        super().setUp()
+        from botocore.stub import Stubber
+
+        self.client = index._s3_client()
+        self.stub = Stubber(self.client)
+        self.stub.activate()
+        self.addCleanup(self.stub.deactivate)
+
+    def call(self, **request):
+        return self.invoke(proxy_event(json.dumps(request)))
+
+    def assertJson(self, response):
+        self.assertEqual(response["statusCode"], 200, response["body"])
+        self.assertEqual(response["headers"], {"Content-Type": "application/json"})
+        return json.loads(response["body"])
+
+    def assertPartUrl(self, url, key, upload_id, number):
+        query = dict(parse_qsl(urlsplit(url).query))
+        self.assertEqual(query["uploadId"], upload_id)
+        self.assertEqual(query["partNumber"], str(number))
+        self.assertEqual(unquote(urlsplit(url).path), f"/{key}")
+        self.assertTrue(signature_matches(url, "PUT"), "not signed for PUT")
+        self.assertFalse(signature_matches(url, "GET"), "also valid for GET")
+
+
+class MultipartSuccessTests(MultipartTestCase):
+    def test_create_answers_upload_id_and_signed_part_urls(self):
+        key = "input/big.bin"
+        self.stub.add_response(
+            "create_multipart_upload",
+            {"UploadId": "up-1", "Bucket": BUCKET, "Key": key},
+            {"Bucket": BUCKET, "Key": key, "ContentType": "application/octet-stream"},
+        )
+        # 40 MiB + 1 byte in 8 MiB parts: 6 parts, the last one byte.
+        answer = self.assertJson(
+            self.call(action="createMultipartUpload", object_key=key, size=40 * MIB + 1,
+                      part_size=8 * MIB)
+        )
+        self.stub.assert_no_pending_responses()
+        self.assertEqual(answer["upload_id"], "up-1")
+        self.assertEqual(answer["part_size"], 8 * MIB)
+        self.assertEqual(answer["part_count"], 6)
+        self.assertEqual(answer["expires_in"], 100)
+        self.assertEqual([p["part_number"] for p in answer["parts"]], [1, 2, 3, 4, 5, 6])
+        for part in answer["parts"]:
+            self.assertPartUrl(part["url"], key, "up-1", part["part_number"])
+        self.assertEqual(
+            self.last_log["outcome"],
+            f"started a multipart upload of {40 * MIB + 1} bytes in 6 parts",
+        )
+
+    def test_create_answers_the_first_thousand_urls_and_upload_part_the_rest(self):
+        key = "input/huge.bin"
+        self.stub.add_response(
+            "create_multipart_upload", {"UploadId": "up-2"},
+            {"Bucket": BUCKET, "Key": key, "ContentType": "application/octet-stream"},
+        )
+        size = 5 * 1024 * 1024 * MIB  # 5 TiB exactly, in 10,000 parts
+        part_size = -(-size // 10_000)
+        answer = self.assertJson(
+            self.call(action="createMultipartUpload", object_key=key, size=size,
+                      part_size=part_size)
+        )
+        self.assertEqual(answer["part_count"], 10_000)
+        self.assertEqual(len(answer["parts"]), 1000)
+        answer = self.assertJson(
+            self.call(action="uploadPart", object_key=key, upload_id="up-2",
+                      part_numbers=[10_000, 1001])
+        )
+        self.assertEqual([p["part_number"] for p in answer["parts"]], [10_000, 1001])
+        self.assertPartUrl(answer["parts"][0]["url"], key, "up-2", 10_000)
+        self.assertEqual(self.last_log["outcome"], "presigned 2 part URL(s) valid 100s")
+
+    def test_complete_passes_the_parts_in_order(self):
+        key = "input/big.bin"
+        self.stub.add_response(
+            "complete_multipart_upload",
+            {"ETag": '"abc-2"', "Bucket": BUCKET, "Key": key},
+            {"Bucket": BUCKET, "Key": key, "UploadId": "up-1",
+             "MultipartUpload": {"Parts": [{"PartNumber": 1, "ETag": '"e1"'},
+                                           {"PartNumber": 2, "ETag": '"e2"'}]}},
+        )
+        answer = self.assertJson(
+            self.call(action="completeMultipartUpload", object_key=key, upload_id="up-1",
+                      parts=[{"part_number": 1, "etag": '"e1"'},
+                             {"part_number": 2, "etag": '"e2"'}])
+        )
+        self.stub.assert_no_pending_responses()
+        self.assertEqual(answer, {"object_key": key, "upload_id": "up-1", "etag": '"abc-2"'})
+
+    def test_abort(self):
+        key = "input/big.bin"
+        self.stub.add_response(
+            "abort_multipart_upload", {},
+            {"Bucket": BUCKET, "Key": key, "UploadId": "up-1"},
+        )
+        answer = self.assertJson(
+            self.call(action="abortMultipartUpload", object_key=key, upload_id="up-1")
+        )
+        self.stub.assert_no_pending_responses()
+        self.assertEqual(answer, {"object_key": key, "upload_id": "up-1", "aborted": True})
+        self.assertEqual(self.last_log["outcome"], "aborted a multipart upload")
+
+
+class MultipartBadRequestTests(MultipartTestCase):
+    """Every bad request is refused before any S3 call (the stub has no responses)."""
+
+    def assertRefused(self, status, message, **request):
+        response = self.call(**request)
+        self.assertEqual(response["statusCode"], status, response["body"])
+        self.assertEqual(json.loads(response["body"]), {"error": message})
+        self.stub.assert_no_pending_responses()
+
+    def test_wrong_prefix_for_every_action(self):
+        for action in index.MULTIPART_ACTIONS:
+            with self.subTest(action=action):
+                self.assertRefused(400, "object_key must start with 'input/'", action=action,
+                                   object_key="output/x", upload_id="u", size=MIB,
+                                   part_size=8 * MIB, part_numbers=[1],
+                                   parts=[{"part_number": 1, "etag": "e"}])
+
+    def test_sizes_out_of_range(self):
+        start = {"action": "createMultipartUpload", "object_key": "input/x"}
+        tib5 = 5 * 1024 * 1024 * MIB
+        cases = [
+            ({"size": tib5 + 1, "part_size": 1024 * MIB},
+             f"size must be between 1 and {tib5} (5 TiB, S3's object size limit)"),
+            ({"size": 0, "part_size": 8 * MIB},
+             f"size must be between 1 and {tib5} (5 TiB, S3's object size limit)"),
+            ({"size": "10", "part_size": 8 * MIB}, "size must be an integer"),
+            ({"size": True, "part_size": 8 * MIB}, "size must be an integer"),
+            ({"size": 10 * MIB}, "part_size must be an integer"),
+            ({"size": 10 * MIB, "part_size": 5 * MIB - 1},
+             f"part_size must be between {5 * MIB} and {5 * 1024 * MIB} (5 MiB to 5 GiB, "
+             "S3's part size limits)"),
+            ({"size": 10 * MIB, "part_size": 5 * 1024 * MIB + 1},
+             f"part_size must be between {5 * MIB} and {5 * 1024 * MIB} (5 MiB to 5 GiB, "
+             "S3's part size limits)"),
+            ({"size": 10_001 * 5 * MIB, "part_size": 5 * MIB},
+             f"size {10_001 * 5 * MIB} in parts of {5 * MIB} bytes needs 10001 parts, more "
+             f"than S3's 10000: use a part_size of at least {-(-10_001 * 5 * MIB // 10_000)}"),
+        ]
+        for fields, message in cases:
+            with self.subTest(fields=fields):
+                self.assertRefused(400, message, **start, **fields)
+
+    def test_part_numbers_out_of_range(self):
+        base = {"action": "uploadPart", "object_key": "input/x", "upload_id": "u"}
+        for numbers in ([0], [10_001], [1, -1], ["1"], [True], [1.0]):
+            with self.subTest(numbers=numbers):
+                self.assertRefused(400, "part_numbers must be integers between 1 and 10000",
+                                   **base, part_numbers=numbers)
+        for numbers in ([], None, 5, list(range(1, 1002))):
+            with self.subTest(numbers=numbers):
+                self.assertRefused(400, "part_numbers must be a list of 1 to 1000 part numbers",
+                                   **base, part_numbers=numbers)
+
+    def test_completed_parts_are_checked(self):
+        base = {"action": "completeMultipartUpload", "object_key": "input/x", "upload_id": "u"}
+        cases = [
+            ([], "parts must be a list of 1 to 10000 parts"),
+            ("x", "parts must be a list of 1 to 10000 parts"),
+            ([{"part_number": 0, "etag": "e"}], "part numbers must be integers between 1 and 10000"),
+            ([{"part_number": 10_001, "etag": "e"}],
+             "part numbers must be integers between 1 and 10000"),
+            ([{"part_number": 1}], "each part must be an object with part_number and etag"),
+            ([{"part_number": 1, "etag": ""}], "each part's etag must be a non-empty string"),
+            ([{"part_number": 1, "etag": 5}], "each part's etag must be a non-empty string"),
+            ([{"part_number": 2, "etag": "a"}, {"part_number": 1, "etag": "b"}],
+             "parts must be in ascending part_number order, each once"),
+            ([{"part_number": 1, "etag": "a"}, {"part_number": 1, "etag": "b"}],
+             "parts must be in ascending part_number order, each once"),
+        ]
+        for parts, message in cases:
+            with self.subTest(parts=parts):
+                self.assertRefused(400, message, **base, parts=parts)
+
+    def test_upload_id_is_required(self):
+        for action in ("uploadPart", "completeMultipartUpload", "abortMultipartUpload"):
+            for upload_id in (None, "", 5, "a\nb", "x" * 1025):
+                with self.subTest(action=action, upload_id=upload_id):
+                    response = self.call(action=action, object_key="input/x",
+                                         upload_id=upload_id)
+                    self.assertEqual(response["statusCode"], 400)
+                    self.assertIn("upload_id must be", json.loads(response["body"])["error"])
+
+
+class MultipartS3ErrorTests(MultipartTestCase):
+    def s3_error(self, method, code, status, message="m"):
+        self.stub.add_client_error(method, service_error_code=code, service_message=message,
+                                   http_status_code=status)
+
+    def test_unknown_upload_id_is_404(self):
+        for action, method in (("completeMultipartUpload", "complete_multipart_upload"),
+                               ("abortMultipartUpload", "abort_multipart_upload")):
+            with self.subTest(action=action):
+                self.s3_error(method, "NoSuchUpload", 404)
+                response = self.call(action=action, object_key="input/x", upload_id="nope",
+                                     parts=[{"part_number": 1, "etag": "e"}])
+                self.assertEqual(response["statusCode"], 404, response["body"])
+                self.assertEqual(
+                    json.loads(response["body"]),
+                    {"error": "no such multipart upload for this key (NoSuchUpload): "
+                              "it was completed or aborted, or never started"},
+                )
+                self.assertTrue(self.last_log["outcome"].endswith("(NoSuchUpload)"), self.last_log)
+
+    def test_other_client_errors_keep_their_status(self):
+        self.s3_error("complete_multipart_upload", "InvalidPart", 400, "One or more parts")
+        response = self.call(action="completeMultipartUpload", object_key="input/x",
+                             upload_id="u", parts=[{"part_number": 1, "etag": "wrong"}])
+        self.assertEqual(response["statusCode"], 400)
+        self.assertEqual(json.loads(response["body"]),
+                         {"error": "S3 refused CompleteMultipartUpload (InvalidPart): "
+                                   "One or more parts"})
+
+    def test_access_denied_is_a_configuration_error_and_5xx_is_502(self):
+        self.s3_error("abort_multipart_upload", "AccessDenied", 403)
+        response = self.call(action="abortMultipartUpload", object_key="input/x", upload_id="u")
+        self.assertEqual(response["statusCode"], 500)
+        self.s3_error("create_multipart_upload", "InternalError", 500)
+        response = self.call(action="createMultipartUpload", object_key="input/x",
+                             size=MIB, part_size=8 * MIB)
+        self.assertEqual(response["statusCode"], 502)
+        self.assertEqual(json.loads(response["body"]),
+                         {"error": "S3 failed CreateMultipartUpload (InternalError)"})
+
+
+class BatchTests(PresignTestCase):
+    def test_put_objects_answers_one_signed_url_per_key(self):
+        keys = ["input/a.bin", "input/b c.bin", "input/ü.bin"]
+        response = self.invoke(proxy_event(json.dumps({"action": "putObjects", "object_keys": keys})))
+        self.assertEqual(response["statusCode"], 200, response["body"])
+        self.assertEqual(response["headers"], {"Content-Type": "application/json"})
+        answer = json.loads(response["body"])
+        self.assertEqual(answer["expires_in"], 100)
+        self.assertEqual([u["object_key"] for u in answer["urls"]], keys)
+        for entry in answer["urls"]:
+            self.assertPresigned(entry["url"], entry["object_key"], "PUT")
+        self.assertEqual(self.last_log["outcome"], "presigned 3 PUT URL(s) valid 100s")
+
+    def test_get_objects_answers_get_urls(self):
+        keys = ["input/a.bin", "input/b.bin"]
+        response = self.invoke(proxy_event(json.dumps({"action": "getObjects", "object_keys": keys})))
+        answer = json.loads(response["body"])
+        self.assertEqual([u["object_key"] for u in answer["urls"]], keys)
+        for entry in answer["urls"]:
+            self.assertPresigned(entry["url"], entry["object_key"], "GET")
+
+    def test_put_objects_refuses_bad_lists_and_names_the_bad_key(self):
+        cases = [
+            (None, "object_keys must be a list of 1 to 100 keys"),
+            ([], "object_keys must be a list of 1 to 100 keys"),
+            ("input/a", "object_keys must be a list of 1 to 100 keys"),
+            ([f"input/{i}" for i in range(101)], "object_keys must be a list of 1 to 100 keys"),
+            (["input/a", "output/b"], "object_keys[1]: object_key must start with 'input/'"),
+            (["input/a", 5], "object_keys[1]: object_key must be a string"),
+        ]
+        for action in ("putObjects", "getObjects"):
+            for keys, message in cases:
+                with self.subTest(action=action, keys=keys):
+                    response = self.invoke(
+                        proxy_event(json.dumps({"action": action, "object_keys": keys}))
+                    )
+                    self.assertError(response, 400, message)

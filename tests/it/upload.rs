@@ -84,7 +84,7 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
     let inline: Json = serde_json::from_str(&percent_decode(inline.policy_document())).unwrap();
     assert_eq!(
         inline["Statement"][0]["Action"],
-        json!(["s3:PutObject", "s3:GetObject"])
+        json!(["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"])
     );
     assert_eq!(
         inline["Statement"][0]["Resource"],

@@ -341,7 +341,7 @@ async fn the_shipped_stack_is_locked_down_by_default() {
     assert_eq!(inline["Statement"][0]["Effect"], "Allow");
     assert_eq!(
         inline["Statement"][0]["Action"],
-        serde_json::json!(["s3:PutObject", "s3:GetObject"])
+        serde_json::json!(["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"])
     );
     assert_eq!(
         inline["Statement"][0]["Resource"],

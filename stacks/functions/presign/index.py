@@ -6,6 +6,31 @@ directly with the request object as the event. The request is a JSON object::
     {"action": "putObject" | "getObject", "object_key": "input/..."}
 
 A valid request answers 200 with the presigned URL as a ``text/plain`` body.
+
+Many small payloads take one request for their URLs::
+
+    {"action": "putObjects" | "getObjects", "object_keys": ["input/...", ...]}  (1 to 100)
+        -> {"expires_in", "urls": [{"object_key", "url"}, ...]}   (application/json)
+
+Payloads over S3's 5 GB single-PUT limit go up in parts (multipart upload); every
+multipart action answers 200 with a JSON object::
+
+    {"action": "createMultipartUpload", "object_key": K, "size": N, "part_size": P}
+        -> {"upload_id", "part_size", "part_count", "expires_in",
+            "parts": [{"part_number", "url"}, ...]}   (PUT URLs, the first 1000 parts)
+    {"action": "uploadPart", "object_key": K, "upload_id": U, "part_numbers": [n, ...]}
+        -> {"upload_id", "expires_in", "parts": [...]}  (fresh URLs, 1000 at most)
+    {"action": "completeMultipartUpload", "object_key": K, "upload_id": U,
+     "parts": [{"part_number": n, "etag": E}, ...]}
+        -> {"object_key", "upload_id", "etag"}
+    {"action": "abortMultipartUpload", "object_key": K, "upload_id": U}
+        -> {"object_key", "upload_id", "aborted": true}
+
+Sizes follow S3's limits: an object of at most 5 TiB, parts of 5 MiB to 5 GiB (the
+last may be smaller), at most 10,000 parts. Complete and abort are S3 calls made by
+the function: S3's client errors keep their 4xx status (an unknown upload id is 404
+NoSuchUpload), S3 being unavailable answers 502.
+
 A bad request answers 400, a non-POST method 405 (with ``Allow: POST``) and a
 misconfigured function 500; every error body is ``{"error": "<message>"}``.
 
@@ -39,6 +64,24 @@ ACTIONS = {
     "getObject": ("get_object", "GET"),
     "putObject": ("put_object", "PUT"),
 }
+# Many payloads at once: one request for up to MAX_BATCH_KEYS presigned URLs.
+BATCH_ACTIONS = {"putObjects": "putObject", "getObjects": "getObject"}
+MAX_BATCH_KEYS = 100
+MULTIPART_ACTIONS = (
+    "abortMultipartUpload",
+    "completeMultipartUpload",
+    "createMultipartUpload",
+    "uploadPart",
+)
+ALL_ACTIONS = sorted([*ACTIONS, *BATCH_ACTIONS, *MULTIPART_ACTIONS])
+MIB = 1024 * 1024
+MIN_PART_SIZE = 5 * MIB  # every part but the last
+MAX_PART_SIZE = 5 * 1024 * MIB
+MAX_PARTS = 10_000
+MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MIB  # 5 TiB
+MAX_URLS_PER_ANSWER = 1000  # keeps an answer far below Lambda's 6 MB response limit
+MAX_UPLOAD_ID_CHARS = 1024
+MAX_ETAG_CHARS = 1024
 KEY_PREFIX = "input/"
 MAX_KEY_BYTES = 1024  # S3's own limit on key length, in UTF-8 bytes.
 DEFAULT_EXPIRY_SECONDS = 100
@@ -157,9 +200,95 @@ def _parse_request(event: Any) -> dict:
 
 
 def _validate_action(action: Any) -> str:
-    if not isinstance(action, str) or action not in ACTIONS:
-        raise RequestError(400, "action must be one of: " + ", ".join(sorted(ACTIONS)))
+    if not isinstance(action, str) or action not in ALL_ACTIONS:
+        raise RequestError(400, "action must be one of: " + ", ".join(ALL_ACTIONS))
     return action
+
+
+def _int_field(request: dict, name: str, low: int, high: int, what: str = "") -> int:
+    value = request.get(name)
+    # bool is an int subclass: `true` is not a size.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RequestError(400, f"{name} must be an integer")
+    if not low <= value <= high:
+        raise RequestError(400, f"{name} must be between {low} and {high}{what}")
+    return value
+
+
+def _validate_keys(value: Any) -> list[str]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_BATCH_KEYS:
+        raise RequestError(400, f"object_keys must be a list of 1 to {MAX_BATCH_KEYS} keys")
+    keys = []
+    for i, key in enumerate(value):
+        try:
+            keys.append(_validate_key(key))
+        except RequestError as exc:
+            raise RequestError(exc.status, f"object_keys[{i}]: {exc.message}") from None
+    return keys
+
+
+def _validate_upload_id(value: Any) -> str:
+    if not isinstance(value, str) or value == "":
+        raise RequestError(400, "upload_id must be a non-empty string")
+    if len(value) > MAX_UPLOAD_ID_CHARS or any(
+        unicodedata.category(ch) == "Cc" for ch in value
+    ):
+        raise RequestError(
+            400, f"upload_id must be at most {MAX_UPLOAD_ID_CHARS} characters, none of them control characters"
+        )
+    return value
+
+
+def _validate_part_number(value: Any, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_PARTS:
+        raise RequestError(400, f"{field} must be integers between 1 and {MAX_PARTS}")
+    return value
+
+
+def _validate_sizes(request: dict) -> tuple[int, int, int]:
+    """(size, part_size, part_count) within S3's multipart limits."""
+    size = _int_field(request, "size", 1, MAX_OBJECT_SIZE, " (5 TiB, S3's object size limit)")
+    part_size = _int_field(
+        request, "part_size", MIN_PART_SIZE, MAX_PART_SIZE, " (5 MiB to 5 GiB, S3's part size limits)"
+    )
+    part_count = -(-size // part_size)
+    if part_count > MAX_PARTS:
+        least = -(-size // MAX_PARTS)
+        raise RequestError(
+            400,
+            f"size {size} in parts of {part_size} bytes needs {part_count} parts, more than "
+            f"S3's {MAX_PARTS}: use a part_size of at least {least}",
+        )
+    return size, part_size, part_count
+
+
+def _validate_part_numbers(value: Any) -> list[int]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_URLS_PER_ANSWER:
+        raise RequestError(
+            400, f"part_numbers must be a list of 1 to {MAX_URLS_PER_ANSWER} part numbers"
+        )
+    return [_validate_part_number(n, "part_numbers") for n in value]
+
+
+def _validate_completed_parts(value: Any) -> list[dict]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_PARTS:
+        raise RequestError(400, f"parts must be a list of 1 to {MAX_PARTS} parts")
+    parts = []
+    for part in value:
+        if not isinstance(part, dict) or set(part) != {"part_number", "etag"}:
+            raise RequestError(400, "each part must be an object with part_number and etag")
+        number = _validate_part_number(part["part_number"], "part numbers")
+        etag = part["etag"]
+        if (
+            not isinstance(etag, str)
+            or not 1 <= len(etag) <= MAX_ETAG_CHARS
+            or any(unicodedata.category(ch) == "Cc" for ch in etag)
+        ):
+            raise RequestError(400, "each part's etag must be a non-empty string")
+        if parts and number <= parts[-1]["PartNumber"]:
+            raise RequestError(400, "parts must be in ascending part_number order, each once")
+        parts.append({"PartNumber": number, "ETag": etag})
+    return parts
 
 
 def _validate_key(key: Any) -> str:
@@ -210,6 +339,120 @@ def _for_log(value: Any, limit: int) -> str | None:
     return value if len(value) <= limit else value[:limit] + "..."
 
 
+def _client():
+    try:
+        return _s3_client()
+    except (BotoCoreError, ValueError) as exc:  # e.g. a malformed endpoint URL
+        raise RequestError(500, "server configuration error: cannot create the S3 client") from exc
+
+
+def _sign(client, method: str, params: dict, expiry: int, http_method: str) -> str:
+    try:
+        return client.generate_presigned_url(
+            ClientMethod=method, Params=params, ExpiresIn=expiry, HttpMethod=http_method
+        )
+    except (BotoCoreError, ClientError) as exc:  # e.g. no credentials
+        raise RequestError(500, "could not create a presigned URL") from exc
+
+
+def _part_urls(client, bucket, key, upload_id, numbers, expiry) -> list[dict]:
+    return [
+        {
+            "part_number": n,
+            "url": _sign(
+                client,
+                "upload_part",
+                {"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": n},
+                expiry,
+                "PUT",
+            ),
+        }
+        for n in numbers
+    ]
+
+
+def _s3_call(operation: str, call):
+    """Run an S3 call; its client errors keep their 4xx status, the rest become 5xx."""
+    try:
+        return call()
+    except ClientError as exc:
+        error = exc.response.get("Error") or {}
+        code = str(error.get("Code") or "Unknown")
+        status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
+        if code == "NoSuchUpload":
+            raise RequestError(
+                404,
+                "no such multipart upload for this key (NoSuchUpload): "
+                "it was completed or aborted, or never started",
+            ) from exc
+        if code in ("AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId"):
+            raise RequestError(
+                500, f"server configuration error: S3 refused {operation} ({code})"
+            ) from exc
+        if 400 <= status < 500:
+            message = str(error.get("Message") or "")[:300]
+            raise RequestError(status, f"S3 refused {operation} ({code}): {message}") from exc
+        raise RequestError(502, f"S3 failed {operation} ({code})") from exc
+    except BotoCoreError as exc:  # connection errors, timeouts
+        raise RequestError(502, f"S3 did not answer {operation}") from exc
+
+
+def _json_response(answer: dict) -> dict:
+    return _response(200, json.dumps(answer), "application/json")
+
+
+def _multipart(action: str, request: dict, key: str) -> tuple[dict, str]:
+    """Answer one multipart action: (response, outcome for the log)."""
+    if action == "createMultipartUpload":
+        size, part_size, part_count = _validate_sizes(request)
+        bucket, expiry = _config()
+        client = _client()
+        created = _s3_call(
+            "CreateMultipartUpload",
+            lambda: client.create_multipart_upload(
+                Bucket=bucket, Key=key, ContentType="application/octet-stream"
+            ),
+        )
+        upload_id = created["UploadId"]
+        numbers = range(1, min(part_count, MAX_URLS_PER_ANSWER) + 1)
+        answer = {
+            "upload_id": upload_id,
+            "part_size": part_size,
+            "part_count": part_count,
+            "expires_in": expiry,
+            "parts": _part_urls(client, bucket, key, upload_id, numbers, expiry),
+        }
+        outcome = f"started a multipart upload of {size} bytes in {part_count} parts"
+        return _json_response(answer), outcome
+    upload_id = _validate_upload_id(request.get("upload_id"))
+    if action == "uploadPart":
+        numbers = _validate_part_numbers(request.get("part_numbers"))
+        bucket, expiry = _config()
+        parts = _part_urls(_client(), bucket, key, upload_id, numbers, expiry)
+        answer = {"upload_id": upload_id, "expires_in": expiry, "parts": parts}
+        return _json_response(answer), f"presigned {len(parts)} part URL(s) valid {expiry}s"
+    if action == "completeMultipartUpload":
+        parts = _validate_completed_parts(request.get("parts"))
+        bucket, _ = _config()
+        client = _client()
+        done = _s3_call(
+            "CompleteMultipartUpload",
+            lambda: client.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            ),
+        )
+        answer = {"object_key": key, "upload_id": upload_id, "etag": done.get("ETag", "")}
+        return _json_response(answer), f"completed a multipart upload of {len(parts)} parts"
+    bucket, _ = _config()
+    client = _client()
+    _s3_call(
+        "AbortMultipartUpload",
+        lambda: client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id),
+    )
+    answer = {"object_key": key, "upload_id": upload_id, "aborted": True}
+    return _json_response(answer), "aborted a multipart upload"
+
+
 def handler(event, context):
     """Lambda entry point: answer one presign request."""
     action = key = None
@@ -217,33 +460,38 @@ def handler(event, context):
         request = _parse_request(event)
         action, key = request.get("action"), request.get("object_key")
         action = _validate_action(action)
-        key = _validate_key(key)
-        bucket, expiry = _config()
-        client_method, http_method = ACTIONS[action]
-        try:
-            client = _s3_client()
-        except (BotoCoreError, ValueError) as exc:  # e.g. a malformed endpoint URL
-            raise RequestError(
-                500, "server configuration error: cannot create the S3 client"
-            ) from exc
-        try:
-            url = client.generate_presigned_url(
-                ClientMethod=client_method,
-                Params={"Bucket": bucket, "Key": key},
-                ExpiresIn=expiry,
-                HttpMethod=http_method,
-            )
-        except (BotoCoreError, ClientError) as exc:  # e.g. no credentials
-            raise RequestError(500, "could not create a presigned URL") from exc
-        response = _response(200, url, "text/plain")
-        outcome = f"presigned {http_method} URL valid {expiry}s"
+        if action in BATCH_ACTIONS:
+            keys = _validate_keys(request.get("object_keys"))
+            key = keys[0]
+            bucket, expiry = _config()
+            client = _client()
+            client_method, http_method = ACTIONS[BATCH_ACTIONS[action]]
+            urls = [
+                {
+                    "object_key": k,
+                    "url": _sign(client, client_method, {"Bucket": bucket, "Key": k}, expiry, http_method),
+                }
+                for k in keys
+            ]
+            response = _json_response({"expires_in": expiry, "urls": urls})
+            outcome = f"presigned {len(urls)} {http_method} URL(s) valid {expiry}s"
+        elif action in MULTIPART_ACTIONS:
+            key = _validate_key(key)
+            response, outcome = _multipart(action, request, key)
+        else:
+            key = _validate_key(key)
+            bucket, expiry = _config()
+            client_method, http_method = ACTIONS[action]
+            url = _sign(_client(), client_method, {"Bucket": bucket, "Key": key}, expiry, http_method)
+            response = _response(200, url, "text/plain")
+            outcome = f"presigned {http_method} URL valid {expiry}s"
     except RequestError as exc:
         response = _error_response(exc.status, exc.message, exc.headers)
         outcome = exc.message
         if exc.__cause__ is not None:  # name the underlying boto error, not its text
             outcome += f" ({type(exc.__cause__).__name__})"
 
-    # One JSON line per request. The URL (and so its signature) is never
+    # One JSON line per request. The URLs (and so their signatures) are never
     # logged; json.dumps escapes control characters to keep it on one line.
     LOGGER.info(
         json.dumps(

@@ -1,0 +1,509 @@
+//! Multipart uploads and parallel ranged downloads through the deployed producer-consumer
+//! stack: the producer still has no AWS credentials (the presign function starts,
+//! completes and aborts the upload), the consumer fetches ranges at once.
+
+use std::path::Path;
+use std::process::Output;
+
+use sha2::{Digest, Sha256};
+use strata::chain::ChainError;
+use strata::chain::endpoint::Endpoint;
+
+use crate::common::{
+    Emulator, Proxy, assert_exit, copy_stacks, output_of, plan_json, planned_changes, run, stderr,
+    stdout, strata_command,
+};
+use serde_json::{Value as Json, json};
+
+const MIB: usize = 1024 * 1024;
+
+struct Deployed {
+    emulator: Emulator,
+    dir: tempfile::TempDir,
+    stack: String,
+}
+
+/// The producer-consumer stack, applied on a fresh emulator.
+fn deploy() -> Deployed {
+    deploy_on(Emulator::start(), str::to_string)
+}
+
+/// The producer-consumer stack, applied on EMULATOR; `edit` changes the copied upload stack
+/// first.
+fn deploy_on(emulator: Emulator, edit: impl FnOnce(&str) -> String) -> Deployed {
+    let dir = tempfile::tempdir().unwrap();
+    let stacks = copy_stacks(dir.path());
+    let upload = stacks.join("upload-form.toml");
+    let text = std::fs::read_to_string(&upload).unwrap();
+    std::fs::write(&upload, edit(&text)).unwrap();
+    let stack = stacks.join("producer-consumer.toml").display().to_string();
+    assert_exit(
+        &run(dir.path(), &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    Deployed {
+        emulator,
+        dir,
+        stack,
+    }
+}
+
+impl Deployed {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn output(&self, name: &str) -> String {
+        output_of(self.path(), &self.stack, name, &[])
+    }
+
+    /// `strata send` with every AWS credential variable removed.
+    fn send(&self, args: &[&str]) -> Output {
+        let mut full = vec!["send", "--stack", self.stack.as_str()];
+        full.extend(args);
+        let mut cmd = strata_command(self.path(), &full);
+        for var in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_PROFILE",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+        cmd.output().unwrap()
+    }
+
+    fn receive(&self, args: &[&str]) -> Output {
+        let mut full = vec![
+            "receive",
+            "--stack",
+            self.stack.as_str(),
+            "--endpoint-url",
+            self.emulator.endpoint.as_str(),
+            "--json",
+        ];
+        full.extend(args);
+        strata_command(self.path(), &full).output().unwrap()
+    }
+
+    /// Multipart uploads in progress in the content bucket, listed as the account root.
+    async fn uploads_in_progress(&self, clients: &strata::aws::Clients) -> Vec<String> {
+        let out = clients
+            .s3
+            .list_multipart_uploads()
+            .bucket(self.output("content_bucket"))
+            .send()
+            .await
+            .unwrap();
+        out.uploads()
+            .iter()
+            .map(|u| format!("{} {}", u.key().unwrap_or(""), u.upload_id().unwrap_or("")))
+            .collect()
+    }
+}
+
+fn lines(out: &Output) -> Vec<Json> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn payload(size: usize, seed: u8) -> Vec<u8> {
+    let mut x = seed as u32 | 1;
+    (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_multipart_upload_round_trips_byte_for_byte_without_producer_credentials() {
+    let d = deploy();
+    let clients = d.emulator.clients().await;
+    let bucket = d.output("content_bucket");
+
+    // The stack: the role may abort uploads (input/ only), the bucket aborts forgotten
+    // ones after a day, and a second plan has nothing to do.
+    let lifecycle = clients
+        .s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let rules = lifecycle.rules();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].id(), Some("abort-incomplete-multipart-uploads"));
+    assert_eq!(
+        rules[0]
+            .abort_incomplete_multipart_upload()
+            .and_then(|a| a.days_after_initiation()),
+        Some(1)
+    );
+    let policy = clients
+        .iam
+        .get_role_policy()
+        .role_name("producer-consumer-dev-presign")
+        .policy_name("presign-objects")
+        .send()
+        .await
+        .unwrap();
+    let document = percent_encoding::percent_decode_str(policy.policy_document())
+        .decode_utf8()
+        .unwrap();
+    let document: Json = serde_json::from_str(&document).unwrap();
+    assert_eq!(
+        document["Statement"][0]["Action"],
+        json!(["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"])
+    );
+    assert!(
+        document["Statement"][0]["Resource"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{bucket}/input/*"))
+    );
+    assert_eq!(
+        planned_changes(&plan_json(d.path(), &d.emulator, &d.stack, &[])),
+        []
+    );
+
+    // 40 MiB and a bit in 8 MiB parts: six parts, the last one short.
+    let size = 40 * MIB + 12_345;
+    let bytes = payload(size, 7);
+    let file = d.path().join("big.bin");
+    std::fs::write(&file, &bytes).unwrap();
+    let out = d.send(&[file.to_str().unwrap(), "--part-size", "8MB", "--json"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        lines(&out),
+        [json!({ "key": "input/big.bin", "size": size, "parts": 6 })]
+    );
+    let head = clients
+        .s3
+        .head_object()
+        .bucket(&bucket)
+        .key("input/big.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(size as i64));
+    assert!(
+        head.e_tag().unwrap().ends_with("-6\""),
+        "not a six-part ETag: {:?}",
+        head.e_tag()
+    );
+    assert_eq!(d.uploads_in_progress(&clients).await, Vec::<String>::new());
+
+    // Received as parallel 8 MiB ranges, byte for byte.
+    let out_dir = d.path().join("received");
+    let out = d.receive(&[
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--max",
+        "1",
+        "--wait",
+        "5",
+        "--concurrency",
+        "4",
+    ]);
+    assert_exit(&out, 0);
+    assert_eq!(lines(&out)[0]["size"], size);
+    let got = std::fs::read(out_dir.join("input/big.bin")).unwrap();
+    assert_eq!(sha256(&got), sha256(&bytes));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn receive_with_concurrency_handles_several_messages_and_deletes_them_all() {
+    let d = deploy();
+    // Small payloads (one PUT) and multipart ones, sent together.
+    let sizes = [1000, 9 * MIB + 1, 0, 20 * MIB, 3 * MIB];
+    let mut files = Vec::new();
+    for (i, size) in sizes.iter().enumerate() {
+        let path = d.path().join(format!("p{i}.bin"));
+        std::fs::write(&path, payload(*size, i as u8 + 1)).unwrap();
+        files.push(path.display().to_string());
+    }
+    let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
+    args.extend(["--json", "--concurrency", "3"]);
+    let out = d.send(&args);
+    assert_exit(&out, 0);
+    let parts: Vec<u64> = lines(&out)
+        .iter()
+        .map(|l| l["parts"].as_u64().unwrap())
+        .collect();
+    assert_eq!(parts, [0, 2, 0, 3, 0]);
+
+    let out_dir = d.path().join("received");
+    let out = d.receive(&[
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--max",
+        "5",
+        "--wait",
+        "5",
+        "--concurrency",
+        "3",
+    ]);
+    assert_exit(&out, 0);
+    let mut keys: Vec<String> = lines(&out)
+        .iter()
+        .map(|l| l["key"].as_str().unwrap().to_string())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        (0..5)
+            .map(|i| format!("input/p{i}.bin"))
+            .collect::<Vec<_>>()
+    );
+    for (i, size) in sizes.iter().enumerate() {
+        let got = std::fs::read(out_dir.join(format!("input/p{i}.bin"))).unwrap();
+        assert_eq!(got.len(), *size);
+        assert_eq!(sha256(&got), sha256(&payload(*size, i as u8 + 1)), "p{i}");
+    }
+    // Every message was deleted: nothing left, visible or in flight.
+    let clients = d.emulator.clients().await;
+    let attributes = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(d.output("queue_url"))
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let count = |name: aws_sdk_sqs::types::QueueAttributeName| {
+        attributes.attributes().unwrap()[&name].clone()
+    };
+    assert_eq!(
+        count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages),
+        "0"
+    );
+    assert_eq!(
+        count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        "0"
+    );
+}
+
+/// The endpoint's answer to a bad multipart request: (status, error message).
+async fn refused(endpoint: &Endpoint, action: &str, key: &str, fields: Json) -> (u16, String) {
+    match endpoint.multipart(action, key, fields).await {
+        Err(ChainError::Endpoint { status, body, .. }) => {
+            let body: Json = serde_json::from_str(&body).unwrap();
+            (status, body["error"].as_str().unwrap().to_string())
+        }
+        other => panic!("{action} was not refused: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deployed_endpoint_refuses_bad_multipart_requests() {
+    let d = deploy();
+    let endpoint = Endpoint::new(&d.output("api_url"));
+    let start = json!({ "size": 10 * MIB, "part_size": 8 * MIB });
+    assert_eq!(
+        refused(
+            &endpoint,
+            "createMultipartUpload",
+            "output/x",
+            start.clone()
+        )
+        .await,
+        (400, "object_key must start with 'input/'".into())
+    );
+    let tib5: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+    assert_eq!(
+        refused(
+            &endpoint,
+            "createMultipartUpload",
+            "input/x",
+            json!({ "size": tib5 + 1, "part_size": 1024 * MIB })
+        )
+        .await,
+        (
+            400,
+            format!("size must be between 1 and {tib5} (5 TiB, S3's object size limit)")
+        )
+    );
+    let upload = endpoint
+        .multipart("createMultipartUpload", "input/x", start)
+        .await
+        .unwrap();
+    assert_eq!(upload["part_count"], 2);
+    let upload_id = upload["upload_id"].as_str().unwrap();
+    assert_eq!(
+        refused(
+            &endpoint,
+            "uploadPart",
+            "input/x",
+            json!({ "upload_id": upload_id, "part_numbers": [10_001] })
+        )
+        .await,
+        (
+            400,
+            "part_numbers must be integers between 1 and 10000".into()
+        )
+    );
+    assert_eq!(
+        refused(
+            &endpoint,
+            "completeMultipartUpload",
+            "input/x",
+            json!({ "upload_id": upload_id, "parts": [{ "part_number": 0, "etag": "e" }] })
+        )
+        .await,
+        (
+            400,
+            "part numbers must be integers between 1 and 10000".into()
+        )
+    );
+    let no_such = (
+        404,
+        "no such multipart upload for this key (NoSuchUpload): it was completed or aborted, or never started"
+            .to_string(),
+    );
+    assert_eq!(
+        refused(
+            &endpoint,
+            "completeMultipartUpload",
+            "input/x",
+            json!({ "upload_id": "no-such-upload", "parts": [{ "part_number": 1, "etag": "\"e\"" }] })
+        )
+        .await,
+        no_such
+    );
+    assert_eq!(
+        refused(
+            &endpoint,
+            "abortMultipartUpload",
+            "input/x",
+            json!({ "upload_id": "no-such-upload" })
+        )
+        .await,
+        no_such
+    );
+    // The real one aborts, and then is unknown too.
+    let aborted = endpoint
+        .multipart(
+            "abortMultipartUpload",
+            "input/x",
+            json!({ "upload_id": upload_id }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(aborted["aborted"], true);
+    let clients = d.emulator.clients().await;
+    assert_eq!(d.uploads_in_progress(&clients).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_part_that_fails_for_good_aborts_the_upload() {
+    // The function signs its URLs for a proxy in front of the emulator that answers every
+    // part upload with a 5xx (and forwards everything else).
+    let emulator = Emulator::start();
+    let part_upload = "s3:PUT /{bucket}/{key+}?partNumber&uploadId";
+    let proxy = Proxy::start(
+        &emulator.endpoint,
+        &[
+            "--fault-rate",
+            "1",
+            "--seed",
+            "1",
+            "--fault-kinds",
+            "5xx",
+            "--fault-operations",
+            part_upload,
+        ],
+    );
+    let url_env = format!("AWS_ENDPOINT_URL = \"{}\", S3_BUCKET", proxy.url);
+    let d = deploy_on(emulator, |text| text.replace("S3_BUCKET", &url_env));
+    let clients = d.emulator.clients().await;
+    let file = d.path().join("doomed.bin");
+    std::fs::write(&file, payload(12 * MIB, 3)).unwrap();
+    let out = d.send(&[file.to_str().unwrap(), "--concurrency", "1"]);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("the multipart upload of `input/doomed.bin` failed (part 1 failed after 5 attempt(s): S3 answered 50"),
+        "{err}"
+    );
+    assert!(
+        err.contains("it was aborted, no parts are left in S3"),
+        "{err}"
+    );
+    let stats = proxy.stats();
+    // Part 1 alone, five times: with one transfer at a time, part 2 never started.
+    assert_eq!(stats["faults_by_operation"][part_upload], 5, "{stats}");
+    assert_eq!(d.uploads_in_progress(&clients).await, Vec::<String>::new());
+    assert!(
+        stats["by_operation"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("s3:DELETE") && k.contains("uploadId")),
+        "no abort went through the proxy: {stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_a_multipart_upload_aborts_it() {
+    // Every S3 call of the upload is held 1.5 s by a proxy, so parts are in flight when
+    // SIGINT arrives.
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint, &["--latency-ms", "1500"]);
+    let url_env = format!("AWS_ENDPOINT_URL = \"{}\", S3_BUCKET", proxy.url);
+    let d = deploy_on(emulator, |text| text.replace("S3_BUCKET", &url_env));
+    let clients = d.emulator.clients().await;
+    let file = d.path().join("interrupted.bin");
+    std::fs::write(&file, payload(24 * MIB, 5)).unwrap();
+    let mut full = vec!["send", "--stack", d.stack.as_str(), file.to_str().unwrap()];
+    full.extend(["--concurrency", "2"]);
+    let child = strata_command(d.path(), &full)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let part_upload = "s3:PUT /{bucket}/{key+}?partNumber&uploadId";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while proxy.stats()["by_operation"].get(part_upload).is_none() {
+        assert!(std::time::Instant::now() < deadline, "no part went up");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 130);
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "the multipart upload of `input/interrupted.bin` failed (interrupted); it was aborted"
+        ),
+        "{err}"
+    );
+    assert_eq!(d.uploads_in_progress(&clients).await, Vec::<String>::new());
+    let head = clients
+        .s3
+        .head_object()
+        .bucket(d.output("content_bucket"))
+        .key("input/interrupted.bin")
+        .send()
+        .await;
+    assert!(head.is_err(), "the object exists: {head:?}");
+}
