@@ -61,6 +61,8 @@ impl Endpoint {
                         what: self.url.clone(),
                         error,
                     })?;
+                    // The URL's signature and token are redacted by the log's writer.
+                    tracing::debug!(target: "strata::chain", action = action.name(), key, url = %text.trim(), "presigned");
                     return Ok(text.trim().to_string());
                 }
                 Ok(response) if response.status().is_server_error() && attempt < 4 => {}

@@ -14,6 +14,7 @@ mod faults;
 mod for_each;
 mod lost_replies;
 mod moved;
+mod observability;
 mod rate_limit;
 mod realism;
 mod remote_state;
