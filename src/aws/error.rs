@@ -293,7 +293,14 @@ impl HasStatus for aws_smithy_runtime_api::http::Response {
     }
 
     fn request_id(&self) -> Option<&str> {
-        super::observe::request_id_of(self.headers())
+        super::observe::request_id_of(self.headers()).or_else(|| {
+            // XML errors (query protocols, S3) also carry it in the body; an endpoint that
+            // sends no header (an emulator) still names it there.
+            let body = std::str::from_utf8(self.body().bytes()?).ok()?;
+            let (_, rest) = body.split_once("<RequestId>")?;
+            let (id, _) = rest.split_once("</RequestId>")?;
+            Some(id.trim()).filter(|id| !id.is_empty() && id.len() <= 128)
+        })
     }
 }
 
@@ -813,6 +820,26 @@ mod tests {
         assert!(
             err.to_string()
                 .ends_with("(request id 0f5a7c4e-1111-2222-3333-444455556666)"),
+            "{err}"
+        );
+
+        // Only in an XML error's body.
+        let unhandled = ListBucketsError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidClientTokenId")
+                .build(),
+        );
+        let answer = Response::new(
+            StatusCode::try_from(403).unwrap(),
+            SdkBody::from(
+                "<ErrorResponse><Error><Code>InvalidClientTokenId</Code></Error>\
+                 <RequestId>243b6434-1b32-4eff-8824-3621823832e5</RequestId></ErrorResponse>",
+            ),
+        );
+        let err = AwsError::from_sdk("GetCallerIdentity", Err::service_error(unhandled, answer));
+        assert!(
+            err.to_string()
+                .ends_with("(request id 243b6434-1b32-4eff-8824-3621823832e5)"),
             "{err}"
         );
 
