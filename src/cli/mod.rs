@@ -401,7 +401,8 @@ pub fn run() -> ExitCode {
         version = env!("CARGO_PKG_VERSION")
     );
     let _entered = span.enter();
-    tracing::debug!(args = ?std::env::args().skip(1).collect::<Vec<_>>(), "start");
+    // Not the arguments: a `--var` may hold a secret, registered only once the stack loads.
+    tracing::debug!("start");
     let result = match cli.command {
         Command::Completions { shell } => {
             // Generated into memory first: clap_complete panics on a write error (a closed
