@@ -11,6 +11,7 @@ pub mod chain;
 pub mod config;
 pub mod diagnostics;
 pub mod graph;
+pub mod log;
 pub mod ops;
 pub mod plan;
 pub mod policy;

@@ -12,6 +12,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 use crate::aws::{AwsError, Clients, Identity};
 use crate::config::expr::evaluate;
 use crate::config::model::{BaseScope, Stack};
@@ -48,6 +50,14 @@ pub enum Event {
         action: Action,
         error: String,
     },
+    /// A call of the resource's action is being tried again: an SDK retry of a transient
+    /// fault, or a wait for eventual consistency or a quota; the run goes on.
+    Retrying {
+        address: String,
+        action: Action,
+        reason: String,
+    },
+    /// Never run: `because` (an address) failed or was skipped.
     Skipped {
         address: String,
         because: String,
@@ -163,7 +173,9 @@ pub async fn apply(
         events(match event {
             WalkEvent::Skipped { name, because } => Event::Skipped {
                 address: address(&name),
-                because,
+                because: by_name
+                    .get(because.as_str())
+                    .map_or(because, |rp| rp.address()),
             },
             WalkEvent::NotStarted { name } => Event::NotStarted {
                 address: address(&name),
@@ -181,7 +193,13 @@ pub async fn apply(
         let recorder = recorder.clone();
         let events = events.clone();
         let context = context.clone();
-        async move { run(rp, context, aws, recorder, events).await }
+        // Created here, inside the command's span: the task it runs in has none.
+        let span = tracing::info_span!(
+            "resource",
+            address = %rp.address(),
+            action = ?rp.action
+        );
+        async move { run(rp, context, aws, recorder, events).await }.instrument(span)
     };
     let outcome = walk::walk(queue, parallelism, stop, &on_event, run).await;
 
@@ -352,7 +370,20 @@ async fn run(
         action: rp.action,
     });
     let start = Instant::now();
-    let work = execute(&rp, &context, &aws, &recorder);
+    let report: crate::aws::observe::RetryReport = {
+        let events = events.clone();
+        let address = address.clone();
+        let action = rp.action;
+        Arc::new(move |reason: String| {
+            events(Event::Retrying {
+                address: address.clone(),
+                action,
+                reason,
+            })
+        })
+    };
+    let work =
+        crate::aws::observe::reporting_retries(report, execute(&rp, &context, &aws, &recorder));
     tokio::pin!(work);
     let mut ticker = tokio::time::interval_at(
         tokio::time::Instant::now() + Duration::from_secs(10),
@@ -364,6 +395,12 @@ async fn run(
             _ = ticker.tick() => events(Event::StillRunning { address: address.clone(), action: rp.action, elapsed: start.elapsed() }),
         }
     };
+    match &result {
+        Ok(()) => tracing::info!(elapsed_ms = start.elapsed().as_millis() as u64, "done"),
+        Err(error) => {
+            tracing::warn!(elapsed_ms = start.elapsed().as_millis() as u64, error = %error, "failed")
+        }
+    }
     match result {
         Ok(()) => {
             events(Event::Done {

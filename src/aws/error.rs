@@ -113,6 +113,11 @@ impl AwsError {
                 kind: ErrorKind::Credentials,
             };
         }
+        let request_id = request_id(&err);
+        let with_id = |message: String| match &request_id {
+            Some(id) => format!("{message} (request id {id})"),
+            None => message,
+        };
         if let SdkError::ServiceError(service) = &err
             && let Some(code) = service.err().code()
             && (INVALID_CREDENTIALS.contains(&code) || EXPIRED_CREDENTIALS.contains(&code))
@@ -124,12 +129,12 @@ impl AwsError {
             return AwsError {
                 operation,
                 code: Some(code.to_string()),
-                message: rejected_credentials_message(
+                message: with_id(rejected_credentials_message(
                     &credentials_source(),
                     &profile_name(),
                     code,
                     &answer,
-                ),
+                )),
                 status: Some(service.raw().status_code()),
                 kind: ErrorKind::Credentials,
             };
@@ -167,7 +172,7 @@ impl AwsError {
         AwsError {
             operation,
             code,
-            message,
+            message: with_id(message),
             status,
             kind,
         }
@@ -275,12 +280,51 @@ const MAX_CAUSE: usize = 160;
 /// The HTTP status of a raw response, whatever the SDK's response type.
 pub trait HasStatus {
     fn status_code(&self) -> u16;
+
+    /// The AWS request id in the response's headers.
+    fn request_id(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl HasStatus for aws_smithy_runtime_api::http::Response {
     fn status_code(&self) -> u16 {
         self.status().as_u16()
     }
+
+    fn request_id(&self) -> Option<&str> {
+        super::observe::request_id_of(self.headers()).or_else(|| {
+            // XML errors (query protocols, S3) also carry it in the body; an endpoint that
+            // sends no header (an emulator) still names it there.
+            let body = std::str::from_utf8(self.body().bytes()?).ok()?;
+            let (_, rest) = body.split_once("<RequestId>")?;
+            let (id, _) = rest.split_once("</RequestId>")?;
+            Some(id.trim()).filter(|id| !id.is_empty() && id.len() <= 128)
+        })
+    }
+}
+
+/// The AWS request id of the answer behind an error, to quote to AWS support: the one the
+/// SDK parsed from the error (body or headers), else the response's header. `None` when no
+/// answer came. It ends the error's message, `(request id ...)`: the message, not a field
+/// of its own, so that every error built from it (and each one a resource builds by hand)
+/// keeps it.
+fn request_id<E, R>(err: &SdkError<E, R>) -> Option<String>
+where
+    E: ProvideErrorMetadata,
+    R: HasStatus,
+{
+    let raw = match err {
+        SdkError::ServiceError(service) => {
+            if let Some(id) = service.err().meta().extra("aws_request_id") {
+                return Some(id.to_string()).filter(|id| !id.is_empty());
+            }
+            service.raw()
+        }
+        SdkError::ResponseError(response) => response.raw(),
+        _ => return None,
+    };
+    raw.request_id().map(str::to_string)
 }
 
 /// The profile the standard chain reads: `AWS_PROFILE`, or `default`.
@@ -744,6 +788,68 @@ mod tests {
         ] {
             assert_eq!(bucket_of(uri, path_style).as_deref(), bucket, "{uri}");
         }
+    }
+
+    #[test]
+    fn a_service_error_ends_with_its_request_id() {
+        use aws_sdk_s3::error::ErrorMetadata;
+        let denied = ListBucketsError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("Access Denied")
+                .custom("aws_request_id", "4442587FB7D0A2F9")
+                .build(),
+        );
+        let answer = Response::new(StatusCode::try_from(403).unwrap(), SdkBody::empty());
+        let err = AwsError::from_sdk("ListBuckets", Err::service_error(denied, answer));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "ListBuckets failed: AccessDenied: Access Denied{ACCESS_DENIED_HINT} (request id 4442587FB7D0A2F9)"
+            )
+        );
+        assert_eq!(err.code.as_deref(), Some("AccessDenied"));
+
+        // Not parsed from the error (an answer without a code): from the headers.
+        let unhandled = ListBucketsError::generic(ErrorMetadata::builder().build());
+        let mut answer = Response::new(StatusCode::try_from(500).unwrap(), SdkBody::empty());
+        answer
+            .headers_mut()
+            .insert("x-amzn-RequestId", "0f5a7c4e-1111-2222-3333-444455556666");
+        let err = AwsError::from_sdk("ListBuckets", Err::service_error(unhandled, answer));
+        assert!(
+            err.to_string()
+                .ends_with("(request id 0f5a7c4e-1111-2222-3333-444455556666)"),
+            "{err}"
+        );
+
+        // Only in an XML error's body.
+        let unhandled = ListBucketsError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidClientTokenId")
+                .build(),
+        );
+        let answer = Response::new(
+            StatusCode::try_from(403).unwrap(),
+            SdkBody::from(
+                "<ErrorResponse><Error><Code>InvalidClientTokenId</Code></Error>\
+                 <RequestId>243b6434-1b32-4eff-8824-3621823832e5</RequestId></ErrorResponse>",
+            ),
+        );
+        let err = AwsError::from_sdk("GetCallerIdentity", Err::service_error(unhandled, answer));
+        assert!(
+            err.to_string()
+                .ends_with("(request id 243b6434-1b32-4eff-8824-3621823832e5)"),
+            "{err}"
+        );
+
+        // No answer, no request id.
+        let err: Err = SdkError::timeout_error("operation attempt timed out after 60s");
+        assert!(
+            !AwsError::from_sdk("ListBuckets", err)
+                .to_string()
+                .contains("request id")
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod limit;
+pub mod observe;
 pub mod retry;
 
 use std::sync::{Arc, Mutex};
@@ -187,15 +188,26 @@ impl Clients {
                 region: region.clone(),
                 path_style: endpoint.is_some(),
             })
+            .interceptor(observe::CallLog)
             .build();
+        // Each client logs every attempt of its calls (see `observe`).
+        macro_rules! client {
+            ($sdk:ident, $service:literal) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(&limited($service))
+                        .interceptor(observe::CallLog)
+                        .build(),
+                )
+            };
+        }
         Ok(Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            sqs: aws_sdk_sqs::Client::new(&limited("sqs")),
-            iam: aws_sdk_iam::Client::new(&limited("iam")),
-            lambda: aws_sdk_lambda::Client::new(&limited("lambda")),
-            apigateway: aws_sdk_apigateway::Client::new(&limited("apigateway")),
-            cloudtrail: aws_sdk_cloudtrail::Client::new(&limited("cloudtrail")),
-            sts: aws_sdk_sts::Client::new(&limited("sts")),
+            sqs: client!(aws_sdk_sqs, "sqs"),
+            iam: client!(aws_sdk_iam, "iam"),
+            lambda: client!(aws_sdk_lambda, "lambda"),
+            apigateway: client!(aws_sdk_apigateway, "apigateway"),
+            cloudtrail: client!(aws_sdk_cloudtrail, "cloudtrail"),
+            sts: client!(aws_sdk_sts, "sts"),
             region,
             endpoint,
             identity: OnceCell::new(),
@@ -273,6 +285,11 @@ impl ProvideCredentials for KeyIdOf {
         future::ProvideCredentials::new(async move {
             let credentials = self.chain.provide_credentials().await?;
             *self.access_key_id.lock().unwrap() = Some(credentials.access_key_id().to_string());
+            // Never in a log line, whatever the SDK writes at trace.
+            crate::log::add_secret(credentials.secret_access_key());
+            if let Some(token) = credentials.session_token() {
+                crate::log::add_secret(token);
+            }
             Ok(credentials)
         })
     }

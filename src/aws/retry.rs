@@ -117,6 +117,10 @@ where
                     return Err(err);
                 }
                 let wait = rand::rng().random_range(ceiling / 2..=ceiling);
+                super::observe::retrying(format!(
+                    "{err}; waiting {} ms for it to settle",
+                    wait.as_millis()
+                ));
                 tokio::time::sleep(wait).await;
                 ceiling = (ceiling * 2).min(backoff.max);
             }
@@ -185,6 +189,11 @@ where
         // A little more than asked, so that calls waiting together do not all come back at
         // the same instant.
         let spread = rand::rng().random_range(Duration::ZERO..=Duration::from_millis(250));
+        super::observe::retrying(format!(
+            "{}; waiting {} ms (a fixed quota)",
+            sdk(operation)(err),
+            (wait + spread).as_millis()
+        ));
         tokio::time::sleep(wait + spread).await;
         ceiling = (ceiling * 2).min(Duration::from_secs(30));
     }

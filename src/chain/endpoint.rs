@@ -120,6 +120,8 @@ impl Endpoint {
                         what: self.url.clone(),
                         error,
                     })?;
+                    // The URLs' signatures and tokens are redacted by the log's writer.
+                    tracing::debug!(target: "strata::chain", action, key, answer = %text.trim(), "presigned");
                     return Ok(text);
                 }
                 Ok(response) if response.status().is_server_error() && attempt < 4 => {}

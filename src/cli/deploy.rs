@@ -19,7 +19,9 @@ use strata::state::store::StateStore;
 use strata::views::json::plan_json;
 use strata::views::{Style, progress_line, render_plan, summary};
 
-use super::{RunArgs, StackArgs, TargetArgs, load};
+use tracing::Instrument;
+
+use super::{RunArgs, StackArgs, TargetArgs, events, load};
 
 pub struct PlanFlags {
     pub json: bool,
@@ -139,7 +141,10 @@ pub fn apply(
             .map_err(|err| err.render()),
     };
     let stack = match loaded {
-        Ok(stack) => Arc::new(stack),
+        Ok(stack) => {
+            super::redact_sensitive(&stack);
+            Arc::new(stack)
+        }
         Err(rendered) => {
             eprint!("{rendered}");
             return Ok(ExitCode::from(1));
@@ -150,6 +155,14 @@ pub fn apply(
     let style = Style::detect(target_args.no_color);
     let operation = if destroy { "destroy" } else { "apply" };
     let parallelism = usize::from(run.parallelism);
+    let json = run.json;
+    // A stream read by a program has nobody to answer a question.
+    if json && !run.auto_approve && !from_saved_plan {
+        eprintln!(
+            "error: {operation} --json cannot ask for confirmation: pass --auto-approve, or apply a plan saved with `plan --out`"
+        );
+        return Ok(ExitCode::from(2));
+    }
 
     let rt = runtime()?;
     rt.block_on(async {
@@ -174,7 +187,9 @@ pub fn apply(
                 }
                 None => {
                     let planned = ops::plan(&stack, &mut state, &aws, destroy, parallelism).await?;
-                    if !planned.adopted.is_empty() {
+                    if json && !planned.adopted.is_empty() {
+                        events::adopted(&planned.adopted);
+                    } else if !planned.adopted.is_empty() {
                         println!(
                             "Adopted {} left by an interrupted run: {}",
                             if planned.adopted.len() == 1 {
@@ -188,7 +203,11 @@ pub fn apply(
                     planned.plan
                 }
             };
-            print!("{}", render_plan(&plan, style));
+            if json {
+                events::planned(&plan);
+            } else {
+                print!("{}", render_plan(&plan, style));
+            }
             if !plan.has_changes() {
                 // Nothing to do in AWS; still forget what was deleted outside strata, and
                 // record adopted creates and outputs a state written before they were declared
@@ -201,6 +220,9 @@ pub fn apply(
                     };
                     ops::apply(stack.clone(), &plan, state, store.clone(), aws, options).await?;
                 }
+                if json {
+                    events::summary(operation, Some(&plan), None, 0);
+                }
                 return anyhow::Ok(ExitCode::SUCCESS);
             }
             // A saved plan was reviewed when it was made.
@@ -208,26 +230,40 @@ pub fn apply(
                 eprintln!("{} cancelled.", if destroy { "Destroy" } else { "Apply" });
                 return Ok(ExitCode::from(1));
             }
-            println!();
-            let events: apply::Events = Arc::new(|event: Event| {
-                let line = progress_line(&event);
-                if matches!(event, Event::Failed { .. }) {
-                    eprintln!("{line}")
-                } else {
-                    println!("{line}")
-                }
-            });
+            // The engine reports; either view renders.
+            let on_event: apply::Events = if json {
+                Arc::new(|event: Event| events::event(&event))
+            } else {
+                println!();
+                Arc::new(|event: Event| {
+                    let line = progress_line(&event);
+                    match event {
+                        // In the log (debug), not among the progress lines.
+                        Event::Retrying { .. } => {}
+                        Event::Failed { .. } => eprintln!("{line}"),
+                        _ => println!("{line}"),
+                    }
+                })
+            };
             let options = apply::Options {
                 parallelism,
-                events,
+                events: on_event,
                 stop: interrupt(),
             };
             let (state, outcome) =
                 ops::apply(stack.clone(), &plan, state, store.clone(), aws, options).await?;
+            if json {
+                return Ok(report_json(&plan, &state, &outcome, operation));
+            }
             println!();
             report(&plan, &state, &outcome, operation, style)
         }
+        .instrument(tracing::info_span!("run", operation))
         .await;
+        if json && let Err(err) = &result {
+            events::error(operation, &format!("{err:#}"));
+            events::summary(operation, None, None, 1);
+        }
         store.unlock(lock).await?;
         result
     })
@@ -322,6 +358,17 @@ fn report(
         }
         Ok(ExitCode::from(1))
     }
+}
+
+/// The closing events of `apply --json` / `destroy --json`, and the exit code (the same as
+/// the human [`report`]'s).
+fn report_json(plan: &Plan, state: &State, outcome: &apply::Outcome, operation: &str) -> ExitCode {
+    let code = if outcome.success() { 0 } else { 1 };
+    if outcome.success() && !plan.destroy && !state.outputs.is_empty() {
+        events::outputs(state);
+    }
+    events::summary(operation, Some(plan), Some(outcome), code);
+    ExitCode::from(code)
 }
 
 /// Asks on the terminal; refuses to go on without one.

@@ -4,6 +4,7 @@
 
 mod chain;
 mod deploy;
+mod events;
 mod policy;
 mod state;
 mod validate;
@@ -22,6 +23,11 @@ use clap::{Args, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Write debug logs (every AWS call) to this file; `STRATA_LOG` sets the level
+    /// (`debug`, `trace`, or filters such as `aws_smithy_runtime=trace`) and, alone, logs to
+    /// standard error. Secrets are redacted.
+    #[arg(long, global = true, value_name = "PATH")]
+    log_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -354,6 +360,10 @@ struct RunArgs {
     /// At most this many resources read or changed at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     parallelism: u16,
+    /// Stream one JSON object per event on standard output (format in README); needs
+    /// --auto-approve or a saved plan.
+    #[arg(long)]
+    json: bool,
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -377,7 +387,26 @@ fn print_bytes(text: &[u8]) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    let filter = std::env::var("STRATA_LOG").ok();
+    let json_logs = std::env::var("STRATA_LOG_FORMAT").is_ok_and(|f| f == "json");
+    if let Err(err) = strata::log::init(filter.as_deref(), cli.log_file.as_deref(), json_logs) {
+        eprintln!("error: {err}");
+        return ExitCode::from(1);
+    }
+    // Every event of the run (the SDK's included) is inside this span.
+    let span = tracing::info_span!(
+        "command",
+        name = matches.subcommand_name().unwrap_or("strata"),
+        version = env!("CARGO_PKG_VERSION")
+    );
+    let _entered = span.enter();
+    // Not the arguments: a `--var` may hold a secret, registered only once the stack loads.
+    tracing::debug!("start");
     let result = match cli.command {
         Command::Completions { shell } => {
             // Generated into memory first: clap_complete panics on a write error (a closed
@@ -528,18 +557,41 @@ pub fn run() -> ExitCode {
         ),
     };
     match result {
-        Ok(code) => code,
+        Ok(code) => {
+            tracing::debug!(exit_code = ?code, "end");
+            code
+        }
         Err(err) => {
+            tracing::debug!(error = %format!("{err:#}"), "end");
             eprintln!("error: {err:#}");
             ExitCode::from(1)
         }
     }
 }
 
+/// Keeps the values of the stack's `sensitive` variables out of every log line.
+fn redact_sensitive(stack: &strata::config::Stack) {
+    fn add(value: &strata::value::Value) {
+        use strata::value::Value;
+        match value {
+            Value::Str(s) => strata::log::add_secret(s),
+            Value::List(items) => items.iter().for_each(add),
+            Value::Map(map) => map.values().for_each(add),
+            _ => {}
+        }
+    }
+    for variable in stack.variables.values().filter(|v| v.sensitive) {
+        add(&variable.value);
+    }
+}
+
 /// Loads the stack or prints its diagnostics.
 fn load(args: &StackArgs) -> Result<strata::config::Stack, ExitCode> {
-    strata::config::load_stack(&args.file, &args.vars, strata::resources::SCHEMAS).map_err(|err| {
-        eprint!("{}", err.render());
-        ExitCode::from(1)
-    })
+    let stack = strata::config::load_stack(&args.file, &args.vars, strata::resources::SCHEMAS)
+        .map_err(|err| {
+            eprint!("{}", err.render());
+            ExitCode::from(1)
+        })?;
+    redact_sensitive(&stack);
+    Ok(stack)
 }

@@ -239,6 +239,9 @@ pub fn progress_line(event: &Event) -> String {
                 verb(*action, true).trim_end_matches("...")
             )
         }
+        Event::Retrying {
+            address, reason, ..
+        } => format!("{address}: retrying: {reason}"),
         Event::NotStarted { address } => format!("{address}: not started (interrupted)"),
         Event::Skipped { address, because } => {
             format!("{address}: skipped because {because} failed")

@@ -15,6 +15,7 @@ mod for_each;
 mod lost_replies;
 mod moved;
 mod multipart;
+mod observability;
 mod rate_limit;
 mod realism;
 mod remote_state;
