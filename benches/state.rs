@@ -13,7 +13,7 @@ use strata::state::store::{StateStore, save};
 const ROUNDS: usize = 5;
 
 fn record(i: usize) -> String {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         format!(
             r#""b{i}": {{"type": "s3.bucket", "id": "scale-dev-b{i}-000000000000", "attributes": {{"name": "scale-dev-b{i}-000000000000", "arn": "arn:aws:s3:::scale-dev-b{i}-000000000000", "domain_name": "scale-dev-b{i}-000000000000.s3.amazonaws.com", "regional_domain_name": "scale-dev-b{i}-000000000000.s3.us-east-1.amazonaws.com", "region": "us-east-1", "sse_algorithm": "AES256", "versioning": false, "tags": {{"n": "{i}", "stack": "scale"}}, "lifecycle_rules": [], "force_destroy": true}}, "dependencies": []}}"#
         )
