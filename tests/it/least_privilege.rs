@@ -55,7 +55,7 @@ fn emulator_only_statement() -> Json {
 
 /// A strict emulator and the TLS-presenting proxy in front of it.
 struct Strict {
-    _emulator: Emulator,
+    emulator: Emulator,
     proxy: Proxy,
 }
 
@@ -63,10 +63,7 @@ impl Strict {
     fn start() -> Strict {
         let emulator = Emulator::strict();
         let proxy = Proxy::start(&emulator.endpoint, &["--secure-transport"]);
-        Strict {
-            _emulator: emulator,
-            proxy,
-        }
+        Strict { emulator, proxy }
     }
 
     /// The account root's clients (keys test/test), through the proxy.
@@ -743,4 +740,124 @@ async fn every_call_a_run_makes_is_in_the_generated_policy_for_its_command() {
         called_at_all.contains("s3:DeleteObject"),
         "{called_at_all:?}"
     );
+}
+
+/// One HTTP/1.1 request sent to `via` (host:port) for `url`, with `url`'s own Host header
+/// (what a presigned URL's signature covers): through the proxy, the call reaches the
+/// emulator as if over TLS. (status, body)
+fn request_via(via: &str, method: &str, url: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = std::net::TcpStream::connect(via).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_emulator_holds_presigned_urls_to_the_presign_role_and_the_bucket_to_tls() {
+    let strict = Strict::start();
+    let url = strict.proxy.url.clone();
+    let proxy_address = url.strip_prefix("http://").unwrap().to_string();
+    let emulator_address = strict.emulator.endpoint.strip_prefix("http://").unwrap();
+    let root = strict.root().await;
+    let account = root.identity().await.unwrap().account_id.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    copy_stacks(dir);
+    let stack = "stacks/upload-form.toml";
+    let out = strata_as(
+        dir,
+        &Keys::root(),
+        &url,
+        &["apply", stack, "--auto-approve"],
+    );
+    assert_exit(&out, 0);
+    let api = crate::common::output_of(dir, stack, "api_url", &[]);
+    let bucket = format!("upload-form-dev-content-{account}");
+    let presign = |action: &str, key: &str| {
+        let api = api.clone();
+        let body = json!({ "action": action, "object_key": key }).to_string();
+        let (status, signed) = request_via(
+            api.strip_prefix("http://")
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap(),
+            "POST",
+            &format!("{api}/"),
+            body.as_bytes(),
+        );
+        assert_eq!(status, 200, "presign {action} {key}: {signed}");
+        assert!(
+            signed.starts_with(&format!("http://{emulator_address}/{bucket}/{key}?")),
+            "{signed}"
+        );
+        signed
+    };
+
+    // Signed by the function's role session, over TLS: allowed.
+    let put = presign("putObject", "input/a.json");
+    assert!(put.contains("X-Amz-Security-Token="), "{put}");
+    assert_eq!(request_via(&proxy_address, "PUT", &put, b"hello").0, 200);
+    let get = presign("getObject", "input/a.json");
+    assert_eq!(
+        request_via(&proxy_address, "GET", &get, b""),
+        (200, "hello".to_string())
+    );
+
+    // The same kind of URL over plain HTTP: the bucket policy's TLS-only deny.
+    let put = presign("putObject", "input/plain.json");
+    let (status, answer) = request_via(emulator_address, "PUT", &put, b"hello");
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.contains("<Code>AccessDenied</Code>"), "{answer}");
+    assert!(
+        answer.contains("explicit deny in a resource-based policy"),
+        "{answer}"
+    );
+
+    // The role loses s3:PutObject: the URLs it signs for uploads stop working.
+    root.iam
+        .put_role_policy()
+        .role_name("upload-form-dev-presign")
+        .policy_name("presign-objects")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": format!("arn:aws:s3:::{bucket}/input/*")}]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put = presign("putObject", "input/b.json");
+    let (status, answer) = request_via(&proxy_address, "PUT", &put, b"hello");
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.contains("<Code>AccessDenied</Code>"), "{answer}");
+    assert!(answer.contains("s3:PutObject"), "{answer}");
+    let get = presign("getObject", "input/a.json");
+    assert_eq!(
+        request_via(&proxy_address, "GET", &get, b""),
+        (200, "hello".to_string())
+    );
+
+    // Read back: only the object uploaded while the role allowed it.
+    let listed = root
+        .s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["input/a.json"]);
 }
