@@ -353,10 +353,10 @@ async fn without_any_one_statement_the_step_that_needs_it_fails_naming_the_actio
             let mut args = args.to_vec();
             args.extend(["--var", &var]);
             let out = strata_as(dir, keys, &url, &args);
-            let ok = match (command, out.status.code()) {
-                ("plan", Some(0 | 2)) | (_, Some(0)) => true,
-                _ => false,
-            };
+            let ok = matches!(
+                (command, out.status.code()),
+                ("plan", Some(0 | 2)) | (_, Some(0))
+            );
             if !ok {
                 failed = Some((command, out));
                 break;
