@@ -113,8 +113,8 @@ pub fn permissions(
             }
         }
     }
-    // What every run needs: who the caller is, and the state.
-    all.push(allow(Step::Read, &["sts:GetCallerIdentity"], &["*".into()]));
+    // What every run needs besides: the state. (Who the caller is, sts:GetCallerIdentity,
+    // needs no permission: see `iam::NEEDS_NO_PERMISSION`.)
     if let Some(b) = backend {
         let objects = [
             format!("{}/{}", arn::bucket(&at.partition, &b.bucket), b.key),

@@ -65,6 +65,11 @@ pub fn name_or_any(desired: &Attrs, key: &str) -> String {
     }
 }
 
+/// Calls every run makes that AWS authorizes without any permission, so a policy does not
+/// list them: STS GetCallerIdentity answers even when a policy denies it explicitly
+/// (<https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html>).
+pub const NEEDS_NO_PERMISSION: &[&str] = &["sts:GetCallerIdentity"];
+
 /// The service prefix of an action (`s3` of `s3:GetObject`).
 pub fn service_of(action: &str) -> &str {
     action.split(':').next().unwrap_or(action)

@@ -12,6 +12,7 @@ mod credentials;
 mod engine;
 mod faults;
 mod for_each;
+mod least_privilege;
 mod lost_replies;
 mod moved;
 mod multipart;
