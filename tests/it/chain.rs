@@ -7,79 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::common::{
-    Emulator, Proxy, assert_exit, copy_stacks, files_under, output_of, run, stderr, stdout,
-    strata_command,
+    Emulator, Proxy, assert_exit, files_under, output_of, stderr, stdout, strata_command,
 };
+use crate::deployed::{deploy, json_lines as received};
 use serde_json::Value as Json;
-
-/// A deployed producer-consumer stack in a fresh directory.
-struct Deployed {
-    emulator: Emulator,
-    dir: tempfile::TempDir,
-    stack: String,
-}
-
-fn deploy() -> Deployed {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let stacks = copy_stacks(dir.path());
-    let stack = stacks.join("producer-consumer.toml").display().to_string();
-    assert_exit(
-        &run(dir.path(), &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
-    Deployed {
-        emulator,
-        dir,
-        stack,
-    }
-}
-
-impl Deployed {
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// `strata send` with every AWS credential variable removed.
-    fn send(&self, args: &[&str]) -> Output {
-        let mut full = vec!["send", "--stack", self.stack.as_str()];
-        full.extend(args);
-        let mut cmd = strata_command(self.path(), &full);
-        for var in [
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "AWS_PROFILE",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
-        cmd.output().unwrap()
-    }
-
-    fn receive(&self, args: &[&str]) -> Output {
-        let mut full = vec![
-            "receive",
-            "--stack",
-            self.stack.as_str(),
-            "--endpoint-url",
-            self.emulator.endpoint.as_str(),
-            "--json",
-        ];
-        full.extend(args);
-        strata_command(self.path(), &full).output().unwrap()
-    }
-}
-
-fn received(out: &Output) -> Vec<Json> {
-    stdout(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 fn payload(size: usize, seed: u8) -> Vec<u8> {
     let mut x = seed as u32 | 1;

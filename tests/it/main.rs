@@ -9,6 +9,7 @@ mod chain;
 mod cli;
 mod crash;
 mod credentials;
+mod deployed;
 mod engine;
 mod faults;
 mod for_each;

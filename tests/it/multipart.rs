@@ -2,114 +2,30 @@
 //! stack: the producer still has no AWS credentials (the presign function starts,
 //! completes and aborts the upload), the consumer fetches ranges at once.
 
-use std::path::Path;
-use std::process::Output;
-
 use sha2::{Digest, Sha256};
 use strata::chain::ChainError;
 use strata::chain::endpoint::Endpoint;
 
 use crate::common::{
-    Emulator, Proxy, assert_exit, copy_stacks, output_of, plan_json, planned_changes, run, stderr,
-    stdout, strata_command,
+    Emulator, Proxy, assert_exit, plan_json, planned_changes, stderr, strata_command,
 };
+use crate::deployed::{Deployed, deploy, deploy_on, json_lines as lines};
 use serde_json::{Value as Json, json};
 
 const MIB: usize = 1024 * 1024;
 
-struct Deployed {
-    emulator: Emulator,
-    dir: tempfile::TempDir,
-    stack: String,
-}
-
-/// The producer-consumer stack, applied on a fresh emulator.
-fn deploy() -> Deployed {
-    deploy_on(Emulator::start(), str::to_string)
-}
-
-/// The producer-consumer stack, applied on EMULATOR; `edit` changes the copied upload stack
-/// first.
-fn deploy_on(emulator: Emulator, edit: impl FnOnce(&str) -> String) -> Deployed {
-    let dir = tempfile::tempdir().unwrap();
-    let stacks = copy_stacks(dir.path());
-    let upload = stacks.join("upload-form.toml");
-    let text = std::fs::read_to_string(&upload).unwrap();
-    std::fs::write(&upload, edit(&text)).unwrap();
-    let stack = stacks.join("producer-consumer.toml").display().to_string();
-    assert_exit(
-        &run(dir.path(), &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
-    Deployed {
-        emulator,
-        dir,
-        stack,
-    }
-}
-
-impl Deployed {
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn output(&self, name: &str) -> String {
-        output_of(self.path(), &self.stack, name, &[])
-    }
-
-    /// `strata send` with every AWS credential variable removed.
-    fn send(&self, args: &[&str]) -> Output {
-        let mut full = vec!["send", "--stack", self.stack.as_str()];
-        full.extend(args);
-        let mut cmd = strata_command(self.path(), &full);
-        for var in [
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "AWS_PROFILE",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
-        cmd.output().unwrap()
-    }
-
-    fn receive(&self, args: &[&str]) -> Output {
-        let mut full = vec![
-            "receive",
-            "--stack",
-            self.stack.as_str(),
-            "--endpoint-url",
-            self.emulator.endpoint.as_str(),
-            "--json",
-        ];
-        full.extend(args);
-        strata_command(self.path(), &full).output().unwrap()
-    }
-
-    /// Multipart uploads in progress in the content bucket, listed as the account root.
-    async fn uploads_in_progress(&self, clients: &strata::aws::Clients) -> Vec<String> {
-        let out = clients
-            .s3
-            .list_multipart_uploads()
-            .bucket(self.output("content_bucket"))
-            .send()
-            .await
-            .unwrap();
-        out.uploads()
-            .iter()
-            .map(|u| format!("{} {}", u.key().unwrap_or(""), u.upload_id().unwrap_or("")))
-            .collect()
-    }
-}
-
-fn lines(out: &Output) -> Vec<Json> {
-    stdout(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+/// Multipart uploads in progress in the content bucket, listed as the account root.
+async fn uploads_in_progress(d: &Deployed, clients: &strata::aws::Clients) -> Vec<String> {
+    let out = clients
+        .s3
+        .list_multipart_uploads()
+        .bucket(d.output("content_bucket"))
+        .send()
+        .await
+        .unwrap();
+    out.uploads()
+        .iter()
+        .map(|u| format!("{} {}", u.key().unwrap_or(""), u.upload_id().unwrap_or("")))
         .collect()
 }
 
@@ -205,7 +121,10 @@ async fn a_multipart_upload_round_trips_byte_for_byte_without_producer_credentia
         "not a six-part ETag: {:?}",
         head.e_tag()
     );
-    assert_eq!(d.uploads_in_progress(&clients).await, Vec::<String>::new());
+    assert_eq!(
+        uploads_in_progress(&d, &clients).await,
+        Vec::<String>::new()
+    );
 
     // Received as parallel 8 MiB ranges, byte for byte.
     let out_dir = d.path().join("received");
@@ -405,7 +324,10 @@ async fn the_deployed_endpoint_refuses_bad_multipart_requests() {
         .unwrap();
     assert_eq!(aborted["aborted"], true);
     let clients = d.emulator.clients().await;
-    assert_eq!(d.uploads_in_progress(&clients).await, Vec::<String>::new());
+    assert_eq!(
+        uploads_in_progress(&d, &clients).await,
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -446,7 +368,10 @@ async fn a_part_that_fails_for_good_aborts_the_upload() {
     let stats = proxy.stats();
     // Part 1 alone, five times: with one transfer at a time, part 2 never started.
     assert_eq!(stats["faults_by_operation"][part_upload], 5, "{stats}");
-    assert_eq!(d.uploads_in_progress(&clients).await, Vec::<String>::new());
+    assert_eq!(
+        uploads_in_progress(&d, &clients).await,
+        Vec::<String>::new()
+    );
     assert!(
         stats["by_operation"]
             .as_object()
@@ -497,7 +422,10 @@ async fn ctrl_c_during_a_multipart_upload_aborts_it() {
         ),
         "{err}"
     );
-    assert_eq!(d.uploads_in_progress(&clients).await, Vec::<String>::new());
+    assert_eq!(
+        uploads_in_progress(&d, &clients).await,
+        Vec::<String>::new()
+    );
     let head = clients
         .s3
         .head_object()
