@@ -9,20 +9,8 @@ use std::process::Output;
 use crate::common::{
     Emulator, Proxy, assert_exit, files_under, output_of, stderr, stdout, strata_command,
 };
-use crate::deployed::{deploy, json_lines as received};
+use crate::deployed::{deploy, json_lines as received, payload};
 use serde_json::Value as Json;
-
-fn payload(size: usize, seed: u8) -> Vec<u8> {
-    let mut x = seed as u32 | 1;
-    (0..size)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
 
 #[test]
 fn payloads_of_every_size_arrive_intact_without_producer_credentials() {

@@ -91,3 +91,16 @@ pub fn json_lines(out: &Output) -> Vec<Json> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// SIZE bytes that do not compress, the same for the same SEED (xorshift).
+pub fn payload(size: usize, seed: u8) -> Vec<u8> {
+    let mut x = seed as u32 | 1;
+    (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}

@@ -9,7 +9,7 @@ use strata::chain::endpoint::Endpoint;
 use crate::common::{
     Emulator, Proxy, assert_exit, plan_json, planned_changes, stderr, strata_command,
 };
-use crate::deployed::{Deployed, deploy, deploy_on, json_lines as lines};
+use crate::deployed::{Deployed, deploy, deploy_on, json_lines as lines, payload};
 use serde_json::{Value as Json, json};
 
 const MIB: usize = 1024 * 1024;
@@ -26,18 +26,6 @@ async fn uploads_in_progress(d: &Deployed, clients: &strata::aws::Clients) -> Ve
     out.uploads()
         .iter()
         .map(|u| format!("{} {}", u.key().unwrap_or(""), u.upload_id().unwrap_or("")))
-        .collect()
-}
-
-fn payload(size: usize, seed: u8) -> Vec<u8> {
-    let mut x = seed as u32 | 1;
-    (0..size)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
         .collect()
 }
 
