@@ -18,16 +18,80 @@ pub use model::Stack;
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::source::Sources;
 use crate::schema::Schema;
+use node::{Node, NodeValue};
 
 /// A stack that failed to load: every diagnostic, and the sources they point into.
 pub struct LoadError {
     pub diagnostics: Vec<Diagnostic>,
     pub sources: Sources,
+    /// The values of the variables declared `sensitive`: a diagnostic may quote a value
+    /// built from one (`q-tok-123 is not a valid queue name`), and must not show it.
+    pub secrets: Vec<String>,
 }
 
 impl LoadError {
     pub fn render(&self) -> String {
-        crate::diagnostics::render_all(&self.diagnostics, &self.sources)
+        let mut text = crate::diagnostics::render_all(&self.diagnostics, &self.sources);
+        for secret in &self.secrets {
+            text = text.replace(secret.as_str(), "(sensitive)");
+        }
+        text
+    }
+}
+
+/// The text of every sensitive variable's default and `--var` value, the strings inside a
+/// list or table included; values too short to tell from ordinary words are left out (as
+/// in the logs).
+fn sensitive_texts(document: &Node, vars: &[(String, String)]) -> Vec<String> {
+    fn strings(node: &Node, out: &mut Vec<String>) {
+        match &node.value {
+            NodeValue::Str(s) => out.push(s.clone()),
+            NodeValue::Array(items) => items.iter().for_each(|n| strings(n, out)),
+            NodeValue::Table(table) => table.values().for_each(|e| strings(&e.node, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let declared = document
+        .as_table()
+        .and_then(|top| top.get("variables"))
+        .and_then(|e| e.node.as_table());
+    for (name, entry) in declared.into_iter().flatten() {
+        let Some(decl) = entry.node.as_table() else {
+            continue;
+        };
+        if !decl
+            .get("sensitive")
+            .is_some_and(|e| matches!(e.node.value, NodeValue::Bool(true)))
+        {
+            continue;
+        }
+        if let Some(default) = decl.get("default") {
+            strings(&default.node, &mut out);
+        }
+        for (_, text) in vars.iter().filter(|(n, _)| n == name) {
+            out.push(text.clone());
+            // A list or table value: its items, as they will be parsed.
+            if let Ok(toml::Value::Table(t)) = format!("v = {text}").parse::<toml::Value>() {
+                let mut items = Vec::new();
+                collect_toml_strings(&t["v"], &mut items);
+                out.extend(items);
+            }
+        }
+    }
+    out.retain(|s| s.len() >= crate::log::MIN_SECRET_LEN);
+    // Longest first: a secret that contains another is replaced whole.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+fn collect_toml_strings(value: &toml::Value, out: &mut Vec<String>) {
+    match value {
+        toml::Value::String(s) => out.push(s.clone()),
+        toml::Value::Array(items) => items.iter().for_each(|v| collect_toml_strings(v, out)),
+        toml::Value::Table(t) => t.values().for_each(|v| collect_toml_strings(v, out)),
+        _ => {}
     }
 }
 
@@ -64,6 +128,7 @@ fn load_with(
             return Err(LoadError {
                 diagnostics,
                 sources,
+                secrets: Vec::new(),
             });
         }
     };
@@ -79,11 +144,13 @@ fn load_with(
     let merged = documents.fold(root, |parent, child| {
         merge::merge_documents(parent, child, &mut diagnostics)
     });
+    let secrets = sensitive_texts(&merged, vars);
     match validate::validate(merged, files, vars, schemas, sources, diagnostics) {
         Ok(stack) => Ok(stack),
         Err((diagnostics, sources)) => Err(LoadError {
             diagnostics,
             sources,
+            secrets,
         }),
     }
 }

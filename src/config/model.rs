@@ -121,6 +121,27 @@ impl Stack {
         })
     }
 
+    /// The strings of the sensitive variables' values (the items of a list or table
+    /// included), for the text they must never appear in. Values shorter than
+    /// [`crate::log::MIN_SECRET_LEN`] are left out: they cannot be told from ordinary words.
+    pub fn sensitive_values(&self) -> Vec<&str> {
+        fn strings<'a>(value: &'a crate::value::Value, out: &mut Vec<&'a str>) {
+            use crate::value::Value;
+            match value {
+                Value::Str(s) => out.push(s),
+                Value::List(items) => items.iter().for_each(|v| strings(v, out)),
+                Value::Map(map) => map.values().for_each(|v| strings(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for variable in self.variables.values().filter(|v| v.sensitive) {
+            strings(&variable.value, &mut out);
+        }
+        out.retain(|s| s.len() >= crate::log::MIN_SECRET_LEN);
+        out
+    }
+
     /// The stage this stack is deployed as (`var.stage`), which names its state.
     pub fn stage(&self) -> Option<&str> {
         self.variables.get("stage").and_then(|v| v.value.as_str())

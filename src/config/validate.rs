@@ -441,6 +441,17 @@ fn variables(
         let description = decl
             .get("description")
             .and_then(|e| string_at(e, "description", diagnostics));
+        let sensitive = decl
+            .get("sensitive")
+            .is_some_and(|e| matches!(e.node.value, NodeValue::Bool(true)));
+        // A message names a sensitive variable's value as this, whatever its length.
+        let shown = |text: &str| {
+            if sensitive {
+                "(sensitive)".to_string()
+            } else {
+                text.to_string()
+            }
+        };
         let given = vars.iter().rev().find(|(k, _)| k == name);
         let from_command_line = given.is_some();
         let given = match given {
@@ -449,7 +460,8 @@ fn variables(
                 None => {
                     diagnostics.push(
                         Diagnostic::error(format!(
-                            "--var {name}={text}: variable `{name}` is a {}",
+                            "--var {name}={}: variable `{name}` is a {}",
+                            shown(text),
                             ty.name()
                         ))
                         .at(&entry.key_span, format!("declared as a {} here", ty.name()))
@@ -486,7 +498,7 @@ fn variables(
             };
             let text = value.as_str().unwrap_or_default().to_string();
             if !values.contains(&text) {
-                let value = text;
+                let value = shown(&text);
                 let allowed_list = crate::schema::quoted_list(
                     &values.iter().map(String::as_str).collect::<Vec<_>>(),
                 );
@@ -512,9 +524,7 @@ fn variables(
             Variable {
                 value,
                 ty,
-                sensitive: decl
-                    .get("sensitive")
-                    .is_some_and(|e| matches!(e.node.value, NodeValue::Bool(true))),
+                sensitive,
                 description,
                 from_command_line,
                 span: entry.key_span.clone(),

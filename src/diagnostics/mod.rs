@@ -107,6 +107,18 @@ fn write_snippet(out: &mut String, sources: &Sources, span: &Span, label: &str, 
 
 /// Renders all diagnostics and a closing count.
 pub fn render_all(diagnostics: &[Diagnostic], sources: &Sources) -> String {
+    let mut out = render_each(diagnostics, sources);
+    let n = diagnostics.len();
+    let _ = writeln!(
+        out,
+        "error: could not load the stack due to {n} previous error{}",
+        if n == 1 { "" } else { "s" }
+    );
+    out
+}
+
+/// Renders each diagnostic, in the order of the files and positions they point at.
+pub fn render_each(diagnostics: &[Diagnostic], sources: &Sources) -> String {
     let mut out = String::new();
     let mut sorted: Vec<&Diagnostic> = diagnostics.iter().collect();
     sorted.sort_by_key(|d| d.span.as_ref().map(|s| (s.file.0, s.range.start)));
@@ -114,12 +126,6 @@ pub fn render_all(diagnostics: &[Diagnostic], sources: &Sources) -> String {
         out.push_str(&d.render(sources));
         out.push('\n');
     }
-    let n = diagnostics.len();
-    let _ = writeln!(
-        out,
-        "error: could not load the stack due to {n} previous error{}",
-        if n == 1 { "" } else { "s" }
-    );
     out
 }
 

@@ -39,6 +39,11 @@ pub enum OpsError {
     /// A plan error, rendered with the stack's sources.
     #[error("{0}")]
     Plan(String),
+    /// The stack is valid on its own, but not with the values known when planning (the
+    /// account, the region, live attributes): its diagnostics, rendered, each with its own
+    /// `error:` heading.
+    #[error("{0}")]
+    Invalid(String),
     #[error(
         "the saved plan is stale: {0}. Nothing was changed; make a new plan with `strata plan --out`"
     )]
@@ -68,11 +73,16 @@ pub enum OpsError {
 impl OpsError {
     fn plan(stack: &Stack, err: PlanError) -> OpsError {
         match err {
-            PlanError::Invalid(diagnostics) => OpsError::Plan(
-                crate::diagnostics::render_all(&diagnostics, &stack.sources)
-                    .trim_end()
-                    .to_string(),
-            ),
+            PlanError::Invalid(diagnostics) => {
+                let mut rendered = crate::diagnostics::render_each(&diagnostics, &stack.sources);
+                // A value built from a sensitive variable is named, never shown.
+                for secret in stack.sensitive_values() {
+                    rendered = rendered.replace(secret, "(sensitive)");
+                }
+                OpsError::Invalid(format!(
+                    "{rendered}error: the stack is not valid with the account, region and live values known now; nothing was changed"
+                ))
+            }
             PlanError::Aws(e) => OpsError::Aws(e),
             other => OpsError::Plan(other.to_string()),
         }
@@ -302,10 +312,11 @@ pub async fn plan(
 
 /// Reads a saved plan; `None` when `path` is not one (a stack file).
 pub fn read_saved_plan(path: &Path) -> Result<Option<SavedPlan>, OpsError> {
-    let bytes = std::fs::read(path).map_err(|error| StateError::Read {
-        path: path.display().to_string(),
-        error,
-    })?;
+    // A file that cannot be read is no saved plan: loading it as a stack file reports why,
+    // as a stack file.
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(None);
+    };
     Ok(SavedPlan::parse(&bytes, path)?)
 }
 
