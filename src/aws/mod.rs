@@ -14,7 +14,7 @@ use aws_config::BehaviorVersion;
 use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_credential_types::Credentials;
+pub use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use tokio::sync::OnceCell;
 
@@ -37,6 +37,9 @@ pub struct Target {
     pub local: bool,
     /// The region the stack pins (`[stack] region`): it wins over the environment's.
     pub region: Option<String>,
+    /// Static keys to use instead of the standard credential chain (tests build their
+    /// clients with these, never through the process's environment).
+    pub credentials: Option<Credentials>,
 }
 
 pub struct Clients {
@@ -141,6 +144,9 @@ impl Clients {
         }
         if let Some(region) = &target.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(credentials) = &target.credentials {
+            loader = loader.credentials_provider(credentials.clone());
         }
         let config = loader.load().await;
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {

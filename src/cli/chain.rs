@@ -15,6 +15,7 @@ use strata::chain::transfer::{Shared, Transfer, parse_size};
 use strata::ops;
 
 use super::deploy::{runtime, target};
+use super::out::sayln;
 use super::{StackArgs, TargetArgs, load};
 
 /// An output of the stack's state, unless given on the command line.
@@ -181,12 +182,12 @@ pub fn send(stack: &StackArgs, state_dir: &Path, args: SendArgs) -> anyhow::Resu
                 }
                 let sent = result.with_context(|| format!("sending `{key}`"))?;
                 if args.json {
-                    println!(
+                    sayln!(
                         "{}",
                         json!({ "key": sent.key, "size": sent.size, "parts": sent.parts })
                     );
                 } else {
-                    println!("sent {} ({})", sent.key, human_size(sent.size));
+                    sayln!("sent {} ({})", sent.key, human_size(sent.size));
                 }
             }
         }
@@ -246,12 +247,12 @@ pub fn receive(
                 &options,
                 |r| {
                     if json_out {
-                        println!(
+                        sayln!(
                             "{}",
                             json!({ "key": r.key, "size": r.size, "path": r.path, "via": r.via })
                         );
                     } else {
-                        println!("{}\t{}\t{}", r.key, r.size, r.path.display());
+                        sayln!("{}\t{}\t{}", r.key, r.size, r.path.display());
                     }
                 },
                 |e| eprintln!("error: {e}"),

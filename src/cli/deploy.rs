@@ -1,6 +1,6 @@
 //! `plan`, `apply`, `destroy`, `output` and `force-unlock`.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use strata::views::{Style, progress_line, render_plan, summary};
 
 use tracing::Instrument;
 
+use super::out::{out, outln, say, sayln};
 use super::{RunArgs, StackArgs, TargetArgs, events, load};
 
 pub struct PlanFlags {
@@ -44,6 +45,7 @@ pub(super) fn target(args: &TargetArgs, stack: Option<&Stack>) -> Target {
         endpoint_url: args.endpoint_url.clone(),
         local: args.local,
         region: stack.and_then(|s| s.region.clone()),
+        credentials: None,
     }
 }
 
@@ -95,27 +97,28 @@ pub fn plan(
         anyhow::Ok(planned?)
     })?;
     let plan = planned.plan;
-    if flags.json {
-        println!("{}", serde_json::to_string_pretty(&plan_json(&plan))?);
-    } else {
-        print!(
-            "{}",
-            render_plan(&plan, Style::detect(target_args.no_color))
-        );
-    }
     let changes = plan.has_changes();
+    let text = if flags.json {
+        format!("{}\n", serde_json::to_string_pretty(&plan_json(&plan))?)
+    } else {
+        render_plan(&plan, Style::detect(target_args.no_color))
+    };
+    // Saved before anything is printed: a reader that stops reading early does not stop it.
     if let Some(out) = &flags.out {
         let stack_file = std::fs::canonicalize(&args.file)?;
         let saved = SavedPlan::new(&stack, stack_file, &args.vars, plan);
         write_private(out, saved.to_json().as_bytes())
             .with_context(|| format!("cannot write plan file {}", out.display()))?;
-        if !flags.json {
-            println!(
-                "\nSaved the plan to {}. Apply exactly it with: strata apply {}",
-                out.display(),
-                out.display()
-            );
-        }
+    }
+    out!("{text}")?;
+    if let Some(out) = &flags.out
+        && !flags.json
+    {
+        outln!(
+            "\nSaved the plan to {}. Apply exactly it with: strata apply {}",
+            out.display(),
+            out.display()
+        )?;
     }
     Ok(if flags.detailed_exitcode && changes {
         ExitCode::from(2)
@@ -135,6 +138,25 @@ pub fn apply(
     } else {
         ops::read_saved_plan(&args.file)?
     };
+    // A saved plan applies the values it was made with: a `--var` given now would be
+    // ignored without a word, so it is refused.
+    if saved.is_some() && !args.vars.is_empty() {
+        let names: Vec<String> = args
+            .vars
+            .iter()
+            .map(|(n, _)| format!("--var {n}"))
+            .collect();
+        let message = format!(
+            "{file} is a saved plan: it applies the variables it was made with, and {} cannot change them. Nothing was changed. For other values, make a new plan: strata plan STACK_FILE --var NAME=VALUE --out {file}",
+            names.join(", "),
+            file = args.file.display(),
+        );
+        if run.json {
+            events::error("apply", &message);
+            events::summary("apply", None, None, 1);
+        }
+        bail!(message);
+    }
     let loaded = match &saved {
         Some(saved) => ops::stack_of_saved_plan(saved)?.map_err(|err| err.render()),
         None => strata::config::load_stack(&args.file, &args.vars, strata::resources::SCHEMAS)
@@ -190,7 +212,7 @@ pub fn apply(
                     if json && !planned.adopted.is_empty() {
                         events::adopted(&planned.adopted);
                     } else if !planned.adopted.is_empty() {
-                        println!(
+                        sayln!(
                             "Adopted {} left by an interrupted run: {}",
                             if planned.adopted.len() == 1 {
                                 "a resource"
@@ -206,7 +228,7 @@ pub fn apply(
             if json {
                 events::planned(&plan);
             } else {
-                print!("{}", render_plan(&plan, style));
+                say!("{}", render_plan(&plan, style));
             }
             if !plan.has_changes() {
                 // Nothing to do in AWS; still forget what was deleted outside strata, and
@@ -234,14 +256,14 @@ pub fn apply(
             let on_event: apply::Events = if json {
                 Arc::new(|event: Event| events::event(&event))
             } else {
-                println!();
+                sayln!();
                 Arc::new(|event: Event| {
                     let line = progress_line(&event);
                     match event {
                         // In the log (debug), not among the progress lines.
                         Event::Retrying { .. } => {}
                         Event::Failed { .. } => eprintln!("{line}"),
-                        _ => println!("{line}"),
+                        _ => sayln!("{line}"),
                     }
                 })
             };
@@ -255,7 +277,7 @@ pub fn apply(
             if json {
                 return Ok(report_json(&plan, &state, &outcome, operation));
             }
-            println!();
+            sayln!();
             report(&plan, &state, &outcome, operation, style)
         }
         .instrument(tracing::info_span!("run", operation))
@@ -286,9 +308,9 @@ pub fn import(
             let mut state = store.read().await?;
             let aws = Clients::connect(&target(target_args, Some(&stack))).await?;
             let address = ops::import(&stack, &mut state, &*store, &aws, resource, id).await?;
-            println!("Imported {address} (id {id}). The plan that follows:\n");
+            sayln!("Imported {address} (id {id}). The plan that follows:\n");
             let planned = ops::plan(&stack, &mut state, &aws, false, 10).await?;
-            print!(
+            say!(
                 "{}",
                 render_plan(&planned.plan, Style::detect(target_args.no_color))
             );
@@ -323,7 +345,7 @@ fn report(
 ) -> anyhow::Result<ExitCode> {
     if outcome.success() {
         let verb = if plan.destroy { "Destroy" } else { "Apply" };
-        println!(
+        sayln!(
             "{} {verb} complete! {}",
             style.green("✓"),
             summary(plan)
@@ -333,8 +355,9 @@ fn report(
                 .replace(" to destroy", " destroyed")
         );
         if !plan.destroy && !state.outputs.is_empty() {
-            println!("\nOutputs:\n");
-            print_outputs(state, None, false)?;
+            sayln!("\nOutputs:\n");
+            // A report of what was done: printing it cannot fail the apply.
+            let _ = print_outputs(state, None, false);
         }
         Ok(ExitCode::SUCCESS)
     } else if outcome.interrupted && outcome.failed.is_empty() {
@@ -378,8 +401,8 @@ fn confirm(operation: &str) -> anyhow::Result<bool> {
             "{operation} needs confirmation, but there is no terminal: pass --auto-approve to {operation} without asking"
         );
     }
-    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
-    std::io::stdout().flush()?;
+    out!("\nDo you want to perform these actions? Only 'yes' will be accepted: ")
+        .map_err(|e| anyhow!("cannot ask for confirmation on standard output: {e}"))?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
@@ -449,9 +472,9 @@ fn print_outputs(state: &State, name: Option<&str>, json_out: bool) -> anyhow::R
                 )
             })?;
             if json_out {
-                println!("{}", output.value)
+                outln!("{}", output.value)?
             } else {
-                println!("{}", text(&output.value))
+                outln!("{}", text(&output.value))?
             }
         }
         None if json_out => {
@@ -465,7 +488,7 @@ fn print_outputs(state: &State, name: Option<&str>, json_out: bool) -> anyhow::R
                     )
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&all)?);
+            outln!("{}", serde_json::to_string_pretty(&all)?)?;
         }
         None => {
             for (k, o) in &state.outputs {
@@ -474,7 +497,7 @@ fn print_outputs(state: &State, name: Option<&str>, json_out: bool) -> anyhow::R
                 } else {
                     text(&o.value)
                 };
-                println!("{k} = {shown}");
+                outln!("{k} = {shown}")?;
             }
         }
     }
@@ -499,9 +522,12 @@ pub fn force_unlock_at(
         let store = open_store(&stack, target_args).await?;
         anyhow::Ok(store.force_unlock(id).await?)
     })?;
-    println!(
+    sayln!(
         "Removed the lock {} held by {} (pid {}) for `{}`.",
-        info.id, info.who, info.pid, info.operation
+        info.id,
+        info.who,
+        info.pid,
+        info.operation
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -2,9 +2,13 @@
 //!
 //! Exit codes: 0 success; 1 error; `plan --detailed-exitcode` exits 2 when there are changes.
 
+// Standard output goes through `out`, never `println!`, which panics on a closed pipe.
+#![deny(clippy::print_stdout)]
+
 mod chain;
 mod deploy;
 mod events;
+mod out;
 mod policy;
 mod state;
 mod validate;
@@ -12,6 +16,7 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -68,8 +73,11 @@ enum Command {
         parallelism: u16,
     },
     /// Create, update and delete resources so AWS matches the stack (or apply a saved plan).
+    #[command(mut_arg("file", |file| file.help(
+        "The stack file, or a plan saved with `plan --out` (applied exactly as saved, with the \
+         variables it was made with: --var is refused then)"
+    )))]
     Apply {
-        /// A stack file, or a plan saved with `plan --out`.
         #[command(flatten)]
         stack: StackArgs,
         #[command(flatten)]
@@ -102,8 +110,10 @@ enum Command {
     Output {
         #[command(flatten)]
         stack: StackArgs,
-        /// Only this output, as a bare value.
+        /// Only this output, as a bare value (a sensitive one too).
         name: Option<String>,
+        /// As JSON: `{"NAME": {"value": ..., "sensitive": false}, ...}`, or with NAME its
+        /// value. Sensitive values are printed.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -116,6 +126,7 @@ enum Command {
         /// The deployed stack whose `api_url` output to use.
         #[arg(long, default_value = "stacks/producer-consumer.toml")]
         stack: PathBuf,
+        /// Set a variable of the stack (to find its state): `--var stage=prod`. Repeatable.
         #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
         vars: Vec<(String, String)>,
         /// The presign endpoint, instead of the stack's output.
@@ -130,6 +141,7 @@ enum Command {
         /// One JSON object per payload.
         #[arg(long)]
         json: bool,
+        /// Where state files live (for the stack's outputs).
         #[arg(
             long,
             value_name = "DIR",
@@ -145,12 +157,15 @@ enum Command {
         /// The deployed stack whose `queue_url` and `api_url` outputs to use.
         #[arg(long, default_value = "stacks/producer-consumer.toml")]
         stack: PathBuf,
+        /// Set a variable of the stack (to find its state): `--var stage=prod`. Repeatable.
         #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
         vars: Vec<(String, String)>,
         #[command(flatten)]
         target: TargetArgs,
+        /// The queue to receive from, instead of the stack's `queue_url` output.
         #[arg(long, value_name = "URL")]
         queue_url: Option<String>,
+        /// The presign endpoint, instead of the stack's `api_url` output.
         #[arg(long, value_name = "URL")]
         api_url: Option<String>,
         /// Where payloads are written (as DIR/<object key>).
@@ -190,9 +205,10 @@ enum Command {
         /// Delete state versions this many days after a newer one replaced them.
         #[arg(long, value_name = "N", default_value_t = 90, value_parser = clap::value_parser!(i32).range(1..))]
         expire_versions_after_days: i32,
-        /// Use the local emulator.
+        /// Use the local emulator: http://127.0.0.1:4566, dummy credentials, us-east-1.
         #[arg(long)]
         local: bool,
+        /// Send every AWS request to this endpoint (AWS_ENDPOINT_URL is honoured too).
         #[arg(long, value_name = "URL")]
         endpoint_url: Option<String>,
     },
@@ -201,8 +217,13 @@ enum Command {
         /// The shell: bash, zsh, fish, powershell or elvish.
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff): `strata man > strata.1`.
-    Man,
+    /// Print the manual page (roff): `strata man > strata.1`. With --dir, write it and the
+    /// page of every command it names (strata-plan.1, strata-state-list.1, ...) into DIR.
+    Man {
+        /// Write every page into this directory (created if missing) instead of printing one.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Print the least-privilege IAM policy the stack's plan, apply and destroy need,
     /// scoped to its own ARNs (account, region and partition from the caller).
     Policy {
@@ -241,6 +262,7 @@ enum StateCommand {
     Show {
         #[command(flatten)]
         stack: StackArgs,
+        /// The resource: `name` or `type.name`, as `state list` prints it.
         resource: String,
         #[command(flatten)]
         target: TargetArgs,
@@ -249,6 +271,7 @@ enum StateCommand {
     Rm {
         #[command(flatten)]
         stack: StackArgs,
+        /// The resource: `name` or `type.name`, as `state list` prints it.
         resource: String,
         /// Do not ask for confirmation.
         #[arg(long)]
@@ -270,6 +293,7 @@ enum StateCommand {
         stack: StackArgs,
         /// The state JSON to store (as `state pull` prints it).
         state: PathBuf,
+        /// Store it even if its lineage differs or its serial is older.
         #[arg(long)]
         force: bool,
         #[command(flatten)]
@@ -377,15 +401,6 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
-/// Writes generated text to standard output; a reader that went away is not an error.
-fn print_bytes(text: &[u8]) -> anyhow::Result<ExitCode> {
-    use std::io::Write;
-    match std::io::stdout().write_all(text) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(ExitCode::SUCCESS),
-    }
-}
-
 pub fn run() -> ExitCode {
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
     let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
@@ -414,15 +429,11 @@ pub fn run() -> ExitCode {
             let mut text = Vec::new();
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "strata", &mut text);
-            print_bytes(&text)
-        }
-        Command::Man => {
-            let mut text = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                .render(&mut text)
+            out::out!("{}", String::from_utf8_lossy(&text))
+                .map(|()| ExitCode::SUCCESS)
                 .map_err(anyhow::Error::from)
-                .and_then(|()| print_bytes(&text))
         }
+        Command::Man { dir } => man(dir.as_deref()),
         Command::Validate { stack, explain } => validate::validate(&stack, explain),
         Command::Graph { stack } => validate::graph(&stack),
         Command::Plan {
@@ -561,27 +572,53 @@ pub fn run() -> ExitCode {
             tracing::debug!(exit_code = ?code, "end");
             code
         }
+        // The reader of standard output went away (`strata state list FILE | head -1`): it
+        // took what it wanted. A quiet exit 0, as ripgrep does (see `out`).
+        Err(err) if out::is_broken_pipe(&err) => {
+            tracing::debug!("end: standard output closed by its reader");
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             tracing::debug!(error = %format!("{err:#}"), "end");
-            eprintln!("error: {err:#}");
+            report_error(&err);
             ExitCode::from(1)
         }
     }
 }
 
-/// Keeps the values of the stack's `sensitive` variables out of every log line.
-fn redact_sensitive(stack: &strata::config::Stack) {
-    fn add(value: &strata::value::Value) {
-        use strata::value::Value;
-        match value {
-            Value::Str(s) => strata::log::add_secret(s),
-            Value::List(items) => items.iter().for_each(add),
-            Value::Map(map) => map.values().for_each(add),
-            _ => {}
+/// Prints a command's error on standard error, `error: ` first. Diagnostics arrive rendered,
+/// each with its own `error:` heading, and are printed as they are.
+fn report_error(err: &anyhow::Error) {
+    match err.downcast_ref::<strata::ops::OpsError>() {
+        Some(strata::ops::OpsError::Invalid(rendered)) => eprintln!("{rendered}"),
+        _ => eprintln!("error: {err:#}"),
+    }
+}
+
+/// `strata man`: the main page on standard output, or every page into `dir`.
+fn man(dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    // `help` has no page of its own: the main page must not name one that is not written.
+    let command = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            clap_mangen::generate_to(command, dir)
+                .with_context(|| format!("cannot write the manual pages into {}", dir.display()))?;
+        }
+        None => {
+            let mut text = Vec::new();
+            clap_mangen::Man::new(command).render(&mut text)?;
+            out::out!("{}", String::from_utf8_lossy(&text))?;
         }
     }
-    for variable in stack.variables.values().filter(|v| v.sensitive) {
-        add(&variable.value);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Keeps the values of the stack's `sensitive` variables out of every log line.
+fn redact_sensitive(stack: &strata::config::Stack) {
+    for value in stack.sensitive_values() {
+        strata::log::add_secret(value);
     }
 }
 
@@ -594,4 +631,44 @@ fn load(args: &StackArgs) -> Result<strata::config::Stack, ExitCode> {
         })?;
     redact_sensitive(&stack);
     Ok(stack)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of every command, with the commands that lead to it.
+    fn arguments(command: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in command.get_arguments() {
+            out.push((path.to_string(), arg.clone()));
+        }
+        for sub in command.get_subcommands() {
+            arguments(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_command_and_argument_has_help() {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        command.build();
+        let mut missing = Vec::new();
+        let mut all = Vec::new();
+        arguments(&command, "strata", &mut all);
+        for (path, arg) in all {
+            if arg.get_help().is_none() && !arg.is_hide_set() {
+                missing.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        fn commands(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in command.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(path.clone());
+                }
+                commands(sub, &path, missing);
+            }
+        }
+        commands(&command, "strata", &mut missing);
+        assert_eq!(missing, Vec::<String>::new());
+    }
 }

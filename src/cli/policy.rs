@@ -7,6 +7,7 @@ use strata::ops::policy::{For, document, permissions, render};
 use strata::resources::iam::Place;
 
 use super::deploy::{runtime, target};
+use super::out::{out, outln};
 use super::{StackArgs, TargetArgs, load};
 
 pub fn policy(
@@ -43,7 +44,7 @@ pub fn policy(
     let commands = commands.map_or(For::ALL.to_vec(), |c| vec![c]);
     let doc = document(&permissions(&stack, backend.as_ref(), &place, &commands));
     if json {
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         let what: Vec<&str> = commands
             .iter()
@@ -53,7 +54,7 @@ pub fn policy(
                 For::Destroy => "destroy",
             })
             .collect();
-        println!(
+        outln!(
             "IAM permissions to {} stack {} ({}):\n",
             what.join(", "),
             stack.name,
@@ -65,12 +66,12 @@ pub fn policy(
                     place.region
                 )
             }
-        );
-        print!("{}", render(&doc));
-        println!(
+        )?;
+        out!("{}", render(&doc))?;
+        outln!(
             "\n`strata policy {} --json` prints the policy document.",
             args.file.display()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,7 @@
 //! Each state command works on the stack's store, local or S3, through the store interface;
 //! only `history` (bucket versions) and `migrate` (both stores) need to know which it is.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -15,6 +15,7 @@ use strata::state::s3::{BootstrapOptions, bootstrap as make_bucket};
 use strata::state::store::{StateStore, save};
 
 use super::deploy::{open_store, runtime, target};
+use super::out::{out, outln, sayln};
 use super::{StackArgs, TargetArgs, load};
 
 fn with_stack(
@@ -34,7 +35,7 @@ pub fn list(args: &StackArgs, target_args: &TargetArgs) -> anyhow::Result<ExitCo
             anyhow::Ok(store.read().await?)
         })?;
         for (name, r) in &state.resources {
-            println!("{}.{name}\t{}", r.type_name, r.id);
+            outln!("{}.{name}\t{}", r.type_name, r.id)?;
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -83,10 +84,10 @@ pub fn show(
             anyhow::Ok(store.read().await?)
         })?;
         let name = resource_name(&state, resource)?;
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&state.resources[name]).expect("serialises")
-        );
+        )?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -106,7 +107,7 @@ pub fn rm(
                 let name = resource_name(&state, resource)?.to_string();
                 let r = &state.resources[&name];
                 let address = format!("{}.{name}", r.type_name);
-                println!(
+                sayln!(
                     "{address} (id {}) will be forgotten: strata stops managing it, and the object stays in AWS.",
                     r.id
                 );
@@ -116,7 +117,7 @@ pub fn rm(
                 }
                 state.resources.shift_remove(&name);
                 save(&*store, &mut state).await?;
-                println!(
+                sayln!(
                     "Removed {address} from the state at {} (serial {}).",
                     store.location(),
                     state.serial
@@ -136,7 +137,7 @@ pub fn pull(args: &StackArgs, target_args: &TargetArgs) -> anyhow::Result<ExitCo
             let store = open_store(&stack, target_args).await?;
             anyhow::Ok(store.read().await?)
         })?;
-        println!("{}", serde_json::to_string_pretty(&state)?);
+        outln!("{}", serde_json::to_string_pretty(&state)?)?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -185,7 +186,7 @@ pub fn push(
                 let mut written = pushed.clone();
                 written.serial = pushed.serial.max(current.serial + 1);
                 store.write(&written, current.serial).await?;
-                println!(
+                sayln!(
                     "Pushed {} to {} (serial {}, lineage {}).",
                     file.display(),
                     store.location(),
@@ -221,22 +222,22 @@ pub fn history(args: &StackArgs, target_args: &TargetArgs) -> anyhow::Result<Exi
             };
             let versions = s3.history().await?;
             if versions.is_empty() {
-                println!("No state at {} yet.", s3.location());
+                outln!("No state at {} yet.", s3.location())?;
             }
-            println!("SERIAL\tTIME\tWRITER\tVERSION");
+            outln!("SERIAL\tTIME\tWRITER\tVERSION")?;
             for v in versions {
                 let serial = if v.deleted {
                     "(deleted)".to_string()
                 } else {
                     v.serial.map_or("?".into(), |s| s.to_string())
                 };
-                println!(
+                outln!(
                     "{serial}\t{}\t{}\t{}{}",
                     v.time,
                     v.writer.as_deref().unwrap_or("?"),
                     v.version_id,
                     if v.latest { " (current)" } else { "" }
-                );
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         })
@@ -304,7 +305,7 @@ pub fn migrate(
             to.unlock(to_lock).await?;
             from.unlock(from_lock).await?;
             let state = result?;
-            println!(
+            sayln!(
                 "Migrated the state (serial {}, lineage {}) from {} to {}.",
                 state.serial,
                 state.lineage,
@@ -312,7 +313,7 @@ pub fn migrate(
                 to.location()
             );
             if to_local {
-                println!(
+                sayln!(
                     "The S3 object is left as it was. Remove `[backend]` from the stack (or pass --backend-config local) for commands to use the local state."
                 );
             } else {
@@ -321,7 +322,7 @@ pub fn migrate(
                 std::fs::rename(&local_path, &aside).with_context(|| {
                     format!("cannot move {} aside", local_path.display())
                 })?;
-                println!(
+                sayln!(
                     "The local state was moved aside to {}; it is no longer used.",
                     aside.display()
                 );
@@ -348,6 +349,7 @@ pub fn bootstrap(
             endpoint_url,
             local,
             region,
+            credentials: None,
         })
         .await?;
         let partition = aws.partition().await?.to_string();
@@ -361,11 +363,11 @@ pub fn bootstrap(
             },
         )
         .await?;
-        println!(
+        sayln!(
             "Created the state bucket `{bucket}` in {}: versioning on, encrypted (AES256), public access blocked, TLS-only policy, old versions expire after {days} days.",
             aws.region
         );
-        println!(
+        sayln!(
             "Use it in a stack with:\n\n[backend]\ns3 = {{ bucket = \"{bucket}\", key = \"stacks/${{stack.name}}-${{var.stage}}.json\", region = \"{}\" }}",
             aws.region
         );
@@ -380,8 +382,8 @@ fn confirm(operation: &str) -> anyhow::Result<bool> {
             "{operation} needs confirmation, but there is no terminal: pass --auto-approve to {operation} without asking"
         );
     }
-    print!("\nDo you want to go on? Only 'yes' will be accepted: ");
-    std::io::stdout().flush()?;
+    out!("\nDo you want to go on? Only 'yes' will be accepted: ")
+        .map_err(|e| anyhow!("cannot ask for confirmation on standard output: {e}"))?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")

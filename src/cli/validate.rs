@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use indexmap::IndexMap;
 
+use super::out::{out, outln};
 use super::{StackArgs, load};
 
 pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
@@ -12,19 +13,19 @@ pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     if explain {
-        print!("{}", strata::config::explain::explain(&stack));
+        out!("{}", strata::config::explain::explain(&stack))?;
         return Ok(ExitCode::SUCCESS);
     }
     let order = stack
         .graph
         .order()
         .map_err(|_| anyhow::anyhow!("cycle after validation"))?;
-    println!(
+    outln!(
         "{}: valid",
         stack.files.last().map(String::as_str).unwrap_or("")
-    );
+    )?;
     if stack.files.len() > 1 {
-        println!(
+        outln!(
             "  extends {}",
             stack.files[..stack.files.len() - 1]
                 .iter()
@@ -32,17 +33,19 @@ pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(" -> ")
-        );
+        )?;
     }
     let vars: Vec<String> = stack
         .variables
         .iter()
         .map(|(k, v)| match v.value.as_str() {
+            // Its value stays off the screen, as in plans.
+            _ if v.sensitive => format!("{k}=(sensitive)"),
             Some(text) => format!("{k}={text}"),
             None => format!("{k}={}", v.value.render()),
         })
         .collect();
-    println!(
+    outln!(
         "stack {}{}",
         stack.name,
         if vars.is_empty() {
@@ -50,7 +53,7 @@ pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
         } else {
             format!(" ({})", vars.join(", "))
         }
-    );
+    )?;
 
     let mut by_type: IndexMap<&str, Vec<&str>> = IndexMap::new();
     for decl in stack.resources.values() {
@@ -59,11 +62,11 @@ pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
             .or_default()
             .push(&decl.name);
     }
-    println!("\n{} resources", stack.resources.len());
+    outln!("\n{} resources", stack.resources.len())?;
     for (type_name, names) in &by_type {
-        println!("  {type_name:<24} {:>2}  {}", names.len(), names.join(", "));
+        outln!("  {type_name:<24} {:>2}  {}", names.len(), names.join(", "))?;
     }
-    println!("\napply order");
+    outln!("\napply order")?;
     for (i, name) in order.iter().enumerate() {
         let decl = &stack.resources[name];
         let deps: Vec<&str> = stack.graph.dependencies(name).collect();
@@ -72,13 +75,13 @@ pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
         } else {
             format!("  after {}", deps.join(", "))
         };
-        println!("  {:>2}. {}{after}", i + 1, decl.address());
+        outln!("  {:>2}. {}{after}", i + 1, decl.address())?;
     }
     if !stack.outputs.is_empty() {
-        println!(
+        outln!(
             "\noutputs: {}",
             stack.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -88,9 +91,9 @@ pub fn graph(args: &StackArgs) -> anyhow::Result<ExitCode> {
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    print!(
+    out!(
         "{}",
         stack.graph.to_dot(|name| stack.resources[name].address())
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -119,6 +119,15 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The lines of standard output (a JSON event stream), each parsed; the test fails on one
+/// that is not JSON.
+pub fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: `{l}` is not JSON")))
+        .collect()
+}
+
 /// Asserts the exit code, showing both streams when it is not what was expected.
 pub fn assert_exit(out: &Output, code: i32) {
     assert_eq!(

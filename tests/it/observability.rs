@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::common::{Emulator, Proxy, assert_exit, copy_stacks, stderr, stdout, strata_command};
+use crate::common::{
+    Emulator, Proxy, assert_exit, copy_stacks, json_lines, stderr, stdout, strata_command,
+};
 use serde_json::Value as Json;
 
 /// A secret key and a session token no other text contains (the emulator takes any).
@@ -169,14 +171,6 @@ fn a_trace_of_a_whole_apply_lists_every_call_and_no_secret() {
     );
 }
 
-/// The lines of a JSON event stream, each parsed (the test fails on one that is not JSON).
-fn events(out: &std::process::Output) -> Vec<Json> {
-    stdout(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: `{l}` is not JSON")))
-        .collect()
-}
-
 fn of_type<'a>(events: &'a [Json], kind: &str) -> Vec<&'a Json> {
     events.iter().filter(|e| e["type"] == kind).collect()
 }
@@ -223,7 +217,7 @@ fn the_json_stream_of_an_apply_with_a_failing_resource_has_the_failure_the_skips
         &["--auto-approve", "--log-file", log.to_str().unwrap()],
     );
     assert_exit(&out, 1);
-    let events = events(&out);
+    let events = json_lines(&out);
     for event in &events {
         assert_eq!(event["format_version"], 1, "{event}");
     }
@@ -313,7 +307,7 @@ fn the_json_stream_of_an_apply_with_a_failing_resource_has_the_failure_the_skips
     // Once the faults are gone, the next run converges and its summary says so.
     let out = apply_json(dir.path(), &stack, &emulator.endpoint, &["--auto-approve"]);
     assert_exit(&out, 0);
-    let events = self::events(&out);
+    let events = json_lines(&out);
     let summary = events.last().unwrap();
     assert_eq!(
         (summary["type"].as_str(), summary["exit_code"].as_u64()),
