@@ -184,22 +184,12 @@ name = "pinned-jobs"
         &run(dir, &emulator, &["apply", "pinned.toml", "--auto-approve"]),
         0,
     );
-    crate::common::set_test_credentials();
-    let in_region = |region: &str| strata::aws::Target {
-        endpoint_url: Some(emulator.endpoint.clone()),
-        region: Some(region.to_string()),
-        ..Default::default()
-    };
     let queues = |clients: strata::aws::Clients| async move {
         let out = clients.sqs.list_queues().send().await.unwrap();
         out.queue_urls().len()
     };
-    let eu = strata::aws::Clients::connect(&in_region("eu-west-1"))
-        .await
-        .unwrap();
-    let us = strata::aws::Clients::connect(&in_region("us-east-1"))
-        .await
-        .unwrap();
+    let eu = crate::common::clients_at(&emulator.endpoint, "eu-west-1").await;
+    let us = crate::common::clients_at(&emulator.endpoint, "us-east-1").await;
     assert_eq!(queues(eu).await, 1);
     assert_eq!(queues(us).await, 0);
     assert_eq!(

@@ -29,46 +29,55 @@ impl Emulator {
     }
 
     fn start_with(env: &[(&str, &str)]) -> Emulator {
-        // A free port that no other test of this run was given: the kernel can hand the
-        // same free port to two tests starting at once, and the second would then share
-        // (and lose, when the first stops it) the first one's emulator.
-        static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-        let port = loop {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut given = GIVEN.lock().unwrap();
-            if !given.contains(&port) {
-                given.push(port);
-                break port;
+        // The port is free when it is chosen, but another process (a proxy of a test running
+        // at once) may bind it before the emulator does. `scripts/local-aws` then exits with
+        // PORT_TAKEN, and another port is tried.
+        const PORT_TAKEN: i32 = 3;
+        for _ in 0..5 {
+            let port = free_port();
+            let out = Command::new(repo().join("scripts/local-aws"))
+                .args(["start", "--port", &port.to_string()])
+                .envs(env.iter().copied())
+                .output()
+                .expect("scripts/local-aws runs");
+            if out.status.code() == Some(PORT_TAKEN) {
+                continue;
             }
-        };
-        let out = Command::new(repo().join("scripts/local-aws"))
-            .args(["start", "--port", &port.to_string()])
-            .envs(env.iter().copied())
-            .output()
-            .expect("scripts/local-aws runs");
-        assert!(
-            out.status.success(),
-            "emulator did not start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let endpoint = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        assert_eq!(endpoint, format!("http://127.0.0.1:{port}"));
-        Emulator { port, endpoint }
+            assert!(
+                out.status.success(),
+                "emulator did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let endpoint = String::from_utf8(out.stdout).unwrap().trim().to_string();
+            assert_eq!(endpoint, format!("http://127.0.0.1:{port}"));
+            return Emulator { port, endpoint };
+        }
+        panic!("no free port for the emulator after 5 tries");
     }
 
+    /// SDK clients for the emulator, with the test keys and region (never read from this
+    /// process's environment, which tests running at once share).
     pub async fn clients(&self) -> strata::aws::Clients {
-        set_test_credentials();
-        strata::aws::Clients::connect(&strata::aws::Target {
-            endpoint_url: Some(self.endpoint.clone()),
-            local: false,
-            ..Default::default()
-        })
-        .await
-        .expect("clients")
+        clients_at(&self.endpoint, TEST_REGION).await
+    }
+}
+
+/// A port no other test of this run was given, free when chosen: the kernel can hand the
+/// same free port to two tests starting at once, and the second would then share (and lose,
+/// when the first stops it) the first one's emulator.
+fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
     }
 }
 
@@ -80,16 +89,24 @@ impl Drop for Emulator {
     }
 }
 
-/// Static dummy credentials and a region, so the SDK never looks for instance metadata.
-pub fn set_test_credentials() {
-    // SAFETY: set once per test process before any thread reads them; every test sets the same values.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::remove_var("AWS_PROFILE");
-        std::env::remove_var("AWS_ENDPOINT_URL");
-    }
+/// The region every test works in.
+pub const TEST_REGION: &str = "us-east-1";
+
+/// The emulator's account root keys, `test`/`test`.
+pub fn test_credentials() -> strata::aws::Credentials {
+    strata::aws::Credentials::new("test", "test", None, None, "strata-tests")
+}
+
+/// SDK clients for `endpoint` in `region` with the test keys.
+pub async fn clients_at(endpoint: &str, region: &str) -> strata::aws::Clients {
+    strata::aws::Clients::connect(&strata::aws::Target {
+        endpoint_url: Some(endpoint.to_string()),
+        region: Some(region.to_string()),
+        credentials: Some(test_credentials()),
+        ..Default::default()
+    })
+    .await
+    .expect("clients")
 }
 
 /// The `strata` binary, run in `dir` with test credentials.
@@ -97,16 +114,21 @@ pub fn strata(dir: &Path, args: &[&str]) -> Output {
     strata_command(dir, args).output().expect("strata runs")
 }
 
+/// `strata ARGS` in `dir`, its environment set here and only here: the test keys and
+/// region, no colour, and none of this process's own AWS or strata settings (a profile, an
+/// endpoint, a state directory, a log level). A test adds what it needs with `.env()`.
 pub fn strata_command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("AWS_ACCESS_KEY_ID", "test")
+    cmd.args(args).current_dir(dir);
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("AWS_") || name.starts_with("STRATA_") || name == "NO_COLOR" {
+            cmd.env_remove(&*name);
+        }
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("STRATA_STATE_DIR")
+        .env("AWS_REGION", TEST_REGION)
         .env("NO_COLOR", "1");
     cmd
 }
@@ -300,6 +322,13 @@ impl Proxy {
         }
     }
 
+    /// A counting proxy in front of nothing (port 1, where nothing listens), for a test
+    /// that asserts no call is made: it needs no emulator. A call would still be counted
+    /// (and answered 502).
+    pub fn in_front_of_nothing() -> Proxy {
+        Proxy::start("http://127.0.0.1:1", &[])
+    }
+
     /// GET /_proxy/stats, parsed.
     pub fn stats(&self) -> serde_json::Value {
         serde_json::from_str(&self.own("GET", "/_proxy/stats")).unwrap()
@@ -332,6 +361,47 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         let _ = Command::new("kill").arg(&self.pid).output();
         let _ = self.child.wait();
+    }
+}
+
+/// Runs `strata COMMAND` (one resource at a time) through a proxy that answers the first
+/// `k` AWS calls and holds the next one, and kills strata with SIGKILL as soon as it waits
+/// on that call: a kill at a known point. `false` when the run needed no more than `k`
+/// calls and finished by itself.
+pub fn kill_after_call(
+    dir: &Path,
+    emulator: &Emulator,
+    stack: &str,
+    command: &str,
+    k: usize,
+) -> bool {
+    let proxy = Proxy::start(&emulator.endpoint, &["--stall-after", &k.to_string()]);
+    let mut child = strata_command(
+        dir,
+        &[
+            command,
+            stack,
+            "--auto-approve",
+            "--parallelism",
+            "1",
+            "--endpoint-url",
+            &proxy.url,
+        ],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if proxy.stats()["stalled"].as_u64().unwrap() > 0 {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
 

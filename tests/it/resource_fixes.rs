@@ -172,7 +172,6 @@ async fn cloudtrail_selectors_removed_from_the_stack_go_back_to_the_default() {
 async fn a_throttled_call_is_retried_by_the_sdk_only() {
     use strata::aws::retry::{Backoff, SDK_MAX_ATTEMPTS, retry_send};
     let emulator = Emulator::start();
-    crate::common::set_test_credentials();
     let proxy = Proxy::start(
         &emulator.endpoint,
         &[
@@ -184,14 +183,7 @@ async fn a_throttled_call_is_retried_by_the_sdk_only() {
             "throttle",
         ],
     );
-    let aws = strata::aws::Clients::connect(&strata::aws::Target {
-        endpoint_url: Some(proxy.url.clone()),
-        local: false,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let started = std::time::Instant::now();
+    let aws = crate::common::clients_at(&proxy.url, crate::common::TEST_REGION).await;
     let err = retry_send(
         Backoff::CONSISTENCY,
         |e| e.code_is(&["NoSuchBucket"]),
@@ -203,5 +195,4 @@ async fn a_throttled_call_is_retried_by_the_sdk_only() {
     assert_eq!(err.code.as_deref(), Some("SlowDown"), "{err}");
     assert_eq!(err.kind, strata::aws::ErrorKind::Transient);
     assert_eq!(proxy.stats()["total"], u64::from(SDK_MAX_ATTEMPTS));
-    assert!(started.elapsed() < std::time::Duration::from_secs(15));
 }

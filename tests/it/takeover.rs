@@ -103,9 +103,17 @@ tags = {{ owner = "strata" }}
         .await
         .unwrap();
     assert_eq!(versioning.status(), None, "versioning was not turned on");
-    let tags = aws.s3.get_bucket_tagging().bucket(bucket).send().await;
-    assert!(
-        tags.as_ref().map_or(true, |t| t.tag_set().is_empty()),
+    // A bucket without tags answers NoSuchTagSet, as on AWS; any other answer is a failure.
+    let tags = aws
+        .s3
+        .get_bucket_tagging()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(strata::aws::sdk("GetBucketTagging"));
+    assert_eq!(
+        tags.as_ref().map_err(|e| e.code.as_deref()).err(),
+        Some(Some("NoSuchTagSet")),
         "the bucket was not tagged: {tags:?}"
     );
 }
