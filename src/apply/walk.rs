@@ -97,7 +97,10 @@ where
 
 #[cfg(test)]
 mod tests {
-    //! The walk with fake resources: each node sleeps and records when it ran.
+    //! The walk with fake resources: each node sleeps and records when it ran. Time is
+    //! paused (tokio's test clock): a sleep ends when every task waits on a timer, in the
+    //! order of the deadlines, so the orders and overlaps asserted here never depend on the
+    //! machine's load.
 
     use super::*;
     use crate::graph::queue::queue;
@@ -153,7 +156,7 @@ mod tests {
         (events, move |e| sink.lock().unwrap().push(e))
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn dependents_are_skipped_after_a_failure_and_independent_work_finishes() {
         let fake = Arc::new(Fake::default());
         let (events, on_event) = collect();
@@ -204,7 +207,7 @@ mod tests {
         assert!(!outcome.success());
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn parallelism_is_never_exceeded() {
         for parallelism in [1, 3] {
             let fake = Arc::new(Fake::default());
@@ -224,7 +227,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn each_node_starts_only_after_what_it_waits_for_ended() {
         // A destroy walk is the same queue over reversed edges: dependents go first.
         let fake = Arc::new(Fake::default());
@@ -249,7 +252,7 @@ mod tests {
         assert!(fake.position("end queue") < fake.position("start dlq"));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_stop_lets_running_work_finish_and_starts_nothing_new() {
         let fake = Arc::new(Fake::default());
         let (events, on_event) = collect();
