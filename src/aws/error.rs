@@ -336,13 +336,42 @@ pub fn profile_name() -> String {
 }
 
 /// Where the keys in use come from, as the subject of a sentence: the environment's keys
-/// win over any profile in the standard chain.
+/// win over any profile in the standard chain; without a profile named, the web identity
+/// variables (EKS, CI with OIDC) say where they come from.
 fn credentials_source() -> String {
-    if std::env::var("AWS_ACCESS_KEY_ID").is_ok_and(|k| !k.is_empty()) {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if var("AWS_ACCESS_KEY_ID").is_some() {
         "the keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_string()
+    } else if let (None, Some(role), Some(token)) = (
+        var("AWS_PROFILE"),
+        var("AWS_ROLE_ARN"),
+        var("AWS_WEB_IDENTITY_TOKEN_FILE"),
+    ) {
+        format!("the web identity credentials (role `{role}`, token file `{token}`)")
     } else {
         format!("the credentials of profile `{}`", profile_name())
     }
+}
+
+/// The deepest cause of a credentials failure, in one line. An answer of AWS (STS refusing
+/// a role) reads `CODE: message (request id ID)`, not the SDK's `Error { code: ... }`.
+fn credentials_cause(failure: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = Some(failure);
+    while let Some(err) = current {
+        if let Some(meta) = err.downcast_ref::<aws_smithy_types::error::ErrorMetadata>() {
+            let mut text = format!(
+                "{}: {}",
+                meta.code().unwrap_or("error"),
+                meta.message().unwrap_or("no message")
+            );
+            if let Some(id) = meta.extra("aws_request_id") {
+                text.push_str(&format!(" (request id {id})"));
+            }
+            return one_line(&text);
+        }
+        current = err.source();
+    }
+    root_cause(failure)
 }
 
 /// The credentials provider's error inside a request that was not sent, if that is why it
@@ -374,7 +403,7 @@ fn credentials_message(
         current = err.source();
     }
     let mentions = |word: &str| texts.iter().any(|t| t.contains(word));
-    let cause = root_cause(failure);
+    let cause = credentials_cause(failure);
     let cause = cause
         .strip_prefix("Error retrieving credentials: ")
         .unwrap_or(&cause);

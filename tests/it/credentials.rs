@@ -329,3 +329,125 @@ async fn a_bucket_in_another_region_is_reported_with_its_region() {
         .await
         .expect("the bucket is still in eu-west-1");
 }
+
+/// An unsigned JWT naming `issuer`, as an OIDC provider (EKS, a CI system) writes it to the
+/// file AWS_WEB_IDENTITY_TOKEN_FILE names. The emulator reads its claims without checking a
+/// signature; AWS checks it against the OIDC provider's keys.
+fn web_identity_token(issuer: &str) -> String {
+    use base64::Engine;
+    let part = |json: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+    };
+    format!(
+        "{}.{}.",
+        part(serde_json::json!({ "alg": "none" })),
+        part(serde_json::json!({ "iss": issuer, "sub": "ci", "aud": "sts.amazonaws.com" }))
+    )
+}
+
+/// Credentials from web identity: no keys anywhere, a token file and a role to assume with
+/// it (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN). On the emulator with IAM enforced, the
+/// role's trust policy decides who may assume it and its policy what the run may do. The
+/// STS call the credential chain makes goes where AWS_ENDPOINT_URL says.
+#[tokio::test(flavor = "multi_thread")]
+async fn web_identity_credentials_deploy_and_an_untrusted_token_is_refused() {
+    let emulator = Emulator::strict();
+    let root = emulator.clients().await;
+    let account = root.account_id().await.unwrap().to_string();
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Federated": format!("arn:aws:iam::{account}:oidc-provider/token.example.com") },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": { "StringEquals": { "token.example.com:aud": "sts.amazonaws.com" } }
+        }]
+    });
+    let role = root
+        .iam
+        .create_role()
+        .role_name("ci-deployer")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    // Queues only: the stack below needs no more.
+    let queues_only = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Action": "sqs:*", "Resource": "*" }]
+    });
+    root.iam
+        .put_role_policy()
+        .role_name("ci-deployer")
+        .policy_name("queues")
+        .policy_document(queues_only.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::write(
+        dir.join("queue.toml"),
+        "[stack]\nname = \"oidc\"\n\n[resources.jobs]\ntype = \"sqs.queue\"\nname = \"oidc-jobs\"\n",
+    )
+    .unwrap();
+    let trusted = dir.join("trusted.jwt");
+    std::fs::write(&trusted, web_identity_token("https://token.example.com")).unwrap();
+    let untrusted = dir.join("untrusted.jwt");
+    std::fs::write(
+        &untrusted,
+        web_identity_token("https://elsewhere.example.com"),
+    )
+    .unwrap();
+    let with_token = |token: &Path, args: &[&str]| {
+        strata_command(dir, args)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", token)
+            .env("AWS_ROLE_ARN", &role)
+            .env("AWS_ROLE_SESSION_NAME", "ci-run")
+            .env("AWS_ENDPOINT_URL", &emulator.endpoint)
+            .output()
+            .unwrap()
+    };
+
+    let out = with_token(&trusted, &["apply", "queue.toml", "--auto-approve"]);
+    assert_exit(&out, 0);
+    let queues = root.sqs.list_queues().send().await.unwrap();
+    assert_eq!(queues.queue_urls().len(), 1, "{queues:?}");
+    assert!(queues.queue_urls()[0].ends_with("/oidc-jobs"));
+    assert_eq!(state_of(dir)["placement"]["account_id"], account.as_str());
+    assert_exit(
+        &with_token(&trusted, &["plan", "queue.toml", "--detailed-exitcode"]),
+        0,
+    );
+
+    // A token from an issuer the role does not trust: a credentials error, nothing done.
+    let out = with_token(&untrusted, &["destroy", "queue.toml", "--auto-approve"]);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "error: GetCallerIdentity failed: credentials: the web identity credentials (role `{role}`, token file `{}`) could not be loaded: AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity (request id ",
+            untrusted.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        root.sqs
+            .list_queues()
+            .send()
+            .await
+            .unwrap()
+            .queue_urls()
+            .len(),
+        1
+    );
+}
