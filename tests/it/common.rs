@@ -405,6 +405,23 @@ pub fn kill_after_call(
     }
 }
 
+/// One attribute of the queue at `url`, read back from the emulator.
+pub async fn queue_attribute(
+    clients: &strata::aws::Clients,
+    url: &str,
+    name: aws_sdk_sqs::types::QueueAttributeName,
+) -> Option<String> {
+    let out = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(name.clone())
+        .send()
+        .await
+        .unwrap();
+    out.attributes().and_then(|a| a.get(&name)).cloned()
+}
+
 /// Every object of the stack's types on the emulator, by physical id.
 pub async fn live_ids(clients: &strata::aws::Clients) -> std::collections::BTreeSet<String> {
     let mut ids = std::collections::BTreeSet::new();

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    Emulator, assert_exit, planned_changes, repo, run, stderr, stdout, strata, strata_command,
+    Emulator, assert_exit, planned_changes, queue_attribute, repo, run, stderr, stdout, strata,
+    strata_command,
 };
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 use serde_json::Value as Json;
@@ -25,18 +26,6 @@ fn plan_json(dir: &Path, emulator: &Emulator, extra: &[&str]) -> Json {
 
 fn state(dir: &Path) -> Json {
     crate::common::read_state(dir, STACK, "dev")
-}
-
-async fn queue_attribute(clients: &strata::aws::Clients, url: &str, name: Q) -> Option<String> {
-    let out = clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(name.clone())
-        .send()
-        .await
-        .unwrap();
-    out.attributes().and_then(|a| a.get(&name)).cloned()
 }
 
 async fn bucket_names(clients: &strata::aws::Clients) -> Vec<String> {

@@ -179,3 +179,109 @@ async fn for_each_over_a_list_variable_creates_removes_and_destroys_instances_by
     assert_eq!(queue_names(&clients).await, Vec::<String>::new());
     assert_eq!(state_names(dir), Vec::<String>::new());
 }
+
+const TABLE_STACK: &str = r#"
+[stack]
+name = "tiers"
+
+[variables.stage]
+default = "dev"
+
+[variables.timeouts]
+type = "table"
+default = { fast = "30", slow = "300" }
+
+[resources.queue]
+type = "sqs.queue"
+for_each = "${var.timeouts}"
+name = "${stack.name}-${each.key}"
+visibility_timeout_seconds = "${each.value}"
+tags = { tier = "${each.key}", timeout = "${each.value}" }
+
+[resources.dlq]
+type = "sqs.queue"
+for_each = { fast = 120, slow = 1200 }
+name = "${stack.name}-${each.key}-dlq"
+message_retention_seconds = "${each.value}"
+"#;
+
+/// One attribute of the queue named `name`, read back from the emulator.
+async fn named_queue_attribute(
+    clients: &strata::aws::Clients,
+    name: &str,
+    attribute: aws_sdk_sqs::types::QueueAttributeName,
+) -> Option<String> {
+    let url = clients.sqs.get_queue_url().queue_name(name).send().await;
+    crate::common::queue_attribute(clients, &url.unwrap().queue_url.unwrap(), attribute).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn for_each_over_a_table_gives_each_instance_its_value() {
+    use aws_sdk_sqs::types::QueueAttributeName as Q;
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::write(dir.join("tiers.toml"), TABLE_STACK).unwrap();
+    let out = run(dir, &emulator, &["apply", "tiers.toml", "--auto-approve"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        queue_names(&clients).await,
+        [
+            "tiers-fast",
+            "tiers-fast-dlq",
+            "tiers-slow",
+            "tiers-slow-dlq"
+        ]
+    );
+    // A table variable's values (strings) and a literal table's (integers), each where its
+    // key's instance uses it.
+    for (name, attribute, value) in [
+        ("tiers-fast", Q::VisibilityTimeout, "30"),
+        ("tiers-slow", Q::VisibilityTimeout, "300"),
+        ("tiers-fast-dlq", Q::MessageRetentionPeriod, "120"),
+        ("tiers-slow-dlq", Q::MessageRetentionPeriod, "1200"),
+    ] {
+        assert_eq!(
+            named_queue_attribute(&clients, name, attribute.clone())
+                .await
+                .as_deref(),
+            Some(value),
+            "{name} {attribute:?}"
+        );
+    }
+    let state = read_state(dir, "tiers", "dev");
+    let slow = &state["resources"]["queue[\"slow\"]"]["attributes"];
+    assert_eq!(slow["visibility_timeout_seconds"], 300);
+    assert_eq!(
+        slow["tags"],
+        serde_json::json!({ "tier": "slow", "timeout": "300" })
+    );
+
+    // Another value for one key changes that instance only, in place.
+    let slower = ["--var", r#"timeouts={ fast = "30", slow = "600" }"#];
+    let plan = crate::common::plan_json(dir, &emulator, "tiers.toml", &slower);
+    assert_eq!(
+        crate::common::planned_changes(&plan),
+        [(
+            "sqs.queue.queue[\"slow\"]".to_string(),
+            "update".to_string(),
+            vec![
+                "visibility_timeout_seconds".to_string(),
+                "tags.timeout".to_string()
+            ]
+        )]
+    );
+    let mut args = vec!["apply", "tiers.toml", "--auto-approve"];
+    args.extend(slower);
+    assert_exit(&run(dir, &emulator, &args), 0);
+    for (name, value) in [("tiers-slow", "600"), ("tiers-fast", "30")] {
+        let read = named_queue_attribute(&clients, name, Q::VisibilityTimeout).await;
+        assert_eq!(read.as_deref(), Some(value), "{name}");
+    }
+
+    let mut args = vec!["destroy", "tiers.toml", "--auto-approve"];
+    args.extend(slower);
+    assert_exit(&run(dir, &emulator, &args), 0);
+    assert_eq!(queue_names(&clients).await, Vec::<String>::new());
+}

@@ -339,3 +339,178 @@ fn an_error_from_the_emulator_names_its_request_id() {
     assert!(err.contains("GetCallerIdentity failed: "), "{err}");
     assert!(err.contains("(request id "), "{err}");
 }
+
+/// `destroy --json`: the plan (a destroy), a start and an end for each resource, dependents
+/// finished before what they depend on starts, no outputs, and a summary of 8 destroyed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_json_stream_of_a_destroy_has_each_deletion_in_dependency_order_and_the_summary() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let stack = crate::common::repo()
+        .join("tests/stacks/storage.toml")
+        .display()
+        .to_string();
+    assert_exit(
+        &crate::common::run(dir.path(), &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    let out = crate::common::run(
+        dir.path(),
+        &emulator,
+        &["destroy", &stack, "--auto-approve", "--json"],
+    );
+    assert_exit(&out, 0);
+    let events = json_lines(&out);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds[0], "planned");
+    assert_eq!(kinds.last(), Some(&"summary"));
+    let plan = &events[0]["plan"];
+    assert_eq!(plan["destroy"], true);
+    assert_eq!(
+        plan["summary"],
+        serde_json::json!({"add": 0, "change": 0, "destroy": 8})
+    );
+    // Only starts and ends in between: nothing failed, skipped, retried or output.
+    assert!(
+        kinds[1..kinds.len() - 1]
+            .iter()
+            .all(|k| *k == "started" || *k == "finished"),
+        "{kinds:?}"
+    );
+    let position = |kind: &str, address: &str| {
+        events
+            .iter()
+            .position(|e| e["type"] == kind && e["address"] == address)
+            .unwrap_or_else(|| panic!("no `{kind}` event for {address}"))
+    };
+    let addresses = [
+        "s3.bucket.content_bucket",
+        "s3.bucket_policy.content_bucket_policy",
+        "s3.bucket.trail_bucket",
+        "s3.bucket_policy.trail_bucket_policy",
+        "sqs.queue.dead_letter_queue",
+        "sqs.queue.content_queue",
+        "sqs.queue_policy.content_queue_policy",
+        "s3.bucket_notification.content_notification",
+    ];
+    for address in addresses {
+        let (start, end) = (position("started", address), position("finished", address));
+        assert!(start < end, "{address}");
+        assert_eq!(events[start]["action"], "delete", "{address}");
+        assert_eq!(events[end]["action"], "delete", "{address}");
+        assert!(events[end]["duration_ms"].is_u64(), "{}", events[end]);
+    }
+    assert_eq!(kinds.len(), 2 + 2 * addresses.len(), "{kinds:?}");
+    // A dependent is gone before what it depends on is deleted.
+    for (dependent, dependency) in [
+        (
+            "s3.bucket_notification.content_notification",
+            "sqs.queue.content_queue",
+        ),
+        (
+            "s3.bucket_notification.content_notification",
+            "s3.bucket.content_bucket",
+        ),
+        (
+            "sqs.queue_policy.content_queue_policy",
+            "sqs.queue.content_queue",
+        ),
+        ("sqs.queue.content_queue", "sqs.queue.dead_letter_queue"),
+        (
+            "s3.bucket_policy.content_bucket_policy",
+            "s3.bucket.content_bucket",
+        ),
+        (
+            "s3.bucket_policy.trail_bucket_policy",
+            "s3.bucket.trail_bucket",
+        ),
+    ] {
+        assert!(
+            position("finished", dependent) < position("started", dependency),
+            "{dependent} before {dependency}"
+        );
+    }
+    assert_eq!(
+        events.last().unwrap(),
+        &serde_json::json!({
+            "type": "summary", "format_version": 1, "operation": "destroy", "success": true,
+            "interrupted": false, "added": 0, "changed": 0, "destroyed": 8, "done": 8,
+            "failed": 0, "skipped": 0, "exit_code": 0
+        })
+    );
+    assert_eq!(crate::common::live_ids(&clients).await, Default::default());
+}
+
+/// `STRATA_LOG_FORMAT=json`: every line of the log is a JSON object, and the value of a
+/// sensitive variable is in none of them, raw or percent-encoded, even at trace (where the
+/// SDK logs the requests that carry it).
+#[test]
+fn json_logs_of_an_apply_with_a_sensitive_variable_never_show_it() {
+    const SECRET: &str = "team s3cr3t/owner+x=1";
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let stack = crate::common::repo()
+        .join("tests/stacks/storage.toml")
+        .display()
+        .to_string();
+    let log = dir.path().join("apply.log");
+    let out = strata_command(
+        dir.path(),
+        &[
+            "apply",
+            &stack,
+            "--auto-approve",
+            "--var",
+            &format!("owner={SECRET}"),
+            "--endpoint-url",
+            &emulator.endpoint,
+            "--log-file",
+            log.to_str().unwrap(),
+        ],
+    )
+    .env("STRATA_LOG", "trace")
+    .env("STRATA_LOG_FORMAT", "json")
+    .output()
+    .unwrap();
+    assert_exit(&out, 0);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Json> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: `{l}` is not JSON")))
+        .collect();
+    // Structured: the CreateQueue attempts are events with their fields.
+    let create_queue = lines
+        .iter()
+        .filter(|l| {
+            l["fields"]["message"] == "aws call succeeded"
+                && l["fields"]["operation"] == "CreateQueue"
+        })
+        .count();
+    assert_eq!(create_queue, 2, "both queues were created");
+    // The tag that carries the secret was logged (the queue's tags, read back), redacted.
+    fn strings(value: &Json, out: &mut Vec<String>) {
+        match value {
+            Json::String(s) => out.push(s.clone()),
+            Json::Array(items) => items.iter().for_each(|v| strings(v, out)),
+            Json::Object(map) => map.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut logged = Vec::new();
+    lines.iter().for_each(|l| strings(l, &mut logged));
+    assert!(
+        logged
+            .iter()
+            .any(|s| s.contains("tags: Some({") && s.contains("\"owner\": \"[redacted]\"")),
+        "the owner tag was not logged, redacted"
+    );
+    let encoded = percent_encoding::utf8_percent_encode(SECRET, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    for form in [SECRET, "s3cr3t", &encoded] {
+        assert!(!text.contains(form), "`{form}` is in the log");
+    }
+    for stream in [stdout(&out), stderr(&out)] {
+        assert!(!stream.contains("s3cr3t"), "{stream}");
+    }
+}
