@@ -173,7 +173,7 @@ body = ("claim-check " * 30000)[: 300 * 1024]
 sqs.send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=body)
 sys.stdout.write(body)
 "#;
-    let python = crate::common::repo().join(".local/aws-venv/bin/python");
+    let python = crate::common::emulator_python();
     let out = std::process::Command::new(python)
         .args(["-c", script])
         .env("ENDPOINT", &d.emulator.endpoint)

@@ -62,6 +62,21 @@ impl Emulator {
     }
 }
 
+/// The Python of the emulator's virtual environment (boto3 and the SQS Extended Client are
+/// installed in it), where `scripts/local-aws` puts it: under `STRATA_LOCAL_DIR`, else
+/// `.local` in the repository.
+pub fn emulator_python() -> PathBuf {
+    let local = std::env::var_os("STRATA_LOCAL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".local"));
+    let local = if local.is_absolute() {
+        local
+    } else {
+        repo().join(local)
+    };
+    local.join("aws-venv/bin/python")
+}
+
 /// A port no other test of this run was given, free when chosen: the kernel can hand the
 /// same free port to two tests starting at once, and the second would then share (and lose,
 /// when the first stops it) the first one's emulator.
