@@ -141,11 +141,13 @@ pub fn apply(
     // A saved plan applies the values it was made with: a `--var` given now would be
     // ignored without a word, so it is refused.
     if saved.is_some() && !args.vars.is_empty() {
-        let names: Vec<String> = args
-            .vars
-            .iter()
-            .map(|(n, _)| format!("--var {n}"))
-            .collect();
+        let mut names: Vec<String> = Vec::new();
+        for (name, _) in &args.vars {
+            let flag = format!("--var {name}");
+            if !names.contains(&flag) {
+                names.push(flag);
+            }
+        }
         let message = format!(
             "{file} is a saved plan: it applies the variables it was made with, and {} cannot change them. Nothing was changed. For other values, make a new plan: strata plan STACK_FILE --var NAME=VALUE --out {file}",
             names.join(", "),

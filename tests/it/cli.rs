@@ -377,6 +377,8 @@ async fn a_saved_plan_refuses_variables_given_again() {
         "visibility=120",
         "--var",
         "owner=other-s3cr3t",
+        "--var",
+        "visibility=150",
     ];
     let out = crate::common::run(dir, &emulator, &given);
     assert_exit(&out, 1);
