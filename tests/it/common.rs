@@ -30,13 +30,14 @@ impl Emulator {
 
     fn start_with(env: &[(&str, &str)]) -> Emulator {
         // The port is free when it is chosen, but another process (a proxy of a test running
-        // at once) may bind it before the emulator does. `scripts/local-aws` then exits with
-        // PORT_TAKEN, and another port is tried.
+        // at once, or a test in another process that chose the same port) may bind it, or
+        // start an emulator on it, before this emulator does. `scripts/local-aws` then exits
+        // with PORT_TAKEN, and another port is tried.
         const PORT_TAKEN: i32 = 3;
         for _ in 0..5 {
             let port = free_port();
             let out = Command::new(repo().join("scripts/local-aws"))
-                .args(["start", "--port", &port.to_string()])
+                .args(["start", "--fresh", "--port", &port.to_string()])
                 .envs(env.iter().copied())
                 .output()
                 .expect("scripts/local-aws runs");
