@@ -376,6 +376,35 @@ pub const CORPUS: &[(&str, &[&str])] = &[
     ("191-for-each-instances-with-one-name.toml", &["7:8"]),
     ("192-two-policies-for-one-bucket.toml", &["11:10"]),
     ("193-role-names-differ-in-case.toml", &["11:8"]),
+    ("194-tags-from-a-variable-with-an-aws-key.toml", &["11:8"]),
+    ("195-policy-empty-statement-list.toml", &["10:13"]),
+    ("196-policy-statement-not-a-table.toml", &["11:3"]),
+    ("197-policy-statement-wrong-type.toml", &["10:13"]),
+    ("198-policy-condition-not-a-table.toml", &["11:112"]),
+    (
+        "199-policy-condition-operator-not-a-table.toml",
+        &["11:121"],
+    ),
+    ("200-policy-condition-value-nested.toml", &["11:147"]),
+    ("201-policy-principal-array.toml", &["11:35"]),
+    ("202-policy-federated-principal-shape.toml", &["7:107"]),
+    ("203-policy-canonical-user-shape.toml", &["11:53"]),
+    ("204-policy-effect-not-a-string.toml", &["11:14"]),
+    ("205-policy-resource-and-not-resource.toml", &["11:100"]),
+    ("206-trust-policy-too-large.toml", &["7:22"]),
+    ("207-role-max-session-duration.toml", &["8:24"]),
+    ("208-lambda-architecture.toml", &["11:16"]),
+    ("209-lambda-environment-value-not-a-string.toml", &["11:27"]),
+    ("210-api-endpoint-type.toml", &["8:17"]),
+    ("211-s3-sse-algorithm.toml", &["7:17"]),
+    ("212-s3-lifecycle-prefix-too-long.toml", &["8:27"]),
+    ("213-sqs-delay-too-long.toml", &["7:17"]),
+    ("214-sqs-message-size-too-large.toml", &["7:24"]),
+    ("215-sqs-receive-wait-too-long.toml", &["7:29"]),
+    ("216-notification-empty-id.toml", &["8:10"]),
+    ("217-notification-suffix-too-long.toml", &["8:104"]),
+    ("218-trail-data-resource-type.toml", &["9:32"]),
+    ("219-permission-function-name-too-long.toml", &["6:17"]),
 ];
 
 /// A corpus case: its name, the file to validate (relative to the repository) and the
@@ -403,7 +432,7 @@ pub fn corpus() -> Vec<Case> {
         found, listed,
         "tests/corpus/bad and CORPUS list different cases"
     );
-    assert_eq!(CORPUS.len(), 193);
+    assert_eq!(CORPUS.len(), 219);
     CORPUS
         .iter()
         .map(|(name, _)| {
