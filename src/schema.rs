@@ -8,8 +8,6 @@
 
 pub mod rules;
 
-use std::fmt;
-
 use crate::policy;
 use crate::value::{Attrs, Value};
 
@@ -83,7 +81,7 @@ impl Problem {
     }
 }
 
-/// A place inside a resource's attributes: `lifecycle_rules[1].id`, `tags."aws:x"`.
+/// A place inside a resource's attributes: `lifecycle_rules`, then `1`, then `id`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Path(pub Vec<Step>);
 
@@ -106,29 +104,6 @@ impl Path {
     pub fn index(mut self, i: usize) -> Path {
         self.0.push(Step::Index(i));
         self
-    }
-}
-
-impl fmt::Display for Path {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, step) in self.0.iter().enumerate() {
-            match step {
-                Step::Index(n) => write!(f, "[{n}]")?,
-                Step::Key(k) => {
-                    if i > 0 {
-                        f.write_str(".")?;
-                    }
-                    if k.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                    {
-                        f.write_str(k)?;
-                    } else {
-                        write!(f, "{k:?}")?;
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }
 
