@@ -8,7 +8,7 @@ use super::node::{Entry, Node, NodeValue};
 use crate::diagnostics::source::Span;
 use crate::diagnostics::{Diagnostic, nearest};
 use crate::schema::rules;
-use crate::schema::{Attribute, Path, Schema, Step, Type, coerce};
+use crate::schema::{Attribute, Path, Schema, Step, Text, Type, coerce};
 use crate::value::{Attrs, Value};
 
 /// Checks a resource's attribute table against its schema. Values that depend on something
@@ -55,6 +55,18 @@ pub fn check_attributes(
         }
         diagnostics.push(d);
     }
+}
+
+/// What is wrong with a value that is not known yet but whose form is: made of references
+/// to what the resource types give examples of (a queue's `url` where its `arn` is
+/// wanted), it does not match `text`'s pattern.
+pub(super) fn example_problem(node: &Node, text: &Text, scope: &dyn Scope) -> Option<String> {
+    let pattern = text.pattern?;
+    let Value::Str(example) = evaluate(node, &WithExamples(scope)) else {
+        return None;
+    };
+    (!rules::matches(pattern, &example))
+        .then(|| format!("this will be like `{example}`: expected {}", text.expected))
 }
 
 /// A scope that answers what is not known yet with an example of it ([`Scope::example`]).
@@ -154,15 +166,12 @@ fn check_value(
             if value.is_known() {
                 check_resolved(ty, &value, node, what, diagnostics);
             } else if let Type::String(text) = ty
-                && let Some(pattern) = text.pattern
-                && let Value::Str(example) = evaluate(node, &WithExamples(scope))
-                && !rules::matches(pattern, &example)
+                && let Some(problem) = example_problem(node, text, scope)
             {
-                // Not known yet, but of the wrong form whatever it will be.
-                diagnostics.push(Diagnostic::error(format!("invalid value for `{what}`")).at(
-                    &node.span,
-                    format!("this will be like `{example}`: expected {}", text.expected),
-                ));
+                diagnostics.push(
+                    Diagnostic::error(format!("invalid value for `{what}`"))
+                        .at(&node.span, problem),
+                );
             }
             return;
         }

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use super::check::example_problem;
 use super::expr::{Scope, evaluate};
 use super::node::{Entry, Node, NodeValue, Table};
 use super::validate::check_keys;
@@ -203,6 +204,9 @@ impl Checker<'_, '_> {
         let mut out = Vec::new();
         for (item, what) in items {
             let Some(value) = self.known_string(item, &what) else {
+                if let Some(problem) = example_problem(item, text, self.scope) {
+                    self.invalid(item, &what, problem);
+                }
                 continue;
             };
             if let Some(problem) = text.problem(&value) {

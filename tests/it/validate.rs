@@ -405,6 +405,10 @@ pub const CORPUS: &[(&str, &[&str])] = &[
     ("217-notification-suffix-too-long.toml", &["8:104"]),
     ("218-trail-data-resource-type.toml", &["9:32"]),
     ("219-permission-function-name-too-long.toml", &["6:17"]),
+    (
+        "220-queue-policy-resource-is-a-queue-url-reference.toml",
+        &["15:108"],
+    ),
 ];
 
 /// A corpus case: its name, the file to validate (relative to the repository) and the
@@ -432,7 +436,7 @@ pub fn corpus() -> Vec<Case> {
         found, listed,
         "tests/corpus/bad and CORPUS list different cases"
     );
-    assert_eq!(CORPUS.len(), 219);
+    assert_eq!(CORPUS.len(), 220);
     CORPUS
         .iter()
         .map(|(name, _)| {
