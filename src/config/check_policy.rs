@@ -10,59 +10,12 @@ use super::expr::{Scope, evaluate};
 use super::node::{Entry, Node, NodeValue, Table};
 use super::validate::check_keys;
 use crate::diagnostics::{Diagnostic, nearest};
-use crate::schema::rules::{self, SERVICE_PRINCIPAL};
+use crate::schema::rules::{
+    self, ACTION, AWS_PRINCIPAL, CANONICAL_USER, CONDITION_KEY, DOCUMENT_KEYS, EFFECTS,
+    FEDERATED_PRINCIPAL, PRINCIPAL_KINDS, RESOURCE, SERVICE_PRINCIPAL, STATEMENT_KEYS, VERSIONS,
+};
 use crate::schema::{PolicyRules, Size, Text, quoted_list};
 use crate::value::Value;
-
-const DOCUMENT_KEYS: &[&str] = &["Version", "Id", "Statement"];
-const STATEMENT_KEYS: &[&str] = &[
-    "Sid",
-    "Effect",
-    "Principal",
-    "NotPrincipal",
-    "Action",
-    "NotAction",
-    "Resource",
-    "NotResource",
-    "Condition",
-];
-const VERSIONS: &[&str] = &["2012-10-17", "2008-10-17"];
-const EFFECTS: &[&str] = &["Allow", "Deny"];
-const PRINCIPAL_KINDS: &[&str] = &["AWS", "Service", "Federated", "CanonicalUser"];
-
-/// How many values a string-or-list element holds.
-fn items(node: &Node) -> usize {
-    match &node.value {
-        NodeValue::Array(items) => items.len(),
-        _ => 1,
-    }
-}
-
-/// `service:Action` with wildcards, or `*`.
-const ACTION: Text = Text::ANY.pattern(
-    r"^(\*|[A-Za-z0-9-]+:[A-Za-z0-9*?]+)$",
-    "`*` or `service:Action` (wildcards `*` and `?` allowed), such as `s3:GetObject`",
-);
-/// `*` or an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, wildcards allowed).
-const RESOURCE: Text = Text::ANY.pattern(
-    r"^(\*|arn:[^:\s]+:[^:\s]*:[^:\s]*:[^:\s]*:\S+)$",
-    "`*` or an ARN, `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`",
-);
-const AWS_PRINCIPAL: Text = Text::ANY.pattern(
-    r"^(\*|[0-9]{12}|arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:\S+)$",
-    "`*`, an account id, or an IAM or STS ARN (`arn:aws:iam::ACCOUNT:root`, `...:role/NAME`)",
-);
-const FEDERATED_PRINCIPAL: Text = Text::ANY.pattern(
-    r"^(arn:aws[a-z-]*:iam::[0-9]{12}:(saml-provider|oidc-provider)/\S+|[a-z0-9.-]+\.[a-z]+)$",
-    "a SAML or OIDC provider ARN, or an identity provider's domain (`cognito-identity.amazonaws.com`)",
-);
-const CANONICAL_USER: Text =
-    Text::ANY.pattern(r"^[0-9a-f]{64}$", "a canonical user id (64 hex digits)");
-/// A condition key: `aws:SourceArn`, `s3:x-amz-acl`, `token.actions.githubusercontent.com:sub`.
-const CONDITION_KEY: Text = Text::ANY.pattern(
-    r"^[A-Za-z0-9._-]+:\S+$",
-    "a condition key, `prefix:name` such as `aws:SourceArn`",
-);
 
 /// Checks the policy document `node` (a table) for the place `rules` describe. `trust`:
 /// a role's trust policy, which may also be written `{ service = "..." }`.
@@ -592,5 +545,13 @@ impl Checker<'_, '_> {
                 ),
             );
         }
+    }
+}
+
+/// How many values a string-or-list element holds.
+fn items(node: &Node) -> usize {
+    match &node.value {
+        NodeValue::Array(items) => items.len(),
+        _ => 1,
     }
 }

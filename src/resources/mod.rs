@@ -143,7 +143,10 @@ static IMPLEMENTATIONS: &[&dyn Resource] = &[
 #[cfg(test)]
 mod tests {
     use super::SCHEMAS;
-    use crate::schema::rules::matches;
+    use crate::schema::rules::{
+        ACTION, AWS_PRINCIPAL, CANONICAL_USER, CONDITION_KEY, FEDERATED_PRINCIPAL, RESOURCE,
+        SERVICE_PRINCIPAL, matches,
+    };
     use crate::schema::{Attribute, Schema, Text, Type, field};
 
     /// Every pattern a type's rules hold, with where it is.
@@ -184,6 +187,17 @@ mod tests {
                     schema.type_name
                 );
             }
+        }
+        for (name, text) in [
+            ("policy action", ACTION),
+            ("policy resource", RESOURCE),
+            ("AWS principal", AWS_PRINCIPAL),
+            ("service principal", SERVICE_PRINCIPAL),
+            ("federated principal", FEDERATED_PRINCIPAL),
+            ("canonical user", CANONICAL_USER),
+            ("condition key", CONDITION_KEY),
+        ] {
+            all.push((name.to_string(), text.pattern.unwrap()));
         }
         assert!(all.len() > 30, "{all:?}");
         for (at, pattern) in all {

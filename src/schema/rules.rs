@@ -217,6 +217,54 @@ pub const QUEUE_POLICY: PolicyRules = PolicyRules {
     max_conditions: 10,
 };
 
+/// IAM's policy grammar, the same wherever a document is used: the keys of a document and
+/// of each of its statements, the values of `Version` and `Effect`, the kinds of principal,
+/// and the forms of actions, resources, principals and condition keys.
+pub const DOCUMENT_KEYS: &[&str] = &["Version", "Id", "Statement"];
+pub const STATEMENT_KEYS: &[&str] = &[
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+];
+pub const VERSIONS: &[&str] = &["2012-10-17", "2008-10-17"];
+pub const EFFECTS: &[&str] = &["Allow", "Deny"];
+pub const PRINCIPAL_KINDS: &[&str] = &["AWS", "Service", "Federated", "CanonicalUser"];
+
+/// `service:Action` with wildcards, or `*`.
+pub const ACTION: Text = Text::ANY.pattern(
+    r"^(\*|[A-Za-z0-9-]+:[A-Za-z0-9*?]+)$",
+    "`*` or `service:Action` (wildcards `*` and `?` allowed), such as `s3:GetObject`",
+);
+/// `*` or an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, wildcards allowed).
+pub const RESOURCE: Text = Text::ANY.pattern(
+    r"^(\*|arn:[^:\s]+:[^:\s]*:[^:\s]*:[^:\s]*:\S+)$",
+    "`*` or an ARN, `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`",
+);
+/// `Principal = { AWS = ... }`.
+pub const AWS_PRINCIPAL: Text = Text::ANY.pattern(
+    r"^(\*|[0-9]{12}|arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:\S+)$",
+    "`*`, an account id, or an IAM or STS ARN (`arn:aws:iam::ACCOUNT:root`, `...:role/NAME`)",
+);
+/// `Principal = { Federated = ... }`.
+pub const FEDERATED_PRINCIPAL: Text = Text::ANY.pattern(
+    r"^(arn:aws[a-z-]*:iam::[0-9]{12}:(saml-provider|oidc-provider)/\S+|[a-z0-9.-]+\.[a-z]+)$",
+    "a SAML or OIDC provider ARN, or an identity provider's domain (`cognito-identity.amazonaws.com`)",
+);
+/// `Principal = { CanonicalUser = ... }`.
+pub const CANONICAL_USER: Text =
+    Text::ANY.pattern(r"^[0-9a-f]{64}$", "a canonical user id (64 hex digits)");
+/// A condition key: `aws:SourceArn`, `s3:x-amz-acl`, `token.actions.githubusercontent.com:sub`.
+pub const CONDITION_KEY: Text = Text::ANY.pattern(
+    r"^[A-Za-z0-9._-]+:\S+$",
+    "a condition key, `prefix:name` such as `aws:SourceArn`",
+);
+
 /// IAM's condition operators; each also comes with `IfExists` (but `Null`) and under
 /// `ForAllValues:` or `ForAnyValue:`.
 pub const CONDITION_OPERATORS: &[&str] = &[
