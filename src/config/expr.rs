@@ -103,8 +103,23 @@ pub fn parse_template(node: &Node, text: &str, diagnostics: &mut Vec<Diagnostic>
         if !literal.is_empty() {
             parts.push(Part::Literal(std::mem::take(&mut literal)));
         }
+        let each = ["each.key", "each.value"]
+            .into_iter()
+            .find(|e| inner.contains(&format!("[{e}]")));
         match parse_target(inner.trim()) {
             Ok(target) => parts.push(Part::Ref(Reference { target, span })),
+            // Inside a `for_each` resource `[each.key]` was replaced before parsing.
+            Err(_) if each.is_some() => {
+                let each = each.unwrap_or_default();
+                diagnostics.push(
+                    Diagnostic::error(format!("`[{each}]` outside a `for_each` resource"))
+                        .at(&span, "there is no `each` here")
+                        .help(format!(
+                            "`{each}` is available only inside a resource with `for_each`; elsewhere, name the instance: `${{{}}}`",
+                            inner.trim().replace(&format!("[{each}]"), "[\"KEY\"]")
+                        )),
+                )
+            }
             Err(why) => diagnostics.push(
                 Diagnostic::error(format!("invalid reference `${{{inner}}}`"))
                     .at(&span, why)
@@ -297,6 +312,12 @@ fn collect(node: &Node, diagnostics: &mut Vec<Diagnostic>, out: &mut Vec<Referen
 /// [`Value::Unknown`].
 pub trait Scope {
     fn lookup(&self, target: &Target) -> Value;
+
+    /// What a value that is not known yet will look like (a queue's `url` is
+    /// `https://sqs...`, its `arn` is `arn:...:sqs:...`), when the resource type says.
+    fn example(&self, _target: &Target) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Evaluates a value tree. A string that is exactly one reference takes the referenced

@@ -3,6 +3,7 @@
 //! to AWS.
 
 pub mod check;
+mod check_policy;
 pub mod explain;
 pub mod expr;
 pub mod load;

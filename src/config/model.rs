@@ -179,4 +179,19 @@ impl<F: Fn(&str, &str) -> Value> Scope for BaseScope<'_, F> {
             Target::Each(_) => Value::Unknown,
         }
     }
+
+    fn example(&self, target: &Target) -> Option<&'static str> {
+        match target {
+            Target::Resource { name, attribute } => {
+                self.stack.resources.get(name)?.schema.example(attribute)
+            }
+            Target::Aws(fact) => match fact.as_str() {
+                "account_id" => Some("123456789012"),
+                "region" => Some("us-east-1"),
+                "partition" => Some("aws"),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }

@@ -17,6 +17,7 @@ use crate::diagnostics::Diagnostic;
 use crate::diagnostics::source::{Sources, Span};
 use crate::graph::{Edge, EdgeKind, Graph};
 use crate::schema::Schema;
+use crate::schema::rules::BUCKET_NAME;
 use crate::value::Value;
 
 const TOP_LEVEL: &[&str] = &[
@@ -91,6 +92,7 @@ pub fn validate(
     stack.outputs = outputs(top, &mut diagnostics);
 
     check_resource_attributes(&stack, &mut diagnostics);
+    check_identities(&stack, &mut diagnostics);
     check_references(&stack, &declared, &mut diagnostics);
     check_moves(&stack, &mut diagnostics);
     stack.graph = build_graph(&stack);
@@ -112,7 +114,12 @@ pub fn validate(
     }
 }
 
-fn check_keys(table: &Table, allowed: &[&str], place: &str, diagnostics: &mut Vec<Diagnostic>) {
+pub(super) fn check_keys(
+    table: &Table,
+    allowed: &[&str],
+    place: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     for (key, entry) in table {
         if !allowed.contains(&key.as_str()) {
             diagnostics.push(
@@ -300,13 +307,11 @@ fn backend(
         ok &= found;
     }
     if let Some((bucket, entry)) = &bucket
-        && !valid_bucket_name(bucket)
+        && let Some(problem) = BUCKET_NAME.problem(bucket)
     {
         diagnostics.push(
-            Diagnostic::error(format!("invalid state bucket name `{bucket}`")).at(
-                &entry.node.span,
-                "expected 3-63 lowercase letters, digits, dots and hyphens",
-            ),
+            Diagnostic::error(format!("invalid state bucket name `{bucket}`"))
+                .at(&entry.node.span, problem),
         );
         ok = false;
     }
@@ -372,13 +377,9 @@ pub fn backend_key(key: &str, stack_name: &str, stage: Option<&str>) -> Result<S
     Ok(out)
 }
 
+/// Whether S3 accepts `name` for a new bucket (the rule `s3.bucket` names are checked by).
 pub fn valid_bucket_name(name: &str) -> bool {
-    (3..=63).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    BUCKET_NAME.problem(name).is_none()
 }
 
 fn valid_region(region: &str) -> bool {
@@ -456,21 +457,40 @@ fn variables(
         let from_command_line = given.is_some();
         let given = match given {
             Some((_, text)) => match parse_var(ty, text) {
-                Some(value) => Some(value),
-                None => {
+                Ok(value) => Some(value),
+                Err(BadVar::Items(found)) => {
+                    let items = if ty == VarType::List {
+                        "items"
+                    } else {
+                        "values"
+                    };
                     diagnostics.push(
                         Diagnostic::error(format!(
-                            "--var {name}={}: variable `{name}` is a {}",
+                            "--var {name}={}: the {items} of {} variable `{name}` must be strings",
                             shown(text),
                             ty.name()
                         ))
                         .at(&entry.key_span, format!("declared as a {} here", ty.name()))
-                        .help(format!(
-                            "write {} values as TOML: {}",
-                            ty.name(),
-                            var_example(ty, name)
-                        )),
+                        .note(format!("found {found}"))
+                        .help(format!("quote each of them: {}", var_example(ty, name))),
                     );
+                    continue;
+                }
+                Err(bad) => {
+                    let mut d = Diagnostic::error(format!(
+                        "--var {name}={}: variable `{name}` is a {}",
+                        shown(text),
+                        ty.name()
+                    ))
+                    .at(&entry.key_span, format!("declared as a {} here", ty.name()));
+                    if let BadVar::Shape(found) = bad {
+                        d = d.note(format!("the value is {found}"));
+                    }
+                    diagnostics.push(d.help(format!(
+                        "write {} values as TOML: {}",
+                        ty.name(),
+                        var_example(ty, name)
+                    )));
                     continue;
                 }
             },
@@ -625,29 +645,54 @@ fn typed_default(ty: VarType, node: &Node) -> Option<Value> {
     }
 }
 
+/// Why a `--var` value is not a value of its variable's type.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BadVar {
+    /// Not a TOML value (`a,b` for a list).
+    Syntax,
+    /// A TOML value of another kind (a table for a list): what it is.
+    Shape(&'static str),
+    /// A list or table with an item that is not a string: what that item is.
+    Items(&'static str),
+}
+
 /// A `--var` value: a string as written; a list or table as a TOML value
 /// (`["a", "b"]`, `{ a = "1" }`) whose items are strings.
-pub fn parse_var(ty: VarType, text: &str) -> Option<Value> {
+pub fn parse_var(ty: VarType, text: &str) -> Result<Value, BadVar> {
     if ty == VarType::String {
-        return Some(Value::Str(text.to_string()));
+        return Ok(Value::Str(text.to_string()));
     }
-    let mut doc: toml::Table = toml::from_str(&format!("v = {text}")).ok()?;
-    let strings = |v: toml::Value| match v {
-        toml::Value::String(s) => Some(Value::Str(s)),
-        _ => None,
+    let mut doc: toml::Table =
+        toml::from_str(&format!("v = {text}")).map_err(|_| BadVar::Syntax)?;
+    let value = doc.remove("v").ok_or(BadVar::Syntax)?;
+    let string = |v: toml::Value| match v {
+        toml::Value::String(s) => Ok(Value::Str(s)),
+        other => Err(BadVar::Items(toml_kind(&other))),
     };
-    match (ty, doc.remove("v")?) {
+    match (ty, value) {
         (VarType::List, toml::Value::Array(items)) => items
             .into_iter()
-            .map(strings)
-            .collect::<Option<Vec<_>>>()
+            .map(string)
+            .collect::<Result<Vec<_>, _>>()
             .map(Value::List),
         (VarType::Table, toml::Value::Table(t)) => t
             .into_iter()
-            .map(|(k, v)| strings(v).map(|v| (k, v)))
-            .collect::<Option<IndexMap<_, _>>>()
+            .map(|(k, v)| string(v).map(|v| (k, v)))
+            .collect::<Result<IndexMap<_, _>, _>>()
             .map(Value::Map),
-        _ => None,
+        (_, other) => Err(BadVar::Shape(toml_kind(&other))),
+    }
+}
+
+fn toml_kind(value: &toml::Value) -> &'static str {
+    match value {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a float",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a datetime",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
     }
 }
 
@@ -1085,6 +1130,71 @@ fn check_resource_attributes(stack: &Stack, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Two resources must not name the same object in AWS (the same bucket, queue or role
+/// name; two policies of one bucket): the second create would fail, or the two would
+/// overwrite each other on every apply.
+fn check_identities(stack: &Stack, diagnostics: &mut Vec<Diagnostic>) {
+    let scope = validation_scope(stack);
+    let mut seen: IndexMap<(&str, Vec<String>), &ResourceDecl> = IndexMap::new();
+    for decl in stack.resources.values() {
+        let identity = &decl.schema.identity;
+        let Some(names) = identity
+            .attributes
+            .iter()
+            .map(|a| match evaluate(&decl.attributes.get(*a)?.node, &scope) {
+                Value::Str(s) if identity.ignore_case => Some(s.to_lowercase()),
+                Value::Str(s) => Some(s),
+                _ => None,
+            })
+            .collect::<Option<Vec<String>>>()
+            .filter(|names| !names.is_empty())
+        else {
+            continue;
+        };
+        let attribute = identity.attributes[0];
+        let Some(first) = seen.get(&(decl.type_name(), names.clone())) else {
+            seen.insert((decl.type_name(), names), decl);
+            continue;
+        };
+        let first_span = &first.attributes[attribute].node.span;
+        let (first_name, name) = (split_instance(&first.name).0, split_instance(&decl.name).0);
+        let message = if first_name == name {
+            format!(
+                "the instances of `{name}` are the same {} in AWS",
+                decl.type_name()
+            )
+        } else {
+            format!(
+                "`{}` and `{}` are the same {} in AWS",
+                first.name,
+                decl.name,
+                decl.type_name()
+            )
+        };
+        let mut d = Diagnostic::error(message).at(
+            &decl.attributes[attribute].node.span,
+            format!(
+                "the same {} as `{}`",
+                identity.attributes.join(" and "),
+                first.name
+            ),
+        );
+        if first_name == name {
+            d = d.help(format!(
+                "every instance of `{name}` gets the same value: use `${{each.key}}` in it"
+            ));
+        } else {
+            d = d
+                .related(first_span, "also here")
+                .help("give each resource its own object, or declare it once");
+        }
+        if identity.ignore_case {
+            d = d.note("AWS compares these names without case");
+        }
+        diagnostics.push(d);
+    }
+}
+
 /// The scope used while validating: AWS facts and computed attributes are unknown.
 pub fn validation_scope(stack: &Stack) -> BaseScope<'_, impl Fn(&str, &str) -> Value + '_> {
     BaseScope {
@@ -1404,7 +1514,8 @@ depends_on = ["queue"]
 
 [resources.main]
 type = "sqs.queue"
-name = '${stack.name}-main-${queue["b"].arn}'
+name = "${stack.name}-main"
+redrive_policy = { dead_letter_queue = '${queue["b"].arn}', max_receive_count = 3 }
 
 [outputs]
 a_arn = '${queue["a"].arn}'
@@ -1493,9 +1604,14 @@ redrive_policy = { dead_letter_queue = '${queue[each.key].arn}', max_receive_cou
         );
         let err = load(&text, &[]).err().unwrap();
         assert!(
-            err.contains("error: invalid reference `${queue[each.key].arn}`"),
+            err.contains("error: `[each.key]` outside a `for_each` resource\n"),
             "{err}"
         );
+        assert!(
+            err.contains("= help: `each.key` is available only inside a resource with `for_each`; elsewhere, name the instance: `${queue[\"KEY\"].arn}`"),
+            "{err}"
+        );
+        assert!(!err.contains("dot-separated"), "{err}");
     }
 
     #[test]
@@ -1524,27 +1640,57 @@ redrive_policy = { dead_letter_queue = '${queue[each.key].arn}', max_receive_cou
     }
 
     #[test]
+    fn a_list_var_with_items_that_are_not_strings_says_so() {
+        let err = load(QUEUES, &[("queues", "[1,2]")]).err().unwrap();
+        assert!(
+            err.contains(
+                "error: --var queues=[1,2]: the items of list variable `queues` must be strings\n"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("= note: found an integer\n"), "{err}");
+        assert!(!err.contains("is a list"), "{err}");
+        let err = load(QUEUES, &[("queues", "{ a = \"1\" }")]).err().unwrap();
+        assert!(
+            err.contains("error: --var queues={ a = \"1\" }: variable `queues` is a list\n"),
+            "{err}"
+        );
+        assert!(err.contains("= note: the value is a table\n"), "{err}");
+    }
+
+    #[test]
     fn parse_var_reads_lists_and_tables_as_toml_values() {
         assert_eq!(
             parse_var(VarType::List, r#"["x","y"]"#),
-            Some(Value::List(vec![
+            Ok(Value::List(vec![
                 Value::Str("x".into()),
                 Value::Str("y".into())
             ]))
         );
         assert_eq!(
             parse_var(VarType::Table, r#"{ x = "1" }"#),
-            Some(Value::Map(
+            Ok(Value::Map(
                 [("x".to_string(), Value::Str("1".into()))]
                     .into_iter()
                     .collect()
             ))
         );
-        assert_eq!(parse_var(VarType::List, "[1, 2]"), None);
-        assert_eq!(parse_var(VarType::Table, r#"["x"]"#), None);
+        assert_eq!(
+            parse_var(VarType::List, "[1, 2]"),
+            Err(BadVar::Items("an integer"))
+        );
+        assert_eq!(
+            parse_var(VarType::Table, "{ x = true }"),
+            Err(BadVar::Items("a boolean"))
+        );
+        assert_eq!(
+            parse_var(VarType::Table, r#"["x"]"#),
+            Err(BadVar::Shape("an array"))
+        );
+        assert_eq!(parse_var(VarType::List, "a,b"), Err(BadVar::Syntax));
         assert_eq!(
             parse_var(VarType::String, "[x"),
-            Some(Value::Str("[x".into()))
+            Ok(Value::Str("[x".into()))
         );
     }
 

@@ -44,9 +44,9 @@ fn fill(ty: &Type, value: &Value) -> Value {
         (Type::List { item, .. }, Value::List(items)) => {
             Value::List(items.iter().map(|i| fill(item, i)).collect())
         }
-        (Type::Map(item), Value::Map(map)) => Value::Map(
+        (Type::Map(map_type), Value::Map(map)) => Value::Map(
             map.iter()
-                .map(|(k, v)| (k.clone(), fill(item, v)))
+                .map(|(k, v)| (k.clone(), fill(map_type.values, v)))
                 .collect(),
         ),
         _ => value.clone(),
@@ -122,9 +122,9 @@ fn nested(
                 nested(item, &format!("{path}[{i}]"), a, Some(b), force, out);
             }
         }
-        (Type::Map(item), Value::Map(w), Some(Value::Map(h))) if want.is_known() => {
+        (Type::Map(map), Value::Map(w), Some(Value::Map(h))) if want.is_known() => {
             for (k, v) in w {
-                nested(item, &format!("{path}.{k}"), v, h.get(k), force, out);
+                nested(map.values, &format!("{path}.{k}"), v, h.get(k), force, out);
             }
             for (k, v) in h.iter().filter(|(k, _)| !w.contains_key(*k)) {
                 out.push(Change {

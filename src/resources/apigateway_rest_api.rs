@@ -1,16 +1,29 @@
 //! `apigateway.rest_api`: a REST API in the LambdaRestApi shape (ANY on `/` and on
 //! `/{proxy+}`, Lambda proxy integration), its deployment and one stage.
 
-use crate::schema::{Default, Schema, Type, attr};
+use crate::schema::rules::TAGS;
+use crate::schema::{Default, Identity, Path, Problem, Schema, Text, Type, attr};
+
+/// The URI API Gateway invokes a function by (the function's `invoke_arn`).
+const INVOKE_ARN: Text = Text::len(1, 2048).pattern(
+    r"^arn:aws[a-z-]*:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?/invocations$",
+    "a Lambda invoke ARN, `arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations` (the function's `invoke_arn`, not its `arn`)",
+);
 
 pub const SCHEMA: Schema = Schema {
     type_name: "apigateway.rest_api",
     description: "an API Gateway REST API proxying every request to a Lambda function",
     attributes: &[
-        attr("name", Type::String(None)).required(),
-        attr("description", Type::String(None)),
-        attr("lambda_invoke_arn", Type::String(None)).required(),
-        attr("stage_name", Type::String(Some(check_stage_name))).default(Default::Str("prod")),
+        attr("name", Type::String(Text::len(1, usize::MAX))).required(),
+        attr("description", Type::String(Text::ANY)),
+        attr("lambda_invoke_arn", Type::String(INVOKE_ARN)).required(),
+        attr(
+            "stage_name",
+            Type::String(
+                Text::len(1, 128).pattern(r"^[A-Za-z0-9_-]+$", "letters, digits, `-` and `_`"),
+            ),
+        )
+        .default(Default::Str("prod")),
         attr(
             "endpoint_type",
             Type::Enum(&["REGIONAL", "EDGE", "PRIVATE"]),
@@ -20,12 +33,17 @@ pub const SCHEMA: Schema = Schema {
         attr(
             "binary_media_types",
             Type::List {
-                item: &Type::String(None),
+                item: &Type::String(Text::len(1, 256).pattern(
+                    r"^[A-Za-z0-9!#$&^_.+*-]+/[A-Za-z0-9!#$&^_.+*-]+$",
+                    "a media type such as `image/png`, or `*/*`",
+                )),
                 min: 0,
+                max: usize::MAX,
+                unique: true,
             },
         )
         .force_new(),
-        attr("tags", Type::Map(&Type::String(None))),
+        attr("tags", TAGS),
     ],
     computed: &[
         "id",
@@ -34,20 +52,38 @@ pub const SCHEMA: Schema = Schema {
         "url",
         "deployment_id",
     ],
+    examples: &[
+        ("id", "a1b2c3d4e5"),
+        ("root_resource_id", "r00t1d"),
+        (
+            "execution_arn",
+            "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5",
+        ),
+        (
+            "url",
+            "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod",
+        ),
+        ("deployment_id", "d3pl0y"),
+    ],
+    identity: Identity::NONE,
+    check: Some(check_api),
 };
 
-fn check_stage_name(name: &str) -> Result<(), String> {
-    if name.is_empty()
-        || name.len() > 128
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(format!(
-            "`{name}` is not a valid stage name: letters, digits, hyphens or underscores"
-        ));
+/// A private API takes requests only through the VPC endpoints its resource policy
+/// allows, and API Gateway refuses to deploy one without a policy: this type writes none.
+fn check_api(attrs: &Attrs) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if attrs.get("endpoint_type").and_then(|v| v.as_str()) == Some("PRIVATE") {
+        out.push(
+            Problem::new(
+                Path::attr("endpoint_type"),
+                "a PRIVATE API cannot be deployed without a resource policy",
+                "apigateway.rest_api does not manage resource policies",
+            )
+            .help("use `REGIONAL` or `EDGE`"),
+        );
     }
-    Ok(())
+    out
 }
 
 use async_trait::async_trait;

@@ -1,7 +1,37 @@
 //! `cloudtrail.trail`: a trail writing to an S3 bucket, with S3 data event selectors and
 //! logging switched on.
 
-use crate::schema::{Attribute, Default, Schema, Type, attr};
+use crate::schema::rules::{BUCKET_NAME, CLOUDTRAIL_TAGS, looks_like_ip_address, strings};
+use crate::schema::{Attribute, Default, Identity, Path, Problem, Schema, Text, Type, attr};
+
+/// The data resource types a basic event selector takes, each with the values it takes:
+/// every object or function (`arn:PARTITION:s3`, `arn:PARTITION:lambda`), objects under a
+/// prefix of one bucket (`arn:PARTITION:s3:::BUCKET/` and a key prefix), one function,
+/// one table.
+pub const DATA_RESOURCE_TYPES: &[(&str, &str, &str)] = &[
+    (
+        "AWS::S3::Object",
+        r"^arn:aws[a-z-]*:s3(:::|:::[a-z0-9][a-z0-9.-]*[a-z0-9]/.*)?$",
+        "`arn:aws:s3` (every bucket) or `arn:aws:s3:::BUCKET/` with an optional key prefix (the bucket's `arn` followed by `/`)",
+    ),
+    (
+        "AWS::Lambda::Function",
+        r"^arn:aws[a-z-]*:lambda(:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+)?$",
+        "`arn:aws:lambda` (every function) or a function's ARN",
+    ),
+    (
+        "AWS::DynamoDB::Table",
+        r"^arn:aws[a-z-]*:dynamodb(:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]+)?$",
+        "`arn:aws:dynamodb` (every table) or a table's ARN",
+    ),
+];
+
+/// A data resource value of any of the types above (each type's own form is checked
+/// across attributes, with its `type`).
+const DATA_RESOURCE_VALUE: Text = Text::len(1, 2048).pattern(
+    r"^arn:aws[a-z-]*:(s3(:::|:::[a-z0-9][a-z0-9.-]*[a-z0-9]/.*)?|lambda(:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+)?|dynamodb(:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]+)?)$",
+    "`arn:aws:s3:::BUCKET/` and an optional key prefix (a bucket's `arn` followed by `/`), a function or table ARN, or `arn:aws:s3`, `arn:aws:lambda`, `arn:aws:dynamodb` for all of them",
+);
 
 pub const DATA_RESOURCE: &[Attribute] = &[
     attr(
@@ -16,12 +46,18 @@ pub const DATA_RESOURCE: &[Attribute] = &[
     attr(
         "values",
         Type::List {
-            item: &Type::String(None),
+            item: &Type::String(DATA_RESOURCE_VALUE),
             min: 1,
+            max: DATA_RESOURCES,
+            unique: true,
         },
     )
     .required(),
 ];
+
+/// A trail takes at most 5 event selectors and 250 data resource values in all.
+const EVENT_SELECTORS: usize = 5;
+const DATA_RESOURCES: usize = 250;
 
 pub const EVENT_SELECTOR: &[Attribute] = &[
     attr(
@@ -35,19 +71,38 @@ pub const EVENT_SELECTOR: &[Attribute] = &[
         Type::List {
             item: &Type::Object(DATA_RESOURCE),
             min: 0,
+            max: DATA_RESOURCES,
+            unique: false,
         },
     ),
 ];
+
+/// CloudTrail's names: 3 to 128 ASCII letters, digits, `.`, `_` and `-`, starting and
+/// ending with a letter or digit, no two of `._-` in a row, not an IP address.
+pub const TRAIL_NAME: Text = Text::len(3, 128)
+    .pattern(
+        r"^[A-Za-z0-9]([._-]?[A-Za-z0-9])*$",
+        "letters, digits, `.`, `_` and `-`, starting and ending with a letter or digit, with no two of `._-` next to each other",
+    )
+    .check(not_an_ip_address);
+
+fn not_an_ip_address(name: &str) -> Result<(), String> {
+    if looks_like_ip_address(name) {
+        Err("a trail name must not look like an IP address".into())
+    } else {
+        Ok(())
+    }
+}
 
 pub const SCHEMA: Schema = Schema {
     type_name: "cloudtrail.trail",
     description: "a CloudTrail trail",
     attributes: &[
-        attr("name", Type::String(Some(check_trail_name)))
+        attr("name", Type::String(TRAIL_NAME))
             .required()
             .force_new(),
-        attr("s3_bucket_name", Type::String(None)).required(),
-        attr("s3_key_prefix", Type::String(None)),
+        attr("s3_bucket_name", Type::String(BUCKET_NAME)).required(),
+        attr("s3_key_prefix", Type::String(Text::len(0, 200))),
         attr("include_global_service_events", Type::Bool).default(Default::Bool(true)),
         attr("is_multi_region_trail", Type::Bool).default(Default::Bool(false)),
         attr("enable_log_file_validation", Type::Bool).default(Default::Bool(false)),
@@ -57,32 +112,82 @@ pub const SCHEMA: Schema = Schema {
             Type::List {
                 item: &Type::Object(EVENT_SELECTOR),
                 min: 0,
+                max: EVENT_SELECTORS,
+                unique: false,
             },
         ),
-        attr("tags", Type::Map(&Type::String(None))),
+        attr("tags", CLOUDTRAIL_TAGS),
     ],
     computed: &["arn", "home_region"],
+    examples: &[
+        (
+            "arn",
+            "arn:aws:cloudtrail:us-east-1:123456789012:trail/trail",
+        ),
+        ("home_region", "us-east-1"),
+    ],
+    identity: Identity::of(&["name"]),
+    check: Some(check_trail),
 };
 
-fn check_trail_name(name: &str) -> Result<(), String> {
-    let ok = (3..=128).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
-    if !ok {
-        return Err(format!(
-            "`{name}` is not a valid trail name: 3 to 128 letters, digits, `.`, `_` or `-`, starting and ending with a letter or digit"
+fn check_trail(attrs: &Attrs) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let global = crate::schema::rules::bool_or(attrs, "include_global_service_events", true);
+    let multi_region = crate::schema::rules::bool_or(attrs, "is_multi_region_trail", false);
+    if multi_region == Some(true) && global == Some(false) {
+        out.push(
+            Problem::new(
+                Path::attr("include_global_service_events"),
+                "a multi-Region trail must include global service events",
+                "`is_multi_region_trail = true` needs this to be `true`",
+            )
+            .help(
+                "remove `include_global_service_events = false`, or make the trail single-Region",
+            ),
+        );
+    }
+    let mut total = 0;
+    for (i, selector) in crate::schema::rules::items(attrs, "event_selectors")
+        .iter()
+        .enumerate()
+    {
+        let at = Path::attr("event_selectors").index(i).key("data_resources");
+        for (j, resource) in selector
+            .get("data_resources")
+            .and_then(Value::as_list)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
+            let at = at.clone().index(j);
+            let values = strings(resource.get("values"), at.clone().key("values"));
+            total += values.len();
+            let Some((_, pattern, expected)) = resource
+                .get("type")
+                .and_then(Value::as_str)
+                .and_then(|t| DATA_RESOURCE_TYPES.iter().find(|(name, ..)| *name == t))
+            else {
+                continue;
+            };
+            for (at, value) in values {
+                if !crate::schema::rules::matches(pattern, value) {
+                    out.push(Problem::new(
+                        at,
+                        format!("`{value}` is not a data resource of this type"),
+                        format!("expected {expected}"),
+                    ));
+                }
+            }
+        }
+    }
+    if total > DATA_RESOURCES {
+        out.push(Problem::new(
+            Path::attr("event_selectors"),
+            "too many data resources",
+            format!("{total} values in all: a trail takes at most {DATA_RESOURCES}"),
         ));
     }
-    Ok(())
+    out
 }
 
 use async_trait::async_trait;

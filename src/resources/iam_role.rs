@@ -1,25 +1,64 @@
 //! `iam.role`: a role with its trust policy, inline policies, managed policies and tags.
 
-use crate::schema::{Default, Schema, Type, attr};
+use crate::schema::rules::{IDENTITY_POLICY, TAGS, TRUST_POLICY};
+use crate::schema::{Default, Identity, Map, Path, Problem, Schema, Text, Type, attr};
+
+/// Role and inline policy names: IAM's `[\w+=,.@-]+`.
+const NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]+$";
+const NAME_CHARACTERS: &str = "letters, digits and `+ = , . @ _ -`";
+
+pub const ROLE_NAME: Text = Text::len(1, 64).pattern(NAME_PATTERN, NAME_CHARACTERS);
+
+/// `/` or `/a/path/` of printable ASCII.
+pub const ROLE_PATH: Text = Text::len(1, 512).pattern(
+    r"^(/|/[\x21-\x7E]+/)$",
+    "`/`, or a path of printable ASCII characters that begins and ends with `/`",
+);
+
+/// The most managed policies a role can have attached (IAM's quota is 10 by default, and
+/// can be raised to 20).
+const MANAGED_POLICIES: usize = 20;
+
+/// The size IAM allows for all of a role's inline policies together, in characters
+/// without white space.
+const INLINE_POLICIES_SIZE: usize = 10_240;
 
 pub const SCHEMA: Schema = Schema {
     type_name: "iam.role",
     description: "an IAM role",
     attributes: &[
-        attr("name", Type::String(Some(check_role_name)))
+        attr("name", Type::String(ROLE_NAME))
             .required()
             .force_new(),
-        attr("path", Type::String(Some(check_path)))
+        attr("path", Type::String(ROLE_PATH))
             .force_new()
             .default(Default::Str("/")),
-        attr("description", Type::String(None)),
-        attr("assume_role_policy", Type::TrustPolicy).required(),
-        attr("inline_policies", Type::Map(&Type::Policy)),
+        attr(
+            "description",
+            Type::String(Text::len(0, 1000).pattern(
+                r"^[\t\n\r\x20-\x7E\xA1-\xFF]*$",
+                "printable Latin-1 characters (no emoji or other scripts)",
+            )),
+        ),
+        attr("assume_role_policy", Type::TrustPolicy(&TRUST_POLICY)).required(),
+        attr(
+            "inline_policies",
+            Type::Map(Map {
+                keys: Text::len(1, 128).pattern(NAME_PATTERN, NAME_CHARACTERS),
+                values: &Type::Policy(&IDENTITY_POLICY),
+                max: usize::MAX,
+            }),
+        ),
         attr(
             "managed_policy_arns",
             Type::List {
-                item: &Type::String(None),
+                item: &Type::String(Text::len(20, 2048).pattern(
+                    r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[A-Za-z0-9_+=,.@/-]+$",
+                    "a managed policy ARN, `arn:aws:iam::ACCOUNT:policy/NAME` or `arn:aws:iam::aws:policy/NAME`",
+                )),
                 min: 0,
+                max: MANAGED_POLICIES,
+                unique: true,
             },
         ),
         attr(
@@ -30,28 +69,61 @@ pub const SCHEMA: Schema = Schema {
             },
         )
         .default(Default::Int(3600)),
-        attr("tags", Type::Map(&Type::String(None))),
+        attr("tags", TAGS),
     ],
     computed: &["arn", "unique_id"],
+    examples: &[
+        ("arn", "arn:aws:iam::123456789012:role/role"),
+        ("unique_id", "AROA3XFRBF23EXAMPLE"),
+    ],
+    identity: Identity {
+        attributes: &["name"],
+        ignore_case: true,
+    },
+    check: Some(check_role),
 };
 
-fn check_role_name(name: &str) -> Result<(), String> {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
-    if name.is_empty() || name.len() > 64 || !name.chars().all(ok_char) {
-        return Err(format!(
-            "`{name}` is not a valid role name: 1 to 64 letters, digits or `+=,.@_-`"
-        ));
+/// IAM compares tag keys without case, and counts all inline policies together.
+fn check_role(attrs: &Attrs) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if let Some(Value::Map(tags)) = attrs.get("tags") {
+        let mut seen: Vec<&str> = Vec::new();
+        for key in tags.keys() {
+            match seen.iter().find(|k| k.eq_ignore_ascii_case(key)) {
+                Some(first) => out.push(Problem::new(
+                    Path::attr("tags").key(key),
+                    format!("tag keys `{first}` and `{key}` differ only in case"),
+                    "IAM sees the same key twice",
+                )),
+                None => seen.push(key),
+            }
+        }
     }
-    Ok(())
-}
-
-fn check_path(path: &str) -> Result<(), String> {
-    if !path.starts_with('/') || !path.ends_with('/') || path.len() > 512 {
-        return Err(format!(
-            "`{path}` is not a valid IAM path: it must begin and end with `/`"
-        ));
+    if let Some(policies) = attrs.get("inline_policies").filter(|p| p.is_known()) {
+        let size: usize = policies
+            .as_map()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .map(|p| {
+                p.to_json()
+                    .to_string()
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .count()
+            })
+            .sum();
+        if size > INLINE_POLICIES_SIZE {
+            out.push(
+                Problem::new(
+                    Path::attr("inline_policies"),
+                    "a role's inline policies are too large",
+                    format!("{size} characters together: IAM allows {INLINE_POLICIES_SIZE}"),
+                )
+                .help("move some statements to a managed policy (`managed_policy_arns`)"),
+            );
+        }
     }
-    Ok(())
+    out
 }
 
 use async_trait::async_trait;

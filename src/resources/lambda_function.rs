@@ -1,38 +1,104 @@
 //! `lambda.function`: a function whose code is a directory packaged as a deterministic zip.
 
-use crate::schema::{Default, Schema, Type, attr};
+use crate::schema::rules::{ROLE_ARN, TAGS};
+use crate::schema::{Default, Identity, Map, Path, Problem, Schema, Text, Type, attr};
 
+/// The runtimes Lambda creates new functions with: the managed runtimes not deprecated
+/// (Lambda's runtimes page, checked December 2026). CreateFunction refuses a deprecated
+/// runtime (python3.9 to 3.11, nodejs18.x and 20.x, java8.al2 to java17, dotnet8,
+/// ruby3.2, provided.al2) soon after its deprecation date.
 pub const RUNTIMES: &[&str] = &[
-    "python3.9",
-    "python3.10",
-    "python3.11",
     "python3.12",
     "python3.13",
-    "nodejs18.x",
-    "nodejs20.x",
+    "python3.14",
+    "python3.15",
     "nodejs22.x",
-    "java11",
-    "java17",
+    "nodejs24.x",
+    "nodejs26.x",
     "java21",
-    "dotnet8",
+    "java25",
+    "dotnet10",
     "ruby3.3",
-    "provided.al2",
+    "ruby3.4",
+    "ruby4.0",
     "provided.al2023",
 ];
+
+/// A function's name (not its ARN).
+pub const FUNCTION_NAME: Text =
+    Text::len(1, 64).pattern(r"^[A-Za-z0-9_-]+$", "letters, digits, `-` and `_`");
+
+/// What Lambda sets itself in every function's environment; it refuses a function
+/// configuration that sets them.
+pub const RESERVED_VARIABLES: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+/// Environment variable names: a letter, then letters, digits and `_` (two characters at
+/// least), and none that Lambda reserves.
+const VARIABLE_NAME: Text = Text::ANY
+    .pattern(
+        r"^[A-Za-z][A-Za-z0-9_]+$",
+        "a letter, then letters, digits and `_` (2 characters at least)",
+    )
+    .check(not_reserved);
+
+fn not_reserved(name: &str) -> Result<(), String> {
+    if RESERVED_VARIABLES.contains(&name) {
+        Err(format!("`{name}` is reserved: Lambda sets it itself"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The most a function's environment may hold, in bytes of the variables written as one
+/// JSON object (what Lambda measures).
+const ENVIRONMENT_SIZE: usize = 4096;
 
 pub const SCHEMA: Schema = Schema {
     type_name: "lambda.function",
     description: "a Lambda function",
     attributes: &[
-        attr("name", Type::String(Some(check_function_name)))
+        attr("name", Type::String(FUNCTION_NAME))
             .required()
             .force_new(),
         attr("runtime", Type::Enum(RUNTIMES)).required(),
-        attr("handler", Type::String(None)).required(),
-        attr("role", Type::String(None)).required(),
+        attr(
+            "handler",
+            Type::String(Text::len(1, 128).pattern(
+                r"^\S+$",
+                "a handler without white space, such as `index.handler`",
+            )),
+        )
+        .required(),
+        attr("role", Type::String(ROLE_ARN)).required(),
         attr("code", Type::Directory).required().local(),
-        attr("description", Type::String(None)),
-        attr("environment", Type::Map(&Type::String(None))),
+        attr("description", Type::String(Text::len(0, 256))),
+        attr(
+            "environment",
+            Type::Map(Map {
+                keys: VARIABLE_NAME,
+                values: &Type::String(Text::ANY),
+                max: usize::MAX,
+            }),
+        ),
         attr("timeout", Type::Int { min: 1, max: 900 }).default(Default::Int(3)),
         attr(
             "memory_size",
@@ -43,23 +109,44 @@ pub const SCHEMA: Schema = Schema {
         )
         .default(Default::Int(128)),
         attr("architecture", Type::Enum(&["x86_64", "arm64"])).default(Default::Str("x86_64")),
-        attr("tags", Type::Map(&Type::String(None))),
+        attr("tags", TAGS),
     ],
     computed: &["arn", "invoke_arn", "code_sha256", "version"],
+    examples: &[
+        (
+            "arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:function",
+        ),
+        (
+            "invoke_arn",
+            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:function/invocations",
+        ),
+        (
+            "code_sha256",
+            "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=",
+        ),
+        ("version", "$LATEST"),
+    ],
+    identity: Identity::of(&["name"]),
+    check: Some(check_function),
 };
 
-fn check_function_name(name: &str) -> Result<(), String> {
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(format!(
-            "`{name}` is not a valid function name: 1 to 64 letters, digits, hyphens or underscores"
-        ));
+fn check_function(attrs: &Attrs) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if let Some(environment) = attrs.get("environment").filter(|e| e.is_known()) {
+        let size = environment.to_json().to_string().len();
+        if size > ENVIRONMENT_SIZE {
+            out.push(
+                Problem::new(
+                    Path::attr("environment"),
+                    "the function's environment is too large",
+                    format!("{size} bytes as JSON: Lambda allows {ENVIRONMENT_SIZE}"),
+                )
+                .help("keep large values in S3 or a parameter store, and pass their names"),
+            );
+        }
     }
-    Ok(())
+    out
 }
 
 use std::time::Duration;

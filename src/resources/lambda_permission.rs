@@ -1,24 +1,62 @@
 //! `lambda.permission`: one statement in a function's resource policy. Every attribute
 //! forces a replacement: a statement cannot be edited, only removed and added again.
 
-use crate::schema::{Default, Schema, Type, attr};
+use crate::schema::rules::ACCOUNT_ID;
+use crate::schema::{Default, Identity, Schema, Text, Type, attr};
+
+/// A function's name, ARN or partial ARN (`ACCOUNT:function:NAME`), with an optional
+/// version or alias.
+const FUNCTION: Text = Text::len(1, 140).pattern(
+    r"^(arn:aws[a-zA-Z-]*:lambda:)?([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]:)?([0-9]{12}:)?(function:)?[A-Za-z0-9_-]+(:(\$LATEST|[A-Za-z0-9_-]+))?$",
+    "a function name or ARN (the function's `name` or `arn`)",
+);
+
+/// Who may call: a service principal, an account id, an IAM ARN, or `*`.
+const PRINCIPAL: Text = Text::len(1, 2048).pattern(
+    r"^(\*|[0-9]{12}|arn:aws[a-z-]*:iam::[0-9]{12}:[A-Za-z0-9_+=,.@/-]+|[a-z0-9][a-z0-9.-]*\.(amazonaws\.com|amazonaws\.com\.cn|amazon\.com))$",
+    "a service principal (`apigateway.amazonaws.com`), an account id, an IAM ARN, or `*`",
+);
 
 pub const SCHEMA: Schema = Schema {
     type_name: "lambda.permission",
     description: "a statement in a Lambda function's resource policy",
     attributes: &[
-        attr("function_name", Type::String(None))
+        attr("function_name", Type::String(FUNCTION))
             .required()
             .force_new(),
-        attr("statement_id", Type::String(None)).force_new(),
-        attr("action", Type::String(None))
-            .force_new()
-            .default(Default::Str("lambda:InvokeFunction")),
-        attr("principal", Type::String(None)).required().force_new(),
-        attr("source_arn", Type::String(None)).force_new(),
-        attr("source_account", Type::String(None)).force_new(),
+        attr(
+            "statement_id",
+            Type::String(
+                Text::len(1, 100).pattern(r"^[A-Za-z0-9_-]+$", "letters, digits, `-` and `_`"),
+            ),
+        )
+        .force_new(),
+        attr(
+            "action",
+            Type::String(Text::len(1, 256).pattern(
+                r"^(lambda:[*]|lambda:[A-Za-z]+|[*])$",
+                "a Lambda action such as `lambda:InvokeFunction`",
+            )),
+        )
+        .force_new()
+        .default(Default::Str("lambda:InvokeFunction")),
+        attr("principal", Type::String(PRINCIPAL))
+            .required()
+            .force_new(),
+        attr(
+            "source_arn",
+            Type::String(Text::len(1, 2048).pattern(
+                r"^arn:aws[a-zA-Z0-9-]*:[a-zA-Z0-9-]+:[a-z0-9-]*:([0-9]{12})?:.+$",
+                "an ARN, `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`",
+            )),
+        )
+        .force_new(),
+        attr("source_account", Type::String(ACCOUNT_ID)).force_new(),
     ],
     computed: &[],
+    examples: &[],
+    identity: Identity::of(&["function_name", "statement_id"]),
+    check: None,
 };
 
 use async_trait::async_trait;

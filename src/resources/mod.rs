@@ -139,3 +139,174 @@ static IMPLEMENTATIONS: &[&dyn Resource] = &[
     &iam_role::IamRole,
     &cloudtrail_trail::CloudtrailTrail,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::SCHEMAS;
+    use crate::schema::rules::{
+        ACTION, AWS_PRINCIPAL, CANONICAL_USER, CONDITION_KEY, FEDERATED_PRINCIPAL, RESOURCE,
+        SERVICE_PRINCIPAL, matches,
+    };
+    use crate::schema::{Attribute, Schema, Text, Type, field};
+
+    /// Every pattern a type's rules hold, with where it is.
+    fn patterns(ty: &Type, at: &str, out: &mut Vec<(String, &'static str)>) {
+        let mut text = |t: &Text, at: String| {
+            if let Some(p) = t.pattern {
+                out.push((at, p));
+            }
+        };
+        match ty {
+            Type::String(t) => text(t, at.to_string()),
+            Type::List { item, .. } => patterns(item, &format!("{at}[]"), out),
+            Type::Object(fields) => {
+                for f in fields.iter() {
+                    patterns(&f.ty, &format!("{at}.{}", f.name), out);
+                }
+            }
+            Type::Map(map) => {
+                text(&map.keys, format!("{at} keys"));
+                patterns(map.values, &format!("{at}.*"), out);
+            }
+            Type::Policy(rules) | Type::TrustPolicy(rules) => text(&rules.sid, format!("{at} Sid")),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_pattern_compiles_and_every_computed_attribute_has_an_example() {
+        let mut all = Vec::new();
+        for schema in SCHEMAS {
+            for a in schema.attributes {
+                patterns(&a.ty, &format!("{}.{}", schema.type_name, a.name), &mut all);
+            }
+            for computed in schema.computed {
+                assert!(
+                    schema.example(computed).is_some(),
+                    "{}.{computed} has no example",
+                    schema.type_name
+                );
+            }
+        }
+        for (name, text) in [
+            ("policy action", ACTION),
+            ("policy resource", RESOURCE),
+            ("AWS principal", AWS_PRINCIPAL),
+            ("service principal", SERVICE_PRINCIPAL),
+            ("federated principal", FEDERATED_PRINCIPAL),
+            ("canonical user", CANONICAL_USER),
+            ("condition key", CONDITION_KEY),
+        ] {
+            all.push((name.to_string(), text.pattern.unwrap()));
+        }
+        assert!(all.len() > 30, "{all:?}");
+        for (at, pattern) in all {
+            assert!(
+                pattern.starts_with('^') && pattern.ends_with('$'),
+                "{at}: {pattern} is not anchored"
+            );
+            // Panics when the pattern does not compile.
+            matches(pattern, "");
+        }
+    }
+
+    fn schema(type_name: &str) -> &'static Schema {
+        SCHEMAS.iter().find(|s| s.type_name == type_name).unwrap()
+    }
+
+    /// The string rule at `path` (attribute names, through tables and array items).
+    fn text_at(type_name: &str, path: &[&str]) -> &'static Text {
+        let mut fields: &'static [Attribute] = schema(type_name).attributes;
+        let mut ty = &field(fields, path[0]).unwrap().ty;
+        for name in &path[1..] {
+            while let Type::List { item, .. } = ty {
+                ty = item;
+            }
+            let Type::Object(inner) = ty else {
+                panic!("{path:?}")
+            };
+            fields = inner;
+            ty = &field(fields, name).unwrap().ty;
+        }
+        while let Type::List { item, .. } = ty {
+            ty = item;
+        }
+        match ty {
+            Type::String(text) => text,
+            _ => panic!("{path:?} is not a string"),
+        }
+    }
+
+    /// A computed attribute's example passes the rule of each place a stack puts it in
+    /// (with what the stack adds to it): the examples never refuse a stack AWS accepts.
+    #[test]
+    fn examples_fit_the_places_stacks_use_them_in() {
+        let uses: &[(&str, &str, &str, &str, &[&str])] = &[
+            (
+                "sqs.queue",
+                "arn",
+                "",
+                "sqs.queue",
+                &["redrive_policy", "dead_letter_queue"],
+            ),
+            (
+                "sqs.queue",
+                "arn",
+                "",
+                "s3.bucket_notification",
+                &["queue", "queue_arn"],
+            ),
+            ("sqs.queue", "url", "", "sqs.queue_policy", &["queue_url"]),
+            ("iam.role", "arn", "", "lambda.function", &["role"]),
+            (
+                "lambda.function",
+                "invoke_arn",
+                "",
+                "apigateway.rest_api",
+                &["lambda_invoke_arn"],
+            ),
+            (
+                "lambda.function",
+                "arn",
+                "",
+                "lambda.permission",
+                &["function_name"],
+            ),
+            (
+                "apigateway.rest_api",
+                "execution_arn",
+                "/*/*/*",
+                "lambda.permission",
+                &["source_arn"],
+            ),
+            (
+                "s3.bucket",
+                "arn",
+                "/",
+                "cloudtrail.trail",
+                &["event_selectors", "data_resources", "values"],
+            ),
+        ];
+        for (from, computed, suffix, to, path) in uses {
+            let value = format!("{}{suffix}", schema(from).example(computed).unwrap());
+            assert_eq!(
+                text_at(to, path).problem(&value),
+                None,
+                "{from}.{computed} in {to}.{path:?}"
+            );
+        }
+        // ... and the mistakes they are there to catch.
+        let queue_url = schema("sqs.queue").example("url").unwrap();
+        assert!(
+            text_at("sqs.queue", &["redrive_policy", "dead_letter_queue"])
+                .problem(queue_url)
+                .is_some()
+        );
+        let function_arn = schema("lambda.function").example("arn").unwrap();
+        assert!(
+            text_at("apigateway.rest_api", &["lambda_invoke_arn"])
+                .problem(function_arn)
+                .is_some()
+        );
+    }
+}

@@ -1,32 +1,29 @@
 //! `s3.bucket`: a bucket with encryption, public access block, versioning, lifecycle and tags.
 
-use crate::schema::{Attribute, Default, Schema, Type, attr};
+use crate::schema::rules::{BUCKET_NAME, KMS_KEY, TAGS, duplicates, items};
+use crate::schema::{Attribute, Default, Identity, Path, Problem, Schema, Text, Type, attr};
+
+/// Lifecycle day counts: positive, and S3 reads them as 32-bit integers.
+const DAYS: Type = Type::Int {
+    min: 1,
+    max: 2_147_483_647,
+};
+
+/// What a lifecycle rule does; a rule must do at least one of them.
+const LIFECYCLE_ACTIONS: &[&str] = &[
+    "expiration_days",
+    "noncurrent_version_expiration_days",
+    "abort_incomplete_multipart_upload_days",
+];
 
 pub const LIFECYCLE_RULE: &[Attribute] = &[
-    attr("id", Type::String(None)).required(),
-    attr("prefix", Type::String(None)),
+    attr("id", Type::String(Text::len(1, 255))).required(),
+    // An object key prefix: keys are at most 1,024 bytes.
+    attr("prefix", Type::String(Text::len(0, 1024))),
     attr("enabled", Type::Bool).default(Default::Bool(true)),
-    attr(
-        "expiration_days",
-        Type::Int {
-            min: 1,
-            max: 2_147_483_647,
-        },
-    ),
-    attr(
-        "noncurrent_version_expiration_days",
-        Type::Int {
-            min: 1,
-            max: 2_147_483_647,
-        },
-    ),
-    attr(
-        "abort_incomplete_multipart_upload_days",
-        Type::Int {
-            min: 1,
-            max: 2_147_483_647,
-        },
-    ),
+    attr("expiration_days", DAYS),
+    attr("noncurrent_version_expiration_days", DAYS),
+    attr("abort_incomplete_multipart_upload_days", DAYS),
 ];
 
 pub const PUBLIC_ACCESS_BLOCK: &[Attribute] = &[
@@ -40,7 +37,7 @@ pub const SCHEMA: Schema = Schema {
     type_name: "s3.bucket",
     description: "an S3 bucket",
     attributes: &[
-        attr("name", Type::String(Some(check_bucket_name)))
+        attr("name", Type::String(BUCKET_NAME))
             .required()
             .force_new(),
         attr(
@@ -48,7 +45,7 @@ pub const SCHEMA: Schema = Schema {
             Type::Enum(&["AES256", "aws:kms", "aws:kms:dsse"]),
         )
         .default(Default::Str("AES256")),
-        attr("kms_key_id", Type::String(None)),
+        attr("kms_key_id", Type::String(KMS_KEY)),
         attr("public_access_block", Type::Object(PUBLIC_ACCESS_BLOCK)),
         attr("versioning", Type::Bool).default(Default::Bool(false)),
         attr(
@@ -56,53 +53,62 @@ pub const SCHEMA: Schema = Schema {
             Type::List {
                 item: &Type::Object(LIFECYCLE_RULE),
                 min: 0,
+                max: 1000,
+                unique: false,
             },
         ),
-        attr("tags", Type::Map(&Type::String(None))),
+        attr("tags", TAGS),
         attr("force_destroy", Type::Bool)
             .default(Default::Bool(false))
             .local(),
     ],
     computed: &["arn", "domain_name", "regional_domain_name", "region"],
+    examples: &[
+        ("arn", "arn:aws:s3:::bucket"),
+        ("domain_name", "bucket.s3.amazonaws.com"),
+        ("regional_domain_name", "bucket.s3.us-east-1.amazonaws.com"),
+        ("region", "us-east-1"),
+    ],
+    identity: Identity::of(&["name"]),
+    check: Some(check_bucket),
 };
 
-/// S3's general purpose bucket naming rules.
-pub fn check_bucket_name(name: &str) -> Result<(), String> {
-    let fail = |why: &str| Err(format!("`{name}` is not a valid bucket name: {why}"));
-    if !(3..=63).contains(&name.len()) {
-        return fail("it must be 3 to 63 characters long");
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
-    {
-        return fail("only lowercase letters, digits, dots and hyphens are allowed");
-    }
-    let first_last = [name.chars().next(), name.chars().last()];
-    if first_last
-        .iter()
-        .flatten()
-        .any(|c| !c.is_ascii_alphanumeric())
-    {
-        return fail("it must begin and end with a letter or digit");
-    }
-    if name.contains("..") {
-        return fail("it must not contain two adjacent dots");
-    }
-    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
-        return fail("it must not look like an IP address");
-    }
-    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
-        if name.starts_with(prefix) {
-            return fail(&format!("it must not start with `{prefix}`"));
+/// The rules S3 applies across a bucket's settings.
+fn check_bucket(attrs: &Attrs) -> Vec<Problem> {
+    let rules = items(attrs, "lifecycle_rules");
+    let mut out = duplicates("lifecycle_rules", rules, "id", str::to_string);
+    for (i, rule) in rules.iter().enumerate() {
+        let Value::Map(rule) = rule else { continue };
+        if !LIFECYCLE_ACTIONS.iter().any(|a| rule.contains_key(*a)) {
+            out.push(
+                Problem::new(
+                    Path::attr("lifecycle_rules").index(i),
+                    "a lifecycle rule must do something",
+                    "this rule has no action",
+                )
+                .help(format!(
+                    "set at least one of {}",
+                    crate::schema::quoted_list(LIFECYCLE_ACTIONS)
+                )),
+            );
         }
     }
-    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
-        if name.ends_with(suffix) {
-            return fail(&format!("it must not end with `{suffix}`"));
-        }
+    // `AES256` is also what S3 uses when the stack leaves the algorithm out.
+    let algorithm = match attrs.get("sse_algorithm") {
+        None => Some("AES256"),
+        Some(v) => v.as_str(),
+    };
+    if algorithm == Some("AES256") && attrs.contains_key("kms_key_id") {
+        out.push(
+            Problem::new(
+                Path::attr("kms_key_id"),
+                "`kms_key_id` needs `sse_algorithm = \"aws:kms\"` or `\"aws:kms:dsse\"`",
+                "S3 encrypts with its own keys under `AES256`",
+            )
+            .help("set `sse_algorithm = \"aws:kms\"`, or remove `kms_key_id`"),
+        );
     }
-    Ok(())
+    out
 }
 
 use async_trait::async_trait;
@@ -814,9 +820,7 @@ fn build_rule(rule: &Value) -> Result<LifecycleRule, AwsError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{
-        DeleteObjectsOutput, ObjectIdentifier, check_bucket_name, still_pending, undeleted,
-    };
+    use super::{DeleteObjectsOutput, ObjectIdentifier, still_pending, undeleted};
     use aws_sdk_s3::types::Error as KeyError;
 
     fn key_error(key: &str, version: Option<&str>, code: &str) -> KeyError {
@@ -886,25 +890,5 @@ mod tests {
             "{}",
             err.message
         );
-    }
-
-    #[test]
-    fn bucket_names_follow_s3_rules() {
-        assert!(check_bucket_name("producer-consumer-dev-content-000000000000").is_ok());
-        assert!(check_bucket_name("a.b-c").is_ok());
-        for bad in [
-            "ab",
-            "Upper",
-            "-start",
-            "end-",
-            "a..b",
-            "192.168.1.1",
-            "xn--abc",
-            "x-s3alias",
-            "under_score",
-        ] {
-            assert!(check_bucket_name(bad).is_err(), "{bad}");
-        }
-        assert!(check_bucket_name(&"a".repeat(64)).is_err());
     }
 }

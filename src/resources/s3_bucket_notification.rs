@@ -1,8 +1,10 @@
 //! `s3.bucket_notification`: queue notifications of a bucket. The bucket holds one
 //! notification configuration; this resource owns only the entries it wrote (by Id).
 
-use crate::schema::{Attribute, Schema, Type, attr};
+use crate::schema::rules::{BUCKET_REFERENCE, QUEUE_ARN, duplicates, items, strings};
+use crate::schema::{Attribute, Identity, Path, Problem, Schema, Text, Type, attr};
 
+/// The event types S3 notifies of (the `Event` enum of S3's API reference).
 pub const EVENTS: &[&str] = &[
     "s3:ObjectCreated:*",
     "s3:ObjectCreated:Put",
@@ -20,44 +22,130 @@ pub const EVENTS: &[&str] = &[
     "s3:ObjectTagging:Put",
     "s3:ObjectTagging:Delete",
     "s3:ObjectAcl:Put",
+    "s3:ObjectAnnotation:*",
+    "s3:ObjectAnnotation:Put",
+    "s3:ObjectAnnotation:Delete",
+    "s3:ObjectRetention:Put",
     "s3:Replication:*",
+    "s3:Replication:OperationFailedReplication",
+    "s3:Replication:OperationNotTracked",
+    "s3:Replication:OperationMissedThreshold",
+    "s3:Replication:OperationReplicatedAfterThreshold",
     "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
     "s3:LifecycleTransition",
     "s3:IntelligentTiering",
     "s3:ReducedRedundancyLostObject",
 ];
 
+/// S3 sends event notifications to standard queues only.
+const NOTIFIED_QUEUE: Text = QUEUE_ARN.check(standard_queue);
+
+fn standard_queue(arn: &str) -> Result<(), String> {
+    if arn.ends_with(".fifo") {
+        Err("S3 cannot send event notifications to a FIFO queue".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// A key filter: object keys are at most 1,024 bytes.
+const KEY_FILTER: Type = Type::String(Text::len(0, 1024));
+
 pub const QUEUE_CONFIGURATION: &[Attribute] = &[
-    attr("id", Type::String(None)),
-    attr("queue_arn", Type::String(None)).required(),
+    attr("id", Type::String(Text::len(1, usize::MAX))),
+    attr("queue_arn", Type::String(NOTIFIED_QUEUE)).required(),
     attr(
         "events",
         Type::List {
             item: &Type::Enum(EVENTS),
             min: 1,
+            max: usize::MAX,
+            unique: true,
         },
     )
     .required(),
-    attr("prefix", Type::String(None)),
-    attr("suffix", Type::String(None)),
+    attr("prefix", KEY_FILTER),
+    attr("suffix", KEY_FILTER),
 ];
 
 pub const SCHEMA: Schema = Schema {
     type_name: "s3.bucket_notification",
     description: "queue notifications of an S3 bucket",
     attributes: &[
-        attr("bucket", Type::String(None)).required().force_new(),
+        attr("bucket", Type::String(BUCKET_REFERENCE))
+            .required()
+            .force_new(),
         attr(
             "queue",
             Type::List {
                 item: &Type::Object(QUEUE_CONFIGURATION),
                 min: 1,
+                max: usize::MAX,
+                unique: false,
             },
         )
         .required(),
     ],
     computed: &[],
+    examples: &[],
+    identity: Identity::NONE,
+    check: Some(check_notifications),
 };
+
+/// Whether two event types can name the same event (`s3:ObjectCreated:*` covers
+/// `s3:ObjectCreated:Put`).
+fn events_overlap(a: &str, b: &str) -> bool {
+    let family = |e: &str| {
+        e.rsplit_once(':')
+            .map_or(e.to_string(), |(f, _)| f.to_string())
+    };
+    a == b || (family(a) == family(b) && (a.ends_with(":*") || b.ends_with(":*")))
+}
+
+/// S3 refuses ids used twice, and two configurations that could both match one event:
+/// an event type in common, and key filters that can match the same key (one prefix
+/// starts the other, one suffix ends the other; an empty filter matches every key).
+fn check_notifications(attrs: &Attrs) -> Vec<Problem> {
+    let queues = items(attrs, "queue");
+    let mut out = duplicates("queue", queues, "id", str::to_string);
+    let filter = |q: &Value, name: &str| -> Option<String> {
+        match q.get(name) {
+            None => Some(String::new()),
+            Some(v) => v.as_str().map(str::to_string),
+        }
+    };
+    for (j, b) in queues.iter().enumerate() {
+        for (i, a) in queues.iter().enumerate().take(j) {
+            let (Some(pa), Some(pb), Some(sa), Some(sb)) = (
+                filter(a, "prefix"),
+                filter(b, "prefix"),
+                filter(a, "suffix"),
+                filter(b, "suffix"),
+            ) else {
+                continue;
+            };
+            let prefixes = pa.starts_with(&pb) || pb.starts_with(&pa);
+            let suffixes = sa.ends_with(&sb) || sb.ends_with(&sa);
+            let events_a = strings(a.get("events"), Path::default());
+            let shared = strings(b.get("events"), Path::attr("queue").index(j).key("events"))
+                .into_iter()
+                .find(|(_, e)| events_a.iter().any(|(_, other)| events_overlap(e, other)));
+            if let (true, true, Some((at, event))) = (prefixes, suffixes, shared) {
+                out.push(
+                    Problem::new(
+                        at,
+                        "two queue configurations overlap",
+                        format!("`{event}` is also sent by `queue[{i}]` for the same keys"),
+                    )
+                    .help("S3 sends each event to one destination: give the configurations different events, or prefixes and suffixes that no key matches both"),
+                );
+            }
+        }
+    }
+    out
+}
 
 use async_trait::async_trait;
 use aws_sdk_s3::types::{

@@ -1,17 +1,25 @@
 //! `sqs.queue`: a standard or FIFO queue, its attributes, redrive policy and tags.
 
-use crate::schema::{Attribute, Default, Schema, Type, attr};
+use crate::schema::rules::{KMS_KEY, QUEUE_ARN, TAGS, bool_or, known_str};
+use crate::schema::{Attribute, Default, Identity, Path, Problem, Schema, Text, Type, attr};
 
 pub const REDRIVE_POLICY: &[Attribute] = &[
-    attr("dead_letter_queue", Type::String(None)).required(),
+    attr("dead_letter_queue", Type::String(QUEUE_ARN)).required(),
     attr("max_receive_count", Type::Int { min: 1, max: 1000 }).required(),
 ];
+
+/// SQS queue names: 1-80 characters of letters, digits, hyphens and underscores; a FIFO
+/// queue's name ends in `.fifo` (counted in the 80).
+pub const QUEUE_NAME: Text = Text::len(1, 80).pattern(
+    r"^[A-Za-z0-9_-]+(\.fifo)?$",
+    "letters, digits, `-` and `_` (and `.fifo` at the end of a FIFO queue's name)",
+);
 
 pub const SCHEMA: Schema = Schema {
     type_name: "sqs.queue",
     description: "an SQS queue",
     attributes: &[
-        attr("name", Type::String(Some(check_queue_name)))
+        attr("name", Type::String(QUEUE_NAME))
             .required()
             .force_new(),
         attr("fifo_queue", Type::Bool)
@@ -46,30 +54,98 @@ pub const SCHEMA: Schema = Schema {
         .default(Default::Int(30)),
         attr("redrive_policy", Type::Object(REDRIVE_POLICY)),
         attr("sqs_managed_sse_enabled", Type::Bool),
-        attr("kms_master_key_id", Type::String(None)),
-        attr("tags", Type::Map(&Type::String(None))),
+        attr("kms_master_key_id", Type::String(KMS_KEY)),
+        attr("tags", TAGS),
     ],
     computed: &["arn", "url"],
+    examples: &[
+        ("arn", "arn:aws:sqs:us-east-1:123456789012:queue"),
+        (
+            "url",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/queue",
+        ),
+    ],
+    identity: Identity::of(&["name"]),
+    check: Some(check_queue),
 };
 
-/// SQS queue names: 1-80 characters of letters, digits, hyphens and underscores; a FIFO
-/// queue's name ends in `.fifo`.
-pub fn check_queue_name(name: &str) -> Result<(), String> {
-    let base = name.strip_suffix(".fifo").unwrap_or(name);
-    if name.is_empty() || name.len() > 80 {
-        return Err(format!(
-            "`{name}` is not a valid queue name: it must be 1 to 80 characters long"
-        ));
+/// The rules SQS applies across a queue's attributes.
+fn check_queue(attrs: &Attrs) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let fifo = bool_or(attrs, "fifo_queue", false);
+    if let Some(name) = known_str(attrs, "name") {
+        let fifo_name = name.ends_with(".fifo");
+        if fifo_name && fifo == Some(false) {
+            out.push(
+                Problem::new(
+                    Path::attr("name"),
+                    format!(
+                        "queue name `{name}` ends in `.fifo`, but the queue is not a FIFO queue"
+                    ),
+                    "only a FIFO queue's name ends in `.fifo`",
+                )
+                .help("add `fifo_queue = true`, or take `.fifo` off the name"),
+            );
+        }
+        if !fifo_name && fifo == Some(true) {
+            out.push(
+                Problem::new(
+                    Path::attr("name"),
+                    format!("FIFO queue name `{name}` does not end in `.fifo`"),
+                    "a FIFO queue's name must end in `.fifo`",
+                )
+                .help(format!("name it `{name}.fifo`")),
+            );
+        }
     }
-    if !base
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    if fifo == Some(false) && attrs.contains_key("content_based_deduplication") {
+        out.push(
+            Problem::new(
+                Path::attr("content_based_deduplication"),
+                "`content_based_deduplication` is set on a standard queue",
+                "only FIFO queues take this attribute",
+            )
+            .help("remove it, or make the queue a FIFO queue (`fifo_queue = true`, name ending in `.fifo`)"),
+        );
+    }
+    let dlq = attrs
+        .get("redrive_policy")
+        .and_then(|r| r.get("dead_letter_queue"))
+        .and_then(|v| v.as_str())
+        .filter(|arn| QUEUE_ARN.problem(arn).is_none());
+    if let (Some(fifo), Some(dlq)) = (fifo, dlq)
+        && dlq.ends_with(".fifo") != fifo
     {
-        return Err(format!(
-            "`{name}` is not a valid queue name: only letters, digits, hyphens and underscores are allowed"
-        ));
+        let (kind, other) = if fifo {
+            ("a FIFO queue", "a standard queue")
+        } else {
+            ("a standard queue", "a FIFO queue")
+        };
+        out.push(
+            Problem::new(
+                Path::attr("redrive_policy").key("dead_letter_queue"),
+                format!("the dead-letter queue of {kind} must be {kind}"),
+                format!("the ARN of {other}"),
+            )
+            .help("a FIFO queue's dead-letter queue is a FIFO queue (its name ends in `.fifo`); a standard queue's is a standard queue"),
+        );
     }
-    Ok(())
+    if attrs
+        .get("sqs_managed_sse_enabled")
+        .and_then(|v| v.as_bool())
+        == Some(true)
+        && attrs.contains_key("kms_master_key_id")
+    {
+        out.push(
+            Problem::new(
+                Path::attr("sqs_managed_sse_enabled"),
+                "a queue is encrypted with SQS-managed keys or with a KMS key, not both",
+                "`kms_master_key_id` is set too",
+            )
+            .help("remove `sqs_managed_sse_enabled`, or remove `kms_master_key_id`"),
+        );
+    }
+    out
 }
 
 use std::collections::HashMap;

@@ -1,15 +1,21 @@
 //! `sqs.queue_policy`: the access policy of one queue (its `Policy` attribute).
 
-use crate::schema::{Schema, Type, attr};
+use crate::schema::rules::{QUEUE_POLICY, QUEUE_URL};
+use crate::schema::{Identity, Schema, Type, attr};
 
 pub const SCHEMA: Schema = Schema {
     type_name: "sqs.queue_policy",
     description: "the access policy of an SQS queue",
     attributes: &[
-        attr("queue_url", Type::String(None)).required().force_new(),
-        attr("policy", Type::Policy).required(),
+        attr("queue_url", Type::String(QUEUE_URL))
+            .required()
+            .force_new(),
+        attr("policy", Type::Policy(&QUEUE_POLICY)).required(),
     ],
     computed: &[],
+    examples: &[],
+    identity: Identity::of(&["queue_url"]),
+    check: None,
 };
 
 use async_trait::async_trait;

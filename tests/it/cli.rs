@@ -320,7 +320,7 @@ async fn a_stack_invalid_once_the_account_is_known_is_reported_with_one_error_he
  --> long.toml:7:8
   |
 7 | name = \"ab-bucket-name-that-fits-until-the-account-is-known-${aws.account_id}\"
-  |        ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ `ab-bucket-name-that-fits-until-the-account-is-known-000000000000` is not a valid bucket name: it must be 3 to 63 characters long
+  |        ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ `ab-bucket-name-that-fits-until-the-account-is-known-000000000000`: 64 characters long: expected 3 to 63 characters
 
 error: the stack is not valid with the account, region and live values known now; nothing was changed
 ";
@@ -484,7 +484,7 @@ fn validate_never_shows_a_sensitive_value() {
     for (args, message) in [
         (
             vec!["validate", "js.toml", "--var", "token=tok 5ecret!"],
-            "`q-(sensitive)` is not a valid queue name",
+            "`q-(sensitive)`: expected letters, digits, `-` and `_`",
         ),
         (
             vec!["validate", "js.toml", "--var", "mode=c"],
