@@ -69,6 +69,25 @@ pub struct ApiGatewayRestApi;
 
 const PROXY_PATH: &str = "/{proxy+}";
 
+/// The REST API id in `given` (see [`ApiGatewayRestApi::lookup_id`]); `None` for an ARN or
+/// URL of another region.
+fn rest_api_id_of<'a>(given: &'a str, region: &str) -> Option<&'a str> {
+    if let Some(parsed) = arn::parse(given) {
+        let id = parsed.resource.strip_prefix("/restapis/")?;
+        return (parsed.region == region).then(|| id.split('/').next().unwrap_or(id));
+    }
+    let Some((_, rest)) = given.split_once("://") else {
+        return Some(given);
+    };
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if let Some(path) = path.strip_prefix("_aws/execute-api/") {
+        return path.split('/').next();
+    }
+    let mut labels = host.split('.');
+    let id = labels.next()?;
+    (labels.next() == Some("execute-api") && labels.next() == Some(region)).then_some(id)
+}
+
 fn stage_of(attrs: &Attrs) -> &str {
     opt_str(attrs, "stage_name").unwrap_or("prod")
 }
@@ -293,6 +312,17 @@ impl Resource for ApiGatewayRestApi {
         &SCHEMA
     }
 
+    /// The API's id, its ARN (`arn:...:apigateway:REGION::/restapis/ID`) or its invoke URL
+    /// (`https://ID.execute-api.REGION...`, or the emulator's `.../_aws/execute-api/ID/...`).
+    async fn lookup_id(
+        &self,
+        aws: &Clients,
+        given: &str,
+        _desired: &Attrs,
+    ) -> Result<Option<String>, AwsError> {
+        Ok(rest_api_id_of(given, &aws.region).map(str::to_string))
+    }
+
     /// REST APIs have generated ids: the one with the wanted name (the newest if several).
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
         let name = req_str(desired, "name")?;
@@ -312,6 +342,10 @@ impl Resource for ApiGatewayRestApi {
             .max_by_key(|a| a.created_date().map(|d| d.secs()))
             .and_then(|a| a.id());
         Ok(newest.map(str::to_string))
+    }
+
+    fn id_from_read(&self, live: &Attrs) -> Option<String> {
+        live.get("id").and_then(Value::as_str).map(str::to_string)
     }
 
     async fn read(
@@ -575,5 +609,30 @@ impl Resource for ApiGatewayRestApi {
         })
         .await
         .ok_if_gone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rest_api_id_of;
+
+    #[test]
+    fn a_rest_api_is_named_by_its_id_arn_or_url() {
+        let region = "eu-west-1";
+        for given in [
+            "a1b2c3d4e5",
+            "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5",
+            "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5/stages/prod",
+            "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod",
+            "http://127.0.0.1:4566/_aws/execute-api/a1b2c3d4e5/prod",
+        ] {
+            assert_eq!(rest_api_id_of(given, region), Some("a1b2c3d4e5"), "{given}");
+        }
+        for other_region in [
+            "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5",
+            "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod",
+        ] {
+            assert_eq!(rest_api_id_of(other_region, region), None, "{other_region}");
+        }
     }
 }

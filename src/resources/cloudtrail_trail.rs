@@ -313,6 +313,11 @@ impl Resource for CloudtrailTrail {
         find_by_name(self, aws, desired).await
     }
 
+    /// GetTrail takes the trail's ARN too: the id is its name.
+    fn id_from_read(&self, live: &Attrs) -> Option<String> {
+        live.get("name").and_then(Value::as_str).map(str::to_string)
+    }
+
     /// A trail always has event selectors: a stack that sets none (or `[]`) wants AWS's
     /// default one, so removing data event selectors from the stack removes them in AWS.
     fn prepare(&self, desired: &mut Attrs) {

@@ -309,6 +309,20 @@ impl Resource for IamRole {
         find_by_name(self, aws, desired).await
     }
 
+    async fn lookup_id(
+        &self,
+        _aws: &Clients,
+        given: &str,
+        _desired: &Attrs,
+    ) -> Result<Option<String>, AwsError> {
+        Ok(Some(super::arn::role_name_of(given).to_string()))
+    }
+
+    /// IAM names are case-insensitive: the name as IAM spells it.
+    fn id_from_read(&self, live: &Attrs) -> Option<String> {
+        live.get("name").and_then(Value::as_str).map(str::to_string)
+    }
+
     /// Managed policies are a set: read returns them sorted, so the stack's are too.
     fn prepare(&self, desired: &mut Attrs) {
         if let Some(Value::List(arns)) = desired.get_mut("managed_policy_arns") {

@@ -270,6 +270,11 @@ impl Resource for LambdaFunction {
         find_by_name(self, aws, desired).await
     }
 
+    /// GetFunction takes the function's ARN or partial ARN too: the id is its name.
+    fn id_from_read(&self, live: &Attrs) -> Option<String> {
+        live.get("name").and_then(Value::as_str).map(str::to_string)
+    }
+
     /// The code hash is known before apply: a code change shows as `code_sha256`.
     fn prepare(&self, desired: &mut Attrs) {
         if let Ok(package) = package(desired) {

@@ -198,6 +198,15 @@ impl Resource for S3Bucket {
         &SCHEMA
     }
 
+    async fn lookup_id(
+        &self,
+        _aws: &Clients,
+        given: &str,
+        _desired: &Attrs,
+    ) -> Result<Option<String>, AwsError> {
+        Ok(Some(arn::bucket_name_of(given).to_string()))
+    }
+
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
         let name = req_str(desired, "name")?;
         let found = aws

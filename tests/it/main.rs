@@ -13,6 +13,7 @@ mod deployed;
 mod engine;
 mod faults;
 mod for_each;
+mod import;
 mod least_privilege;
 mod lost_replies;
 mod moved;
