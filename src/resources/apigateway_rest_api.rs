@@ -16,7 +16,8 @@ pub const SCHEMA: Schema = Schema {
             Type::Enum(&["REGIONAL", "EDGE", "PRIVATE"]),
         )
         .force_new()
-        .default(Default::Str("REGIONAL")),
+        .default(Default::Str("REGIONAL"))
+        .keep_live(),
         attr(
             "binary_media_types",
             Type::List {
@@ -342,6 +343,10 @@ impl Resource for ApiGatewayRestApi {
             .max_by_key(|a| a.created_date().map(|d| d.secs()))
             .and_then(|a| a.id());
         Ok(newest.map(str::to_string))
+    }
+
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([("id".to_string(), Value::Str(id.to_string()))])
     }
 
     fn id_from_read(&self, live: &Attrs) -> Option<String> {

@@ -48,9 +48,15 @@ pub const SCHEMA: Schema = Schema {
             .force_new(),
         attr("s3_bucket_name", Type::String(None)).required(),
         attr("s3_key_prefix", Type::String(None)),
-        attr("include_global_service_events", Type::Bool).default(Default::Bool(true)),
-        attr("is_multi_region_trail", Type::Bool).default(Default::Bool(false)),
-        attr("enable_log_file_validation", Type::Bool).default(Default::Bool(false)),
+        attr("include_global_service_events", Type::Bool)
+            .default(Default::Bool(true))
+            .keep_live(),
+        attr("is_multi_region_trail", Type::Bool)
+            .default(Default::Bool(false))
+            .keep_live(),
+        attr("enable_log_file_validation", Type::Bool)
+            .default(Default::Bool(false))
+            .keep_live(),
         attr("enable_logging", Type::Bool).default(Default::Bool(true)),
         attr(
             "event_selectors",
@@ -311,6 +317,10 @@ impl Resource for CloudtrailTrail {
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
         find_by_name(self, aws, desired).await
+    }
+
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([("name".to_string(), Value::Str(id.to_string()))])
     }
 
     /// GetTrail takes the trail's ARN too: the id is its name.

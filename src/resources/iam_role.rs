@@ -11,7 +11,8 @@ pub const SCHEMA: Schema = Schema {
             .force_new(),
         attr("path", Type::String(Some(check_path)))
             .force_new()
-            .default(Default::Str("/")),
+            .default(Default::Str("/"))
+            .keep_live(),
         attr("description", Type::String(None)),
         attr("assume_role_policy", Type::TrustPolicy).required(),
         attr("inline_policies", Type::Map(&Type::Policy)),
@@ -29,7 +30,8 @@ pub const SCHEMA: Schema = Schema {
                 max: 43_200,
             },
         )
-        .default(Default::Int(3600)),
+        .default(Default::Int(3600))
+        .keep_live(),
         attr("tags", Type::Map(&Type::String(None))),
     ],
     computed: &["arn", "unique_id"],
@@ -316,6 +318,10 @@ impl Resource for IamRole {
         _desired: &Attrs,
     ) -> Result<Option<String>, AwsError> {
         Ok(Some(super::arn::role_name_of(given).to_string()))
+    }
+
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([("name".to_string(), Value::Str(id.to_string()))])
     }
 
     /// IAM names are case-insensitive: the name as IAM spells it.

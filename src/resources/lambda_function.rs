@@ -33,7 +33,9 @@ pub const SCHEMA: Schema = Schema {
         attr("code", Type::Directory).required().local(),
         attr("description", Type::String(None)),
         attr("environment", Type::Map(&Type::String(None))),
-        attr("timeout", Type::Int { min: 1, max: 900 }).default(Default::Int(3)),
+        attr("timeout", Type::Int { min: 1, max: 900 })
+            .default(Default::Int(3))
+            .keep_live(),
         attr(
             "memory_size",
             Type::Int {
@@ -41,8 +43,11 @@ pub const SCHEMA: Schema = Schema {
                 max: 10_240,
             },
         )
-        .default(Default::Int(128)),
-        attr("architecture", Type::Enum(&["x86_64", "arm64"])).default(Default::Str("x86_64")),
+        .default(Default::Int(128))
+        .keep_live(),
+        attr("architecture", Type::Enum(&["x86_64", "arm64"]))
+            .default(Default::Str("x86_64"))
+            .keep_live(),
         attr("tags", Type::Map(&Type::String(None))),
     ],
     computed: &["arn", "invoke_arn", "code_sha256", "version"],
@@ -270,6 +275,10 @@ impl Resource for LambdaFunction {
         find_by_name(self, aws, desired).await
     }
 
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([("name".to_string(), Value::Str(id.to_string()))])
+    }
+
     /// GetFunction takes the function's ARN or partial ARN too: the id is its name.
     fn id_from_read(&self, live: &Attrs) -> Option<String> {
         live.get("name").and_then(Value::as_str).map(str::to_string)
@@ -440,16 +449,22 @@ impl Resource for LambdaFunction {
         desired: &Attrs,
     ) -> Result<(), AwsError> {
         let lambda = &aws.lambda;
-        // The architecture is set with the code: one UpdateFunctionCode carries both.
+        // The architecture is set with the code: one UpdateFunctionCode carries both. Left
+        // out of the stack, it stays what it is.
         let code_changed = desired.get("code_sha256") != live.get("code_sha256");
         if code_changed || changed(&SCHEMA, "architecture", desired, live) {
             let blob = Blob::new(package_as_planned(desired)?.bytes);
+            let kept = if desired.contains_key("architecture") {
+                desired
+            } else {
+                live
+            };
             retry_send(Backoff::CONSISTENCY, busy, "UpdateFunctionCode", || {
                 lambda
                     .update_function_code()
                     .function_name(id)
                     .zip_file(blob.clone())
-                    .architectures(architecture(desired))
+                    .architectures(architecture(kept))
                     .send()
             })
             .await?;
@@ -479,10 +494,15 @@ impl Resource for LambdaFunction {
                         ))
                         .handler(opt_str(desired, "handler").unwrap_or_default())
                         .role(opt_str(desired, "role").unwrap_or_default())
-                        .description(opt_str(desired, "description").unwrap_or_default())
+                        // What the stack leaves out is left as it is.
+                        .set_description(opt_str(desired, "description").map(str::to_string))
                         .set_timeout(opt_i64(desired, "timeout").map(|t| t as i32))
                         .set_memory_size(opt_i64(desired, "memory_size").map(|m| m as i32))
-                        .environment(environment(desired))
+                        .set_environment(
+                            desired
+                                .contains_key("environment")
+                                .then(|| environment(desired)),
+                        )
                         .send()
                 },
             )

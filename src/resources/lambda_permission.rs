@@ -115,6 +115,17 @@ impl Resource for LambdaPermission {
         Ok(Some(format!("{function}/{sid}")))
     }
 
+    fn id_attributes(&self, id: &str) -> Attrs {
+        let (function, sid) = split_id(id);
+        Attrs::from([
+            (
+                "function_name".to_string(),
+                Value::Str(function.to_string()),
+            ),
+            ("statement_id".to_string(), Value::Str(sid.to_string())),
+        ])
+    }
+
     fn same_object(&self, a: &str, b: &str) -> bool {
         let (fa, sa) = split_id(a);
         let (fb, sb) = split_id(b);

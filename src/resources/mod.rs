@@ -104,6 +104,13 @@ pub trait Resource: Send + Sync {
         None
     }
 
+    /// What an id alone says of the object's attributes (its name, its bucket, its queue
+    /// URL): the state of a create that failed half-way records the id and nothing else,
+    /// and a policy still has to name that object.
+    fn id_attributes(&self, _id: &str) -> Attrs {
+        Attrs::new()
+    }
+
     /// Whether two ids recorded for this type name one object.
     fn same_object(&self, a: &str, b: &str) -> bool {
         a == b

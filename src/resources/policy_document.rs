@@ -63,6 +63,10 @@ impl<C: PolicyCalls> Resource for PolicyDocument<C> {
         self.0.lookup(aws, given).await
     }
 
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([(C::TARGET.to_string(), Value::Str(id.to_string()))])
+    }
+
     async fn read(
         &self,
         aws: &Clients,

@@ -241,6 +241,10 @@ impl Resource for S3BucketNotification {
         Ok(Some(super::arn::bucket_name_of(given).to_string()))
     }
 
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([("bucket".to_string(), Value::Str(id.to_string()))])
+    }
+
     /// A configuration without an `id` gets one derived from what it says, so the same
     /// stack always owns the same entries.
     fn prepare(&self, desired: &mut Attrs) {

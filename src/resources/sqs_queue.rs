@@ -26,7 +26,7 @@ pub const SCHEMA: Schema = Schema {
                 max: 1_048_576,
             },
         )
-        .default(Default::Int(262_144)),
+        .keep_live(),
         attr(
             "message_retention_seconds",
             Type::Int {
@@ -34,7 +34,8 @@ pub const SCHEMA: Schema = Schema {
                 max: 1_209_600,
             },
         )
-        .default(Default::Int(345_600)),
+        .default(Default::Int(345_600))
+        .keep_live(),
         attr("receive_wait_time_seconds", Type::Int { min: 0, max: 20 }).default(Default::Int(0)),
         attr(
             "visibility_timeout_seconds",
@@ -265,6 +266,14 @@ impl Resource for SqsQueue {
         _desired: &Attrs,
     ) -> Result<Option<String>, AwsError> {
         queue_url_of(aws, given).await
+    }
+
+    fn id_attributes(&self, url: &str) -> Attrs {
+        let name = url.rsplit('/').next().unwrap_or(url);
+        Attrs::from([
+            ("name".to_string(), Value::Str(name.to_string())),
+            ("url".to_string(), Value::Str(url.to_string())),
+        ])
     }
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {

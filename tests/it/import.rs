@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::json;
+
 use crate::common::{Emulator, assert_exit, copy_stacks, read_state, run, stderr, stdout};
 
 const TWO_QUEUES: &str = r#"
@@ -185,4 +187,138 @@ async fn every_type_imported_by_another_form_of_its_id_records_the_canonical_id(
     assert_eq!(imported, ids);
     let out = run(dir, &emulator, &["plan", &stack, "--detailed-exitcode"]);
     assert_exit(&out, 0);
+}
+
+/// The emulator's Python, with boto3 (what a user's own scripts would create objects with).
+fn venv_python() -> std::path::PathBuf {
+    let local = std::env::var_os("STRATA_LOCAL_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| crate::common::repo().join(".local"));
+    local.join("aws-venv/bin/python")
+}
+
+const KEPT: &str = r#"
+[stack]
+name = "kept"
+
+[resources.queue]
+type = "sqs.queue"
+name = "kept-jobs"
+
+[resources.role]
+type = "iam.role"
+name = "kept-worker"
+assume_role_policy = { service = "lambda.amazonaws.com" }
+"#;
+
+/// Issue 22: a queue (and a role) made outside strata with other limits than strata's
+/// defaults, imported into a stack that does not mention them, plans nothing: no limit
+/// shrinks, no role is replaced for its path. Written in the stack, a limit plans its change.
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_a_stack_leaves_out_keep_their_values_after_import() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::write(dir.join("kept.toml"), KEPT).unwrap();
+    let script = r#"
+import json, os, boto3
+args = dict(endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1")
+url = boto3.client("sqs", **args).create_queue(QueueName="kept-jobs", Attributes={
+    "MaximumMessageSize": "131072", "MessageRetentionPeriod": "86400"})["QueueUrl"]
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+         "Principal": {"Service": "lambda.amazonaws.com"}}]}
+boto3.client("iam", **args).create_role(RoleName="kept-worker", Path="/workers/",
+    MaxSessionDuration=7200, AssumeRolePolicyDocument=json.dumps(trust))
+print(url)
+"#;
+    let out = std::process::Command::new(venv_python())
+        .args(["-c", script])
+        .env("ENDPOINT", &emulator.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+
+    assert_exit(
+        &run(dir, &emulator, &["import", "kept.toml", "queue", &url]),
+        0,
+    );
+    assert_exit(
+        &run(
+            dir,
+            &emulator,
+            &["import", "kept.toml", "role", "kept-worker"],
+        ),
+        0,
+    );
+    let out = run(
+        dir,
+        &emulator,
+        &["plan", "kept.toml", "--detailed-exitcode"],
+    );
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("No changes."), "{}", stdout(&out));
+
+    // Written in the stack, the limit is managed: the plan changes it, apply sets it.
+    std::fs::write(
+        dir.join("kept.toml"),
+        KEPT.replace(
+            "name = \"kept-jobs\"",
+            "name = \"kept-jobs\"\nmaximum_message_size = 262144",
+        ),
+    )
+    .unwrap();
+    let plan = crate::common::plan_json(dir, &emulator, "kept.toml", &[]);
+    assert_eq!(
+        crate::common::planned_changes(&plan),
+        [(
+            "sqs.queue.queue".to_string(),
+            "update".to_string(),
+            vec!["maximum_message_size".to_string()]
+        )]
+    );
+    let change = &plan["resources"][0]["changes"][0];
+    assert_eq!(
+        (&change["before"], &change["after"]),
+        (&json!(131072), &json!(262144))
+    );
+    assert_exit(
+        &run(dir, &emulator, &["apply", "kept.toml", "--auto-approve"]),
+        0,
+    );
+    let attributes = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    let get = |name| attributes[&aws_sdk_sqs::types::QueueAttributeName::from(name)].clone();
+    assert_eq!(
+        (get("MaximumMessageSize"), get("MessageRetentionPeriod")),
+        ("262144".to_string(), "86400".to_string())
+    );
+    let role = clients
+        .iam
+        .get_role()
+        .role_name("kept-worker")
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    assert_eq!(
+        (role.path(), role.max_session_duration()),
+        ("/workers/", Some(7200))
+    );
 }
