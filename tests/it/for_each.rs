@@ -28,7 +28,8 @@ visibility_timeout_seconds = 45
 a_url = '${queue["a"].url}'
 "#;
 
-async fn queue_names(clients: &strata::aws::Clients) -> Vec<String> {
+/// The names of the queues `clients` see, sorted.
+pub async fn queue_names(clients: &strata::aws::Clients) -> Vec<String> {
     let out = clients.sqs.list_queues().send().await.unwrap();
     let mut names: Vec<String> = out
         .queue_urls()

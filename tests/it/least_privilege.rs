@@ -66,6 +66,14 @@ impl Strict {
         Strict { emulator, proxy }
     }
 
+    /// A strict emulator, the account root's clients through its proxy, and its account.
+    async fn with_root() -> (Strict, strata::aws::Clients, String) {
+        let strict = Strict::start();
+        let root = strict.root().await;
+        let account = root.identity().await.unwrap().account_id.clone();
+        (strict, root, account)
+    }
+
     /// The account root's clients (keys test/test), through the proxy.
     async fn root(&self) -> strata::aws::Clients {
         set_test_credentials();
@@ -252,10 +260,8 @@ async fn put_object(root: &strata::aws::Clients, bucket: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_user_holding_exactly_the_generated_policy_deploys_and_destroys_the_whole_stack() {
-    let strict = Strict::start();
+    let (strict, root, account) = Strict::with_root().await;
     let url = strict.proxy.url.clone();
-    let root = strict.root().await;
-    let account = root.identity().await.unwrap().account_id.clone();
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     copy_stacks(dir);
@@ -303,10 +309,8 @@ const LIFECYCLE: [(&str, &[&str]); 4] = [
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_any_one_statement_the_step_that_needs_it_fails_naming_the_action() {
-    let strict = Strict::start();
+    let (strict, root, account) = Strict::with_root().await;
     let url = strict.proxy.url.clone();
-    let root = strict.root().await;
-    let account = root.identity().await.unwrap().account_id.clone();
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     copy_stacks(dir);
@@ -320,10 +324,6 @@ async fn without_any_one_statement_the_step_that_needs_it_fails_naming_the_actio
         // Each case deploys its own stage: its own names, its own state, its own policy.
         let stage = format!("s{i}");
         let full = generated_policy(dir, &url, &stage, None);
-        let per_command: Vec<(&str, BTreeSet<(String, String)>)> = ["plan", "apply", "destroy"]
-            .into_iter()
-            .map(|c| (c, grants(&generated_policy(dir, &url, &stage, Some(c)))))
-            .collect();
         let mut without = full.clone();
         let removed = without["Statement"].as_array_mut().unwrap().remove(i);
         let keys = user_with(
@@ -332,11 +332,11 @@ async fn without_any_one_statement_the_step_that_needs_it_fails_naming_the_actio
             &for_the_emulator(&without),
         )
         .await;
-        cases.push((stage, removed, per_command, keys));
+        cases.push((stage, removed, keys));
     }
 
     let mut report = Vec::new();
-    for (stage, removed, per_command, keys) in &cases {
+    for (stage, removed, keys) in &cases {
         let actions = strings(&removed["Action"]);
         let removed_grants = grants(&json!({ "Statement": [removed] }));
         let var = format!("stage={stage}");
@@ -394,8 +394,9 @@ async fn without_any_one_statement_the_step_that_needs_it_fails_naming_the_actio
             err.contains("`strata policy STACK_FILE` lists the IAM permissions the stack needs"),
             "without statement {sid}, {command} failed without pointing to strata policy:\n{err}"
         );
-        // The command that failed is one the policy says needs the statement.
-        let needed_by = &per_command.iter().find(|(c, _)| *c == command).unwrap().1;
+        // The command that failed is one the policy says needs the statement, as the policy
+        // for it is generated at that point (with the state as it is then).
+        let needed_by = &grants(&generated_policy(dir, &url, stage, Some(command)));
         assert!(
             removed_grants.iter().any(|g| needed_by.contains(g)),
             "without statement {sid}, {command} failed (on {named:?}), but `strata policy --for {command}` \
@@ -408,10 +409,8 @@ async fn without_any_one_statement_the_step_that_needs_it_fails_naming_the_actio
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_deployer_cannot_touch_a_bucket_or_role_outside_the_stack() {
-    let strict = Strict::start();
+    let (strict, root, account) = Strict::with_root().await;
     let url = strict.proxy.url.clone();
-    let root = strict.root().await;
-    let account = root.identity().await.unwrap().account_id.clone();
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     copy_stacks(dir);
@@ -860,4 +859,143 @@ async fn the_emulator_holds_presigned_urls_to_the_presign_role_and_the_bucket_to
         .unwrap();
     let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys, ["input/a.json"]);
+}
+
+const QUEUE_A: &str = r#"
+[stack]
+name = "lp"
+
+[resources.a]
+type = "sqs.queue"
+name = "lp-a"
+"#;
+
+const QUEUE_B: &str = r#"
+[stack]
+name = "lp"
+
+[resources.b]
+type = "sqs.queue"
+name = "lp-b"
+"#;
+
+/// `strata policy lp.toml --for COMMAND --json`, as root.
+fn policy_for(dir: &Path, url: &str, command: &str) -> Json {
+    let out = strata_as(
+        dir,
+        &Keys::root(),
+        url,
+        &["policy", "lp.toml", "--for", command, "--json"],
+    );
+    assert_exit(&out, 0);
+    serde_json::from_slice(&out.stdout).expect("policy --json is JSON")
+}
+
+/// Issue 22: the policy for destroy named the stack's objects, not the state's: it granted
+/// DeleteQueue on a queue that did not exist and not on the one `plan --destroy` deletes.
+/// Destroy, and the deletions of an apply, are granted on what the state records.
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_and_the_deletions_of_apply_are_granted_on_the_objects_in_state() {
+    let (strict, root, account) = Strict::with_root().await;
+    let url = strict.proxy.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let arn = |name: &str| format!("arn:aws:sqs:{REGION}:{account}:{name}");
+    let deploy = |stack: &str| {
+        std::fs::write(dir.join("lp.toml"), stack).unwrap();
+        let out = strata_as(
+            dir,
+            &Keys::root(),
+            &url,
+            &["apply", "lp.toml", "--auto-approve"],
+        );
+        assert_exit(&out, 0);
+    };
+    deploy(QUEUE_A);
+    // The stack now declares `b` only; the state still records `a`.
+    std::fs::write(dir.join("lp.toml"), QUEUE_B).unwrap();
+
+    let out = strata_as(
+        dir,
+        &Keys::root(),
+        &url,
+        &["plan", "lp.toml", "--destroy", "--json"],
+    );
+    assert_exit(&out, 0);
+    let plan: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        crate::common::planned_changes(&plan),
+        [("sqs.queue.a".to_string(), "delete".to_string(), vec![])]
+    );
+
+    let policy = policy_for(dir, &url, "destroy");
+    assert_eq!(
+        grants(&policy),
+        [("sqs:DeleteQueue".to_string(), arn("lp-a"))]
+            .into_iter()
+            .collect(),
+        "{policy:#}"
+    );
+    let out = strata_as(
+        dir,
+        &Keys::root(),
+        &url,
+        &["policy", "lp.toml", "--for", "destroy"],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(
+        crate::common::stdout(&out),
+        format!(
+            "IAM permissions to destroy stack lp (account {account}, region {REGION}; the state at .strata/lp-default.state.json records 1 object(s)):\n\
+             \n\
+             sqs\n  sqs:DeleteQueue\n    on {}\n\
+             \n\
+             `strata policy lp.toml --for destroy --json` prints the policy document.\n",
+            arn("lp-a")
+        )
+    );
+    let destroyer = user_with(&root, "destroyer", &for_the_emulator(&policy)).await;
+    let out = strata_as(
+        dir,
+        &destroyer,
+        &url,
+        &["destroy", "lp.toml", "--auto-approve"],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(
+        crate::for_each::queue_names(&root).await,
+        Vec::<String>::new()
+    );
+
+    // Apply deletes what the stack no longer declares: `a` again, while it creates `b`.
+    deploy(QUEUE_A);
+    std::fs::write(dir.join("lp.toml"), QUEUE_B).unwrap();
+    let policy = policy_for(dir, &url, "apply");
+    let on_a: BTreeSet<String> = grants(&policy)
+        .into_iter()
+        .filter(|(_, resource)| *resource == arn("lp-a"))
+        .map(|(action, _)| action)
+        .collect();
+    assert_eq!(
+        on_a,
+        [
+            "sqs:DeleteQueue",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+            "sqs:ListQueueTags"
+        ]
+        .map(String::from)
+        .into_iter()
+        .collect(),
+        "{policy:#}"
+    );
+    let deployer = user_with(&root, "deployer", &for_the_emulator(&policy)).await;
+    let out = strata_as(
+        dir,
+        &deployer,
+        &url,
+        &["apply", "lp.toml", "--auto-approve"],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(crate::for_each::queue_names(&root).await, ["lp-b"]);
 }
