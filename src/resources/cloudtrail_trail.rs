@@ -97,8 +97,8 @@ use indexmap::IndexMap;
 
 use super::iam::{Permission, Place, Step, allow, name_or_any};
 use super::support::{
-    Gone, changed, find_by_name, not_ours, opt_bool, opt_str, own_lost_create, req_str, sync_tags,
-    tags, tags_value,
+    Gone, changed, find_by_name, not_ours, opt_bool, opt_str, own_lost_create, req_str, strings,
+    sync_tags, tags, tags_value,
 };
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
@@ -157,14 +157,7 @@ fn build_selectors(selectors: &[Value]) -> Vec<EventSelector> {
                 .unwrap_or(&[])
                 .iter()
                 .map(|d| {
-                    let values = d
-                        .get("values")
-                        .and_then(Value::as_list)
-                        .unwrap_or(&[])
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect();
+                    let values = strings(d.get("values"));
                     DataResource::builder()
                         .set_type(d.get("type").and_then(Value::as_str).map(str::to_string))
                         .set_values(Some(values))

@@ -102,14 +102,7 @@ fn inline_policies(attrs: &Attrs) -> IndexMap<String, Value> {
 }
 
 fn managed_policy_arns(attrs: &Attrs) -> Vec<String> {
-    attrs
-        .get("managed_policy_arns")
-        .and_then(Value::as_list)
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect()
+    super::support::strings(attrs.get("managed_policy_arns"))
 }
 
 fn iam_tags(

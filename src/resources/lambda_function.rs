@@ -70,6 +70,7 @@ fn check_function_name(name: &str) -> Result<(), String> {
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
@@ -84,7 +85,7 @@ use super::support::{
 };
 use super::{Created, Resource, arn};
 use crate::aws::retry::{Backoff, retry_send};
-use crate::aws::{AwsError, Clients, sdk};
+use crate::aws::{AwsError, Clients, ErrorKind, sdk};
 use crate::value::{Attrs, Value};
 
 pub struct LambdaFunction;
@@ -208,6 +209,29 @@ async fn wait_ready(aws: &Clients, name: &str) -> Result<(), AwsError> {
     }
 }
 
+/// The tags in GetFunction's answer. Lambda sends them only to a caller allowed
+/// `lambda:ListTags`, and otherwise a `TagsError` instead: that is an error, never "no
+/// tags" (which would show as drift on every plan, and re-tag on every apply).
+fn tags_of(out: &GetFunctionOutput) -> Result<Value, AwsError> {
+    if let Some(error) = out.tags_error() {
+        return Err(AwsError {
+            operation: "GetFunction",
+            code: Some(error.error_code().to_string()),
+            message: format!(
+                "Lambda answered without the function's tags ({}: {}); reading them needs lambda:ListTags on the function",
+                error.error_code(),
+                error.message()
+            ),
+            status: None,
+            kind: ErrorKind::Service,
+        });
+    }
+    let tag_map = out.tags().cloned().unwrap_or_default();
+    Ok(tags_value(
+        tag_map.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ))
+}
+
 /// `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`.
 pub fn function_arn(at: &Place, name: &str) -> String {
     if name.starts_with("arn:") {
@@ -223,13 +247,20 @@ pub fn function_arn(at: &Place, name: &str) -> String {
 impl Resource for LambdaFunction {
     fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
         let on_function = [function_arn(at, &name_or_any(desired, "name"))];
+        // GetFunction answers the function's tags only to a caller allowed lambda:ListTags
+        // (without it, a TagsError instead: `tags_of`).
         let mut out = vec![
-            allow(Step::Read, &["lambda:GetFunction"], &on_function),
+            allow(
+                Step::Read,
+                &["lambda:GetFunction", "lambda:ListTags"],
+                &on_function,
+            ),
             allow(
                 Step::Write,
                 &[
                     "lambda:CreateFunction",
                     "lambda:GetFunction",
+                    "lambda:ListTags",
                     "lambda:GetFunctionConfiguration",
                     "lambda:UpdateFunctionCode",
                     "lambda:UpdateFunctionConfiguration",
@@ -353,11 +384,7 @@ impl Resource for LambdaFunction {
             .map(|a| a.as_str().to_string())
             .unwrap_or_else(|| "x86_64".into());
         put("architecture", Value::Str(arch));
-        let tag_map = out.tags().cloned().unwrap_or_default();
-        put(
-            "tags",
-            tags_value(tag_map.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        );
+        put("tags", tags_of(&out)?);
         put(
             "code_sha256",
             Value::Str(c.code_sha256().unwrap_or_default().to_string()),
@@ -544,6 +571,38 @@ impl Resource for LambdaFunction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_lambda::types::TagsError;
+
+    #[test]
+    fn a_tags_error_in_get_function_is_an_error_not_no_tags() {
+        let denied = GetFunctionOutput::builder()
+            .tags_error(
+                TagsError::builder()
+                    .error_code("AccessDeniedException")
+                    .message("not authorized to perform: lambda:ListTags")
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        let error = tags_of(&denied).unwrap_err();
+        assert_eq!(error.code.as_deref(), Some("AccessDeniedException"));
+        assert_eq!(error.kind, ErrorKind::Service);
+        assert_eq!(
+            error.message,
+            "Lambda answered without the function's tags (AccessDeniedException: not authorized to perform: lambda:ListTags); reading them needs lambda:ListTags on the function"
+        );
+
+        let tagged = GetFunctionOutput::builder()
+            .tags("stage", "dev")
+            .tags("app", "x")
+            .build();
+        assert_eq!(
+            tags_of(&tagged).unwrap(),
+            tags_value([("app", "x"), ("stage", "dev")])
+        );
+        let untagged = GetFunctionOutput::builder().build();
+        assert_eq!(tags_of(&untagged).unwrap(), tags_value([]));
+    }
 
     #[test]
     fn code_edited_after_the_plan_is_refused() {
