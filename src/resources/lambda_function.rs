@@ -84,7 +84,7 @@ use super::support::{
     tags, tags_value,
 };
 use super::{Created, Resource, arn};
-use crate::aws::retry::{Backoff, retry_send};
+use crate::aws::retry::{Backoff, retry_send, wait_until};
 use crate::aws::{AwsError, Clients, ErrorKind, sdk};
 use crate::value::{Attrs, Value};
 
@@ -161,12 +161,20 @@ fn environment(desired: &Attrs) -> Environment {
     Environment::builder().set_variables(Some(vars)).build()
 }
 
+/// How a function's state is polled while it settles: a quarter second after the first
+/// look, doubling to every 2 s, for up to five minutes. Lambda's control plane allows about
+/// 15 calls a second per account (GetFunctionConfiguration among them), and several
+/// functions settling at once must leave room for the rest of the apply; every poll also
+/// waits its turn at the Lambda limiter.
+pub const READY_POLL: Backoff = Backoff {
+    first: Duration::from_millis(250),
+    max: Duration::from_secs(2),
+    budget: Duration::from_secs(300),
+};
+
 /// Waits until the function is Active and its last update Successful (or says why not).
 async fn wait_ready(aws: &Clients, name: &str) -> Result<(), AwsError> {
-    // Most functions settle within a second: poll often for the first two seconds (the
-    // apply's critical path waits on this), then once a second for up to five minutes.
-    let start = std::time::Instant::now();
-    loop {
+    let ready = wait_until(READY_POLL, || async {
         let out = aws
             .lambda
             .get_function_configuration()
@@ -190,23 +198,15 @@ async fn wait_ready(aws: &Clients, name: &str) -> Result<(), AwsError> {
         let updated = out
             .last_update_status()
             .is_none_or(|s| *s == LastUpdateStatus::Successful);
-        if active && updated {
-            return Ok(());
-        }
-        let elapsed = start.elapsed();
-        if elapsed > Duration::from_secs(300) {
-            return Err(AwsError::new(
-                "GetFunctionConfiguration",
-                format!("function `{name}` did not become ready in 5 minutes"),
-            ));
-        }
-        let pause = if elapsed < Duration::from_secs(2) {
-            Duration::from_millis(50)
-        } else {
-            Duration::from_secs(1)
-        };
-        tokio::time::sleep(pause).await;
-    }
+        Ok((active && updated).then_some(()))
+    })
+    .await?;
+    ready.ok_or_else(|| {
+        AwsError::new(
+            "GetFunctionConfiguration",
+            format!("function `{name}` did not become ready in 5 minutes"),
+        )
+    })
 }
 
 /// The tags in GetFunction's answer. Lambda sends them only to a caller allowed
@@ -572,6 +572,26 @@ impl Resource for LambdaFunction {
 mod tests {
     use super::*;
     use aws_sdk_lambda::types::TagsError;
+
+    /// Issue 22: a settling function was polled every 50 ms for two seconds (40 calls of
+    /// Lambda's ~15 per second). The polls of a function that takes 6 s to settle:
+    #[tokio::test(start_paused = true)]
+    async fn a_settling_function_is_polled_at_a_quarter_second_growing_to_two() {
+        let start = tokio::time::Instant::now();
+        let polls = std::sync::Mutex::new(Vec::new());
+        let ready: Option<()> = wait_until(READY_POLL, || {
+            polls.lock().unwrap().push(start.elapsed().as_millis());
+            let settled = start.elapsed() >= Duration::from_secs(6);
+            async move { Ok(settled.then_some(())) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(ready, Some(()));
+        assert_eq!(
+            polls.into_inner().unwrap(),
+            [0, 250, 750, 1750, 3750, 5750, 7750]
+        );
+    }
 
     #[test]
     fn a_tags_error_in_get_function_is_an_error_not_no_tags() {
