@@ -19,6 +19,7 @@ mod lost_replies;
 mod moved;
 mod multipart;
 mod observability;
+mod package;
 mod rate_limit;
 mod realism;
 mod remote_state;
