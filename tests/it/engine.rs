@@ -968,3 +968,98 @@ async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
         []
     );
 }
+
+/// `plan --destroy`: shows the deletion of everything in state, dependents first, changes
+/// nothing (in AWS or in state), and saved with `--out` it is a destroy that `apply PLAN`
+/// carries out.
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_destroy_shows_every_deletion_changes_nothing_and_applies_saved() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = stack_file();
+    assert_exit(
+        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
+        0,
+    );
+    let state_path = dir.join(".strata/storage-dev.state.json");
+    let state_before = std::fs::read_to_string(&state_path).unwrap();
+    let buckets = bucket_names(&clients).await;
+    let queues = queue_urls(&clients).await;
+
+    let out = run(
+        dir,
+        &emulator,
+        &["plan", &stack, "--destroy", "--detailed-exitcode"],
+    );
+    assert_exit(&out, 2);
+    let text = stdout(&out);
+    let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("  # ")).collect();
+    let position = |address: &str| {
+        let heading = format!("  # {address} will be destroyed");
+        headings
+            .iter()
+            .position(|h| *h == heading)
+            .unwrap_or_else(|| panic!("{heading}:\n{text}"))
+    };
+    let st = state(dir);
+    let addresses: Vec<String> = st["resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, r)| format!("{}.{name}", r["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(headings.len(), addresses.len(), "{text}");
+    for address in &addresses {
+        position(address);
+    }
+    // Dependents before what they depend on.
+    for (first, then) in [
+        (
+            "s3.bucket_policy.content_bucket_policy",
+            "s3.bucket.content_bucket",
+        ),
+        (
+            "s3.bucket_notification.content_notification",
+            "sqs.queue.content_queue",
+        ),
+        ("sqs.queue.content_queue", "sqs.queue.dead_letter_queue"),
+    ] {
+        assert!(
+            position(first) < position(then),
+            "{first} before {then}:\n{text}"
+        );
+    }
+    assert!(
+        text.ends_with("Plan: 0 to add, 0 to change, 8 to destroy.\n"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(&state_path).unwrap(), state_before);
+    assert_eq!(bucket_names(&clients).await, buckets);
+    assert_eq!(queue_urls(&clients).await, queues);
+
+    assert_exit(
+        &run(
+            dir,
+            &emulator,
+            &["plan", &stack, "--destroy", "--out", "destroy.plan"],
+        ),
+        0,
+    );
+    let out = run(dir, &emulator, &["apply", "destroy.plan"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("Destroy complete! Resources: 0 added, 0 changed, 8 destroyed."),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(bucket_names(&clients).await, Vec::<String>::new());
+    assert_eq!(queue_urls(&clients).await, Vec::<String>::new());
+    let out = run(
+        dir,
+        &emulator,
+        &["plan", &stack, "--destroy", "--detailed-exitcode"],
+    );
+    assert_exit(&out, 0);
+}
