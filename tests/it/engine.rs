@@ -47,6 +47,20 @@ async fn bucket_names(clients: &strata::aws::Clients) -> Vec<String> {
         .collect()
 }
 
+/// A private emulator with the storage stack applied from a fresh directory.
+async fn applied() -> (Emulator, strata::aws::Clients, tempfile::TempDir) {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &emulator,
+        &["apply", &stack_file(), "--auto-approve"],
+    );
+    assert_exit(&out, 0);
+    (emulator, clients, dir)
+}
+
 async fn queue_urls(clients: &strata::aws::Clients) -> Vec<String> {
     let out = clients.sqs.list_queues().send().await.unwrap();
     out.queue_urls().to_vec()
@@ -368,15 +382,9 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
 #[tokio::test(flavor = "multi_thread")]
 async fn notification_keeps_other_configurations_on_the_bucket() {
     use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
+    let (emulator, clients, dir) = applied().await;
     let dir = dir.path();
     let stack = stack_file();
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
     let account = clients.account_id().await.unwrap().to_string();
     let bucket = format!("storage-dev-content-{account}");
 
@@ -804,15 +812,9 @@ async fn values_from_sensitive_variables_never_appear_in_plans() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_emulator_that_lost_everything_is_recreated_and_old_saved_plans_are_refused() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
+    let (emulator, clients, dir) = applied().await;
     let dir = dir.path();
     let stack = stack_file();
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
     // A reviewed change, saved for later.
     assert_exit(
         &run(
@@ -895,15 +897,9 @@ async fn apply_without_a_terminal_needs_auto_approve() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
+    let (emulator, clients, dir) = applied().await;
     let dir = dir.path();
     let stack = stack_file();
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
     let renamed = dir.join("renamed.toml");
     std::fs::write(
         &renamed,
@@ -974,15 +970,9 @@ async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
 /// carries out.
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_destroy_shows_every_deletion_changes_nothing_and_applies_saved() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
+    let (emulator, clients, dir) = applied().await;
     let dir = dir.path();
     let stack = stack_file();
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
     let state_path = dir.join(".strata/storage-dev.state.json");
     let state_before = std::fs::read_to_string(&state_path).unwrap();
     let buckets = bucket_names(&clients).await;
