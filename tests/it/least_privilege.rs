@@ -565,13 +565,11 @@ async fn the_deployer_cannot_touch_a_bucket_or_role_outside_the_stack() {
         .await
         .unwrap();
     assert_eq!(objects.key_count(), Some(1));
-    assert!(
-        root.s3
-            .get_bucket_policy()
-            .bucket(&bucket)
-            .send()
-            .await
-            .is_err()
+    let policy = root.s3.get_bucket_policy().bucket(&bucket).send().await;
+    assert_eq!(
+        policy.unwrap_err().code(),
+        Some("NoSuchBucketPolicy"),
+        "the bucket has no policy"
     );
     let policies = root
         .iam
