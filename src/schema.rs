@@ -117,6 +117,11 @@ pub struct Attribute {
     pub default: Option<Default>,
     /// strata's own setting, never sent to AWS (e.g. `force_destroy`).
     pub local: bool,
+    /// Omitted from the stack, an existing object keeps its live value (Terraform's
+    /// Optional+Computed): resetting it would shrink a limit, weaken a protection or move
+    /// the object to another platform the user never asked for. `default` then applies to
+    /// new objects only (AWS's own default when there is none).
+    pub keep_live: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -287,6 +292,7 @@ pub const fn attr(name: &'static str, ty: Type) -> Attribute {
         force_new: false,
         default: None,
         local: false,
+        keep_live: false,
     }
 }
 
@@ -305,6 +311,10 @@ impl Attribute {
     }
     pub const fn local(mut self) -> Self {
         self.local = true;
+        self
+    }
+    pub const fn keep_live(mut self) -> Self {
+        self.keep_live = true;
         self
     }
 }

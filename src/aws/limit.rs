@@ -1,8 +1,17 @@
-//! One adaptive rate limiter per service and region, shared by every call strata makes
-//! (refresh, apply, destroy, state): each service client sends through an HTTP connector
-//! that waits for the limiter before every attempt, the SDK's retries included, and tells
-//! it how the answer went. An SDK interceptor cannot wait (its hooks are synchronous); the
-//! connector's future can.
+//! Adaptive rate limiters shared by every call strata makes (refresh, apply, destroy,
+//! state): each service client sends through an HTTP connector that waits for the call's
+//! limiters before every attempt, the SDK's retries included, and tells them how the answer
+//! went. An SDK interceptor cannot wait (its hooks are synchronous); the connector's future
+//! can ([`NameCalls`], an interceptor, only names the operation for it).
+//!
+//! A limiter stands for one of AWS's quotas, so a call waits for the limiters of the quotas
+//! it counts against ([`Limiters::route`]), per region: the service's own when its quota is
+//! service-wide (SQS, IAM, STS, CloudTrail, the rest of Lambda's control plane and API
+//! Gateway's account rate); the operation's own where AWS gives an operation a fixed quota
+//! of its own (API Gateway's DeleteRestApi, CreateDeployment, ...; Lambda's GetFunction and
+//! GetPolicy); the bucket's own for S3, whose SlowDown is per prefix. A throttling answer,
+//! and its `Retry-After`, act on the limiter of the quota it came from: one DeleteRestApi
+//! throttled for 30 s holds back the next DeleteRestApi, not every API Gateway read.
 //!
 //! The limiter starts fast, at [`START_RATE`] calls per second, and doubles its rate for
 //! each second of answers without throttling (up to [`MAX_RATE`]), so a service that never
@@ -20,14 +29,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
+use aws_smithy_types::config_bag::ConfigBag;
 use tokio::time::Instant;
 
 /// The first rate, in calls per second.
@@ -207,18 +220,180 @@ impl Bucket {
     }
 }
 
-/// The limiters by (service, region).
-type Limiters = Mutex<HashMap<(String, String), Arc<RateLimiter>>>;
+/// API Gateway operations with a fixed quota of their own ("API Gateway quotas for creating,
+/// deploying and managing an API" in the developer guide: DeleteRestApi 1 per 30 s,
+/// CreateRestApi 1 per 3 s, CreateDeployment 1 per 5 s, GetResources 5 per second, ...).
+/// They also count against the account's overall rate, as every other call does.
+pub const APIGATEWAY_OWN_QUOTAS: &[&str] = &[
+    "CreateApiKey",
+    "CreateDeployment",
+    "CreateDocumentationVersion",
+    "CreateDomainName",
+    "CreateResource",
+    "CreateRestApi",
+    "DeleteApiKey",
+    "DeleteDomainName",
+    "DeleteResource",
+    "DeleteRestApi",
+    "GetResources",
+    "ImportDocumentationParts",
+    "ImportRestApi",
+    "PutRestApi",
+    "UpdateAccount",
+    "UpdateDomainName",
+    "UpdateUsagePlan",
+];
 
-/// The limiter of `service` in `region`, one per process.
-pub fn limiter(service: &str, region: &str) -> Arc<RateLimiter> {
-    static ALL: OnceLock<Limiters> = OnceLock::new();
-    ALL.get_or_init(Default::default)
-        .lock()
-        .expect("limiters")
-        .entry((service.to_string(), region.to_string()))
-        .or_default()
-        .clone()
+/// Lambda control-plane operations with a quota of their own ("Lambda quotas": GetFunction
+/// 100 per second, GetPolicy 15 per second); the remainder share one (15 per second).
+pub const LAMBDA_OWN_QUOTAS: &[&str] = &["GetFunction", "GetPolicy"];
+
+/// What the limiters need to know of a call.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Call<'a> {
+    /// The operation, as the SDK names it (`DeleteRestApi`).
+    pub operation: Option<&'a str>,
+    /// The S3 bucket the call is addressed to.
+    pub bucket: Option<&'a str>,
+}
+
+/// The limiters one call waits for, in order: the first is the quota a throttling answer
+/// to the call comes from (the operation's or bucket's own when it has one, else the
+/// service's).
+pub struct Route {
+    waits: Vec<Arc<RateLimiter>>,
+}
+
+impl Route {
+    /// Waits for every limiter of the call; returns when each let it through.
+    pub async fn acquire(&self) -> Vec<Instant> {
+        let mut sent = Vec::with_capacity(self.waits.len());
+        for limiter in &self.waits {
+            sent.push(limiter.acquire().await);
+        }
+        sent
+    }
+
+    /// The call was answered without throttling.
+    pub fn on_success(&self) {
+        for limiter in &self.waits {
+            limiter.on_success();
+        }
+    }
+
+    /// The call, let through at `sent` (as [`Route::acquire`] returned), was throttled:
+    /// the quota it counts against alone learns of it.
+    pub fn on_throttled(&self, sent: &[Instant], retry_after: Option<Duration>) {
+        self.waits[0].on_throttled(sent[0], retry_after);
+    }
+
+    /// The limiters, in the order the call waits for them.
+    pub fn limiters(&self) -> &[Arc<RateLimiter>] {
+        &self.waits
+    }
+}
+
+/// The limiters of one process, by service, region and quota.
+#[derive(Debug, Default)]
+pub struct Limiters {
+    all: Mutex<HashMap<(String, String, String), Arc<RateLimiter>>>,
+}
+
+impl Limiters {
+    /// The process's limiters.
+    pub fn shared() -> &'static Limiters {
+        static ALL: OnceLock<Limiters> = OnceLock::new();
+        ALL.get_or_init(Limiters::default)
+    }
+
+    /// The limiter of `quota` (empty: the service-wide one) of `service` in `region`.
+    pub fn get(&self, service: &str, region: &str, quota: &str) -> Arc<RateLimiter> {
+        self.all
+            .lock()
+            .expect("limiters")
+            .entry((service.to_string(), region.to_string(), quota.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    /// The limiters `call` of `service` in `region` waits for (see the module
+    /// documentation).
+    pub fn route(&self, service: &str, region: &str, call: Call<'_>) -> Route {
+        let get = |quota: &str| self.get(service, region, quota);
+        let own = |list: &[&str]| call.operation.filter(|op| list.contains(op));
+        let (own, shared) = match service {
+            "apigateway" => (own(APIGATEWAY_OWN_QUOTAS), true),
+            "lambda" => match own(LAMBDA_OWN_QUOTAS) {
+                Some(op) => (Some(op), false),
+                None => (None, true),
+            },
+            "s3" => match call.bucket {
+                Some(bucket) => (Some(bucket), false),
+                None => (None, true),
+            },
+            _ => (None, true),
+        };
+        // The operation's (or bucket's) own first: a call held there for long does not
+        // keep others of the service waiting behind it.
+        let mut waits = Vec::new();
+        if let Some(quota) = own {
+            let prefix = if service == "s3" {
+                "bucket"
+            } else {
+                "operation"
+            };
+            waits.push(get(&format!("{prefix}:{quota}")));
+        }
+        if shared {
+            waits.push(get(""));
+        }
+        Route { waits }
+    }
+}
+
+/// The bucket an S3 request is addressed to: the host's first labels before `.s3.` or
+/// `.s3-` (virtual-hosted style), else the path's first segment (path style).
+pub fn bucket_of(uri: &str) -> Option<String> {
+    let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = host.split(':').next().unwrap_or(host);
+    let hosted = [".s3.", ".s3-"]
+        .iter()
+        .filter_map(|marker| host.rfind(marker))
+        .max();
+    if let Some(end) = hosted {
+        return Some(host[..end].to_string());
+    }
+    let first = path.split(['/', '?']).next().unwrap_or("");
+    (!first.is_empty()).then(|| first.to_string())
+}
+
+/// The operation a request is for, as an extension of the request ([`NameCalls`]).
+#[derive(Clone, Debug)]
+struct Operation(String);
+
+/// Names each request for the limiters: the connector sees only the HTTP request, and the
+/// operation is in the SDK's metadata.
+#[derive(Debug, Default)]
+pub struct NameCalls;
+
+impl Intercept for NameCalls {
+    fn name(&self) -> &'static str {
+        "NameCalls"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            let operation = Operation(metadata.name().to_string());
+            context.request_mut().add_extension(operation);
+        }
+        Ok(())
+    }
 }
 
 /// Whether an answer is a throttling one, from its status, headers and (small) body.
@@ -250,15 +425,21 @@ pub fn is_throttling(status: u16, headers: &[(&str, &str)], body: &[u8]) -> bool
     }) || named(&String::from_utf8_lossy(body))
 }
 
-/// An HTTP client whose every request waits for `limiter` first.
-pub fn limited(inner: SharedHttpClient, limiter: Arc<RateLimiter>) -> SharedHttpClient {
-    SharedHttpClient::new(LimitedClient { inner, limiter })
+/// An HTTP client of `service` in `region` whose every request waits for its limiters
+/// first ([`Limiters::route`]; requests are named by [`NameCalls`]).
+pub fn limited(inner: SharedHttpClient, service: &str, region: &str) -> SharedHttpClient {
+    SharedHttpClient::new(LimitedClient {
+        inner,
+        service: service.to_string(),
+        region: region.to_string(),
+    })
 }
 
 #[derive(Debug)]
 struct LimitedClient {
     inner: SharedHttpClient,
-    limiter: Arc<RateLimiter>,
+    service: String,
+    region: String,
 }
 
 impl HttpClient for LimitedClient {
@@ -269,7 +450,8 @@ impl HttpClient for LimitedClient {
     ) -> SharedHttpConnector {
         SharedHttpConnector::new(LimitedConnector {
             inner: self.inner.http_connector(settings, components),
-            limiter: self.limiter.clone(),
+            service: self.service.clone(),
+            region: self.region.clone(),
         })
     }
 }
@@ -277,19 +459,31 @@ impl HttpClient for LimitedClient {
 #[derive(Debug)]
 struct LimitedConnector {
     inner: SharedHttpConnector,
-    limiter: Arc<RateLimiter>,
+    service: String,
+    region: String,
 }
 
 impl HttpConnector for LimitedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let inner = self.inner.clone();
-        let limiter = self.limiter.clone();
+        let operation = request.extension::<Operation>().map(|o| o.0.clone());
+        let bucket = (self.service == "s3")
+            .then(|| bucket_of(request.uri()))
+            .flatten();
+        let route = Limiters::shared().route(
+            &self.service,
+            &self.region,
+            Call {
+                operation: operation.as_deref(),
+                bucket: bucket.as_deref(),
+            },
+        );
         HttpConnectorFuture::new(async move {
-            let sent = limiter.acquire().await;
+            let sent = route.acquire().await;
             let mut response = inner.call(request).await?;
             let status = response.status().as_u16();
             if !matches!(status, 400 | 429 | 503) {
-                limiter.on_success();
+                route.on_success();
                 return Ok(response);
             }
             // Error answers are small: read the body to find the error code, and hand the
@@ -304,9 +498,9 @@ impl HttpConnector for LimitedConnector {
             };
             let headers: Vec<(&str, &str)> = response.headers().iter().collect();
             if is_throttling(status, &headers, &body) {
-                limiter.on_throttled(sent, super::retry::retry_after(&response));
+                route.on_throttled(&sent, super::retry::retry_after(&response));
             } else {
-                limiter.on_success();
+                route.on_success();
             }
             *response.body_mut() = SdkBody::from(body);
             Ok(response)
@@ -477,6 +671,145 @@ mod tests {
             "{:?} vs {expected:?}",
             times[19]
         );
+    }
+
+    fn call<'a>(operation: &'a str, bucket: Option<&'a str>) -> Call<'a> {
+        Call {
+            operation: Some(operation),
+            bucket,
+        }
+    }
+
+    #[test]
+    fn each_call_waits_for_the_quotas_it_counts_against() {
+        let limiters = Limiters::default();
+        let route = |service, c| limiters.route(service, "eu-west-1", c);
+        let same = |a: &Arc<RateLimiter>, b: &Arc<RateLimiter>| Arc::ptr_eq(a, b);
+        let api = limiters.get("apigateway", "eu-west-1", "");
+        // A fixed-quota operation: its own quota first, then the account's rate.
+        let delete = route("apigateway", call("DeleteRestApi", None));
+        assert_eq!(delete.limiters().len(), 2);
+        assert!(same(&delete.limiters()[1], &api));
+        let get = route("apigateway", call("GetRestApi", None));
+        assert_eq!(get.limiters().len(), 1);
+        assert!(same(&get.limiters()[0], &api));
+        assert!(!same(&delete.limiters()[0], &api));
+        let deployment = route("apigateway", call("CreateDeployment", None));
+        assert!(!same(&deployment.limiters()[0], &delete.limiters()[0]));
+        // Lambda: GetFunction has a quota apart from the rest of the control plane.
+        let get_function = route("lambda", call("GetFunction", None));
+        let update = route("lambda", call("UpdateFunctionCode", None));
+        let tag = route("lambda", call("TagResource", None));
+        assert_eq!(get_function.limiters().len(), 1);
+        assert!(!same(&get_function.limiters()[0], &update.limiters()[0]));
+        assert!(same(&update.limiters()[0], &tag.limiters()[0]));
+        // S3: one per bucket; a call for no bucket shares the service's.
+        let a = route("s3", call("PutObject", Some("a")));
+        let a_again = route("s3", call("DeleteObjects", Some("a")));
+        let b = route("s3", call("PutObject", Some("b")));
+        assert!(same(&a.limiters()[0], &a_again.limiters()[0]));
+        assert!(!same(&a.limiters()[0], &b.limiters()[0]));
+        let list = route("s3", call("ListBuckets", None));
+        assert!(same(
+            &list.limiters()[0],
+            &limiters.get("s3", "eu-west-1", "")
+        ));
+        // Service-wide quotas: one limiter per service and region.
+        let sqs = route("sqs", call("CreateQueue", None));
+        let sqs_read = route("sqs", call("GetQueueAttributes", None));
+        assert!(same(&sqs.limiters()[0], &sqs_read.limiters()[0]));
+        let elsewhere = limiters.route("sqs", "us-east-1", call("CreateQueue", None));
+        assert!(!same(&sqs.limiters()[0], &elsewhere.limiters()[0]));
+    }
+
+    /// Issue 22: one DeleteRestApi answered 429 with a 30 s Retry-After held every API
+    /// Gateway call of the region for 30 s.
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_operation_holds_back_itself_not_the_rest_of_the_service() {
+        let limiters = Limiters::default();
+        let route = |operation| limiters.route("apigateway", "us-east-1", call(operation, None));
+        let start = Instant::now();
+        let delete = route("DeleteRestApi");
+        let sent = delete.acquire().await;
+        delete.on_throttled(&sent, Some(Duration::from_secs(30)));
+        // Reads go at once (paused time: nothing advances the clock unless something waits).
+        for _ in 0..3 {
+            let get = route("GetRestApi");
+            get.acquire().await;
+            get.on_success();
+        }
+        let resources = route("GetResources").acquire().await;
+        assert_eq!(resources[0] - start, Duration::ZERO);
+        assert_eq!(Instant::now() - start, Duration::ZERO);
+        // The next DeleteRestApi waits out the Retry-After.
+        let next = route("DeleteRestApi").acquire().await;
+        assert!(
+            next[0] - start >= Duration::from_secs(30) && next[0] - start < Duration::from_secs(31),
+            "{:?}",
+            next[0] - start
+        );
+        // The account rate was not cut, the operation's was.
+        assert_eq!(limiters.get("apigateway", "us-east-1", "").throttled(), 0);
+        assert_eq!(delete.limiters()[0].throttled(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttle_of_the_service_wide_quota_still_slows_every_call() {
+        let limiters = Limiters::default();
+        let route = |operation| limiters.route("apigateway", "us-east-1", call(operation, None));
+        let start = Instant::now();
+        let get = route("GetRestApi");
+        let sent = get.acquire().await;
+        get.on_throttled(&sent, Some(Duration::from_secs(2)));
+        // A fixed-quota operation also counts against the account's rate: it waits too.
+        let delete = route("DeleteRestApi").acquire().await;
+        assert!(
+            delete[1] - start >= Duration::from_secs(2),
+            "{:?}",
+            delete[1] - start
+        );
+        assert_eq!(limiters.get("apigateway", "us-east-1", "").throttled(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_down_for_one_bucket_leaves_other_buckets_alone() {
+        let limiters = Limiters::default();
+        let route = |bucket| limiters.route("s3", "us-east-1", call("PutObject", Some(bucket)));
+        let start = Instant::now();
+        let busy = route("busy");
+        let sent = busy.acquire().await;
+        busy.on_throttled(&sent, Some(Duration::from_secs(5)));
+        let other = route("other").acquire().await;
+        assert_eq!(other[0] - start, Duration::ZERO);
+        let again = route("busy").acquire().await;
+        assert!(
+            again[0] - start >= Duration::from_secs(5),
+            "{:?}",
+            again[0] - start
+        );
+    }
+
+    #[test]
+    fn the_bucket_of_an_s3_request_is_read_from_its_host_or_path() {
+        for (uri, bucket) in [
+            (
+                "https://logs.s3.us-east-1.amazonaws.com/a/b?x-id=GetObject",
+                Some("logs"),
+            ),
+            (
+                "https://my.logs.s3.eu-west-1.amazonaws.com/key",
+                Some("my.logs"),
+            ),
+            ("https://logs.s3.amazonaws.com/", Some("logs")),
+            ("https://logs.s3-accelerate.amazonaws.com/key", Some("logs")),
+            ("https://s3.us-east-1.amazonaws.com/logs/key", Some("logs")),
+            ("http://127.0.0.1:4566/logs/key?uploads", Some("logs")),
+            ("http://127.0.0.1:4566/logs?versioning", Some("logs")),
+            ("http://127.0.0.1:4566/", None),
+            ("https://s3.us-east-1.amazonaws.com/", None),
+        ] {
+            assert_eq!(bucket_of(uri).as_deref(), bucket, "{uri}");
+        }
     }
 
     #[test]

@@ -181,10 +181,7 @@ impl Clients {
         let limited = |service: &str| match &http {
             Some(http) => config
                 .to_builder()
-                .http_client(limit::limited(
-                    http.clone(),
-                    limit::limiter(service, &region),
-                ))
+                .http_client(limit::limited(http.clone(), service, &region))
                 .build(),
             None => config.clone(),
         };
@@ -195,13 +192,16 @@ impl Clients {
                 path_style: endpoint.is_some(),
             })
             .interceptor(observe::CallLog)
+            .interceptor(limit::NameCalls)
             .build();
-        // Each client logs every attempt of its calls (see `observe`).
+        // Each client logs every attempt of its calls (see `observe`) and names them for
+        // its limiters.
         macro_rules! client {
             ($sdk:ident, $service:literal) => {
                 $sdk::Client::from_conf(
                     $sdk::config::Builder::from(&limited($service))
                         .interceptor(observe::CallLog)
+                        .interceptor(limit::NameCalls)
                         .build(),
                 )
             };

@@ -36,7 +36,10 @@
 //! resource polls with its own deadline, and an error from a poll is final.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock: the same as the system's in a run, and one that tests can pause.
+use tokio::time::Instant;
 
 use rand::Rng;
 
@@ -330,19 +333,90 @@ mod tests {
         assert_eq!(retry_after(&answer(&[])), None);
     }
 
-    #[tokio::test]
-    async fn gives_up_when_the_budget_is_spent() {
-        let budget = Backoff {
-            first: Duration::from_millis(1),
-            max: Duration::from_millis(1),
-            budget: Duration::from_millis(20),
-        };
+    /// The attempts of `retry` with `backoff` against an answer that never settles: when
+    /// each was made (from the start), and the error it returned.
+    async fn attempts_until_given_up(backoff: Backoff) -> (Vec<Duration>, AwsError) {
+        let start = Instant::now();
+        let times = std::sync::Mutex::new(Vec::new());
         let result: Result<(), _> = retry(
-            budget,
-            |_| true,
-            || async { Err(err(ErrorKind::Service, "NotYet")) },
+            backoff,
+            |e| e.code.as_deref().is_some_and(|c| c.starts_with("NotYet")),
+            || {
+                let mut times = times.lock().unwrap();
+                times.push(start.elapsed());
+                let n = times.len();
+                async move { Err(err(ErrorKind::Service, &format!("NotYet{n}"))) }
+            },
         )
         .await;
-        assert!(result.is_err());
+        (times.into_inner().unwrap(), result.unwrap_err())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_once_the_budget_is_spent_with_the_last_attempts_error() {
+        let backoff = Backoff {
+            first: Duration::from_millis(100),
+            max: Duration::from_millis(400),
+            budget: Duration::from_secs(2),
+        };
+        let (times, error) = attempts_until_given_up(backoff).await;
+        // The last attempt is the first one made once the budget was spent: none after it,
+        // and it is its error that comes back.
+        let last = *times.last().unwrap();
+        assert!(last >= backoff.budget, "{times:?}");
+        assert!(times[times.len() - 2] < backoff.budget, "{times:?}");
+        assert_eq!(error.code, Some(format!("NotYet{}", times.len())));
+        // Each wait is within [ceiling/2, ceiling], the ceiling doubling from `first` to `max`.
+        let mut ceiling = backoff.first;
+        for pair in times.windows(2) {
+            let wait = pair[1] - pair[0];
+            assert!(
+                wait >= ceiling / 2 && wait <= ceiling,
+                "{wait:?} for {ceiling:?}: {times:?}"
+            );
+            ceiling = (ceiling * 2).min(backoff.max);
+        }
+        // Hence the count: at least budget/max, at most (budget - ramp)/(max/2) plus the ramp.
+        assert!(
+            (8..=13).contains(&times.len()),
+            "{} attempts: {times:?}",
+            times.len()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spent_budget_still_allows_the_first_attempt_only() {
+        let (times, error) = attempts_until_given_up(Backoff {
+            budget: Duration::ZERO,
+            ..Backoff::CONSISTENCY
+        })
+        .await;
+        assert_eq!(times, [Duration::ZERO]);
+        assert_eq!(error.code.as_deref(), Some("NotYet1"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_until_something_holds_polls_at_the_backoff_and_gives_up_at_the_budget() {
+        let start = Instant::now();
+        let backoff = Backoff {
+            first: Duration::from_millis(250),
+            max: Duration::from_secs(1),
+            budget: Duration::from_secs(3),
+        };
+        let times = std::sync::Mutex::new(Vec::new());
+        let found: Option<()> = wait_until(backoff, || {
+            times.lock().unwrap().push(start.elapsed());
+            async { Ok(None) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(found, None);
+        let ms: Vec<u128> = times
+            .into_inner()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_millis())
+            .collect();
+        assert_eq!(ms, [0, 250, 750, 1750, 2750, 3750]);
     }
 }

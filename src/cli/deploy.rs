@@ -309,8 +309,15 @@ pub fn import(
         let result = async {
             let mut state = store.read().await?;
             let aws = Clients::connect(&target(target_args, Some(&stack))).await?;
-            let address = ops::import(&stack, &mut state, &*store, &aws, resource, id).await?;
-            sayln!("Imported {address} (id {id}). The plan that follows:\n");
+            let (address, recorded) =
+                ops::import(&stack, &mut state, &*store, &aws, resource, id).await?;
+            if recorded == id {
+                sayln!("Imported {address} (id {id}). The plan that follows:\n");
+            } else {
+                sayln!(
+                    "Imported {address} (id {recorded}, given as {id}). The plan that follows:\n"
+                );
+            }
             let planned = ops::plan(&stack, &mut state, &aws, false, 10).await?;
             say!(
                 "{}",

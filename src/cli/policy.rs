@@ -6,7 +6,7 @@ use strata::aws::Clients;
 use strata::ops::policy::{For, document, permissions, render};
 use strata::resources::iam::Place;
 
-use super::deploy::{runtime, target};
+use super::deploy::{open_store, runtime, target};
 use super::out::{out, outln};
 use super::{StackArgs, TargetArgs, load};
 
@@ -21,8 +21,30 @@ pub fn policy(
         Err(code) => return Ok(code),
     };
     let backend = strata::ops::backend_of(&stack, target_args.backend_config.as_ref())?;
+    let runtime = runtime()?;
+    // What destroy deletes, and what apply reads and deletes besides the stack's objects.
+    let state = runtime.block_on(async {
+        let store = open_store(&stack, target_args).await?;
+        let state = store.read().await?;
+        anyhow::Ok((state, store.location()))
+    });
+    let (state, state_line) = match state {
+        Ok((state, location)) => {
+            let line = format!(
+                "the state at {location} records {} object(s)",
+                state.resources.len()
+            );
+            (Some(state), line)
+        }
+        Err(error) => {
+            eprintln!(
+                "warning: the state could not be read ({error:#}): the policy names the stack's objects only, and misses any object the state records that the stack no longer declares"
+            );
+            (None, "the state could not be read".to_string())
+        }
+    };
     // The account, region and partition of the caller; placeholders without credentials.
-    let place = runtime()?.block_on(async {
+    let place = runtime.block_on(async {
         let aws = Clients::connect(&target(target_args, Some(&stack)))
             .await
             .ok()?;
@@ -41,21 +63,26 @@ pub fn policy(
             .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()));
         Place::placeholders(region.as_deref())
     });
+    let only = commands;
     let commands = commands.map_or(For::ALL.to_vec(), |c| vec![c]);
-    let doc = document(&permissions(&stack, backend.as_ref(), &place, &commands));
+    let doc = document(&permissions(
+        &stack,
+        state.as_ref(),
+        backend.as_ref(),
+        &place,
+        &commands,
+    ));
     if json {
         outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
-        let what: Vec<&str> = commands
-            .iter()
-            .map(|c| match c {
-                For::Plan => "plan",
-                For::Apply => "apply",
-                For::Destroy => "destroy",
-            })
-            .collect();
+        let name = |c: &For| match c {
+            For::Plan => "plan",
+            For::Apply => "apply",
+            For::Destroy => "destroy",
+        };
+        let what: Vec<&str> = commands.iter().map(name).collect();
         outln!(
-            "IAM permissions to {} stack {} ({}):\n",
+            "IAM permissions to {} stack {} ({}; {state_line}):\n",
             what.join(", "),
             stack.name,
             if known {
@@ -68,8 +95,9 @@ pub fn policy(
             }
         )?;
         out!("{}", render(&doc))?;
+        let for_command = only.map_or(String::new(), |c| format!(" --for {}", name(&c)));
         outln!(
-            "\n`strata policy {} --json` prints the policy document.",
+            "\n`strata policy {}{for_command} --json` prints the policy document.",
             args.file.display()
         )?;
     }

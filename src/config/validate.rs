@@ -930,7 +930,7 @@ fn resource_decls(
             continue;
         };
         let depends_on = depends_on(table, diagnostics);
-        let moved_from = moved_from(name, table, diagnostics);
+        let moved = moved_from(name, table, diagnostics);
         let attributes: IndexMap<String, Entry> = table
             .iter()
             .filter(|(k, _)| !RESOURCE_META.contains(&k.as_str()))
@@ -968,7 +968,18 @@ fn resource_decls(
                 references(&attr.node, diagnostics);
             }
         }
+        if let (Some(Moved::Keys(keys)), Some(each)) = (&moved, for_each.get(name)) {
+            check_renamed_keys(name, keys, &each.keys, diagnostics);
+        }
         for (instance, each) in instances {
+            let moved_from = match (&moved, &each) {
+                (Some(Moved::Name(old, span)), _) => Some((old.clone(), span.clone())),
+                (Some(Moved::Keys(keys)), Some((key, _))) => keys
+                    .iter()
+                    .find(|(_, (new, _))| new == key)
+                    .map(|(old, (_, span))| (instance_name(name, old), span.clone())),
+                _ => None,
+            };
             let attributes: IndexMap<String, Entry> = match &each {
                 Some((key, value)) => attributes
                     .iter()
@@ -993,7 +1004,7 @@ fn resource_decls(
                     attributes,
                     depends_on: depends_on.clone(),
                     references: refs,
-                    moved_from: moved_from.clone(),
+                    moved_from,
                 },
             );
         }
@@ -1010,21 +1021,46 @@ fn valid_identifier(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// `moved_from = "old_name"`: a former name of this resource (not of a `for_each` one).
-fn moved_from(
-    name: &str,
-    table: &Table,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Option<(String, Span)> {
+/// What `moved_from` says: a resource's former name, or the renamed keys of a `for_each`
+/// resource (old key -> new key, with the span that says it).
+enum Moved {
+    Name(String, Span),
+    Keys(IndexMap<String, (String, Span)>),
+}
+
+/// `moved_from = "old_name"`: a former name of this resource; on a `for_each` resource,
+/// `moved_from = { "old_key" = "new_key" }`: instances whose keys were renamed.
+fn moved_from(name: &str, table: &Table, diagnostics: &mut Vec<Diagnostic>) -> Option<Moved> {
     let entry = table.get("moved_from")?;
-    let old = string_at(entry, &format!("{name}.moved_from"), diagnostics)?;
     if table.contains_key("for_each") {
-        diagnostics.push(
-            Diagnostic::error("`moved_from` cannot be used with `for_each`")
-                .at(&entry.node.span, "rename the instances one by one instead"),
-        );
-        return None;
+        let Some(renames) = entry.node.as_table() else {
+            diagnostics.push(
+                Diagnostic::error("on a `for_each` resource, `moved_from` renames keys")
+                    .at(
+                        &entry.node.span,
+                        format!("expected a table, found {}", entry.node.kind()),
+                    )
+                    .help("write the former key of each renamed instance with its new key: `moved_from = { \"old_key\" = \"new_key\" }`"),
+            );
+            return None;
+        };
+        let mut keys = IndexMap::new();
+        for (old, rename) in renames {
+            let new = string_at(rename, &format!("{name}.moved_from.{old}"), diagnostics)?;
+            if old.is_empty() || new.is_empty() || *old == new {
+                diagnostics.push(
+                    Diagnostic::error(format!(
+                        "`moved_from` of `{name}` must rename a key to another key"
+                    ))
+                    .at(&rename.node.span, "expected `\"old_key\" = \"new_key\"`"),
+                );
+                return None;
+            }
+            keys.insert(old.clone(), (new, rename.node.span.clone()));
+        }
+        return Some(Moved::Keys(keys));
     }
+    let old = string_at(entry, &format!("{name}.moved_from"), diagnostics)?;
     if old == name || !valid_identifier(&old) {
         diagnostics.push(
             Diagnostic::error(format!(
@@ -1037,7 +1073,34 @@ fn moved_from(
         );
         return None;
     }
-    Some((old, entry.node.span.clone()))
+    Some(Moved::Name(old, entry.node.span.clone()))
+}
+
+/// Each renamed key must be one of the resource's keys now, and claimed once.
+fn check_renamed_keys(
+    name: &str,
+    renames: &IndexMap<String, (String, Span)>,
+    keys: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut claimed: IndexMap<&str, &str> = IndexMap::new();
+    for (old, (new, span)) in renames {
+        if !keys.contains(new) {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "`moved_from` of `{name}` renames `{old}` to `{new}`, which is not one of its keys"
+                ))
+                .at(span, format!("its keys are: {}", keys.join(", "))),
+            );
+        } else if let Some(first) = claimed.insert(new, old) {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "`moved_from` of `{name}` renames both `{first}` and `{old}` to `{new}`"
+                ))
+                .at(span, "one former key per instance"),
+            );
+        }
+    }
 }
 
 fn depends_on(table: &Table, diagnostics: &mut Vec<Diagnostic>) -> Vec<(String, Span)> {

@@ -463,25 +463,44 @@ pub fn import_id_form(type_name: &str) -> &'static str {
     }
 }
 
-/// Records an existing object as the stack's resource `name`, after checking that it
-/// exists, is of the resource's type, is in this state's account and region, and is not
-/// already recorded. The state is written; nothing in AWS changes.
+/// The stack's resource that `resource` names: its name (`content_queue`,
+/// `queue["a"]`) or its address (`sqs.queue.content_queue`), as plans and `state list` show
+/// it.
+fn declared<'a>(
+    stack: &'a Stack,
+    resource: &str,
+) -> Option<&'a crate::config::model::ResourceDecl> {
+    stack.resources.get(resource).or_else(|| {
+        stack
+            .resources
+            .values()
+            .find(|decl| decl.address() == resource)
+    })
+}
+
+/// Records an existing object as the stack's resource `resource` (a name or an address),
+/// after checking that it exists, is of the resource's type, is in this state's account and
+/// region, and is not already recorded. The id is recorded in the form a create would
+/// record it, whatever form `id` has (a queue's name or ARN becomes its URL, a function's
+/// ARN its name; see [`crate::resources::Resource::lookup_id`]). The state is written;
+/// nothing in AWS changes. Returns the resource's address and the id recorded.
 pub async fn import(
     stack: &Stack,
     state: &mut State,
     store: &dyn StateStore,
     aws: &Clients,
-    name: &str,
+    resource: &str,
     id: &str,
-) -> Result<String, OpsError> {
+) -> Result<(String, String), OpsError> {
     let refuse = |message: String| Err(OpsError::Import(message));
-    let Some(decl) = stack.resources.get(name) else {
+    let Some(decl) = declared(stack, resource) else {
         let names: Vec<&str> = stack.resources.keys().map(String::as_str).collect();
         return refuse(format!(
-            "the stack has no resource `{name}`; its resources are: {}",
+            "the stack has no resource `{resource}`; its resources are: {}",
             names.join(", ")
         ));
     };
+    let name = decl.name.as_str();
     let address = decl.address();
     if let Some(recorded) = state.resources.get(name) {
         return refuse(format!(
@@ -490,28 +509,49 @@ pub async fn import(
         ));
     }
     let type_name = decl.type_name();
-    if let Some((other, _)) = state
-        .resources
-        .iter()
-        .find(|(_, r)| r.type_name == type_name && r.id == id)
-    {
-        return refuse(format!(
-            "`{id}` is already recorded as {type_name}.{other}; one object can be managed by one resource only"
-        ));
-    }
-    let caller = check_placement(stack, state, store.location(), aws).await?;
-    let resource = implementation(type_name).ok_or_else(|| {
+    let implementation = implementation(type_name).ok_or_else(|| {
         OpsError::Import(format!("this version of strata cannot import {type_name}"))
     })?;
+    let held_by = |id: &str, live: Option<&crate::value::Attrs>| {
+        state.resources.iter().find(|(_, r)| {
+            r.type_name == type_name
+                && (implementation.same_object(&r.id, id)
+                    || live.is_some_and(|live| same_arn(&r.attributes, live)))
+        })
+    };
+    let held = |other: &str, recorded: &str| {
+        refuse(format!(
+            "{type_name}.{other} already holds this object (`{recorded}`): importing it as {address} would manage one object from two resources. Nothing was imported"
+        ))
+    };
+    if let Some((other, r)) = held_by(id, None) {
+        return held(other, &r.id);
+    }
+    let caller = check_placement(stack, state, store.location(), aws).await?;
     let desired = desired_from_state(stack, decl, state, aws).await?;
-    let Some(mut live) = resource.read(aws, id, &desired).await? else {
-        return refuse(format!(
+    let missing = || {
+        refuse(format!(
             "there is no {type_name} `{id}` in {caller} (the id of a {type_name} is {})",
             import_id_form(type_name)
-        ));
+        ))
     };
+    let Some(looked_up) = implementation.lookup_id(aws, id, &desired).await? else {
+        return missing();
+    };
+    let Some(mut live) = implementation.read(aws, &looked_up, &desired).await? else {
+        return missing();
+    };
+    let recorded = implementation.id_from_read(&live).unwrap_or(looked_up);
+    if let Some((other, r)) = held_by(&recorded, Some(&live)) {
+        return held(other, &r.id);
+    }
     // strata's own settings (force_destroy) are not in AWS: they come from the stack.
-    for attr in resource.schema().attributes.iter().filter(|a| a.local) {
+    for attr in implementation
+        .schema()
+        .attributes
+        .iter()
+        .filter(|a| a.local)
+    {
         if let Some(v) = desired.get(attr.name) {
             live.insert(attr.name.to_string(), v.clone());
         }
@@ -520,14 +560,26 @@ pub async fn import(
         name.to_string(),
         crate::state::ResourceState {
             type_name: type_name.to_string(),
-            id: id.to_string(),
+            id: recorded.clone(),
             attributes: crate::value::attrs_to_json(&live),
             dependencies: stack.graph.dependencies(name).map(str::to_string).collect(),
         },
     );
     state.placement.get_or_insert(caller);
     crate::state::store::save(store, state).await?;
-    Ok(address)
+    Ok((address, recorded))
+}
+
+/// Whether an object recorded in state (its attributes as JSON) and one read live carry
+/// the same ARN: the same object, even under ids of two forms.
+fn same_arn(recorded: &serde_json::Value, live: &crate::value::Attrs) -> bool {
+    match (
+        recorded.get("arn").and_then(serde_json::Value::as_str),
+        live.get("arn").and_then(crate::value::Value::as_str),
+    ) {
+        (Some(a), Some(b)) => !a.is_empty() && a == b,
+        _ => false,
+    }
 }
 
 /// A resource's desired attributes with what the state knows of the others.

@@ -1,6 +1,9 @@
 //! `strata policy`: the least-privilege IAM policy a stack needs, assembled from what each
 //! resource type declares it calls ([`crate::resources::Resource::permissions`]), scoped to
-//! the ARNs the stack's names give, plus what every run and the state backend need.
+//! the ARNs of the objects a run touches, plus what every run and the state backend need.
+//! Creates and updates touch what the stack names; reads and deletes also touch what the
+//! state records (a plan refreshes it, apply deletes what the stack no longer declares and
+//! the object a replacement replaces, destroy deletes exactly the state's objects).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -11,8 +14,9 @@ use crate::config::expr::evaluate;
 use crate::config::model::{Backend, BaseScope};
 use crate::resources::arn;
 use crate::resources::iam::{Permission, Place, Step, allow, service_of};
-use crate::resources::implementation;
-use crate::value::{Attrs, Value};
+use crate::resources::{Resource, implementation};
+use crate::state::State;
+use crate::value::{Attrs, Value, attrs_from_json};
 
 /// The commands a policy is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,12 +29,23 @@ pub enum For {
 impl For {
     pub const ALL: [For; 3] = [For::Plan, For::Apply, For::Destroy];
 
-    /// The steps of a run of this command.
-    fn steps(self) -> &'static [Step] {
+    /// The steps of a run of this command on the objects the stack names.
+    fn stack_steps(self) -> &'static [Step] {
         match self {
             For::Plan => &[Step::Read],
             // Apply plans first, and replaces or removes what the stack changed.
             For::Apply => &[Step::Read, Step::Write, Step::Delete],
+            // Destroy deletes what the state records, whatever the stack says now.
+            For::Destroy => &[],
+        }
+    }
+
+    /// The steps of a run of this command on the objects the state records. A create a
+    /// killed run left pending is looked for (read) by every run, then handled as recorded.
+    fn state_steps(self) -> &'static [Step] {
+        match self {
+            For::Plan => &[Step::Read],
+            For::Apply => &[Step::Read, Step::Delete],
             For::Destroy => &[Step::Delete],
         }
     }
@@ -75,14 +90,48 @@ pub fn named_attributes(stack: &Stack, at: &Place) -> BTreeMap<String, Attrs> {
     out.into_iter().collect()
 }
 
-/// Every permission a run of `commands` needs, before merging.
+/// An object a policy names: its type and what is known of its attributes.
+type Object = (&'static dyn Resource, Attrs);
+
+/// What the state records, for [`permissions`]: each object's type and attributes (the
+/// recorded ones over what its id says), and the creates left pending.
+fn state_objects(state: &State) -> (Vec<Object>, Vec<Object>) {
+    let recorded = state
+        .resources
+        .values()
+        .filter_map(|r| {
+            let implementation = implementation(&r.type_name)?;
+            let mut attrs = implementation.id_attributes(&r.id);
+            attrs.extend(attrs_from_json(&r.attributes));
+            Some((implementation, attrs))
+        })
+        .collect();
+    let pending = state
+        .pending
+        .values()
+        .filter_map(|p| Some((implementation(&p.type_name)?, attrs_from_json(&p.desired))))
+        .collect();
+    (recorded, pending)
+}
+
+/// Every permission a run of `commands` needs, before merging. `state` is the stack's
+/// state as it is now: reads and deletes of the objects it records are scoped to them.
+/// Without it (the state could not be read), destroy is granted what the stack names.
 pub fn permissions(
     stack: &Stack,
+    state: Option<&State>,
     backend: Option<&Backend>,
     at: &Place,
     commands: &[For],
 ) -> Vec<Permission> {
-    let steps: BTreeSet<Step> = commands.iter().flat_map(|c| c.steps()).copied().collect();
+    let steps: BTreeSet<Step> = commands
+        .iter()
+        .flat_map(|c| match (c, state) {
+            (For::Destroy, None) => &[Step::Delete],
+            _ => c.stack_steps(),
+        })
+        .copied()
+        .collect();
     let attributes = named_attributes(stack, at);
     let mut all = Vec::new();
     // Roles the stack creates: the only ones it may pass.
@@ -111,6 +160,30 @@ pub fn permissions(
             if steps.contains(&p.step) {
                 all.push(p);
             }
+        }
+    }
+    if let Some(state) = state {
+        let (recorded, pending) = state_objects(state);
+        let steps: BTreeSet<Step> = commands
+            .iter()
+            .flat_map(|c| c.state_steps())
+            .copied()
+            .collect();
+        for (implementation, attrs) in &recorded {
+            all.extend(
+                implementation
+                    .permissions(attrs, at)
+                    .into_iter()
+                    .filter(|p| steps.contains(&p.step)),
+            );
+        }
+        for (implementation, attrs) in &pending {
+            all.extend(
+                implementation
+                    .permissions(attrs, at)
+                    .into_iter()
+                    .filter(|p| p.step == Step::Read || steps.contains(&p.step)),
+            );
         }
     }
     // What every run needs besides: the state. (Who the caller is, sts:GetCallerIdentity,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use futures::{StreamExt, TryStreamExt, stream};
 
-use super::diff::{action, changes};
+use super::diff::{action, changes, with_creation_defaults};
 use super::{Action, ActionReason, Change, Plan, ResourcePlan};
 use crate::aws::{AwsError, Clients};
 use crate::config::check::check_attributes;
@@ -291,34 +291,35 @@ fn plan_stack(
             &scope,
             &mut diagnostics,
         );
-        let desired = super::desired_attributes(stack, decl, &scope);
+        let mut desired = super::desired_attributes(stack, decl, &scope);
         let dependencies: Vec<String> =
             stack.graph.dependencies(name).map(str::to_string).collect();
 
         let in_state = state.resources.get(name);
         let live = refreshed.live.get(name).and_then(Option::as_ref);
+        let created = |desired: &mut Attrs, reason| {
+            with_creation_defaults(schema, desired, None);
+            (Action::Create, created_changes(schema, desired), reason)
+        };
         let (action, changes, reason) = match (in_state, live) {
-            (Some(prior), _) if prior.type_name != schema.type_name => (
-                Action::Replace,
-                created_changes(schema, &desired),
-                ActionReason::TypeChanged {
-                    from: prior.type_name.clone(),
-                    to: schema.type_name.to_string(),
-                },
-            ),
-            (None, _) => (
-                Action::Create,
-                created_changes(schema, &desired),
-                ActionReason::New,
-            ),
-            (Some(_), None) => (
-                Action::Create,
-                created_changes(schema, &desired),
-                ActionReason::DeletedOutsideStrata,
-            ),
+            (Some(prior), _) if prior.type_name != schema.type_name => {
+                let (_, changes, reason) = created(
+                    &mut desired,
+                    ActionReason::TypeChanged {
+                        from: prior.type_name.clone(),
+                        to: schema.type_name.to_string(),
+                    },
+                );
+                (Action::Replace, changes, reason)
+            }
+            (None, _) => created(&mut desired, ActionReason::New),
+            (Some(_), None) => created(&mut desired, ActionReason::DeletedOutsideStrata),
             (Some(_), Some(live)) => {
                 let changes = changes(schema, &desired, live);
                 let action = action(&changes);
+                if action == Action::Replace {
+                    with_creation_defaults(schema, &mut desired, Some(live));
+                }
                 let reason = update_reason(&changes, &dependencies, &actions);
                 (action, changes, reason)
             }
@@ -414,7 +415,8 @@ fn created_changes(schema: &Schema, desired: &Attrs) -> Vec<Change> {
 }
 
 /// What `${other.attribute}` is at plan time: a configured attribute is what the stack
-/// says; a computed one is known from AWS unless the resource is being (re)created.
+/// says; a computed one (or one left out that the object keeps as it is) is known from AWS
+/// unless the resource is being (re)created.
 fn lookup(
     stack: &Stack,
     desired: &HashMap<String, Attrs>,
@@ -423,16 +425,18 @@ fn lookup(
     other: &str,
     attribute: &str,
 ) -> Value {
-    let configured = stack
+    let configurable = stack
         .resources
         .get(other)
-        .is_some_and(|r| r.schema.attribute(attribute).is_some());
-    if configured {
-        return desired
-            .get(other)
-            .and_then(|d| d.get(attribute))
-            .cloned()
-            .unwrap_or(Value::Null);
+        .and_then(|r| r.schema.attribute(attribute));
+    if let Some(configurable) = configurable {
+        let set = desired.get(other).and_then(|d| d.get(attribute)).cloned();
+        match set {
+            Some(value) => return value,
+            // Left out, and kept as it is live: known from AWS, as a computed attribute.
+            None if configurable.keep_live => {}
+            None => return Value::Null,
+        }
     }
     match actions.get(other) {
         Some(Action::Create | Action::Replace) | None => Value::Unknown,

@@ -6,7 +6,9 @@ use crate::value::{Attrs, Value};
 
 use super::{Action, Change};
 
-/// Desired attributes with schema defaults filled in for what the stack leaves out.
+/// Desired attributes with schema defaults filled in for what the stack leaves out, except
+/// the attributes an existing object keeps when omitted (`keep_live`): those get theirs
+/// only when an object is made ([`with_creation_defaults`]).
 pub fn with_defaults(schema: &Schema, desired: &Attrs) -> Attrs {
     let mut out = Attrs::new();
     for attr in schema.attributes {
@@ -15,13 +17,34 @@ pub fn with_defaults(schema: &Schema, desired: &Attrs) -> Attrs {
                 out.insert(attr.name.to_string(), fill(&attr.ty, v));
             }
             None => {
-                if let Some(d) = attr.default {
+                if let (Some(d), false) = (attr.default, attr.keep_live) {
                     out.insert(attr.name.to_string(), d.value());
                 }
             }
         }
     }
     out
+}
+
+/// The desired attributes of an object about to be made: each `keep_live` attribute the
+/// stack leaves out takes the value of the object it replaces (`replaced`, whose limits a
+/// replacement must not shrink), else its default; with neither, AWS's own default.
+pub fn with_creation_defaults(schema: &Schema, desired: &mut Attrs, replaced: Option<&Attrs>) {
+    let position = |name: &str| schema.attributes.iter().position(|a| a.name == name);
+    for (at, attr) in schema.attributes.iter().enumerate() {
+        if !attr.keep_live || desired.contains_key(attr.name) {
+            continue;
+        }
+        let kept = replaced.and_then(|live| live.get(attr.name)).cloned();
+        if let Some(value) = kept.or_else(|| attr.default.map(|d| d.value())) {
+            // Where `with_defaults` would have put it, as a plan lists them.
+            let index = desired
+                .keys()
+                .take_while(|k| position(k).is_some_and(|p| p < at))
+                .count();
+            desired.shift_insert(index, attr.name.to_string(), value);
+        }
+    }
 }
 
 fn fill(ty: &Type, value: &Value) -> Value {
@@ -252,6 +275,67 @@ mod tests {
         );
     }
 
+    /// Issue 22: a queue made with other limits than the schema's defaults, imported into a
+    /// stack that leaves them out, plans nothing; written in the stack, they plan a change.
+    #[test]
+    fn limits_the_stack_leaves_out_keep_their_live_values() {
+        let live = indexmap! {
+            "name".into() => s("q"), "fifo_queue".into() => Value::Bool(false),
+            "delay_seconds".into() => Value::Int(0), "maximum_message_size".into() => Value::Int(131_072),
+            "message_retention_seconds".into() => Value::Int(86_400), "receive_wait_time_seconds".into() => Value::Int(0),
+            "visibility_timeout_seconds".into() => Value::Int(30),
+        };
+        let desired = with_defaults(&sqs_queue::SCHEMA, &indexmap! { "name".into() => s("q") });
+        assert!(!desired.contains_key("maximum_message_size"), "{desired:?}");
+        assert!(
+            !desired.contains_key("message_retention_seconds"),
+            "{desired:?}"
+        );
+        assert_eq!(changes(&sqs_queue::SCHEMA, &desired, &live), vec![]);
+
+        let written = with_defaults(
+            &sqs_queue::SCHEMA,
+            &indexmap! { "name".into() => s("q"), "maximum_message_size".into() => Value::Int(262_144) },
+        );
+        let c = changes(&sqs_queue::SCHEMA, &written, &live);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(
+            (c[0].path.as_str(), &c[0].before, &c[0].after),
+            (
+                "maximum_message_size",
+                &Some(Value::Int(131_072)),
+                &Some(Value::Int(262_144))
+            )
+        );
+        // An attribute with no keep-live mark still goes back to AWS's default.
+        let mut drifted = live.clone();
+        drifted.insert("visibility_timeout_seconds".into(), Value::Int(90));
+        let c = changes(&sqs_queue::SCHEMA, &desired, &drifted);
+        assert_eq!(c[0].path, "visibility_timeout_seconds");
+        assert_eq!(c[0].after, Some(Value::Int(30)));
+    }
+
+    #[test]
+    fn a_new_object_gets_the_defaults_and_a_replacement_the_live_limits() {
+        let mut new = with_defaults(&sqs_queue::SCHEMA, &indexmap! { "name".into() => s("q") });
+        with_creation_defaults(&sqs_queue::SCHEMA, &mut new, None);
+        assert_eq!(new["message_retention_seconds"], Value::Int(345_600));
+        // No default of strata's: AWS's own applies.
+        assert!(!new.contains_key("maximum_message_size"), "{new:?}");
+
+        let live = indexmap! {
+            "maximum_message_size".into() => Value::Int(131_072),
+            "message_retention_seconds".into() => Value::Int(86_400),
+        };
+        let mut replacement = with_defaults(
+            &sqs_queue::SCHEMA,
+            &indexmap! { "name".into() => s("q2"), "message_retention_seconds".into() => Value::Int(600) },
+        );
+        with_creation_defaults(&sqs_queue::SCHEMA, &mut replacement, Some(&live));
+        assert_eq!(replacement["maximum_message_size"], Value::Int(131_072));
+        assert_eq!(replacement["message_retention_seconds"], Value::Int(600));
+    }
+
     #[test]
     fn nested_defaults_fill_in() {
         let desired = with_defaults(
@@ -263,6 +347,10 @@ mod tests {
         );
         let pab = desired["public_access_block"].as_map().unwrap();
         assert_eq!(pab["ignore_public_acls"], Value::Bool(false));
-        assert_eq!(desired["sse_algorithm"], s("AES256"));
+        // Encryption left out: a bucket keeps its own; a new one gets SSE-S3.
+        assert!(!desired.contains_key("sse_algorithm"));
+        let mut new = desired.clone();
+        with_creation_defaults(&s3_bucket::SCHEMA, &mut new, None);
+        assert_eq!(new["sse_algorithm"], s("AES256"));
     }
 }

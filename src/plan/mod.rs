@@ -115,15 +115,17 @@ impl ActionReason {
                 "{} cannot change in place: the resource is replaced",
                 list(attributes)
             )),
-            ActionReason::DependencyReplaced { dependencies } => Some(format!(
-                "values from {} change: {} replaced",
-                list(dependencies),
-                if dependencies.len() == 1 {
-                    "it is"
-                } else {
-                    "they are"
-                }
-            )),
+            // Said of the dependencies, never of this resource: it is updated in place.
+            ActionReason::DependencyReplaced { dependencies } => Some(match dependencies.len() {
+                1 => format!(
+                    "{} is created anew, so the values it gives change",
+                    list(dependencies)
+                ),
+                _ => format!(
+                    "{} are created anew, so the values they give change",
+                    list(dependencies)
+                ),
+            }),
             ActionReason::TypeChanged { from, to } => {
                 Some(format!("its type changed from {from} to {to}"))
             }
@@ -205,5 +207,59 @@ impl Plan {
 
     pub fn get(&self, name: &str) -> Option<&ResourcePlan> {
         self.resources.iter().find(|r| r.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn updated(reason: ActionReason) -> Plan {
+        Plan {
+            stack: "s".into(),
+            stage: "dev".into(),
+            state_serial: 1,
+            state_lineage: "l".into(),
+            destroy: false,
+            resources: vec![ResourcePlan {
+                name: "permission".into(),
+                type_name: "lambda.permission".into(),
+                action: Action::Update,
+                reason,
+                changes: Vec::new(),
+                id: Some("f/s".into()),
+                declared_at: None,
+                before: None,
+                after: None,
+                dependencies: Vec::new(),
+                moved_from: None,
+            }],
+        }
+    }
+
+    /// Issue 22: an update in place whose values come from a replaced dependency read
+    /// "will be updated in place (values from `api` change: it is replaced)", as if the
+    /// resource itself were replaced.
+    #[test]
+    fn an_update_from_a_replaced_dependency_says_the_dependency_is_the_one_replaced() {
+        let style = crate::views::Style { color: false };
+        let one = ActionReason::DependencyReplaced {
+            dependencies: vec!["api".into()],
+        };
+        let heading = crate::views::render_plan(&updated(one), style);
+        assert!(
+            heading.contains(
+                "# lambda.permission.permission will be updated in place (`api` is created anew, so the values it gives change)\n"
+            ),
+            "{heading}"
+        );
+        assert!(!heading.contains("replaced"), "{heading}");
+        let two = ActionReason::DependencyReplaced {
+            dependencies: vec!["api".into(), "function".into()],
+        };
+        assert_eq!(
+            two.note().unwrap(),
+            "`api`, `function` are created anew, so the values they give change"
+        );
     }
 }

@@ -28,8 +28,8 @@ pub const SCHEMA: Schema = Schema {
             "endpoint_type",
             Type::Enum(&["REGIONAL", "EDGE", "PRIVATE"]),
         )
-        .force_new()
-        .default(Default::Str("REGIONAL")),
+        .default(Default::Str("REGIONAL"))
+        .keep_live(),
         attr(
             "binary_media_types",
             Type::List {
@@ -41,8 +41,7 @@ pub const SCHEMA: Schema = Schema {
                 max: usize::MAX,
                 unique: true,
             },
-        )
-        .force_new(),
+        ),
         attr("tags", TAGS),
     ],
     computed: &[
@@ -94,7 +93,9 @@ use aws_sdk_apigateway::types::{
 use aws_sdk_apigateway::types::Resource as ApiResource;
 
 use super::iam::{Permission, Place, Step, allow};
-use super::support::{Gone, changed, not_ours, opt_str, req_str, sync_tags, tags, tags_value};
+use super::support::{
+    Gone, changed, not_ours, opt_str, req_str, strings, sync_tags, tags, tags_value,
+};
 use super::{Created, Resource, arn};
 use crate::aws::retry::{SDK_MAX_ATTEMPTS, within_quota};
 use crate::aws::{AwsError, Clients, ErrorKind, sdk};
@@ -104,6 +105,25 @@ use std::time::Duration;
 pub struct ApiGatewayRestApi;
 
 const PROXY_PATH: &str = "/{proxy+}";
+
+/// The REST API id in `given` (see [`ApiGatewayRestApi::lookup_id`]); `None` for an ARN or
+/// URL of another region.
+fn rest_api_id_of<'a>(given: &'a str, region: &str) -> Option<&'a str> {
+    if let Some(parsed) = arn::parse(given) {
+        let id = parsed.resource.strip_prefix("/restapis/")?;
+        return (parsed.region == region).then(|| id.split('/').next().unwrap_or(id));
+    }
+    let Some((_, rest)) = given.split_once("://") else {
+        return Some(given);
+    };
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if let Some(path) = path.strip_prefix("_aws/execute-api/") {
+        return path.split('/').next();
+    }
+    let mut labels = host.split('.');
+    let id = labels.next()?;
+    (labels.next() == Some("execute-api") && labels.next() == Some(region)).then_some(id)
+}
 
 fn stage_of(attrs: &Attrs) -> &str {
     opt_str(attrs, "stage_name").unwrap_or("prod")
@@ -115,6 +135,52 @@ fn patch(path: &str, value: &str) -> PatchOperation {
         .path(path)
         .value(value)
         .build()
+}
+
+/// A JSON Pointer token (RFC 6901), as a patch path names a media type: `image/png` is
+/// `image~1png`.
+fn pointer_token(text: &str) -> String {
+    text.replace('~', "~0").replace('/', "~1")
+}
+
+/// The binary media types of `attrs`, sorted: API Gateway keeps them as a set.
+fn media_types(attrs: &Attrs) -> Vec<String> {
+    let mut types = strings(attrs.get("binary_media_types"));
+    types.sort();
+    types.dedup();
+    types
+}
+
+/// The UpdateRestApi operations that bring the endpoint type and the binary media types
+/// from `live` to `desired`, in place: `replace /endpointConfiguration/types/{current}`
+/// with the new type, `add` and `remove /binaryMediaTypes/{type}`. Neither needs a new
+/// API (and a new URL); media types take effect with the next deployment.
+fn endpoint_and_media_patches(
+    live: &Attrs,
+    desired: &Attrs,
+) -> Result<Vec<PatchOperation>, AwsError> {
+    let mut out = Vec::new();
+    if changed(&SCHEMA, "endpoint_type", desired, live) {
+        let from = req_str(live, "endpoint_type")?;
+        out.push(patch(
+            &format!("/endpointConfiguration/types/{from}"),
+            req_str(desired, "endpoint_type")?,
+        ));
+    }
+    if changed(&SCHEMA, "binary_media_types", desired, live) {
+        let (have, want) = (media_types(live), media_types(desired));
+        for (op, types, other) in [(Op::Remove, &have, &want), (Op::Add, &want, &have)] {
+            for media_type in types.iter().filter(|t| !other.contains(t)) {
+                out.push(
+                    PatchOperation::builder()
+                        .op(op.clone())
+                        .path(format!("/binaryMediaTypes/{}", pointer_token(media_type)))
+                        .build(),
+                );
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Every resource (path) of an API, all pages; with `methods`, their methods and
@@ -329,6 +395,17 @@ impl Resource for ApiGatewayRestApi {
         &SCHEMA
     }
 
+    /// The API's id, its ARN (`arn:...:apigateway:REGION::/restapis/ID`) or its invoke URL
+    /// (`https://ID.execute-api.REGION...`, or the emulator's `.../_aws/execute-api/ID/...`).
+    async fn lookup_id(
+        &self,
+        aws: &Clients,
+        given: &str,
+        _desired: &Attrs,
+    ) -> Result<Option<String>, AwsError> {
+        Ok(rest_api_id_of(given, &aws.region).map(str::to_string))
+    }
+
     /// REST APIs have generated ids: the one with the wanted name (the newest if several).
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
         let name = req_str(desired, "name")?;
@@ -348,6 +425,22 @@ impl Resource for ApiGatewayRestApi {
             .max_by_key(|a| a.created_date().map(|d| d.secs()))
             .and_then(|a| a.id());
         Ok(newest.map(str::to_string))
+    }
+
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([("id".to_string(), Value::Str(id.to_string()))])
+    }
+
+    /// Binary media types are a set: read returns them sorted, so the stack's are too.
+    fn prepare(&self, desired: &mut Attrs) {
+        if desired.contains_key("binary_media_types") {
+            let sorted = media_types(desired).into_iter().map(Value::Str).collect();
+            desired.insert("binary_media_types".into(), Value::List(sorted));
+        }
+    }
+
+    fn id_from_read(&self, live: &Attrs) -> Option<String> {
+        live.get("id").and_then(Value::as_str).map(str::to_string)
     }
 
     async fn read(
@@ -385,14 +478,11 @@ impl Resource for ApiGatewayRestApi {
         if let Some(t) = api.endpoint_configuration().and_then(|e| e.types().first()) {
             attrs.insert("endpoint_type".into(), Value::Str(t.as_str().to_string()));
         }
+        let mut binary: Vec<&String> = api.binary_media_types().iter().collect();
+        binary.sort();
         attrs.insert(
             "binary_media_types".into(),
-            Value::List(
-                api.binary_media_types()
-                    .iter()
-                    .map(|t| Value::Str(t.clone()))
-                    .collect(),
-            ),
+            Value::List(binary.into_iter().map(|t| Value::Str(t.clone())).collect()),
         );
         let tag_map = api.tags().cloned().unwrap_or_default();
         attrs.insert(
@@ -459,14 +549,7 @@ impl Resource for ApiGatewayRestApi {
         desired: &Attrs,
         created: Created<'_>,
     ) -> Result<String, AwsError> {
-        let binary: Vec<String> = desired
-            .get("binary_media_types")
-            .and_then(Value::as_list)
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect();
+        let binary = media_types(desired);
         let tag_map: std::collections::HashMap<String, String> =
             tags(desired).into_iter().collect();
         // REST API names are not unique, so CreateRestApi would make a second API beside
@@ -547,6 +630,7 @@ impl Resource for ApiGatewayRestApi {
                 opt_str(desired, "description").unwrap_or(""),
             ));
         }
+        patches.extend(endpoint_and_media_patches(live, desired)?);
         if !patches.is_empty() {
             gw.update_rest_api()
                 .rest_api_id(id)
@@ -562,7 +646,9 @@ impl Resource for ApiGatewayRestApi {
         }
         let old_stage = opt_str(live, "stage_name");
         let new_stage = stage_of(desired);
-        if model_changed || old_stage.is_none() {
+        // New binary media types apply to the stage with a new deployment.
+        let media_changed = changed(&SCHEMA, "binary_media_types", desired, live);
+        if model_changed || media_changed || old_stage.is_none() {
             self.deploy(aws, id, new_stage, opt_str(live, "deployment_id"))
                 .await?;
         } else if old_stage != Some(new_stage) {
@@ -611,5 +697,82 @@ impl Resource for ApiGatewayRestApi {
         })
         .await
         .ok_if_gone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(endpoint: &str, media: &[&str]) -> Attrs {
+        let media = media.iter().map(|t| Value::Str(t.to_string())).collect();
+        Attrs::from([
+            (
+                "endpoint_type".to_string(),
+                Value::Str(endpoint.to_string()),
+            ),
+            ("binary_media_types".to_string(), Value::List(media)),
+        ])
+    }
+
+    #[test]
+    fn endpoint_type_and_media_types_change_by_patch() {
+        let live = api("EDGE", &["image/png", "application/x~y"]);
+        let mut desired = api("REGIONAL", &["application/octet-stream", "image/png"]);
+        ApiGatewayRestApi.prepare(&mut desired);
+        let ops: Vec<(String, String, Option<String>)> =
+            endpoint_and_media_patches(&live, &desired)
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (
+                        p.op().unwrap().as_str().to_string(),
+                        p.path().unwrap().to_string(),
+                        p.value().map(str::to_string),
+                    )
+                })
+                .collect();
+        let op =
+            |o: &str, p: &str, v: Option<&str>| (o.to_string(), p.to_string(), v.map(String::from));
+        assert_eq!(
+            ops,
+            [
+                op(
+                    "replace",
+                    "/endpointConfiguration/types/EDGE",
+                    Some("REGIONAL")
+                ),
+                op("remove", "/binaryMediaTypes/application~1x~0y", None),
+                op("add", "/binaryMediaTypes/application~1octet-stream", None),
+            ]
+        );
+        let same = api("EDGE", &["application/x~y", "image/png"]);
+        let mut reordered = api("EDGE", &["image/png", "application/x~y"]);
+        ApiGatewayRestApi.prepare(&mut reordered);
+        assert!(
+            endpoint_and_media_patches(&same, &reordered)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_rest_api_is_named_by_its_id_arn_or_url() {
+        let region = "eu-west-1";
+        for given in [
+            "a1b2c3d4e5",
+            "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5",
+            "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5/stages/prod",
+            "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod",
+            "http://127.0.0.1:4566/_aws/execute-api/a1b2c3d4e5/prod",
+        ] {
+            assert_eq!(rest_api_id_of(given, region), Some("a1b2c3d4e5"), "{given}");
+        }
+        for other_region in [
+            "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5",
+            "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod",
+        ] {
+            assert_eq!(rest_api_id_of(other_region, region), None, "{other_region}");
+        }
     }
 }

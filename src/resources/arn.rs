@@ -44,9 +44,92 @@ pub fn lambda_invoke(partition: &str, region: &str, function_arn: &str) -> Strin
     )
 }
 
+/// The fields of an ARN, `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` (the resource
+/// keeps its own colons), when `text` is one.
+pub struct Parsed<'a> {
+    pub service: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
+}
+
+pub fn parse(text: &str) -> Option<Parsed<'_>> {
+    let mut parts = text.strip_prefix("arn:")?.splitn(5, ':');
+    let _partition = parts.next()?;
+    Some(Parsed {
+        service: parts.next()?,
+        region: parts.next()?,
+        account: parts.next()?,
+        resource: parts.next()?,
+    })
+}
+
+/// A bucket named by its name, its ARN or an `s3://` URL, as its name.
+pub fn bucket_name_of(given: &str) -> &str {
+    match parse(given) {
+        Some(arn) if arn.service == "s3" => arn.resource,
+        _ => given
+            .strip_prefix("s3://")
+            .map_or(given, |rest| rest.trim_end_matches('/')),
+    }
+}
+
+/// A function named by its name, its ARN or its partial ARN (`ACCOUNT:function:NAME`),
+/// with or without a version or alias qualifier, as its name.
+pub fn function_name_of(given: &str) -> &str {
+    let rest = match parse(given) {
+        Some(arn) => arn.resource,
+        None => given,
+    };
+    let rest = match rest.split_once("function:") {
+        Some((_, name)) => name,
+        None => rest,
+    };
+    rest.split(':').next().unwrap_or(rest)
+}
+
+/// A role named by its name or its ARN (`arn:...:role/PATH/NAME`), as its name.
+pub fn role_name_of(given: &str) -> &str {
+    match parse(given) {
+        Some(arn) if arn.service == "iam" => arn.resource.rsplit('/').next().unwrap_or(given),
+        _ => given,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_read_out_of_arns_and_urls() {
+        assert_eq!(bucket_name_of("arn:aws:s3:::logs-1"), "logs-1");
+        assert_eq!(bucket_name_of("s3://logs-1/"), "logs-1");
+        assert_eq!(bucket_name_of("logs-1"), "logs-1");
+        for given in [
+            "api",
+            "arn:aws:lambda:us-east-1:123456789012:function:api",
+            "arn:aws-cn:lambda:cn-north-1:123456789012:function:api:live",
+            "123456789012:function:api",
+            "api:3",
+        ] {
+            assert_eq!(function_name_of(given), "api", "{given}");
+        }
+        assert_eq!(
+            role_name_of("arn:aws:iam::123456789012:role/ci/deploy"),
+            "deploy"
+        );
+        assert_eq!(
+            role_name_of("arn:aws:iam::123456789012:role/deploy"),
+            "deploy"
+        );
+        assert_eq!(role_name_of("deploy"), "deploy");
+        let arn = parse("arn:aws:sqs:eu-west-1:123456789012:jobs").unwrap();
+        assert_eq!(
+            (arn.service, arn.region, arn.account, arn.resource),
+            ("sqs", "eu-west-1", "123456789012", "jobs")
+        );
+        assert!(parse("https://sqs.eu-west-1.amazonaws.com/1/jobs").is_none());
+    }
 
     const FUNCTION_CN: &str = "arn:aws-cn:lambda:cn-north-1:123456789012:function:api";
     const FUNCTION_GOV: &str = "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:api";

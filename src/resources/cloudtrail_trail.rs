@@ -1,7 +1,9 @@
 //! `cloudtrail.trail`: a trail writing to an S3 bucket, with S3 data event selectors and
 //! logging switched on.
 
-use crate::schema::rules::{BUCKET_NAME, CLOUDTRAIL_TAGS, looks_like_ip_address, strings};
+use crate::schema::rules::{
+    BUCKET_NAME, CLOUDTRAIL_TAGS, looks_like_ip_address, strings as located_strings,
+};
 use crate::schema::{Attribute, Default, Identity, Path, Problem, Schema, Text, Type, attr};
 
 /// The data resource types a basic event selector takes, each with the values it takes:
@@ -103,9 +105,15 @@ pub const SCHEMA: Schema = Schema {
             .force_new(),
         attr("s3_bucket_name", Type::String(BUCKET_NAME)).required(),
         attr("s3_key_prefix", Type::String(Text::len(0, 200))),
-        attr("include_global_service_events", Type::Bool).default(Default::Bool(true)),
-        attr("is_multi_region_trail", Type::Bool).default(Default::Bool(false)),
-        attr("enable_log_file_validation", Type::Bool).default(Default::Bool(false)),
+        attr("include_global_service_events", Type::Bool)
+            .default(Default::Bool(true))
+            .keep_live(),
+        attr("is_multi_region_trail", Type::Bool)
+            .default(Default::Bool(false))
+            .keep_live(),
+        attr("enable_log_file_validation", Type::Bool)
+            .default(Default::Bool(false))
+            .keep_live(),
         attr("enable_logging", Type::Bool).default(Default::Bool(true)),
         attr(
             "event_selectors",
@@ -160,7 +168,7 @@ fn check_trail(attrs: &Attrs) -> Vec<Problem> {
             .enumerate()
         {
             let at = at.clone().index(j);
-            let values = strings(resource.get("values"), at.clone().key("values"));
+            let values = located_strings(resource.get("values"), at.clone().key("values"));
             total += values.len();
             let Some((_, pattern, expected)) = resource
                 .get("type")
@@ -196,8 +204,8 @@ use indexmap::IndexMap;
 
 use super::iam::{Permission, Place, Step, allow, name_or_any};
 use super::support::{
-    Gone, changed, find_by_name, not_ours, opt_bool, opt_str, own_lost_create, req_str, sync_tags,
-    tags, tags_value,
+    Gone, changed, find_by_name, not_ours, opt_bool, opt_str, own_lost_create, req_str, strings,
+    sync_tags, tags, tags_value,
 };
 use super::{Created, Resource};
 use crate::aws::retry::{Backoff, retry_send};
@@ -256,14 +264,7 @@ fn build_selectors(selectors: &[Value]) -> Vec<EventSelector> {
                 .unwrap_or(&[])
                 .iter()
                 .map(|d| {
-                    let values = d
-                        .get("values")
-                        .and_then(Value::as_list)
-                        .unwrap_or(&[])
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect();
+                    let values = strings(d.get("values"));
                     DataResource::builder()
                         .set_type(d.get("type").and_then(Value::as_str).map(str::to_string))
                         .set_values(Some(values))
@@ -416,6 +417,15 @@ impl Resource for CloudtrailTrail {
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
         find_by_name(self, aws, desired).await
+    }
+
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([("name".to_string(), Value::Str(id.to_string()))])
+    }
+
+    /// GetTrail takes the trail's ARN too: the id is its name.
+    fn id_from_read(&self, live: &Attrs) -> Option<String> {
+        live.get("name").and_then(Value::as_str).map(str::to_string)
     }
 
     /// A trail always has event selectors: a stack that sets none (or `[]`) wants AWS's

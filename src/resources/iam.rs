@@ -75,49 +75,9 @@ pub fn service_of(action: &str) -> &str {
     action.split(':').next().unwrap_or(action)
 }
 
-/// The IAM action an API call is authorized as, for the calls strata makes
-/// (`service:Operation` as a request log names them). Most are the operation's own name;
-/// S3 and API Gateway are the exceptions.
-pub fn action_of_call(service: &str, operation: &str) -> String {
-    let s3 = |a: &str| format!("s3:{a}");
-    match (service, operation) {
-        ("s3", "HeadBucket" | "ListObjects" | "ListObjectsV2") => s3("ListBucket"),
-        ("s3", "ListObjectVersions") => s3("ListBucketVersions"),
-        ("s3", "DeleteObjects") => s3("DeleteObject"),
-        ("s3", "HeadObject") => s3("GetObject"),
-        ("s3", "GetBucketEncryption") => s3("GetEncryptionConfiguration"),
-        ("s3", "PutBucketEncryption" | "DeleteBucketEncryption") => {
-            s3("PutEncryptionConfiguration")
-        }
-        ("s3", "GetBucketLifecycleConfiguration") => s3("GetLifecycleConfiguration"),
-        ("s3", "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle") => {
-            s3("PutLifecycleConfiguration")
-        }
-        ("s3", "GetPublicAccessBlock") => s3("GetBucketPublicAccessBlock"),
-        ("s3", "PutPublicAccessBlock" | "DeletePublicAccessBlock") => {
-            s3("PutBucketPublicAccessBlock")
-        }
-        ("s3", "DeleteBucketTagging") => s3("PutBucketTagging"),
-        ("s3", "GetBucketNotificationConfiguration") => s3("GetBucketNotification"),
-        ("s3", "PutBucketNotificationConfiguration") => s3("PutBucketNotification"),
-        ("lambda", "ListTags") => "lambda:ListTags".into(),
-        (svc, op) => format!("{svc}:{op}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn s3_calls_authorize_as_their_iam_actions() {
-        assert_eq!(action_of_call("s3", "HeadBucket"), "s3:ListBucket");
-        assert_eq!(
-            action_of_call("s3", "DeleteBucketLifecycle"),
-            "s3:PutLifecycleConfiguration"
-        );
-        assert_eq!(action_of_call("sqs", "CreateQueue"), "sqs:CreateQueue");
-    }
 
     #[test]
     fn unknown_names_scope_to_any() {

@@ -32,7 +32,8 @@ pub const SCHEMA: Schema = Schema {
             .force_new(),
         attr("path", Type::String(ROLE_PATH))
             .force_new()
-            .default(Default::Str("/")),
+            .default(Default::Str("/"))
+            .keep_live(),
         attr(
             "description",
             Type::String(Text::len(0, 1000).pattern(
@@ -68,7 +69,8 @@ pub const SCHEMA: Schema = Schema {
                 max: 43_200,
             },
         )
-        .default(Default::Int(3600)),
+        .default(Default::Int(3600))
+        .keep_live(),
         attr("tags", TAGS),
     ],
     computed: &["arn", "unique_id"],
@@ -172,14 +174,7 @@ fn inline_policies(attrs: &Attrs) -> IndexMap<String, Value> {
 }
 
 fn managed_policy_arns(attrs: &Attrs) -> Vec<String> {
-    attrs
-        .get("managed_policy_arns")
-        .and_then(Value::as_list)
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect()
+    super::support::strings(attrs.get("managed_policy_arns"))
 }
 
 fn iam_tags(
@@ -379,6 +374,24 @@ impl Resource for IamRole {
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
         find_by_name(self, aws, desired).await
+    }
+
+    async fn lookup_id(
+        &self,
+        _aws: &Clients,
+        given: &str,
+        _desired: &Attrs,
+    ) -> Result<Option<String>, AwsError> {
+        Ok(Some(super::arn::role_name_of(given).to_string()))
+    }
+
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([("name".to_string(), Value::Str(id.to_string()))])
+    }
+
+    /// IAM names are case-insensitive: the name as IAM spells it.
+    fn id_from_read(&self, live: &Attrs) -> Option<String> {
+        live.get("name").and_then(Value::as_str).map(str::to_string)
     }
 
     /// Managed policies are a set: read returns them sorted, so the stack's are too.

@@ -99,7 +99,9 @@ pub const SCHEMA: Schema = Schema {
                 max: usize::MAX,
             }),
         ),
-        attr("timeout", Type::Int { min: 1, max: 900 }).default(Default::Int(3)),
+        attr("timeout", Type::Int { min: 1, max: 900 })
+            .default(Default::Int(3))
+            .keep_live(),
         attr(
             "memory_size",
             Type::Int {
@@ -107,8 +109,11 @@ pub const SCHEMA: Schema = Schema {
                 max: 10_240,
             },
         )
-        .default(Default::Int(128)),
-        attr("architecture", Type::Enum(&["x86_64", "arm64"])).default(Default::Str("x86_64")),
+        .default(Default::Int(128))
+        .keep_live(),
+        attr("architecture", Type::Enum(&["x86_64", "arm64"]))
+            .default(Default::Str("x86_64"))
+            .keep_live(),
         attr("tags", TAGS),
     ],
     computed: &["arn", "invoke_arn", "code_sha256", "version"],
@@ -152,6 +157,7 @@ fn check_function(attrs: &Attrs) -> Vec<Problem> {
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
@@ -165,8 +171,8 @@ use super::support::{
     tags, tags_value,
 };
 use super::{Created, Resource, arn};
-use crate::aws::retry::{Backoff, retry_send};
-use crate::aws::{AwsError, Clients, sdk};
+use crate::aws::retry::{Backoff, retry_send, wait_until};
+use crate::aws::{AwsError, Clients, ErrorKind, sdk};
 use crate::value::{Attrs, Value};
 
 pub struct LambdaFunction;
@@ -242,12 +248,20 @@ fn environment(desired: &Attrs) -> Environment {
     Environment::builder().set_variables(Some(vars)).build()
 }
 
+/// How a function's state is polled while it settles: a quarter second after the first
+/// look, doubling to every 2 s, for up to five minutes. Lambda's control plane allows about
+/// 15 calls a second per account (GetFunctionConfiguration among them), and several
+/// functions settling at once must leave room for the rest of the apply; every poll also
+/// waits its turn at the Lambda limiter.
+pub const READY_POLL: Backoff = Backoff {
+    first: Duration::from_millis(250),
+    max: Duration::from_secs(2),
+    budget: Duration::from_secs(300),
+};
+
 /// Waits until the function is Active and its last update Successful (or says why not).
 async fn wait_ready(aws: &Clients, name: &str) -> Result<(), AwsError> {
-    // Most functions settle within a second: poll often for the first two seconds (the
-    // apply's critical path waits on this), then once a second for up to five minutes.
-    let start = std::time::Instant::now();
-    loop {
+    let ready = wait_until(READY_POLL, || async {
         let out = aws
             .lambda
             .get_function_configuration()
@@ -271,23 +285,38 @@ async fn wait_ready(aws: &Clients, name: &str) -> Result<(), AwsError> {
         let updated = out
             .last_update_status()
             .is_none_or(|s| *s == LastUpdateStatus::Successful);
-        if active && updated {
-            return Ok(());
-        }
-        let elapsed = start.elapsed();
-        if elapsed > Duration::from_secs(300) {
-            return Err(AwsError::new(
-                "GetFunctionConfiguration",
-                format!("function `{name}` did not become ready in 5 minutes"),
-            ));
-        }
-        let pause = if elapsed < Duration::from_secs(2) {
-            Duration::from_millis(50)
-        } else {
-            Duration::from_secs(1)
-        };
-        tokio::time::sleep(pause).await;
+        Ok((active && updated).then_some(()))
+    })
+    .await?;
+    ready.ok_or_else(|| {
+        AwsError::new(
+            "GetFunctionConfiguration",
+            format!("function `{name}` did not become ready in 5 minutes"),
+        )
+    })
+}
+
+/// The tags in GetFunction's answer. Lambda sends them only to a caller allowed
+/// `lambda:ListTags`, and otherwise a `TagsError` instead: that is an error, never "no
+/// tags" (which would show as drift on every plan, and re-tag on every apply).
+fn tags_of(out: &GetFunctionOutput) -> Result<Value, AwsError> {
+    if let Some(error) = out.tags_error() {
+        return Err(AwsError {
+            operation: "GetFunction",
+            code: Some(error.error_code().to_string()),
+            message: format!(
+                "Lambda answered without the function's tags ({}: {}); reading them needs lambda:ListTags on the function",
+                error.error_code(),
+                error.message()
+            ),
+            status: None,
+            kind: ErrorKind::Service,
+        });
     }
+    let tag_map = out.tags().cloned().unwrap_or_default();
+    Ok(tags_value(
+        tag_map.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ))
 }
 
 /// `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`.
@@ -305,13 +334,20 @@ pub fn function_arn(at: &Place, name: &str) -> String {
 impl Resource for LambdaFunction {
     fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
         let on_function = [function_arn(at, &name_or_any(desired, "name"))];
+        // GetFunction answers the function's tags only to a caller allowed lambda:ListTags
+        // (without it, a TagsError instead: `tags_of`).
         let mut out = vec![
-            allow(Step::Read, &["lambda:GetFunction"], &on_function),
+            allow(
+                Step::Read,
+                &["lambda:GetFunction", "lambda:ListTags"],
+                &on_function,
+            ),
             allow(
                 Step::Write,
                 &[
                     "lambda:CreateFunction",
                     "lambda:GetFunction",
+                    "lambda:ListTags",
                     "lambda:GetFunctionConfiguration",
                     "lambda:UpdateFunctionCode",
                     "lambda:UpdateFunctionConfiguration",
@@ -355,6 +391,15 @@ impl Resource for LambdaFunction {
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
         find_by_name(self, aws, desired).await
+    }
+
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([("name".to_string(), Value::Str(id.to_string()))])
+    }
+
+    /// GetFunction takes the function's ARN or partial ARN too: the id is its name.
+    fn id_from_read(&self, live: &Attrs) -> Option<String> {
+        live.get("name").and_then(Value::as_str).map(str::to_string)
     }
 
     /// The code hash is known before apply: a code change shows as `code_sha256`.
@@ -426,11 +471,7 @@ impl Resource for LambdaFunction {
             .map(|a| a.as_str().to_string())
             .unwrap_or_else(|| "x86_64".into());
         put("architecture", Value::Str(arch));
-        let tag_map = out.tags().cloned().unwrap_or_default();
-        put(
-            "tags",
-            tags_value(tag_map.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        );
+        put("tags", tags_of(&out)?);
         put(
             "code_sha256",
             Value::Str(c.code_sha256().unwrap_or_default().to_string()),
@@ -522,16 +563,22 @@ impl Resource for LambdaFunction {
         desired: &Attrs,
     ) -> Result<(), AwsError> {
         let lambda = &aws.lambda;
-        // The architecture is set with the code: one UpdateFunctionCode carries both.
+        // The architecture is set with the code: one UpdateFunctionCode carries both. Left
+        // out of the stack, it stays what it is.
         let code_changed = desired.get("code_sha256") != live.get("code_sha256");
         if code_changed || changed(&SCHEMA, "architecture", desired, live) {
             let blob = Blob::new(package_as_planned(desired)?.bytes);
+            let kept = if desired.contains_key("architecture") {
+                desired
+            } else {
+                live
+            };
             retry_send(Backoff::CONSISTENCY, busy, "UpdateFunctionCode", || {
                 lambda
                     .update_function_code()
                     .function_name(id)
                     .zip_file(blob.clone())
-                    .architectures(architecture(desired))
+                    .architectures(architecture(kept))
                     .send()
             })
             .await?;
@@ -561,10 +608,15 @@ impl Resource for LambdaFunction {
                         ))
                         .handler(opt_str(desired, "handler").unwrap_or_default())
                         .role(opt_str(desired, "role").unwrap_or_default())
-                        .description(opt_str(desired, "description").unwrap_or_default())
+                        // What the stack leaves out is left as it is.
+                        .set_description(opt_str(desired, "description").map(str::to_string))
                         .set_timeout(opt_i64(desired, "timeout").map(|t| t as i32))
                         .set_memory_size(opt_i64(desired, "memory_size").map(|m| m as i32))
-                        .environment(environment(desired))
+                        .set_environment(
+                            desired
+                                .contains_key("environment")
+                                .then(|| environment(desired)),
+                        )
                         .send()
                 },
             )
@@ -606,6 +658,58 @@ impl Resource for LambdaFunction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_lambda::types::TagsError;
+
+    /// Issue 22: a settling function was polled every 50 ms for two seconds (40 calls of
+    /// Lambda's ~15 per second). The polls of a function that takes 6 s to settle:
+    #[tokio::test(start_paused = true)]
+    async fn a_settling_function_is_polled_at_a_quarter_second_growing_to_two() {
+        let start = tokio::time::Instant::now();
+        let polls = std::sync::Mutex::new(Vec::new());
+        let ready: Option<()> = wait_until(READY_POLL, || {
+            polls.lock().unwrap().push(start.elapsed().as_millis());
+            let settled = start.elapsed() >= Duration::from_secs(6);
+            async move { Ok(settled.then_some(())) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(ready, Some(()));
+        assert_eq!(
+            polls.into_inner().unwrap(),
+            [0, 250, 750, 1750, 3750, 5750, 7750]
+        );
+    }
+
+    #[test]
+    fn a_tags_error_in_get_function_is_an_error_not_no_tags() {
+        let denied = GetFunctionOutput::builder()
+            .tags_error(
+                TagsError::builder()
+                    .error_code("AccessDeniedException")
+                    .message("not authorized to perform: lambda:ListTags")
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        let error = tags_of(&denied).unwrap_err();
+        assert_eq!(error.code.as_deref(), Some("AccessDeniedException"));
+        assert_eq!(error.kind, ErrorKind::Service);
+        assert_eq!(
+            error.message,
+            "Lambda answered without the function's tags (AccessDeniedException: not authorized to perform: lambda:ListTags); reading them needs lambda:ListTags on the function"
+        );
+
+        let tagged = GetFunctionOutput::builder()
+            .tags("stage", "dev")
+            .tags("app", "x")
+            .build();
+        assert_eq!(
+            tags_of(&tagged).unwrap(),
+            tags_value([("app", "x"), ("stage", "dev")])
+        );
+        let untagged = GetFunctionOutput::builder().build();
+        assert_eq!(tags_of(&untagged).unwrap(), tags_value([]));
+    }
 
     #[test]
     fn code_edited_after_the_plan_is_refused() {

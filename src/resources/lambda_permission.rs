@@ -136,6 +136,40 @@ impl Resource for LambdaPermission {
         Ok(self.read(aws, &id, desired).await?.map(|_| id))
     }
 
+    /// `FUNCTION/STATEMENT_ID`, the function by name or ARN; recorded with the function as
+    /// the stack names it (what a create records), else by its name.
+    async fn lookup_id(
+        &self,
+        _aws: &Clients,
+        given: &str,
+        desired: &Attrs,
+    ) -> Result<Option<String>, AwsError> {
+        let (function, sid) = split_id(given);
+        let name = super::arn::function_name_of(function);
+        let function = match opt_str(desired, "function_name") {
+            Some(stack) if super::arn::function_name_of(stack) == name => stack,
+            _ => name,
+        };
+        Ok(Some(format!("{function}/{sid}")))
+    }
+
+    fn id_attributes(&self, id: &str) -> Attrs {
+        let (function, sid) = split_id(id);
+        Attrs::from([
+            (
+                "function_name".to_string(),
+                Value::Str(function.to_string()),
+            ),
+            ("statement_id".to_string(), Value::Str(sid.to_string())),
+        ])
+    }
+
+    fn same_object(&self, a: &str, b: &str) -> bool {
+        let (fa, sa) = split_id(a);
+        let (fb, sb) = split_id(b);
+        sa == sb && super::arn::function_name_of(fa) == super::arn::function_name_of(fb)
+    }
+
     /// Without a statement id, one derived from what the statement grants: the same
     /// stack always writes the same id.
     fn prepare(&self, desired: &mut Attrs) {

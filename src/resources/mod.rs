@@ -84,6 +84,38 @@ pub trait Resource: Send + Sync {
         Ok(None)
     }
 
+    /// For `strata import`: the id `read` takes for the object a user named `given`, in
+    /// any form AWS knows the object by (an ARN where the id is a name, a queue's name or
+    /// ARN where the id is its URL); `None` when no such object exists. `desired` is the
+    /// stack's resource, for types whose id has a part the stack names.
+    async fn lookup_id(
+        &self,
+        _aws: &Clients,
+        given: &str,
+        _desired: &Attrs,
+    ) -> Result<Option<String>, AwsError> {
+        Ok(Some(given.to_string()))
+    }
+
+    /// The id of the object `read` returned, in the form a create records, when the read
+    /// answer names it (a role's or function's name, as AWS spells it); `None` when the id
+    /// `read` was given is that form already.
+    fn id_from_read(&self, _live: &Attrs) -> Option<String> {
+        None
+    }
+
+    /// What an id alone says of the object's attributes (its name, its bucket, its queue
+    /// URL): the state of a create that failed half-way records the id and nothing else,
+    /// and a policy still has to name that object.
+    fn id_attributes(&self, _id: &str) -> Attrs {
+        Attrs::new()
+    }
+
+    /// Whether two ids recorded for this type name one object.
+    fn same_object(&self, a: &str, b: &str) -> bool {
+        a == b
+    }
+
     /// Creates the object and returns its physical id.
     async fn create(
         &self,

@@ -34,6 +34,11 @@ pub trait PolicyCalls: Send + Sync {
     fn permissions(&self, _desired: &Attrs, _at: &Place) -> Vec<Permission> {
         Vec::new()
     }
+
+    /// The target a user names `given` (see [`Resource::lookup_id`]).
+    async fn lookup(&self, _aws: &Clients, given: &str) -> Result<Option<String>, AwsError> {
+        Ok(Some(given.to_string()))
+    }
 }
 
 /// A policy type as a [`Resource`].
@@ -47,6 +52,19 @@ impl<C: PolicyCalls> Resource for PolicyDocument<C> {
 
     fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
         self.0.permissions(desired, at)
+    }
+
+    async fn lookup_id(
+        &self,
+        aws: &Clients,
+        given: &str,
+        _desired: &Attrs,
+    ) -> Result<Option<String>, AwsError> {
+        self.0.lookup(aws, given).await
+    }
+
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([(C::TARGET.to_string(), Value::Str(id.to_string()))])
     }
 
     async fn read(

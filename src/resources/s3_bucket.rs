@@ -44,10 +44,13 @@ pub const SCHEMA: Schema = Schema {
             "sse_algorithm",
             Type::Enum(&["AES256", "aws:kms", "aws:kms:dsse"]),
         )
-        .default(Default::Str("AES256")),
+        .default(Default::Str("AES256"))
+        .keep_live(),
         attr("kms_key_id", Type::String(KMS_KEY)),
         attr("public_access_block", Type::Object(PUBLIC_ACCESS_BLOCK)),
-        attr("versioning", Type::Bool).default(Default::Bool(false)),
+        attr("versioning", Type::Bool)
+            .default(Default::Bool(false))
+            .keep_live(),
         attr(
             "lifecycle_rules",
             Type::List {
@@ -202,6 +205,19 @@ impl Resource for S3Bucket {
 
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    async fn lookup_id(
+        &self,
+        _aws: &Clients,
+        given: &str,
+        _desired: &Attrs,
+    ) -> Result<Option<String>, AwsError> {
+        Ok(Some(arn::bucket_name_of(given).to_string()))
+    }
+
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([("name".to_string(), Value::Str(id.to_string()))])
     }
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {
@@ -409,8 +425,11 @@ impl Resource for S3Bucket {
         let s3 = &aws.s3;
         let differs = |name: &str| changed(&SCHEMA, name, desired, live);
         if differs("sse_algorithm") || differs("kms_key_id") {
-            let algorithm =
-                ServerSideEncryption::from(opt_str(desired, "sse_algorithm").unwrap_or("AES256"));
+            // Left out of the stack, the algorithm stays what it is.
+            let algorithm = opt_str(desired, "sse_algorithm")
+                .or(opt_str(live, "sse_algorithm"))
+                .unwrap_or("AES256");
+            let algorithm = ServerSideEncryption::from(algorithm);
             let default = ServerSideEncryptionByDefault::builder()
                 .sse_algorithm(algorithm)
                 .set_kms_master_key_id(opt_str(desired, "kms_key_id").map(str::to_string))

@@ -320,6 +320,19 @@ impl Resource for S3BucketNotification {
         &SCHEMA
     }
 
+    async fn lookup_id(
+        &self,
+        _aws: &Clients,
+        given: &str,
+        _desired: &Attrs,
+    ) -> Result<Option<String>, AwsError> {
+        Ok(Some(super::arn::bucket_name_of(given).to_string()))
+    }
+
+    fn id_attributes(&self, id: &str) -> Attrs {
+        Attrs::from([("bucket".to_string(), Value::Str(id.to_string()))])
+    }
+
     /// A configuration without an `id` gets one derived from what it says, so the same
     /// stack always owns the same entries.
     fn prepare(&self, desired: &mut Attrs) {

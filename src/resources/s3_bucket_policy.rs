@@ -204,6 +204,10 @@ impl PolicyCalls for S3BucketPolicy {
         ]
     }
 
+    async fn lookup(&self, _aws: &Clients, given: &str) -> Result<Option<String>, AwsError> {
+        Ok(Some(super::arn::bucket_name_of(given).to_string()))
+    }
+
     async fn get(&self, aws: &Clients, bucket: &str) -> Result<Option<String>, AwsError> {
         match aws
             .s3

@@ -34,7 +34,7 @@ pub const SCHEMA: Schema = Schema {
                 max: 1_048_576,
             },
         )
-        .default(Default::Int(262_144)),
+        .keep_live(),
         attr(
             "message_retention_seconds",
             Type::Int {
@@ -42,7 +42,8 @@ pub const SCHEMA: Schema = Schema {
                 max: 1_209_600,
             },
         )
-        .default(Default::Int(345_600)),
+        .default(Default::Int(345_600))
+        .keep_live(),
         attr("receive_wait_time_seconds", Type::Int { min: 0, max: 20 }).default(Default::Int(0)),
         attr(
             "visibility_timeout_seconds",
@@ -156,7 +157,7 @@ use indexmap::IndexMap;
 
 use super::iam::{Permission, Place, Step, allow, name_or_any};
 use super::support::{Gone, changed, not_ours, req_str, sync_tags, tags, tags_value};
-use super::{Created, Resource, Settle};
+use super::{Created, Resource, Settle, arn};
 use crate::aws::retry::{Backoff, retry_send};
 use crate::aws::{AwsError, Clients, sdk};
 use crate::value::{Attrs, Value};
@@ -231,6 +232,49 @@ pub fn queue_arn(at: &Place, name: &str) -> String {
     )
 }
 
+/// The URL of the queue a user names `given`: its URL, its ARN or its name, asked of SQS
+/// (GetQueueUrl), so that any form gives the URL SQS itself answers, as CreateQueue does.
+/// `None` when there is no such queue in this region.
+pub async fn queue_url_of(aws: &Clients, given: &str) -> Result<Option<String>, AwsError> {
+    let (account, name) = if let Some(arn) = arn::parse(given) {
+        if arn.service != "sqs" || arn.region != aws.region {
+            return Ok(None);
+        }
+        (Some(arn.account), arn.resource)
+    } else if let Some((_, rest)) = given.split_once("://") {
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        // `sqs.REGION.amazonaws.com`: a queue of another region is not this region's.
+        let mut labels = host.split('.');
+        if labels.next() == Some("sqs")
+            && let Some(region) = labels.next()
+            && labels.next().is_some()
+            && region != aws.region
+        {
+            return Ok(None);
+        }
+        match path.trim_end_matches('/').split_once('/') {
+            Some((account, name)) => (Some(account), name),
+            None => return Ok(None),
+        }
+    } else {
+        (None, given)
+    };
+    let owner = match account {
+        Some(account) if account != aws.account_id().await? => Some(account.to_string()),
+        _ => None,
+    };
+    let found = aws
+        .sqs
+        .get_queue_url()
+        .queue_name(name)
+        .set_queue_owner_aws_account_id(owner)
+        .send()
+        .await
+        .map_err(sdk("GetQueueUrl"))
+        .or_gone()?;
+    Ok(found.and_then(|out| out.queue_url))
+}
+
 #[async_trait]
 impl Resource for SqsQueue {
     fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
@@ -289,6 +333,23 @@ impl Resource for SqsQueue {
             agreeing_reads: 4,
             budget: std::time::Duration::from_secs(90),
         }
+    }
+
+    async fn lookup_id(
+        &self,
+        aws: &Clients,
+        given: &str,
+        _desired: &Attrs,
+    ) -> Result<Option<String>, AwsError> {
+        queue_url_of(aws, given).await
+    }
+
+    fn id_attributes(&self, url: &str) -> Attrs {
+        let name = url.rsplit('/').next().unwrap_or(url);
+        Attrs::from([
+            ("name".to_string(), Value::Str(name.to_string())),
+            ("url".to_string(), Value::Str(url.to_string())),
+        ])
     }
 
     async fn find(&self, aws: &Clients, desired: &Attrs) -> Result<Option<String>, AwsError> {

@@ -65,6 +65,10 @@ impl PolicyCalls for SqsQueuePolicy {
         ]
     }
 
+    async fn lookup(&self, aws: &Clients, given: &str) -> Result<Option<String>, AwsError> {
+        super::sqs_queue::queue_url_of(aws, given).await
+    }
+
     async fn get(&self, aws: &Clients, url: &str) -> Result<Option<String>, AwsError> {
         let out = aws
             .sqs

@@ -45,6 +45,17 @@ pub fn changed(schema: &Schema, name: &str, desired: &Attrs, live: &Attrs) -> bo
     }
 }
 
+/// The strings of a list value (none when it is not a list).
+pub fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_list)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
 /// Tags as a sorted map of strings.
 pub fn tags(attrs: &Attrs) -> IndexMap<String, String> {
     let mut out: IndexMap<String, String> = attrs

@@ -127,7 +127,7 @@ async fn a_stack_whose_state_was_lost_is_imported_back_and_the_next_plan_is_empt
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains(&format!(
-            "`{queue_url}` is already recorded as sqs.queue.content_queue"
+            "sqs.queue.content_queue already holds this object (`{queue_url}`): importing it as sqs.queue.dead_letter_queue would manage one object from two resources. Nothing was imported"
         )),
         "{}",
         stderr(&out)

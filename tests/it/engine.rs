@@ -36,6 +36,20 @@ async fn bucket_names(clients: &strata::aws::Clients) -> Vec<String> {
         .collect()
 }
 
+/// A private emulator with the storage stack applied from a fresh directory.
+async fn applied() -> (Emulator, strata::aws::Clients, tempfile::TempDir) {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &emulator,
+        &["apply", &stack_file(), "--auto-approve"],
+    );
+    assert_exit(&out, 0);
+    (emulator, clients, dir)
+}
+
 async fn queue_urls(clients: &strata::aws::Clients) -> Vec<String> {
     let out = clients.sqs.list_queues().send().await.unwrap();
     out.queue_urls().to_vec()
@@ -357,15 +371,9 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
 #[tokio::test(flavor = "multi_thread")]
 async fn notification_keeps_other_configurations_on_the_bucket() {
     use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
+    let (emulator, clients, dir) = applied().await;
     let dir = dir.path();
     let stack = stack_file();
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
     let account = clients.account_id().await.unwrap().to_string();
     let bucket = format!("storage-dev-content-{account}");
 
@@ -774,15 +782,9 @@ async fn values_from_sensitive_variables_never_appear_in_plans() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_emulator_that_lost_everything_is_recreated_and_old_saved_plans_are_refused() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
+    let (emulator, clients, dir) = applied().await;
     let dir = dir.path();
     let stack = stack_file();
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
     // A reviewed change, saved for later.
     assert_exit(
         &run(
@@ -865,15 +867,9 @@ async fn apply_without_a_terminal_needs_auto_approve() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
+    let (emulator, clients, dir) = applied().await;
     let dir = dir.path();
     let stack = stack_file();
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
     let renamed = dir.join("renamed.toml");
     std::fs::write(
         &renamed,
@@ -937,4 +933,93 @@ async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
         planned_changes(&serde_json::from_slice(&out.stdout).unwrap()),
         []
     );
+}
+
+/// `plan --destroy`: shows the deletion of everything in state, dependents first, changes
+/// nothing (in AWS or in state), and saved with `--out` it is a destroy that `apply PLAN`
+/// carries out.
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_destroy_shows_every_deletion_changes_nothing_and_applies_saved() {
+    let (emulator, clients, dir) = applied().await;
+    let dir = dir.path();
+    let stack = stack_file();
+    let state_path = dir.join(".strata/storage-dev.state.json");
+    let state_before = std::fs::read_to_string(&state_path).unwrap();
+    let buckets = bucket_names(&clients).await;
+    let queues = queue_urls(&clients).await;
+
+    let out = run(
+        dir,
+        &emulator,
+        &["plan", &stack, "--destroy", "--detailed-exitcode"],
+    );
+    assert_exit(&out, 2);
+    let text = stdout(&out);
+    let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("  # ")).collect();
+    let position = |address: &str| {
+        let heading = format!("  # {address} will be destroyed");
+        headings
+            .iter()
+            .position(|h| *h == heading)
+            .unwrap_or_else(|| panic!("{heading}:\n{text}"))
+    };
+    let st = state(dir);
+    let addresses: Vec<String> = st["resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, r)| format!("{}.{name}", r["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(headings.len(), addresses.len(), "{text}");
+    for address in &addresses {
+        position(address);
+    }
+    // Dependents before what they depend on.
+    for (first, then) in [
+        (
+            "s3.bucket_policy.content_bucket_policy",
+            "s3.bucket.content_bucket",
+        ),
+        (
+            "s3.bucket_notification.content_notification",
+            "sqs.queue.content_queue",
+        ),
+        ("sqs.queue.content_queue", "sqs.queue.dead_letter_queue"),
+    ] {
+        assert!(
+            position(first) < position(then),
+            "{first} before {then}:\n{text}"
+        );
+    }
+    assert!(
+        text.ends_with("Plan: 0 to add, 0 to change, 8 to destroy.\n"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(&state_path).unwrap(), state_before);
+    assert_eq!(bucket_names(&clients).await, buckets);
+    assert_eq!(queue_urls(&clients).await, queues);
+
+    assert_exit(
+        &run(
+            dir,
+            &emulator,
+            &["plan", &stack, "--destroy", "--out", "destroy.plan"],
+        ),
+        0,
+    );
+    let out = run(dir, &emulator, &["apply", "destroy.plan"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("Destroy complete! Resources: 0 added, 0 changed, 8 destroyed."),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(bucket_names(&clients).await, Vec::<String>::new());
+    assert_eq!(queue_urls(&clients).await, Vec::<String>::new());
+    let out = run(
+        dir,
+        &emulator,
+        &["plan", &stack, "--destroy", "--detailed-exitcode"],
+    );
+    assert_exit(&out, 0);
 }

@@ -28,7 +28,8 @@ visibility_timeout_seconds = 45
 a_url = '${queue["a"].url}'
 "#;
 
-async fn queue_names(clients: &strata::aws::Clients) -> Vec<String> {
+/// The names of the queues `clients` see, sorted.
+pub async fn queue_names(clients: &strata::aws::Clients) -> Vec<String> {
     let out = clients.sqs.list_queues().send().await.unwrap();
     let mut names: Vec<String> = out
         .queue_urls()
@@ -284,4 +285,96 @@ async fn for_each_over_a_table_gives_each_instance_its_value() {
     args.extend(slower);
     assert_exit(&run(dir, &emulator, &args), 0);
     assert_eq!(queue_names(&clients).await, Vec::<String>::new());
+}
+
+const RENAMED: &str = r#"
+[stack]
+name = "renamed"
+
+[resources.queue]
+type = "sqs.queue"
+for_each = { KEY = "renamed-orders", invoices = "renamed-invoices" }
+name = "${each.value}"
+MOVED
+"#;
+
+/// Issue 22: a `for_each` key could not be renamed without replacing its object (the
+/// message said to "rename the instances one by one", with nothing to do it with).
+/// `moved_from = { "old" = "new" }` renames the instance in state; nothing in AWS changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_for_each_key_renamed_with_moved_from_keeps_its_object() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = |key: &str, moved: &str| {
+        let text = RENAMED.replace("KEY", key).replace("MOVED", moved);
+        std::fs::write(dir.join("renamed.toml"), text).unwrap();
+    };
+    stack("orders", "");
+    assert_exit(
+        &run(dir, &emulator, &["apply", "renamed.toml", "--auto-approve"]),
+        0,
+    );
+    let before = read_state(dir, "renamed", "default");
+    let orders = before["resources"]["queue[\"orders\"]"]["id"].clone();
+    let names = queue_names(&clients).await;
+
+    stack("sales", "moved_from = { orders = \"sales\" }");
+    let out = run(
+        dir,
+        &emulator,
+        &["plan", "renamed.toml", "--detailed-exitcode"],
+    );
+    assert_exit(&out, 2);
+    let text = stdout(&out);
+    assert!(
+        text.contains("# sqs.queue.queue[\"sales\"] has moved from sqs.queue.queue[\"orders\"]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Plan: 0 to add, 0 to change, 0 to destroy."),
+        "{text}"
+    );
+    assert_exit(
+        &run(dir, &emulator, &["apply", "renamed.toml", "--auto-approve"]),
+        0,
+    );
+    let after = read_state(dir, "renamed", "default");
+    assert_eq!(after["resources"]["queue[\"sales\"]"]["id"], orders);
+    assert!(
+        after["resources"].get("queue[\"orders\"]").is_none(),
+        "{after:#}"
+    );
+    assert_eq!(queue_names(&clients).await, names);
+    let out = run(
+        dir,
+        &emulator,
+        &["plan", "renamed.toml", "--detailed-exitcode"],
+    );
+    assert_exit(&out, 0);
+
+    // A former name on a for_each resource, and a rename to a key it does not have.
+    for (moved, message) in [
+        (
+            "moved_from = \"orders\"",
+            "error: on a `for_each` resource, `moved_from` renames keys",
+        ),
+        (
+            "moved_from = { orders = \"refunds\" }",
+            "error: `moved_from` of `queue` renames `orders` to `refunds`, which is not one of its keys",
+        ),
+    ] {
+        stack("sales", moved);
+        let out = crate::common::strata(dir, &["validate", "renamed.toml"]);
+        assert_exit(&out, 1);
+        let err = crate::common::stderr(&out);
+        assert!(err.contains(message), "{err}");
+    }
+    stack("sales", "moved_from = \"orders\"");
+    let err = crate::common::stderr(&crate::common::strata(dir, &["validate", "renamed.toml"]));
+    assert!(
+        err.contains("write the former key of each renamed instance with its new key: `moved_from = { \"old_key\" = \"new_key\" }`"),
+        "{err}"
+    );
 }

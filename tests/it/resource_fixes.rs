@@ -78,6 +78,184 @@ async fn lambda_code_and_architecture_changed_in_one_apply_both_land() {
     assert_exit(&plan, 0);
 }
 
+/// Issue 22: AWS's GetFunction answers a function's tags only to a caller allowed
+/// lambda:ListTags, and a TagsError instead to others. strata read that as "no tags": a
+/// tagged function drifted on every plan, and every apply tagged it again. The proxy plays
+/// such a caller (the emulator always sends the tags).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_read_without_its_tags_is_an_error_not_drift() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let stack = dir.join("fixes.toml");
+    let stack = stack.to_str().unwrap();
+    write(
+        &dir.join("function/index.py"),
+        "def handler(e, c):\n    return 1\n",
+    );
+    let tagged = format!(
+        "{}tags = {{ team = \"payments\" }}\n",
+        FUNCTION_STACK.replace("ARCH", "x86_64")
+    );
+    write(&dir.join("fixes.toml"), &tagged);
+    assert_exit(&run(dir, &emulator, &["apply", stack, "--auto-approve"]), 0);
+    assert_exit(
+        &run(dir, &emulator, &["plan", stack, "--detailed-exitcode"]),
+        0,
+    );
+
+    let proxy = Proxy::start(&emulator.endpoint, &["--realism", "function-tags-error"]);
+    let out = crate::common::strata(
+        dir,
+        &[
+            "plan",
+            stack,
+            "--detailed-exitcode",
+            "--endpoint-url",
+            &proxy.url,
+        ],
+    );
+    assert_exit(&out, 1);
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("Lambda answered without the function's tags (AccessDeniedException: User: arn:aws:iam::000000000000:user/deployer is not authorized to perform: lambda:ListTags on resource: arn:aws:lambda:us-east-1:000000000000:function:fixes-function"),
+        "{err}"
+    );
+    assert!(
+        err.contains("reading them needs lambda:ListTags on the function"),
+        "{err}"
+    );
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        proxy.stats()["faults_by_operation"]["lambda:GET /2015-03-31/functions/{id}"],
+        1
+    );
+}
+
+const API_STACK: &str = r#"
+[stack]
+name = "fixes"
+
+[resources.api]
+type = "apigateway.rest_api"
+name = "fixes-api"
+lambda_invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:fixes/invocations"
+"#;
+
+/// Issue 22: `endpoint_type` and `binary_media_types` forced a new REST API (a new id and
+/// URL, and DeleteRestApi's quota of one per 30 s) though API Gateway changes both in
+/// place. Through the proxy, which applies UpdateRestApi's patch paths as API Gateway does
+/// (the emulator does not).
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoint_type_and_binary_media_types_change_in_place() {
+    let emulator = Emulator::start();
+    let clients = emulator.clients().await;
+    let proxy = Proxy::start(&emulator.endpoint, &["--realism", "rest-api-patch"]);
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let via_proxy = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--endpoint-url", &proxy.url]);
+        crate::common::strata(dir, &args)
+    };
+    write(&dir.join("api.toml"), API_STACK);
+    assert_exit(&via_proxy(&["apply", "api.toml", "--auto-approve"]), 0);
+    let id = crate::common::read_state(dir, "fixes", "default")["resources"]["api"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deployment = || async {
+        let stage = clients
+            .apigateway
+            .get_stage()
+            .rest_api_id(&id)
+            .stage_name("prod");
+        stage.send().await.unwrap().deployment_id.unwrap()
+    };
+    let mut deployed = deployment().await;
+
+    let media = |types: &[&str]| format!("binary_media_types = {types:?}\n");
+    // (stack lines, a path the plan changes, endpoint type and media types read back, and
+    // whether a new deployment was made)
+    for (extra, changed, endpoint, types, redeployed) in [
+        (
+            "endpoint_type = \"EDGE\"\n".to_string(),
+            "endpoint_type",
+            "EDGE",
+            vec![],
+            false,
+        ),
+        (
+            media(&["image/png", "application/pdf"]),
+            "binary_media_types",
+            "EDGE",
+            vec!["application/pdf", "image/png"],
+            true,
+        ),
+        (
+            media(&["image/png", "application/octet-stream"]),
+            "binary_media_types[0]",
+            "EDGE",
+            vec!["application/octet-stream", "image/png"],
+            true,
+        ),
+        (
+            format!("endpoint_type = \"REGIONAL\"\n{}", media(&[])),
+            "endpoint_type",
+            "REGIONAL",
+            vec![],
+            true,
+        ),
+    ] {
+        write(&dir.join("api.toml"), &format!("{API_STACK}{extra}"));
+        let out = via_proxy(&["plan", "api.toml", "--json"]);
+        assert_exit(&out, 0);
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let planned = crate::common::planned_changes(&plan);
+        assert_eq!(planned.len(), 1, "{extra}: {planned:?}");
+        assert_eq!(planned[0].1, "update", "{extra}: {planned:?}");
+        assert!(
+            planned[0].2.iter().any(|p| p == changed),
+            "{extra}: {planned:?}"
+        );
+        let out = via_proxy(&["apply", "api.toml", "--auto-approve"]);
+        assert_exit(&out, 0);
+        assert!(
+            stdout(&out).contains("0 added, 1 changed, 0 destroyed"),
+            "{}",
+            stdout(&out)
+        );
+
+        let state = crate::common::read_state(dir, "fixes", "default");
+        assert_eq!(state["resources"]["api"]["id"], id.as_str(), "{extra}");
+        let api = clients
+            .apigateway
+            .get_rest_api()
+            .rest_api_id(&id)
+            .send()
+            .await
+            .unwrap();
+        let live_types: Vec<&str> = api
+            .endpoint_configuration()
+            .unwrap()
+            .types()
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        assert_eq!(live_types, [endpoint], "{extra}");
+        let mut live_media = api.binary_media_types().to_vec();
+        live_media.sort();
+        assert_eq!(live_media, types, "{extra}");
+        // New media types take effect with a new deployment; an endpoint type needs none.
+        let now = deployment().await;
+        assert_eq!(now != deployed, redeployed, "{extra}");
+        deployed = now;
+        assert_exit(&via_proxy(&["plan", "api.toml", "--detailed-exitcode"]), 0);
+    }
+    let apis = clients.apigateway.get_rest_apis().send().await.unwrap();
+    assert_eq!(apis.items().len(), 1);
+}
+
 const TRAIL_STACK: &str = r#"
 [stack]
 name = "fixes"
