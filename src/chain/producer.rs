@@ -390,6 +390,7 @@ impl Sender<'_> {
             Found::Other
         })
     }
+
     /// Sends every part, `concurrency` at most at once (shared with every other transfer),
     /// each retried alone; answers the parts' numbers and ETags in order.
     #[allow(clippy::too_many_arguments)]

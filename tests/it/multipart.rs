@@ -550,3 +550,44 @@ async fn a_put_answered_request_timeout_is_sent_again() {
         "{stats}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_completion_whose_object_cannot_be_looked_up_is_left_unaborted() {
+    // The completion fails (a 200 with an error body, every time) and every GET of an
+    // object through the proxy answers 5xx, so `send` cannot tell whether S3 holds the
+    // object: it must not abort an upload that may have completed. It says so and leaves
+    // the upload to the bucket's lifecycle rule.
+    let (d, proxy) = deploy_behind(&[
+        "--transfer-faults",
+        "complete-error-200",
+        "--fault-rate",
+        "1",
+        "--seed",
+        "1",
+        "--fault-kinds",
+        "5xx",
+        "--fault-operations",
+        "s3:GET /{bucket}/{key+}",
+    ]);
+    let clients = d.emulator.clients().await;
+    let (_, out) = three_parts(&d, "unknown.bin", &[]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        "error: sending `input/unknown.bin`: completing the multipart upload of `input/unknown.bin` \
+         failed (the endpoint answered 502 for completeMultipartUpload `input/unknown.bin`: \
+         {\"error\": \"S3 failed CompleteMultipartUpload (InternalError)\"}) and looking the object \
+         up failed too (S3 answered 500 to the GET of `input/unknown.bin`: 500 Internal Server Error \
+         (injected by aws-proxy)\n); the upload is left as it is: if S3 completed it, the object is \
+         there, if not, the bucket's lifecycle rule removes its parts after a day\n"
+    );
+    let stats = proxy.stats();
+    // Three lookups, each refused; no abort.
+    assert_eq!(
+        count(&stats, "faults_by_operation", "s3:GET /{bucket}/{key+}"),
+        3,
+        "{stats}"
+    );
+    assert_eq!(count(&stats, "by_operation", ABORT), 0, "{stats}");
+    assert_eq!(uploads_in_progress(&d, &clients).await.len(), 1);
+}
