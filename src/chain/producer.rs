@@ -276,7 +276,7 @@ impl Sender<'_> {
             etag: multipart_etag(parts.iter().map(|(_, etag)| etag.as_str())),
             parts: parts.len(),
         };
-        let wait = if answered_by_function(&cause) {
+        let wait = if completion_over(&cause) {
             Duration::ZERO
         } else {
             tracing::warn!(target: "strata::chain", key, error = %cause, "the completion got no answer from the function; looking the object up until it appears");
@@ -458,13 +458,18 @@ enum Found {
     Other,
 }
 
-/// Whether the error is the presign function's own answer (a JSON `{"error": ...}`): the
-/// function's call to S3 is then over. API Gateway's own answers (504 when it stops waiting
-/// after 29 s, 502 when the function failed) and lost connections say nothing of it.
-fn answered_by_function(e: &ChainError) -> bool {
+/// Whether the error says that the completion is over, done or not: an answer of the
+/// presign function itself (a JSON `{"error": ...}`) other than its 504 (S3 gave it no
+/// answer). API Gateway's own answers (504 when it stops waiting after 29 s, 502 when the
+/// function failed) and lost connections say nothing of it: the function, or S3, may still
+/// be completing it.
+fn completion_over(e: &ChainError) -> bool {
     match e {
-        ChainError::Endpoint { body, .. } => serde_json::from_str::<serde_json::Value>(body)
-            .is_ok_and(|answer| answer.get("error").is_some_and(|e| e.is_string())),
+        ChainError::Endpoint { status, body, .. } => {
+            *status != 504
+                && serde_json::from_str::<serde_json::Value>(body)
+                    .is_ok_and(|answer| answer.get("error").is_some_and(|e| e.is_string()))
+        }
         _ => false,
     }
 }
@@ -646,5 +651,47 @@ pub fn human_size(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(status: u16, body: &str) -> ChainError {
+        ChainError::Endpoint {
+            status,
+            action: "completeMultipartUpload".into(),
+            key: "input/k".into(),
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn only_the_functions_own_final_answer_ends_a_completion() {
+        // The function's answers: S3 refused or failed it (over), or gave no answer (504).
+        assert!(completion_over(&endpoint(
+            502,
+            r#"{"error": "S3 failed it"}"#
+        )));
+        assert!(completion_over(&endpoint(
+            404,
+            r#"{"error": "no such upload"}"#
+        )));
+        assert!(!completion_over(&endpoint(
+            504,
+            r#"{"error": "S3 did not answer"}"#
+        )));
+        // API Gateway's: it stopped waiting, or the function itself failed.
+        assert!(!completion_over(&endpoint(
+            504,
+            r#"{"message": "Endpoint request timed out"}"#
+        )));
+        assert!(!completion_over(&endpoint(
+            502,
+            r#"{"message": "Internal server error"}"#
+        )));
+        assert!(!completion_over(&endpoint(200, "not JSON")));
+        assert!(!completion_over(&ChainError::Interrupted));
     }
 }

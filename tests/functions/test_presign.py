@@ -831,6 +831,26 @@ class CompletionLookupTests(MultipartTestCase):
                 self.assertEqual(json.loads(response["body"]),
                                  {"error": "S3 failed CompleteMultipartUpload (InternalError)"})
 
+    def test_no_answer_from_s3_is_504_unless_the_object_is_there(self):
+        from botocore.exceptions import ReadTimeoutError
+
+        def no_answer(**_):
+            raise ReadTimeoutError(endpoint_url="https://s3")
+
+        with mock.patch.object(self.client, "complete_multipart_upload", side_effect=no_answer):
+            self.stub.add_client_error("head_object", service_error_code="404",
+                                       http_status_code=404)
+            response = self.complete()
+            self.assertEqual(response["statusCode"], 504, response["body"])
+            self.assertEqual(json.loads(response["body"]), {
+                "error": "S3 did not answer CompleteMultipartUpload: it may still complete; "
+                         "look the object up"})
+            self.assertEqual(self.last_log["outcome"], json.loads(response["body"])["error"]
+                             + " (ReadTimeoutError)")
+            self.head()
+            self.assertEqual(self.assertJson(self.complete())["etag"], self.ETAG)
+        self.stub.assert_no_pending_responses()
+
     def test_the_size_is_checked_when_given(self):
         self.complete_fails("NoSuchUpload", 404)
         self.head(size=20)

@@ -41,7 +41,10 @@ told NoSuchUpload (S3 forgets a completed upload), or a 200 whose body is an err
 (botocore retries those as 500s). So after any error from it, the function looks the
 object up, and answers success when the key holds the object these parts make: the
 ETag S3 gives a multipart object (the MD5 of the parts' MD5s, then ``-`` and the number
-of parts) and, when the request gives it, the size.
+of parts) and, when the request gives it, the size. When S3 gave no answer at all (the
+connection lost or timed out) and the object is not there yet, it answers 504: the
+completion may still be under way, and the caller should look the object up for a while
+before it aborts.
 
 A bad request answers 400, a non-POST method 405 (with ``Allow: POST``) and a
 misconfigured function 500; every error body is ``{"error": "<message>"}``.
@@ -478,6 +481,11 @@ def _complete(client, bucket: str, key: str, upload_id: str, parts: list[dict], 
     except RequestError as exc:
         failure = exc
     etag = _completed_object(client, bucket, key, parts, size)
+    if etag is None and isinstance(failure.__cause__, BotoCoreError):
+        # No answer at all (a connection lost or timed out): S3 may still be completing it.
+        raise RequestError(
+            504, "S3 did not answer CompleteMultipartUpload: it may still complete; look the object up"
+        ) from failure.__cause__
     if etag is None:
         raise failure
     return etag, (
