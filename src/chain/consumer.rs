@@ -109,6 +109,7 @@ impl Consumer<'_> {
                     _ => None,
                 })
                 .flatten()
+                .filter(|o| self.ranges(o.size).is_none())
                 .map(|o| o.key)
                 .collect();
             if keys.len() > 1 {
@@ -261,15 +262,13 @@ impl Consumer<'_> {
                 let mut out = Vec::new();
                 for object in objects {
                     let path = target_path(&options.out_dir, &object.key)?;
-                    let ranged = object.size.and_then(|s| self.shared.transfer.parts(s));
                     let wanted = Wanted {
                         key: &object.key,
                         etag: object.etag.as_deref(),
                     };
-                    let size = match (object.size, ranged) {
-                        (Some(size), Some((part_size, count))) if count > 1 => {
-                            let ahead = prefetched.take(&object.key);
-                            self.download_ranges(&wanted, &path, size, part_size, count, ahead)
+                    let size = match self.ranges(object.size) {
+                        Some((size, part_size, count)) => {
+                            self.download_ranges(&wanted, &path, size, part_size, count)
                                 .await?
                         }
                         _ => {
@@ -317,9 +316,18 @@ impl Consumer<'_> {
 }
 
 impl Consumer<'_> {
+    /// How a payload of SIZE bytes (from its event) comes in ranges: (size, range size,
+    /// ranges); None for one whole GET.
+    fn ranges(&self, size: Option<u64>) -> Option<(u64, u64, u64)> {
+        let size = size?;
+        let (part_size, count) = self.shared.transfer.parts(size)?;
+        (count > 1).then_some((size, part_size, count))
+    }
+
     /// Parallel ranged GETs through one presigned URL (signed again when it gets old or
     /// S3 refuses it), each range written at its offset of the landing file; every range
-    /// must come from the same object (one ETag: the event's, when it names one).
+    /// must come from the same object (one ETag: the event's, when it names one). The URL
+    /// is a plain one: S3 sends no whole-object checksum with a range.
     async fn download_ranges(
         &self,
         wanted: &Wanted<'_>,
@@ -327,7 +335,6 @@ impl Consumer<'_> {
         size: u64,
         part_size: u64,
         count: u64,
-        ahead: Option<(String, Instant)>,
     ) -> Result<u64, ChainError> {
         let key = wanted.key;
         let landing = Landing::open(path).await?;
@@ -336,7 +343,7 @@ impl Consumer<'_> {
             .set_len(size)
             .await
             .map_err(|e| ChainError::Io(format!("cannot write {}: {e}", landing.temp.display())))?;
-        let url = tokio::sync::Mutex::new(ahead);
+        let url = tokio::sync::Mutex::new(None::<(String, Instant)>);
         let etags: Vec<String> = futures::stream::iter(0..count)
             .map(|index| {
                 let (url, temp) = (&url, &landing.temp);
@@ -358,8 +365,7 @@ impl Consumer<'_> {
                                 }
                                 _ => {
                                     let at = Instant::now();
-                                    let u =
-                                        self.endpoint.presign(Action::GetWithChecksum, key).await?;
+                                    let u = self.endpoint.presign(Action::Get, key).await?;
                                     *cached = Some((u.clone(), at));
                                     u
                                 }
