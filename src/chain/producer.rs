@@ -297,15 +297,16 @@ impl Sender<'_> {
             Err(lookup) => return Err(unknown(lookup, cause)),
         }
         // Not there: the completion failed. An abort that finds no upload means it was
-        // completed after all (or aborted by someone else): one more look tells which.
+        // completed after all, or aborted already (a first attempt whose answer was lost):
+        // one more look tells which.
         let abort = match self.abort(key, upload_id).await {
             Ok(()) => None,
-            Err(e @ ChainError::Endpoint { status: 404, .. }) => {
+            Err(ChainError::Endpoint { status: 404, .. }) => {
                 match self.look_up_until(key, &wanted, Duration::ZERO).await {
                     Ok(Found::Wanted(etag)) => {
                         return Ok(Some(recovered(key, &cause, size, &etag)));
                     }
-                    Ok(_) => Some(format!("{e}; the object is not there")),
+                    Ok(_) => None,
                     Err(lookup) => return Err(unknown(lookup, cause)),
                 }
             }
