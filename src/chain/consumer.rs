@@ -1,8 +1,12 @@
 //! The consumer: long-polls the queue, fetches the payloads of a batch of messages at
 //! once, and deletes messages (in one DeleteMessageBatch) only after their payloads are
 //! safely on disk (at-least-once). Large payloads come as parallel ranged GETs written at
-//! their offsets. A message it cannot handle is made visible again at once, so after the
-//! queue's max receive count it moves to the dead-letter queue.
+//! their offsets. Every GET asks for the object version the event announced (`If-Match`
+//! its ETag), so an overwrite since the event is a clear failure, never another payload
+//! taken for this one or a file mixed from two; a whole-object GET is checked against S3's
+//! checksum when S3 sends one. A message it cannot handle is made visible again at once, so
+//! after the queue's max receive count it moves to the dead-letter queue. Ctrl-C stops: the
+//! messages whose payloads are not all on disk are made visible again.
 
 use std::io::SeekFrom;
 use std::path::{Component, Path, PathBuf};
@@ -15,6 +19,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use super::ChainError;
 use super::endpoint::{Action, Endpoint, Prefetched};
 use super::events::{Message, parse};
+use super::integrity::{CHECKSUM_MODE, ObjectChecksum, signs_checksum_mode};
 use super::producer::error_code;
 use super::transfer::{Shared, range, still_fresh, url_lifetime};
 use crate::aws::{AwsError, sdk};
@@ -48,6 +53,8 @@ pub struct Received {
 pub struct Summary {
     pub received: usize,
     pub failed: usize,
+    /// Stopped by Ctrl-C.
+    pub interrupted: bool,
 }
 
 pub struct Consumer<'a> {
@@ -74,7 +81,7 @@ impl Consumer<'_> {
                 break;
             }
             let batch = remaining.unwrap_or(10).clamp(1, 10) as i32;
-            let out = self
+            let receive = self
                 .sqs
                 .receive_message()
                 .queue_url(self.queue_url)
@@ -82,9 +89,16 @@ impl Consumer<'_> {
                 .wait_time_seconds(options.wait_seconds)
                 .message_attribute_names("All")
                 .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-                .send()
-                .await
-                .map_err(sdk("ReceiveMessage"))?;
+                .send();
+            // Ctrl-C during the long poll abandons it: a message SQS handed to it comes back
+            // after the queue's visibility timeout.
+            let out = tokio::select! {
+                out = receive => out.map_err(sdk("ReceiveMessage"))?,
+                _ = self.shared.cancel.cancelled() => {
+                    summary.interrupted = true;
+                    break;
+                }
+            };
             // The single GETs of the batch: their URLs in one request.
             let prefetched = Prefetched::default();
             let keys: Vec<String> = out
@@ -95,10 +109,13 @@ impl Consumer<'_> {
                     _ => None,
                 })
                 .flatten()
+                .filter(|o| self.ranges(o.size).is_none())
                 .map(|o| o.key)
                 .collect();
             if keys.len() > 1 {
-                prefetched.fetch(self.endpoint, Action::Get, &keys).await;
+                prefetched
+                    .fetch(self.endpoint, Action::GetWithChecksum, &keys)
+                    .await;
             }
             // The batch's messages at once; `--concurrency` bounds their downloads.
             let handled = futures::future::join_all(out.messages().iter().map(|message| {
@@ -107,7 +124,13 @@ impl Consumer<'_> {
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(1);
-                self.handle(message, options, receive_count, &prefetched)
+                let prefetched = &prefetched;
+                async move {
+                    tokio::select! {
+                        handled = self.handle(message, options, receive_count, prefetched) => handled,
+                        _ = self.shared.cancel.cancelled() => Err(ChainError::Interrupted),
+                    }
+                }
             }))
             .await;
             let mut done = Vec::new();
@@ -122,7 +145,10 @@ impl Consumer<'_> {
                         done.push(message);
                     }
                     Err(e) => {
-                        summary.failed += 1;
+                        let interrupted = e.is_interrupted();
+                        if !interrupted {
+                            summary.failed += 1;
+                        }
                         let message_id = message.message_id().unwrap_or("?");
                         let receive_count = message
                             .attributes()
@@ -147,14 +173,20 @@ impl Consumer<'_> {
                                 cause: e.to_string(),
                                 error: AwsError::from_sdk("ChangeMessageVisibility", error),
                             })?;
-                        on_error(&format!(
-                            "message {message_id}: {e} (left on the queue; receive count {receive_count})"
-                        ));
+                        if !interrupted {
+                            on_error(&format!(
+                                "message {message_id}: {e} (left on the queue; receive count {receive_count})"
+                            ));
+                        }
                     }
                 }
             }
             // Every payload of these messages is on disk: acknowledged in one call.
             summary.failed += self.delete(&done, &mut on_error).await?;
+            if self.shared.cancel.is_cancelled() {
+                summary.interrupted = true;
+                break;
+            }
             // Without --follow: one round, or with --max until that many arrive, but never
             // spinning on a message that keeps failing, and never waiting on an empty queue.
             if options.mode == Mode::Once
@@ -230,11 +262,13 @@ impl Consumer<'_> {
                 let mut out = Vec::new();
                 for object in objects {
                     let path = target_path(&options.out_dir, &object.key)?;
-                    let ranged = object.size.and_then(|s| self.shared.transfer.parts(s));
-                    let size = match (object.size, ranged) {
-                        (Some(size), Some((part_size, count))) if count > 1 => {
-                            let ahead = prefetched.take(&object.key);
-                            self.download_ranges(&object.key, &path, size, part_size, count, ahead)
+                    let wanted = Wanted {
+                        key: &object.key,
+                        etag: object.etag.as_deref(),
+                    };
+                    let size = match self.ranges(object.size) {
+                        Some((size, part_size, count)) => {
+                            self.download_ranges(&wanted, &path, size, part_size, count)
                                 .await?
                         }
                         _ => {
@@ -242,9 +276,13 @@ impl Consumer<'_> {
                                 self.shared.permits.acquire().await.expect("never closed");
                             let url = match prefetched.take(&object.key) {
                                 Some((url, _)) => url,
-                                None => self.endpoint.presign(Action::Get, &object.key).await?,
+                                None => {
+                                    self.endpoint
+                                        .presign(Action::GetWithChecksum, &object.key)
+                                        .await?
+                                }
                             };
-                            download_url(&self.endpoint.http, &url, &object.key, &path, object.size)
+                            download_url(&self.endpoint.http, &url, &wanted, &path, object.size)
                                 .await?
                         }
                     };
@@ -278,25 +316,34 @@ impl Consumer<'_> {
 }
 
 impl Consumer<'_> {
+    /// How a payload of SIZE bytes (from its event) comes in ranges: (size, range size,
+    /// ranges); None for one whole GET.
+    fn ranges(&self, size: Option<u64>) -> Option<(u64, u64, u64)> {
+        let size = size?;
+        let (part_size, count) = self.shared.transfer.parts(size)?;
+        (count > 1).then_some((size, part_size, count))
+    }
+
     /// Parallel ranged GETs through one presigned URL (signed again when it gets old or
     /// S3 refuses it), each range written at its offset of the landing file; every range
-    /// must come from the same object (one ETag).
+    /// must come from the same object (one ETag: the event's, when it names one). The URL
+    /// is a plain one: S3 sends no whole-object checksum with a range.
     async fn download_ranges(
         &self,
-        key: &str,
+        wanted: &Wanted<'_>,
         path: &Path,
         size: u64,
         part_size: u64,
         count: u64,
-        ahead: Option<(String, Instant)>,
     ) -> Result<u64, ChainError> {
+        let key = wanted.key;
         let landing = Landing::open(path).await?;
         landing
             .file
             .set_len(size)
             .await
             .map_err(|e| ChainError::Io(format!("cannot write {}: {e}", landing.temp.display())))?;
-        let url = tokio::sync::Mutex::new(ahead);
+        let url = tokio::sync::Mutex::new(None::<(String, Instant)>);
         let etags: Vec<String> = futures::stream::iter(0..count)
             .map(|index| {
                 let (url, temp) = (&url, &landing.temp);
@@ -324,9 +371,15 @@ impl Consumer<'_> {
                                 }
                             }
                         };
-                        let result =
-                            get_range(&self.endpoint.http, &signed, key, temp, (start, len), size)
-                                .await;
+                        let result = get_range(
+                            &self.endpoint.http,
+                            &signed,
+                            wanted,
+                            temp,
+                            (start, len),
+                            size,
+                        )
+                        .await;
                         match result {
                             Ok(etag) => return Ok(etag),
                             Err(e) if attempt < 5 && retry_range(&e) => {
@@ -355,10 +408,49 @@ impl Consumer<'_> {
 }
 
 fn retry_range(e: &ChainError) -> bool {
-    match e {
-        ChainError::Storage { status, .. } => *status >= 500 || *status == 403,
-        ChainError::Http { .. } | ChainError::ShortRange { .. } => true,
-        _ => false,
+    e.is_transient()
+        || matches!(
+            e,
+            ChainError::Storage { status: 403, .. } | ChainError::ShortRange { .. }
+        )
+}
+
+/// The object version a download is for: its key, and the ETag its event announced.
+struct Wanted<'a> {
+    key: &'a str,
+    etag: Option<&'a str>,
+}
+
+impl Wanted<'_> {
+    /// A GET of URL for this version: `If-Match` its ETag (S3 answers 412 once the key
+    /// holds another object), and the checksum header when the URL is signed for it.
+    fn get(&self, http: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+        let mut request = http.get(url);
+        if let Some(etag) = self.etag {
+            request = request.header("If-Match", format!("\"{etag}\""));
+        }
+        if signs_checksum_mode(url) {
+            request = request.header(CHECKSUM_MODE.0, CHECKSUM_MODE.1);
+        }
+        request
+    }
+
+    /// The error of an answer that is not the payload.
+    async fn refused(&self, response: reqwest::Response, note: Option<&str>) -> ChainError {
+        let status = response.status().as_u16();
+        if let (412, Some(etag)) = (status, self.etag) {
+            return ChainError::Overwritten {
+                key: self.key.to_string(),
+                etag: etag.to_string(),
+            };
+        }
+        let body = response.text().await.unwrap_or_default();
+        ChainError::Storage {
+            status,
+            method: "GET",
+            key: self.key.to_string(),
+            body: note.map_or_else(|| error_code(&body), str::to_string),
+        }
     }
 }
 
@@ -367,42 +459,24 @@ fn retry_range(e: &ChainError) -> bool {
 async fn get_range(
     http: &reqwest::Client,
     url: &str,
-    key: &str,
+    wanted: &Wanted<'_>,
     temp: &Path,
     (start, len): (u64, u64),
     size: u64,
 ) -> Result<String, ChainError> {
-    let response = http
-        .get(url)
+    let key = wanted.key;
+    let response = wanted
+        .get(http, url)
         .header("Range", format!("bytes={start}-{}", start + len - 1))
         .send()
         .await
-        .map_err(|error| ChainError::Http {
-            what: "S3".into(),
-            error: error.without_url(),
-        })?;
+        .map_err(ChainError::s3)?;
     let status = response.status().as_u16();
     if status != 206 {
-        let body = response.text().await.unwrap_or_default();
-        return Err(ChainError::Storage {
-            status,
-            method: "GET",
-            key: key.to_string(),
-            body: if status == 200 {
-                "a whole object instead of the range asked for".into()
-            } else {
-                error_code(&body)
-            },
-        });
+        let note = (status == 200).then_some("a whole object instead of the range asked for");
+        return Err(wanted.refused(response, note).await);
     }
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
+    let header = |name: &str| super::header(&response, name);
     let expected_range = format!("bytes {start}-{}/{size}", start + len - 1);
     let got_range = header("content-range");
     if got_range != expected_range {
@@ -427,10 +501,7 @@ async fn get_range(
     let mut written = 0u64;
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|error| ChainError::Http {
-            what: "S3".into(),
-            error: error.without_url(),
-        })?;
+        let chunk = chunk.map_err(ChainError::s3)?;
         written += chunk.len() as u64;
         if written > len {
             break;
@@ -539,41 +610,36 @@ impl Landing {
     }
 }
 
+/// GETs a whole payload into its landing file; checks its size (the event's) and S3's
+/// checksum of the object, when S3 sent one, before the file takes its name.
 async fn download_url(
     http: &reqwest::Client,
     url: &str,
-    key: &str,
+    wanted: &Wanted<'_>,
     path: &Path,
     expected: Option<u64>,
 ) -> Result<u64, ChainError> {
-    let response = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|error| ChainError::Http {
-            what: "S3".into(),
-            error: error.without_url(),
-        })?;
-    let status = response.status().as_u16();
-    if status != 200 {
-        let body = response.text().await.unwrap_or_default();
-        return Err(ChainError::Storage {
-            status,
-            method: "GET",
-            key: key.to_string(),
-            body: error_code(&body),
-        });
+    let response = wanted.get(http, url).send().await.map_err(ChainError::s3)?;
+    if response.status().as_u16() != 200 {
+        return Err(wanted.refused(response, None).await);
     }
+    let mut checksum = ObjectChecksum::from_headers(response.headers());
     let mut landing = Landing::open(path).await?;
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|error| ChainError::Http {
-            what: "S3".into(),
-            error: error.without_url(),
-        })?;
+        let chunk = chunk.map_err(ChainError::s3)?;
+        if let Some(checksum) = &mut checksum {
+            checksum.update(&chunk);
+        }
         landing.write(&chunk).await?;
     }
-    landing.finish(path, key, expected).await
+    // A short or long payload is reported as such (by `finish`), not as a checksum error.
+    if let Some(checksum) = checksum
+        && expected.is_none_or(|e| e == landing.written)
+    {
+        checksum.verify(wanted.key)?;
+    }
+    landing.finish(path, wanted.key, expected).await
 }
 
 async fn download_s3(
@@ -583,10 +649,12 @@ async fn download_s3(
     path: &Path,
     expected: Option<u64>,
 ) -> Result<u64, ChainError> {
+    // With the checksum asked for, the SDK checks the body against S3's checksum.
     let out = s3
         .get_object()
         .bucket(bucket)
         .key(key)
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
         .send()
         .await
         .map_err(sdk("GetObject"))?;

@@ -18,14 +18,32 @@ pub struct Endpoint {
 pub enum Action {
     Put,
     Get,
+    /// A GET URL signed for `x-amz-checksum-mode: ENABLED`, so that S3 answers a whole
+    /// object with its checksum. An endpoint that does not know `checksum_mode` signs a
+    /// plain GET URL (see `integrity::signs_checksum_mode`).
+    GetWithChecksum,
 }
 
 impl Action {
     fn name(self) -> &'static str {
         match self {
             Action::Put => "putObject",
-            Action::Get => "getObject",
+            Action::Get | Action::GetWithChecksum => "getObject",
         }
+    }
+
+    /// The request for KEYS (one key: `object_key`; several: `object_keys`).
+    fn request(self, name: &str, keys: serde_json::Value) -> serde_json::Value {
+        let field = if keys.is_array() {
+            "object_keys"
+        } else {
+            "object_key"
+        };
+        let mut body = json!({ "action": name, field: keys });
+        if let Action::GetWithChecksum = self {
+            body["checksum_mode"] = json!("ENABLED");
+        }
+        body
     }
 }
 
@@ -47,7 +65,7 @@ impl Endpoint {
     /// A presigned URL for `key`. 5xx answers and connection errors are retried a few
     /// times; 4xx answers are the caller's mistake and are reported as they are.
     pub async fn presign(&self, action: Action, key: &str) -> Result<String, ChainError> {
-        let body = json!({ "action": action.name(), "object_key": key });
+        let body = action.request(action.name(), json!(key));
         Ok(self
             .post(action.name(), key, &body)
             .await?
@@ -63,7 +81,7 @@ impl Endpoint {
         keys: &[String],
     ) -> Result<serde_json::Value, ChainError> {
         let name = format!("{}s", action.name());
-        let body = json!({ "action": name, "object_keys": keys });
+        let body = action.request(&name, json!(keys));
         let first = keys.first().map(String::as_str).unwrap_or_default();
         let text = self.post(&name, first, &body).await?;
         serde_json::from_str(&text).map_err(|e| ChainError::Endpoint {

@@ -23,6 +23,9 @@ pub struct ObjectRef {
     pub bucket: String,
     pub key: String,
     pub size: Option<u64>,
+    /// The ETag of the object version the event is about (bare, as events carry it): the
+    /// download asks for that version only (`If-Match`).
+    pub etag: Option<String>,
 }
 
 const POINTER_CLASSES: &[&str] = &[
@@ -48,6 +51,12 @@ pub fn parse(body: &str, size_attribute: Option<u64>) -> Message {
                     bucket: s3.get("bucket")?.get("name")?.as_str()?.to_string(),
                     key: decode_key(s3.get("object")?.get("key")?.as_str()?),
                     size: s3.get("object")?.get("size").and_then(Json::as_u64),
+                    etag: s3
+                        .get("object")?
+                        .get("eTag")
+                        .and_then(Json::as_str)
+                        .map(super::integrity::bare_etag)
+                        .filter(|e| !e.is_empty()),
                 })
             })
             .collect();
@@ -90,7 +99,7 @@ mod tests {
     #[test]
     fn s3_event_with_several_records_and_encoded_keys() {
         let body = r#"{"Records":[
-            {"eventVersion":"2.1","s3":{"bucket":{"name":"b"},"object":{"key":"input/a+b%C3%A9.bin","size":5}}},
+            {"eventVersion":"2.1","s3":{"bucket":{"name":"b"},"object":{"key":"input/a+b%C3%A9.bin","size":5,"eTag":"0123456789ABCDEF0123456789abcdef"}}},
             {"eventVersion":"2.1","s3":{"bucket":{"name":"b"},"object":{"key":"input/plain","size":0}}}]}"#;
         assert_eq!(
             parse(body, None),
@@ -98,12 +107,14 @@ mod tests {
                 ObjectRef {
                     bucket: "b".into(),
                     key: "input/a bé.bin".into(),
-                    size: Some(5)
+                    size: Some(5),
+                    etag: Some("0123456789abcdef0123456789abcdef".into()),
                 },
                 ObjectRef {
                     bucket: "b".into(),
                     key: "input/plain".into(),
-                    size: Some(0)
+                    size: Some(0),
+                    etag: None,
                 },
             ])
         );

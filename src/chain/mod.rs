@@ -5,8 +5,19 @@
 pub mod consumer;
 pub mod endpoint;
 pub mod events;
+pub mod integrity;
 pub mod producer;
 pub mod transfer;
+
+/// A header of an HTTP answer as text ("" when absent or not text).
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
@@ -74,6 +85,27 @@ pub enum ChainError {
         expected: u64,
         got: u64,
     },
+    #[error(
+        "`{key}` is no longer the object its event announced (ETag {etag}): it was overwritten since (S3 answered 412 PreconditionFailed)"
+    )]
+    Overwritten { key: String, etag: String },
+    #[error(
+        "payload `{key}` does not match S3's {algorithm} checksum of the object ({expected}; the bytes received give {got})"
+    )]
+    ChecksumMismatch {
+        key: String,
+        algorithm: &'static str,
+        expected: String,
+        got: String,
+    },
+    #[error(
+        "completing the multipart upload of `{key}` failed ({cause}) and looking the object up failed too ({lookup}); the upload is left as it is: if S3 completed it, the object is there, if not, the bucket's lifecycle rule removes its parts after a day"
+    )]
+    CompletionUnknown {
+        key: String,
+        cause: Box<ChainError>,
+        lookup: Box<ChainError>,
+    },
 }
 
 impl ChainError {
@@ -82,6 +114,28 @@ impl ChainError {
         match self {
             ChainError::Interrupted => true,
             ChainError::MultipartFailed { cause, .. } => cause.is_interrupted(),
+            ChainError::CompletionUnknown { lookup, .. } => lookup.is_interrupted(),
+            _ => false,
+        }
+    }
+
+    /// S3 could not be reached, or its answer broke off (the URL, and so its signature, is
+    /// left out).
+    pub fn s3(error: reqwest::Error) -> ChainError {
+        ChainError::Http {
+            what: "S3".into(),
+            error: error.without_url(),
+        }
+    }
+
+    /// Worth another attempt: 5xx answers, dropped connections, and S3's `400
+    /// RequestTimeout` (the request's bytes came too slowly; the SDKs retry it too).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ChainError::Storage { status, body, .. } => {
+                *status >= 500 || (*status == 400 && body == "RequestTimeout")
+            }
+            ChainError::Http { .. } => true,
             _ => false,
         }
     }

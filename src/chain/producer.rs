@@ -1,7 +1,10 @@
 //! The producer: asks the endpoint for presigned URLs and streams the payload to S3. It
 //! needs no AWS credentials. Below the multipart threshold a payload is one PUT; above it,
 //! a multipart upload whose parts go up in parallel, each streamed from its byte range of
-//! the file and retried alone; an upload that gives up (or is interrupted) is aborted.
+//! the file and retried alone; an upload that gives up (or is interrupted) is aborted. A
+//! completion that answers an error may still have been carried out (its answer lost, or
+//! cut off by API Gateway while S3 worked on): the object is looked up before the upload is
+//! called failed, and the upload is aborted only when the object is not there.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, SeekFrom};
@@ -17,6 +20,7 @@ use tokio_util::io::ReaderStream;
 
 use super::ChainError;
 use super::endpoint::{Action, Endpoint, Prefetched};
+use super::integrity::{bare_etag, multipart_etag};
 use super::transfer::{MAX_OBJECT_SIZE, Shared, range, still_fresh};
 
 pub struct Sent {
@@ -24,6 +28,8 @@ pub struct Sent {
     pub size: u64,
     /// Parts of a multipart upload; 0 for a single PUT.
     pub parts: u64,
+    /// Set when the completion answered an error but S3 holds the object: what happened.
+    pub note: Option<String>,
 }
 
 /// What to send: a file on disk, or standard input (buffered to a temporary file first, so
@@ -94,11 +100,12 @@ impl Sender<'_> {
                 eprintln!();
             }
         }
-        let parts = result?;
+        let (parts, note) = result?;
         Ok(Sent {
             key: key.to_string(),
             size,
             parts,
+            note,
         })
     }
 
@@ -125,18 +132,20 @@ impl Sender<'_> {
         })
     }
 
-    /// The number of parts sent (0: one PUT).
+    /// The number of parts sent (0: one PUT), and the note of a completion found after an
+    /// error.
     async fn upload(
         &self,
         path: &Path,
         key: &str,
         size: u64,
         sent: &Arc<AtomicU64>,
-    ) -> Result<u64, ChainError> {
+    ) -> Result<(u64, Option<String>), ChainError> {
         if let Some((part_size, count)) = self.shared.transfer.parts(size) {
-            self.multipart(path, key, size, part_size, count, sent)
+            let note = self
+                .multipart(path, key, size, part_size, count, sent)
                 .await?;
-            return Ok(count);
+            return Ok((count, note));
         }
         let single = async {
             let _permit = self.shared.permits.acquire().await.expect("never closed");
@@ -155,10 +164,11 @@ impl Sender<'_> {
                 };
                 let result = put(&self.endpoint.http, &url, path, key, (0, size), sent).await;
                 match result {
-                    Ok(_) => return Ok(0),
+                    Ok(_) => return Ok((0, None)),
                     // A URL fetched ahead may have expired meanwhile: ask for a new one.
                     Err(e)
-                        if attempt < ATTEMPTS && (transient(&e) || (was_ahead && expired(&e))) =>
+                        if attempt < ATTEMPTS
+                            && (e.is_transient() || (was_ahead && expired(&e))) =>
                     {
                         backoff(attempt).await
                     }
@@ -180,7 +190,7 @@ impl Sender<'_> {
         part_size: u64,
         count: u64,
         sent: &Arc<AtomicU64>,
-    ) -> Result<(), ChainError> {
+    ) -> Result<Option<String>, ChainError> {
         let started = Instant::now();
         let answer = self
             .endpoint
@@ -208,40 +218,177 @@ impl Sender<'_> {
             r = self.parts(path, key, size, part_size, count, &urls, sent) => r,
             _ = self.shared.cancel.cancelled() => Err(ChainError::Interrupted),
         };
-        let outcome = match uploaded {
-            Ok(parts) => {
-                let parts: Vec<_> = parts
-                    .into_iter()
-                    .map(|(n, etag)| json!({ "part_number": n, "etag": etag }))
-                    .collect();
-                self.endpoint
-                    .multipart(
-                        "completeMultipartUpload",
-                        key,
-                        json!({ "upload_id": upload_id, "parts": parts }),
-                    )
-                    .await
-                    .map(|_| ())
-            }
-            Err(e) => Err(e),
-        };
-        let Err(cause) = outcome else {
-            return Ok(());
+        let cause = match uploaded {
+            Ok(parts) => return self.complete(key, &upload_id, size, &parts).await,
+            Err(e) => e,
         };
         // Sending gave up (or was interrupted): abort, so that no parts stay stored. The
         // bucket's lifecycle rule is the backstop when this fails too.
-        let aborted = self
-            .endpoint
+        let aborted = self.abort(key, &upload_id).await;
+        Err(ChainError::MultipartFailed {
+            key: key.to_string(),
+            cause: Box::new(cause),
+            abort: aborted.err().map(|e| e.to_string()),
+        })
+    }
+
+    async fn abort(&self, key: &str, upload_id: &str) -> Result<(), ChainError> {
+        self.endpoint
             .multipart(
                 "abortMultipartUpload",
                 key,
                 json!({ "upload_id": upload_id }),
             )
+            .await
+            .map(|_| ())
+    }
+
+    /// Completes the upload of PARTS (numbers and ETags, in order). An error may come from
+    /// a completion S3 carried out: its answer lost and the retry told NoSuchUpload, or
+    /// API Gateway giving up after 29 s while S3 still worked on it. So after any error the
+    /// object is looked up (for as long as the function may still be completing it, when
+    /// it did not answer), and the upload is aborted only when the key does not hold the
+    /// object these parts make. Answers the note of a completion found after an error.
+    async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        size: u64,
+        parts: &[(u64, String)],
+    ) -> Result<Option<String>, ChainError> {
+        let listed: Vec<_> = parts
+            .iter()
+            .map(|(n, etag)| json!({ "part_number": n, "etag": etag }))
+            .collect();
+        let answer = self
+            .endpoint
+            .multipart(
+                "completeMultipartUpload",
+                key,
+                json!({ "upload_id": upload_id, "parts": listed, "size": size }),
+            )
             .await;
+        let Err(cause) = answer else {
+            return Ok(None);
+        };
+        let wanted = Wanted {
+            size,
+            etag: multipart_etag(parts.iter().map(|(_, etag)| etag.as_str())),
+            parts: parts.len(),
+        };
+        let wait = if completion_over(&cause) {
+            Duration::ZERO
+        } else {
+            tracing::warn!(target: "strata::chain", key, error = %cause, "the completion got no answer from the function; looking the object up until it appears");
+            UNANSWERED_COMPLETION_WAIT
+        };
+        let unknown = |lookup: ChainError, cause: ChainError| ChainError::CompletionUnknown {
+            key: key.to_string(),
+            cause: Box::new(cause),
+            lookup: Box::new(lookup),
+        };
+        let found = tokio::select! {
+            found = self.look_up_until(key, &wanted, wait) => found,
+            _ = self.shared.cancel.cancelled() => Err(ChainError::Interrupted),
+        };
+        match found {
+            Ok(Found::Wanted(etag)) => return Ok(Some(recovered(key, &cause, size, &etag))),
+            Ok(Found::Absent | Found::Other) => {}
+            Err(lookup) => return Err(unknown(lookup, cause)),
+        }
+        // Not there: the completion failed. An abort that finds no upload means it was
+        // completed after all, or aborted already (a first attempt whose answer was lost):
+        // one more look tells which.
+        let abort = match self.abort(key, upload_id).await {
+            Ok(()) => None,
+            Err(ChainError::Endpoint { status: 404, .. }) => {
+                match self.look_up_until(key, &wanted, Duration::ZERO).await {
+                    Ok(Found::Wanted(etag)) => {
+                        return Ok(Some(recovered(key, &cause, size, &etag)));
+                    }
+                    Ok(_) => None,
+                    Err(lookup) => return Err(unknown(lookup, cause)),
+                }
+            }
+            Err(e) => Some(e.to_string()),
+        };
         Err(ChainError::MultipartFailed {
             key: key.to_string(),
             cause: Box::new(cause),
-            abort: aborted.err().map(|e| e.to_string()),
+            abort,
+        })
+    }
+
+    /// Looks KEY up until it holds the wanted object or WAIT has passed (once with no
+    /// wait); a lookup that fails is tried three times at least.
+    async fn look_up_until(
+        &self,
+        key: &str,
+        wanted: &Wanted,
+        wait: Duration,
+    ) -> Result<Found, ChainError> {
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_secs(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let found = self.look_up(key, wanted).await;
+            let more = Instant::now() < deadline || (found.is_err() && attempt < 3);
+            match found {
+                Ok(Found::Wanted(etag)) => return Ok(Found::Wanted(etag)),
+                _ if more => {}
+                other => return other,
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(pause.min(left.max(Duration::from_millis(250)))).await;
+            pause = (pause * 2).min(Duration::from_secs(15));
+        }
+    }
+
+    /// What KEY holds, from its first byte's GET through a presigned URL (the endpoint
+    /// hands out no HEAD URLs): the size from `Content-Range`, and the ETag.
+    async fn look_up(&self, key: &str, wanted: &Wanted) -> Result<Found, ChainError> {
+        let url = self.endpoint.presign(Action::Get, key).await?;
+        let response = self
+            .endpoint
+            .http
+            .get(&url)
+            .header("Range", "bytes=0-0")
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(ChainError::s3)?;
+        let status = response.status().as_u16();
+        let header = |name: &str| super::header(&response, name);
+        let (size, etag) = match status {
+            404 => return Ok(Found::Absent),
+            206 => (
+                header("content-range")
+                    .rsplit('/')
+                    .next()
+                    .and_then(|s| s.parse::<u64>().ok()),
+                header("etag"),
+            ),
+            // An empty object has no first byte.
+            416 => (Some(0), header("etag")),
+            _ => {
+                let body = response.text().await.unwrap_or_default();
+                return Err(ChainError::Storage {
+                    status,
+                    method: "GET",
+                    key: key.to_string(),
+                    body: error_code(&body),
+                });
+            }
+        };
+        let same_etag = match &wanted.etag {
+            Some(expected) => bare_etag(&etag) == *expected,
+            None => bare_etag(&etag).ends_with(&format!("-{}", wanted.parts)),
+        };
+        Ok(if size == Some(wanted.size) && same_etag {
+            Found::Wanted(etag)
+        } else {
+            Found::Other
         })
     }
 
@@ -270,7 +417,7 @@ impl Sender<'_> {
                     let result = put(&self.endpoint.http, &url, path, key, byte_range, sent).await;
                     match result {
                         Ok(etag) => return Ok((number, etag)),
-                        Err(e) if attempt < ATTEMPTS && (transient(&e) || expired(&e)) => {
+                        Err(e) if attempt < ATTEMPTS && (e.is_transient() || expired(&e)) => {
                             backoff(attempt).await
                         }
                         Err(e) => {
@@ -289,6 +436,49 @@ impl Sender<'_> {
         parts.sort_by_key(|p| p.0);
         Ok(parts)
     }
+}
+
+/// How long `send` keeps looking for the object of a completion the function did not
+/// answer: the function's timeout in stacks/upload-form.toml (300 s; it goes on completing
+/// after API Gateway's 29 s), and a margin.
+const UNANSWERED_COMPLETION_WAIT: Duration = Duration::from_secs(330);
+
+/// The object a multipart upload makes.
+struct Wanted {
+    size: u64,
+    /// The ETag S3 gives it (bare), when the parts' ETags are MD5s.
+    etag: Option<String>,
+    parts: usize,
+}
+
+enum Found {
+    /// The key holds the wanted object: its ETag.
+    Wanted(String),
+    Absent,
+    /// Another object (an older one, or one that another upload made).
+    Other,
+}
+
+/// Whether the error says that the completion is over, done or not: an answer of the
+/// presign function itself (a JSON `{"error": ...}`) other than its 504 (S3 gave it no
+/// answer). API Gateway's own answers (504 when it stops waiting after 29 s, 502 when the
+/// function failed) and lost connections say nothing of it: the function, or S3, may still
+/// be completing it.
+fn completion_over(e: &ChainError) -> bool {
+    match e {
+        ChainError::Endpoint { status, body, .. } => {
+            *status != 504
+                && serde_json::from_str::<serde_json::Value>(body)
+                    .is_ok_and(|answer| answer.get("error").is_some_and(|e| e.is_string()))
+        }
+        _ => false,
+    }
+}
+
+fn recovered(key: &str, cause: &ChainError, size: u64, etag: &str) -> String {
+    format!(
+        "completing `{key}` answered an error ({cause}), but S3 holds the object its parts make ({size} bytes, ETag {etag})"
+    )
 }
 
 fn bad_answer(key: &str, action: &str, what: &str) -> ChainError {
@@ -361,14 +551,6 @@ impl PartUrls<'_> {
     }
 }
 
-fn transient(e: &ChainError) -> bool {
-    match e {
-        ChainError::Storage { status, .. } => *status >= 500,
-        ChainError::Http { .. } => true,
-        _ => false,
-    }
-}
-
 /// A 403 on a part: its URL may have expired between signing and sending.
 fn expired(e: &ChainError) -> bool {
     matches!(e, ChainError::Storage { status: 403, .. })
@@ -419,10 +601,7 @@ async fn answer(
     response: Result<reqwest::Response, reqwest::Error>,
     key: &str,
 ) -> Result<String, ChainError> {
-    let response = response.map_err(|error| ChainError::Http {
-        what: "S3".into(),
-        error: error.without_url(),
-    })?;
+    let response = response.map_err(ChainError::s3)?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
         let body = response.text().await.unwrap_or_default();
@@ -473,5 +652,47 @@ pub fn human_size(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(status: u16, body: &str) -> ChainError {
+        ChainError::Endpoint {
+            status,
+            action: "completeMultipartUpload".into(),
+            key: "input/k".into(),
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn only_the_functions_own_final_answer_ends_a_completion() {
+        // The function's answers: S3 refused or failed it (over), or gave no answer (504).
+        assert!(completion_over(&endpoint(
+            502,
+            r#"{"error": "S3 failed it"}"#
+        )));
+        assert!(completion_over(&endpoint(
+            404,
+            r#"{"error": "no such upload"}"#
+        )));
+        assert!(!completion_over(&endpoint(
+            504,
+            r#"{"error": "S3 did not answer"}"#
+        )));
+        // API Gateway's: it stopped waiting, or the function itself failed.
+        assert!(!completion_over(&endpoint(
+            504,
+            r#"{"message": "Endpoint request timed out"}"#
+        )));
+        assert!(!completion_over(&endpoint(
+            502,
+            r#"{"message": "Internal server error"}"#
+        )));
+        assert!(!completion_over(&endpoint(200, "not JSON")));
+        assert!(!completion_over(&ChainError::Interrupted));
     }
 }

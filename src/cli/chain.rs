@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::json;
 use strata::aws::Clients;
 use strata::chain::consumer::{Consumer, Mode, Options};
@@ -65,12 +65,21 @@ impl TransferArgs {
     }
 }
 
-/// Ctrl-C stops the transfers (a multipart upload is aborted first) instead of killing the
-/// process mid-request.
+/// Ctrl-C stops the transfers (a multipart upload is aborted first; a receive puts its
+/// unfinished messages back on the queue) instead of killing the process mid-request.
 fn cancel_on_ctrl_c(shared: &Shared) {
     let cancel = shared.cancel.clone();
+    // Polled once here: the handler is in place before the first request, instead of
+    // whenever the task below is first scheduled (until then SIGINT still kills).
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    if let Some(result) = (&mut ctrl_c).now_or_never() {
+        if result.is_ok() {
+            cancel.cancel();
+        }
+        return;
+    }
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if ctrl_c.await.is_ok() {
             cancel.cancel();
         }
     });
@@ -181,6 +190,9 @@ pub fn send(stack: &StackArgs, state_dir: &Path, args: SendArgs) -> anyhow::Resu
                     return anyhow::Ok(ExitCode::from(130));
                 }
                 let sent = result.with_context(|| format!("sending `{key}`"))?;
+                if let Some(note) = &sent.note {
+                    eprintln!("warning: {note}");
+                }
                 if args.json {
                     sayln!(
                         "{}",
@@ -234,6 +246,7 @@ pub fn receive(
     let json_out = args.json;
     let rt = runtime()?;
     let summary = rt.block_on(async {
+        cancel_on_ctrl_c(&shared);
         let aws = Clients::connect(&target(target_args, None)).await?;
         let consumer = Consumer {
             sqs: &aws.sqs,
@@ -260,7 +273,9 @@ pub fn receive(
             .await?;
         anyhow::Ok(summary)
     })?;
-    Ok(if summary.failed > 0 {
+    Ok(if summary.interrupted {
+        ExitCode::from(130)
+    } else if summary.failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

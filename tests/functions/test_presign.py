@@ -77,8 +77,9 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
 
 
-def signature_matches(url: str, method: str) -> bool:
-    """Recompute the SigV4 query signature of `url` for `method`; compare it."""
+def signature_matches(url: str, method: str, headers: dict | None = None) -> bool:
+    """Recompute the SigV4 query signature of `url` for `method`, sent with `headers` (the
+    signed ones besides Host, lowercase names); compare it."""
     parts = urlsplit(url)
     params = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True))
     signature = params.pop("X-Amz-Signature")
@@ -86,9 +87,11 @@ def signature_matches(url: str, method: str) -> bool:
         f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params.items())
     )
     signed_headers = params["X-Amz-SignedHeaders"]
-    assert signed_headers == "host", signed_headers
+    sent = {"host": parts.netloc, **(headers or {})}
+    assert signed_headers == ";".join(sorted(sent)), signed_headers
+    canonical_headers = "".join(f"{name}:{sent[name]}\n" for name in sorted(sent))
     canonical_request = "\n".join(
-        [method, parts.path, canonical_query, f"host:{parts.netloc}\n", signed_headers,
+        [method, parts.path, canonical_query, canonical_headers, signed_headers,
          "UNSIGNED-PAYLOAD"]
     )
     access_key, scope = params["X-Amz-Credential"].split("/", 1)
@@ -236,6 +239,50 @@ class SuccessTests(PresignTestCase):
                 self.assertPresigned(url, key, method, endpoint=ENDPOINT)
 
 
+class ChecksumModeTests(PresignTestCase):
+    """`"checksum_mode": "ENABLED"` signs a GET URL for the header that makes S3 send its
+    checksum; the URL is then valid only with that header, as S3 checks every signed one."""
+
+    CHECKSUM = {"x-amz-checksum-mode": "ENABLED"}
+
+    def test_get_object_signed_for_the_checksum_header(self):
+        body = json.dumps({"action": "getObject", "object_key": "input/a.bin",
+                           "checksum_mode": "ENABLED"})
+        url = self.assertOk(self.invoke(proxy_event(body)))
+        query = dict(parse_qsl(urlsplit(url).query))
+        self.assertEqual(query["X-Amz-SignedHeaders"], "host;x-amz-checksum-mode")
+        self.assertTrue(signature_matches(url, "GET", self.CHECKSUM))
+        self.assertFalse(signature_matches(url, "GET", {"x-amz-checksum-mode": "DISABLED"}))
+        self.assertFalse(signature_matches(url, "PUT", self.CHECKSUM))
+
+    def test_get_objects_signed_for_the_checksum_header(self):
+        keys = ["input/a.bin", "input/b.bin"]
+        body = json.dumps({"action": "getObjects", "object_keys": keys, "checksum_mode": "ENABLED"})
+        answer = json.loads(self.invoke(proxy_event(body))["body"])
+        self.assertEqual([u["object_key"] for u in answer["urls"]], keys)
+        for entry in answer["urls"]:
+            self.assertTrue(signature_matches(entry["url"], "GET", self.CHECKSUM), entry)
+
+    def test_without_it_only_host_is_signed(self):
+        url = self.assertOk(self.invoke(proxy_event(request_body("getObject", "input/a.bin"))))
+        self.assertEqual(dict(parse_qsl(urlsplit(url).query))["X-Amz-SignedHeaders"], "host")
+
+    def test_bad_values_and_put_actions_are_refused(self):
+        cases = [
+            ({"action": "getObject", "object_key": "input/a", "checksum_mode": "enabled"},
+             'checksum_mode must be "ENABLED"'),
+            ({"action": "getObjects", "object_keys": ["input/a"], "checksum_mode": True},
+             'checksum_mode must be "ENABLED"'),
+            ({"action": "putObject", "object_key": "input/a", "checksum_mode": "ENABLED"},
+             "checksum_mode is for getObject and getObjects only"),
+            ({"action": "putObjects", "object_keys": ["input/a"], "checksum_mode": "ENABLED"},
+             "checksum_mode is for getObject and getObjects only"),
+        ]
+        for request, message in cases:
+            with self.subTest(request=request):
+                self.assertError(self.invoke(proxy_event(json.dumps(request))), 400, message)
+
+
 class ClientTests(PresignTestCase):
     def test_client_not_created_at_import(self):
         with mock.patch.object(boto3, "client") as client:
@@ -259,6 +306,7 @@ class ClientTests(PresignTestCase):
         self.assertEqual(kwargs["endpoint_url"], ENDPOINT)
         self.assertEqual(kwargs["config"].signature_version, "s3v4")
         self.assertEqual(kwargs["config"].s3, {"addressing_style": "path"})
+        self.assertEqual(kwargs["config"].retries, {"mode": "standard", "total_max_attempts": 3})
 
     def test_client_config_without_endpoint(self):
         with mock.patch.object(index.boto3, "client", wraps=boto3.client) as client:
@@ -268,6 +316,7 @@ class ClientTests(PresignTestCase):
         self.assertNotIn("endpoint_url", kwargs)
         self.assertEqual(kwargs["config"].signature_version, "s3v4")
         self.assertEqual(kwargs["config"].s3, {"addressing_style": "virtual"})
+        self.assertEqual(kwargs["config"].retries, {"mode": "standard", "total_max_attempts": 3})
 
 
 class BadRequestTests(PresignTestCase):
@@ -646,6 +695,8 @@ class MultipartS3ErrorTests(MultipartTestCase):
                                ("abortMultipartUpload", "abort_multipart_upload")):
             with self.subTest(action=action):
                 self.s3_error(method, "NoSuchUpload", 404)
+                if action == "completeMultipartUpload":
+                    self.s3_error("head_object", "404", 404)  # and the object is absent
                 response = self.call(action=action, object_key="input/x", upload_id="nope",
                                      parts=[{"part_number": 1, "etag": "e"}])
                 self.assertEqual(response["statusCode"], 404, response["body"])
@@ -658,6 +709,7 @@ class MultipartS3ErrorTests(MultipartTestCase):
 
     def test_other_client_errors_keep_their_status(self):
         self.s3_error("complete_multipart_upload", "InvalidPart", 400, "One or more parts")
+        self.s3_error("head_object", "404", 404)
         response = self.call(action="completeMultipartUpload", object_key="input/x",
                              upload_id="u", parts=[{"part_number": 1, "etag": "wrong"}])
         self.assertEqual(response["statusCode"], 400)
@@ -714,3 +766,125 @@ class BatchTests(PresignTestCase):
                         proxy_event(json.dumps({"action": action, "object_keys": keys}))
                     )
                     self.assertError(response, 400, message)
+
+
+class CompletionLookupTests(MultipartTestCase):
+    """After any error from CompleteMultipartUpload the object is looked up: the error
+    stands only when the key does not hold the object these parts make."""
+
+    KEY = "input/big.bin"
+    # Two parts whose MD5s are those of b"hello" and b"world"; their object's ETag is the
+    # MD5 of the two digests (computed apart: openssl md5 -binary | md5sum), then "-2".
+    PARTS = [{"part_number": 1, "etag": '"5d41402abc4b2a76b9719d911017c592"'},
+             {"part_number": 2, "etag": '"7d793037a0760186574b0282f2f435e7"'}]
+    ETAG = '"065947336a2f2a95ba8899f3675c3be6-2"'
+
+    def complete_fails(self, code, status):
+        self.stub.add_client_error("complete_multipart_upload", service_error_code=code,
+                                   service_message="m", http_status_code=status)
+
+    def head(self, etag=ETAG, size=20):
+        self.stub.add_response("head_object", {"ETag": etag, "ContentLength": size},
+                               {"Bucket": BUCKET, "Key": self.KEY})
+
+    def complete(self, **extra):
+        return self.call(action="completeMultipartUpload", object_key=self.KEY,
+                         upload_id="up-1", parts=self.PARTS, **extra)
+
+    def test_a_completion_whose_answer_was_lost_is_found(self):
+        # The first attempt was carried out, its answer lost; the retry hears NoSuchUpload.
+        for code, status, said in (
+            ("NoSuchUpload", 404, "no such multipart upload for this key (NoSuchUpload): "
+                                  "it was completed or aborted, or never started"),
+            ("InternalError", 500, "S3 failed CompleteMultipartUpload (InternalError)"),
+        ):
+            with self.subTest(code=code):
+                self.complete_fails(code, status)
+                self.head()
+                answer = self.assertJson(self.complete(size=20))
+                self.stub.assert_no_pending_responses()
+                self.assertEqual(answer, {"object_key": self.KEY, "upload_id": "up-1",
+                                          "etag": self.ETAG})
+                self.assertEqual(
+                    self.last_log["outcome"],
+                    f"completed a multipart upload of 2 parts ({said}; the object is there "
+                    "with these parts' ETag)",
+                )
+
+    def test_the_error_stands_when_the_object_is_absent_or_another(self):
+        cases = [
+            (lambda: self.stub.add_client_error("head_object", service_error_code="404",
+                                                http_status_code=404), {}),
+            (lambda: self.head(etag='"0123456789abcdef0123456789abcdef-2"'), {}),
+            (lambda: self.head(etag='"065947336a2f2a95ba8899f3675c3be6"'), {}),
+            (lambda: self.head(size=21), {"size": 20}),
+            (lambda: self.stub.add_client_error("head_object", service_error_code="403",
+                                                http_status_code=403), {}),
+        ]
+        for i, (lookup, extra) in enumerate(cases):
+            with self.subTest(case=i):
+                self.complete_fails("InternalError", 500)
+                lookup()
+                response = self.complete(**extra)
+                self.stub.assert_no_pending_responses()
+                self.assertEqual(response["statusCode"], 502, response["body"])
+                self.assertEqual(json.loads(response["body"]),
+                                 {"error": "S3 failed CompleteMultipartUpload (InternalError)"})
+
+    def test_no_answer_from_s3_is_504_unless_the_object_is_there(self):
+        from botocore.exceptions import ReadTimeoutError
+
+        def no_answer(**_):
+            raise ReadTimeoutError(endpoint_url="https://s3")
+
+        with mock.patch.object(self.client, "complete_multipart_upload", side_effect=no_answer):
+            self.stub.add_client_error("head_object", service_error_code="404",
+                                       http_status_code=404)
+            response = self.complete()
+            self.assertEqual(response["statusCode"], 504, response["body"])
+            self.assertEqual(json.loads(response["body"]), {
+                "error": "S3 did not answer CompleteMultipartUpload: it may still complete; "
+                         "look the object up"})
+            self.assertEqual(self.last_log["outcome"], json.loads(response["body"])["error"]
+                             + " (ReadTimeoutError)")
+            self.head()
+            self.assertEqual(self.assertJson(self.complete())["etag"], self.ETAG)
+        self.stub.assert_no_pending_responses()
+
+    def test_the_size_is_checked_when_given(self):
+        self.complete_fails("NoSuchUpload", 404)
+        self.head(size=20)
+        self.assertJson(self.complete(size=20))
+        response = self.call(action="completeMultipartUpload", object_key=self.KEY,
+                             upload_id="up-1", parts=self.PARTS, size=0)
+        self.assertEqual(json.loads(response["body"]),
+                         {"error": f"size must be between 1 and {5 * 1024 * 1024 * MIB} "
+                                   "(5 TiB, S3's object size limit)"})
+
+    def test_an_answer_without_an_etag_is_not_a_success(self):
+        # botocore turns a 200 whose body is an <Error> into a retried 500; an answer that
+        # still carries no ETag is not taken for a completion either.
+        self.stub.add_response("complete_multipart_upload", {"Bucket": BUCKET, "Key": self.KEY})
+        self.stub.add_client_error("head_object", service_error_code="404", http_status_code=404)
+        response = self.complete()
+        self.assertEqual(response["statusCode"], 502, response["body"])
+        self.assertEqual(json.loads(response["body"]),
+                         {"error": "S3 answered CompleteMultipartUpload without an ETag"})
+        self.stub.add_response("complete_multipart_upload", {"Bucket": BUCKET, "Key": self.KEY})
+        self.head()
+        self.assertEqual(self.assertJson(self.complete())["etag"], self.ETAG)
+
+    def test_parts_whose_etags_are_not_md5s_are_matched_on_their_count(self):
+        parts = [{"part_number": 1, "etag": '"kms-1"'}, {"part_number": 2, "etag": '"kms-2"'}]
+        for etag, status in (('"anything-2"', 200), ('"anything-3"', 404)):
+            with self.subTest(etag=etag):
+                self.complete_fails("NoSuchUpload", 404)
+                self.head(etag=etag)
+                response = self.call(action="completeMultipartUpload", object_key=self.KEY,
+                                     upload_id="up-1", parts=parts)
+                self.assertEqual(response["statusCode"], status, response["body"])
+
+    def test_the_combined_etag(self):
+        parts = [{"PartNumber": p["part_number"], "ETag": p["etag"]} for p in self.PARTS]
+        self.assertEqual(index._multipart_etag(parts), self.ETAG.strip('"'))
+        self.assertIsNone(index._multipart_etag([{"PartNumber": 1, "ETag": '"kms"'}]))

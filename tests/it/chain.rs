@@ -9,8 +9,10 @@ use std::process::Output;
 use crate::common::{
     Emulator, Proxy, assert_exit, files_under, output_of, stderr, stdout, strata_command,
 };
-use crate::deployed::{deploy, json_lines as received, payload};
-use serde_json::Value as Json;
+use crate::deployed::{Deployed, deploy, deploy_behind, json_lines as received, payload};
+use serde_json::{Value as Json, json};
+
+const MIB: usize = 1024 * 1024;
 
 #[test]
 fn payloads_of_every_size_arrive_intact_without_producer_credentials() {
@@ -475,11 +477,11 @@ async fn a_failed_change_message_visibility_is_reported_with_the_message_id() {
         )),
         "{err}"
     );
+    // Every attempt the SDK makes of the call, each answered 5xx.
     let stats = proxy.stats();
-    assert!(
-        stats["faults_by_operation"]["sqs:ChangeMessageVisibility"]
-            .as_u64()
-            .is_some_and(|n| n >= 1),
+    assert_eq!(
+        stats["faults_by_operation"]["sqs:ChangeMessageVisibility"],
+        strata::aws::retry::SDK_MAX_ATTEMPTS,
         "{stats}"
     );
     // The message is still in flight (hidden), not deleted: the queue counts it.
@@ -498,4 +500,395 @@ async fn a_failed_change_message_visibility_is_reported_with_the_message_id() {
             [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible],
         "1"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_reads_standard_input_and_honours_the_multipart_threshold() {
+    let d = deploy();
+    let clients = d.emulator.clients().await;
+    let sent = |out: &Output| {
+        assert_exit(out, 0);
+        let lines = received(out);
+        assert_eq!(lines.len(), 1, "{}", stdout(out));
+        lines[0].clone()
+    };
+
+    // Standard input under --key: one PUT.
+    let small = payload(1000, 4);
+    let out = d.send_stdin(&["--key", "input/piped.bin", "--json"], &small);
+    assert_eq!(
+        sent(&out),
+        json!({ "key": "input/piped.bin", "size": 1000, "parts": 0 })
+    );
+    assert_eq!(d.stored(&clients, "input/piped.bin").await.0, small);
+
+    // Without --key: a fresh UUID under the prefix.
+    let line = sent(&d.send_stdin(&["--json"], b"anonymous"));
+    let key = line["key"].as_str().unwrap();
+    let name = key.strip_prefix("input/").unwrap();
+    assert!(uuid::Uuid::parse_str(name).is_ok(), "{key}");
+    assert_eq!(d.stored(&clients, key).await.0, b"anonymous");
+
+    // From a threshold of 5 MB up, standard input goes in parts like a file.
+    let big = payload(6 * MIB, 5);
+    let out = d.send_stdin(
+        &[
+            "--key",
+            "input/piped-big.bin",
+            "--multipart-threshold",
+            "5MB",
+            "--part-size",
+            "5MB",
+            "--json",
+        ],
+        &big,
+    );
+    assert_eq!(
+        sent(&out),
+        json!({ "key": "input/piped-big.bin", "size": 6 * MIB, "parts": 2 })
+    );
+    let (bytes, etag) = d.stored(&clients, "input/piped-big.bin").await;
+    assert!(bytes == big, "input/piped-big.bin differs");
+    assert!(etag.ends_with("-2\""), "{etag}");
+
+    // The same size from a file: one PUT under the default threshold (8 MB), and parts from
+    // a threshold of exactly its size.
+    let file = d.path().join("six.bin");
+    std::fs::write(&file, &big).unwrap();
+    let out = d.send(&[file.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        sent(&out),
+        json!({ "key": "input/six.bin", "size": 6 * MIB, "parts": 0 })
+    );
+    assert!(!d.stored(&clients, "input/six.bin").await.1.contains('-'));
+    let out = d.send(&[
+        file.to_str().unwrap(),
+        "--key",
+        "input/six-in-one-part.bin",
+        "--multipart-threshold",
+        "6MiB",
+        "--json",
+    ]);
+    assert_eq!(
+        sent(&out),
+        json!({ "key": "input/six-in-one-part.bin", "size": 6 * MIB, "parts": 1 })
+    );
+    let (bytes, etag) = d.stored(&clients, "input/six-in-one-part.bin").await;
+    assert!(bytes == big && etag.ends_with("-1\""), "{etag}");
+}
+
+/// The ETag of KEY in D's content bucket, without its quotes (as S3 events carry it).
+async fn bare_etag(d: &Deployed, clients: &strata::aws::Clients, key: &str) -> String {
+    let head = clients
+        .s3
+        .head_object()
+        .bucket(d.output("content_bucket"))
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    head.e_tag().unwrap().trim_matches('"').to_string()
+}
+
+/// The one error line of a receive: `error: message <id>: TEXT`; answers TEXT.
+fn the_error(out: &Output) -> String {
+    let err = stderr(out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    let rest = lines[0]
+        .strip_prefix("error: message ")
+        .unwrap_or_else(|| panic!("{err}"));
+    rest.split_once(": ").unwrap().1.to_string()
+}
+
+fn overwritten(key: &str, etag: &str, receive_count: u32) -> String {
+    format!(
+        "`{key}` is no longer the object its event announced (ETag {etag}): it was overwritten \
+         since (S3 answered 412 PreconditionFailed) (left on the queue; receive count {receive_count})"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_overwrite_between_the_event_and_the_download_is_refused_and_the_message_kept() {
+    let d = deploy();
+    let clients = d.emulator.clients().await;
+    let file = d.path().join("report.bin");
+    std::fs::write(&file, payload(1000, 1)).unwrap();
+    assert_exit(&d.send(&[file.to_str().unwrap()]), 0);
+    let first = bare_etag(&d, &clients, "input/report.bin").await;
+    // Another producer writes the key again, as many bytes, before the consumer runs.
+    let second = payload(1000, 2);
+    clients
+        .s3
+        .put_object()
+        .bucket(d.output("content_bucket"))
+        .key("input/report.bin")
+        .body(second.clone().into())
+        .send()
+        .await
+        .unwrap();
+    // One round takes both events: the second one's payload lands; the first one's object
+    // is gone, which is said, and its message stays on the queue.
+    let out_dir = d.path().join("received");
+    let out = d.receive(&["--out", out_dir.to_str().unwrap(), "--wait", "2"]);
+    assert_exit(&out, 1);
+    assert_eq!(the_error(&out), overwritten("input/report.bin", &first, 1));
+    assert_eq!(received(&out).len(), 1, "{}", stdout(&out));
+    assert_eq!(received(&out)[0]["key"], "input/report.bin");
+    assert!(std::fs::read(out_dir.join("input/report.bin")).unwrap() == second);
+    // Received again (it was made visible at once), refused again.
+    let out = d.receive(&["--out", out_dir.to_str().unwrap(), "--wait", "2"]);
+    assert_exit(&out, 1);
+    assert_eq!(the_error(&out), overwritten("input/report.bin", &first, 2));
+    assert!(received(&out).is_empty(), "{}", stdout(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_overwrite_during_a_ranged_download_is_refused_and_leaves_no_file() {
+    // Once the first range of the object is answered, the proxy overwrites the object with
+    // as many other bytes: the next range is asked of the event's ETag and answered 412.
+    let (d, proxy) = deploy_behind(&["--transfer-faults", "overwrite-mid-download"]);
+    let clients = d.emulator.clients().await;
+    let size = 20 * MIB;
+    let file = d.path().join("big.bin");
+    std::fs::write(&file, payload(size, 3)).unwrap();
+    assert_exit(&d.send(&[file.to_str().unwrap()]), 0);
+    let etag = bare_etag(&d, &clients, "input/big.bin").await;
+    proxy.reset();
+    let out_dir = d.path().join("received");
+    let args = [
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--wait",
+        "2",
+        "--concurrency",
+        "1",
+    ];
+    let out = d.receive(&args);
+    assert_exit(&out, 1);
+    assert_eq!(the_error(&out), overwritten("input/big.bin", &etag, 1));
+    assert!(received(&out).is_empty(), "{}", stdout(&out));
+    assert_eq!(files_under(&out_dir), Vec::<PathBuf>::new());
+    let stats = proxy.stats();
+    // The first range, then the second one refused; the third never asked for.
+    assert_eq!(
+        stats["by_operation"]["s3:GET /{bucket}/{key+}"], 2,
+        "{stats}"
+    );
+    assert_eq!(stats["by_status"]["412"], 1, "{stats}");
+    assert_eq!(
+        stats["faults_by_kind"]["overwrite-mid-download"], 1,
+        "{stats}"
+    );
+    // The next round: the overwrite's own event brings the new object whole; the first
+    // event, kept on the queue, is refused again.
+    let out = d.receive(&args);
+    assert_exit(&out, 1);
+    assert_eq!(the_error(&out), overwritten("input/big.bin", &etag, 2));
+    assert_eq!(received(&out).len(), 1, "{}", stdout(&out));
+    let got = std::fs::read(out_dir.join("input/big.bin")).unwrap();
+    assert!(
+        got == b"overwritten ".repeat(size / 12 + 1)[..size],
+        "not the overwriting object"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_download_that_does_not_match_s3s_checksum_is_refused() {
+    // Through the proxy, S3 stores a CRC64NVME checksum of the upload (as it does for every
+    // upload that sends none); the first whole-object GET comes back with a byte changed.
+    let (d, proxy) = deploy_behind(&["--transfer-faults", "default-checksum,corrupt-download:1"]);
+    let clients = d.emulator.clients().await;
+    let bytes = payload(100_000, 6);
+    let file = d.path().join("checked.bin");
+    std::fs::write(&file, &bytes).unwrap();
+    assert_exit(&d.send(&[file.to_str().unwrap()]), 0);
+    let head = clients
+        .s3
+        .head_object()
+        .bucket(d.output("content_bucket"))
+        .key("input/checked.bin")
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    let expected = head.checksum_crc64_nvme().unwrap().to_string();
+    let mut corrupted = bytes.clone();
+    corrupted[bytes.len() / 2] ^= 0xFF;
+    let mut crc = "crc64nvme"
+        .parse::<aws_smithy_checksums::ChecksumAlgorithm>()
+        .unwrap()
+        .into_impl();
+    crc.update(&corrupted);
+    let got = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, crc.finalize());
+
+    let out_dir = d.path().join("received");
+    let out = d.receive(&["--out", out_dir.to_str().unwrap(), "--wait", "2"]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        the_error(&out),
+        format!(
+            "payload `input/checked.bin` does not match S3's CRC64NVME checksum of the object \
+             ({expected}; the bytes received give {got}) (left on the queue; receive count 1)"
+        )
+    );
+    assert_eq!(files_under(&out_dir), Vec::<PathBuf>::new());
+    assert_eq!(proxy.stats()["faults_by_kind"]["corrupt-download"], 1);
+    // Sent again intact, it is saved.
+    let out = d.receive(&["--out", out_dir.to_str().unwrap(), "--wait", "2"]);
+    assert_exit(&out, 0);
+    assert!(std::fs::read(out_dir.join("input/checked.bin")).unwrap() == bytes);
+}
+
+/// `strata receive --follow` running in the background, its JSON lines read as they come.
+struct Following {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<Json>,
+}
+
+impl Following {
+    /// `strata receive --out OUT_DIR ARGS`.
+    fn start(d: &Deployed, out_dir: &Path, args: &[&str]) -> Following {
+        let mut full = vec!["--out", out_dir.to_str().unwrap()];
+        full.extend(args);
+        let mut child = d
+            .receive_command(&full)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let _ = sender.send(serde_json::from_str(&line.unwrap()).unwrap());
+            }
+        });
+        Following { child, lines }
+    }
+
+    /// The next payload received (a minute at most).
+    fn next(&self) -> Json {
+        self.lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("no payload was received")
+    }
+
+    /// Sends SIGINT (Ctrl-C), then waits for the end as `end` does.
+    fn interrupt(self) -> (Option<i32>, String) {
+        let kill = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        self.end()
+    }
+
+    /// Waits for the end (a minute at most; then it is killed and the test fails): (exit
+    /// code, standard error); no further payload was printed.
+    fn end(mut self) -> (Option<i32>, String) {
+        use std::os::unix::process::ExitStatusExt;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                self.child.kill().unwrap();
+                panic!("receive did not stop");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.signal(), None, "killed by a signal: {err}");
+        let more: Vec<Json> = self.lines.iter().collect();
+        assert_eq!(more, Vec::<Json>::new());
+        (status.code(), err)
+    }
+}
+
+/// Sends a small payload named NAME through D.
+fn send_one(d: &Deployed, name: &str, seed: u8) -> Vec<u8> {
+    let bytes = payload(2000, seed);
+    let file = d.path().join(name);
+    std::fs::write(&file, &bytes).unwrap();
+    assert_exit(&d.send(&[file.to_str().unwrap()]), 0);
+    bytes
+}
+
+/// The queue's visible and in-flight message counts.
+async fn queue_counts(d: &Deployed, clients: &strata::aws::Clients) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let out = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(d.output("queue_url"))
+        .attribute_names(Name::All)
+        .send()
+        .await
+        .unwrap();
+    let attributes = out.attributes().unwrap();
+    (
+        attributes[&Name::ApproximateNumberOfMessages].clone(),
+        attributes[&Name::ApproximateNumberOfMessagesNotVisible].clone(),
+    )
+}
+
+#[test]
+fn receive_follow_keeps_receiving_round_after_round_until_max() {
+    let d = deploy();
+    let out_dir = d.path().join("received");
+    let following = Following::start(&d, &out_dir, &["--follow", "--max", "3", "--wait", "1"]);
+    // Each payload is sent only once the one before it arrived: three rounds at least.
+    for (i, name) in ["one.bin", "two.bin", "three.bin"].iter().enumerate() {
+        let bytes = send_one(&d, name, i as u8 + 1);
+        let line = following.next();
+        assert_eq!(line["key"], format!("input/{name}"));
+        assert!(std::fs::read(out_dir.join("input").join(name)).unwrap() == bytes);
+    }
+    // The third one was the last: it stopped by itself.
+    assert_eq!(following.end(), (Some(0), String::new()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn receive_follow_stops_on_ctrl_c() {
+    let d = deploy();
+    let clients = d.emulator.clients().await;
+    let out_dir = d.path().join("received");
+    let following = Following::start(&d, &out_dir, &["--follow", "--wait", "2"]);
+    for (i, name) in ["one.bin", "two.bin"].iter().enumerate() {
+        send_one(&d, name, i as u8 + 1);
+        assert_eq!(following.next()["key"], format!("input/{name}"));
+    }
+    // Waiting on an empty queue, it stops at SIGINT, with every payload acknowledged.
+    assert_eq!(following.interrupt(), (Some(130), String::new()));
+    assert_eq!(queue_counts(&d, &clients).await, ("0".into(), "0".into()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_a_download_puts_the_message_back_at_once() {
+    // The proxy lets the upload through and holds the next call (the download) unanswered.
+    let (d, proxy) = deploy_behind(&["--stall-after", "1"]);
+    let clients = d.emulator.clients().await;
+    send_one(&d, "held.bin", 7);
+    let out_dir = d.path().join("received");
+    let following = Following::start(&d, &out_dir, &["--wait", "2"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while proxy.stats()["stalled"] != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the download never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(following.interrupt(), (Some(130), String::new()));
+    // Visible again now, not after the queue's visibility timeout (360 s); nothing saved.
+    assert_eq!(queue_counts(&d, &clients).await, ("1".into(), "0".into()));
+    assert!(!out_dir.exists(), "{:?}", files_under(&out_dir));
 }

@@ -7,7 +7,9 @@ use std::process::Output;
 
 use serde_json::Value as Json;
 
-use crate::common::{Emulator, assert_exit, copy_stacks, output_of, run, stdout, strata_command};
+use crate::common::{
+    Emulator, Proxy, assert_exit, copy_stacks, output_of, run, stdout, strata_command,
+};
 
 pub struct Deployed {
     pub emulator: Emulator,
@@ -40,6 +42,17 @@ pub fn deploy_on(emulator: Emulator, edit: impl FnOnce(&str) -> String) -> Deplo
     }
 }
 
+/// The producer-consumer stack on a fresh emulator, its presign function talking to S3
+/// through `scripts/aws-proxy` started with PROXY_ARGS: the function's S3 calls and the URLs
+/// it signs (so every upload and download) go through the proxy.
+pub fn deploy_behind(proxy_args: &[&str]) -> (Deployed, Proxy) {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint, proxy_args);
+    let url_env = format!("AWS_ENDPOINT_URL = \"{}\", S3_BUCKET", proxy.url);
+    let deployed = deploy_on(emulator, |text| text.replace("S3_BUCKET", &url_env));
+    (deployed, proxy)
+}
+
 impl Deployed {
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -49,8 +62,56 @@ impl Deployed {
         output_of(self.path(), &self.stack, name, &[])
     }
 
+    /// The content of KEY in the content bucket, and its ETag.
+    pub async fn stored(&self, clients: &strata::aws::Clients, key: &str) -> (Vec<u8>, String) {
+        let out = clients
+            .s3
+            .get_object()
+            .bucket(self.output("content_bucket"))
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        let etag = out.e_tag().unwrap().to_string();
+        (out.body.collect().await.unwrap().to_vec(), etag)
+    }
+
+    /// KEY does not exist in the content bucket: HeadObject answers NotFound, nothing else.
+    pub async fn assert_absent(&self, clients: &strata::aws::Clients, key: &str) {
+        let head = clients
+            .s3
+            .head_object()
+            .bucket(self.output("content_bucket"))
+            .key(key)
+            .send()
+            .await;
+        match head {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {}
+            other => panic!("{key} is not absent: {other:?}"),
+        }
+    }
+
     /// `strata send` with every AWS credential variable removed.
     pub fn send(&self, args: &[&str]) -> Output {
+        self.send_command(args).output().unwrap()
+    }
+
+    /// `strata send` of STDIN (its standard input), with every AWS credential variable
+    /// removed.
+    pub fn send_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .send_command(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn send_command(&self, args: &[&str]) -> std::process::Command {
         let mut full = vec!["send", "--stack", self.stack.as_str()];
         full.extend(args);
         let mut cmd = strata_command(self.path(), &full);
@@ -66,11 +127,16 @@ impl Deployed {
         }
         cmd.env("AWS_CONFIG_FILE", "/nonexistent")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
-        cmd.output().unwrap()
+        cmd
     }
 
     /// `strata receive --json` on the emulator.
     pub fn receive(&self, args: &[&str]) -> Output {
+        self.receive_command(args).output().unwrap()
+    }
+
+    /// The command of `strata receive --json` on the emulator, to spawn.
+    pub fn receive_command(&self, args: &[&str]) -> std::process::Command {
         let mut full = vec![
             "receive",
             "--stack",
@@ -80,7 +146,7 @@ impl Deployed {
             "--json",
         ];
         full.extend(args);
-        strata_command(self.path(), &full).output().unwrap()
+        strata_command(self.path(), &full)
     }
 }
 

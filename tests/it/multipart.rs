@@ -6,13 +6,17 @@ use sha2::{Digest, Sha256};
 use strata::chain::ChainError;
 use strata::chain::endpoint::Endpoint;
 
-use crate::common::{
-    Emulator, Proxy, assert_exit, plan_json, planned_changes, stderr, strata_command,
-};
-use crate::deployed::{Deployed, deploy, deploy_on, json_lines as lines, payload};
+use crate::common::{assert_exit, plan_json, planned_changes, stderr, strata_command};
+use crate::deployed::{Deployed, deploy, deploy_behind, json_lines as lines, payload};
 use serde_json::{Value as Json, json};
 
 const MIB: usize = 1024 * 1024;
+/// The proxy's name for a part upload through a presigned URL.
+const PART_UPLOAD: &str = "s3:PUT /{bucket}/{key+}?partNumber&uploadId";
+/// The proxy's name for the function's CompleteMultipartUpload (botocore adds no `x-id`).
+const COMPLETE: &str = "s3:POST /{bucket}/{key+}?uploadId";
+/// The proxy's name for an abort (the function's AbortMultipartUpload).
+const ABORT: &str = "s3:DELETE /{bucket}/{key+}?uploadId";
 
 /// Multipart uploads in progress in the content bucket, listed as the account root.
 async fn uploads_in_progress(d: &Deployed, clients: &strata::aws::Clients) -> Vec<String> {
@@ -31,6 +35,11 @@ async fn uploads_in_progress(d: &Deployed, clients: &strata::aws::Clients) -> Ve
 
 fn sha256(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
+}
+
+/// A count in the proxy's stats (0 when absent).
+fn count(stats: &Json, table: &str, name: &str) -> u64 {
+    stats[table][name].as_u64().unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,14 +79,12 @@ async fn a_multipart_upload_round_trips_byte_for_byte_without_producer_credentia
         .unwrap();
     let document: Json = serde_json::from_str(&document).unwrap();
     assert_eq!(
-        document["Statement"][0]["Action"],
-        json!(["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"])
-    );
-    assert!(
-        document["Statement"][0]["Resource"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!("{bucket}/input/*"))
+        document["Statement"],
+        json!([
+            { "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+              "Resource": format!("arn:aws:s3:::{bucket}/input/*") },
+            { "Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{bucket}") },
+        ])
     );
     assert_eq!(
         planned_changes(&plan_json(d.path(), &d.emulator, &d.stack, &[])),
@@ -322,62 +329,44 @@ async fn the_deployed_endpoint_refuses_bad_multipart_requests() {
 async fn a_part_that_fails_for_good_aborts_the_upload() {
     // The function signs its URLs for a proxy in front of the emulator that answers every
     // part upload with a 5xx (and forwards everything else).
-    let emulator = Emulator::start();
-    let part_upload = "s3:PUT /{bucket}/{key+}?partNumber&uploadId";
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &[
-            "--fault-rate",
-            "1",
-            "--seed",
-            "1",
-            "--fault-kinds",
-            "5xx",
-            "--fault-operations",
-            part_upload,
-        ],
-    );
-    let url_env = format!("AWS_ENDPOINT_URL = \"{}\", S3_BUCKET", proxy.url);
-    let d = deploy_on(emulator, |text| text.replace("S3_BUCKET", &url_env));
+    let (d, proxy) = deploy_behind(&[
+        "--fault-rate",
+        "1",
+        "--seed",
+        "1",
+        "--fault-kinds",
+        "5xx",
+        "--fault-operations",
+        PART_UPLOAD,
+    ]);
     let clients = d.emulator.clients().await;
     let file = d.path().join("doomed.bin");
     std::fs::write(&file, payload(12 * MIB, 3)).unwrap();
     let out = d.send(&[file.to_str().unwrap(), "--concurrency", "1"]);
     assert_exit(&out, 1);
-    let err = stderr(&out);
-    assert!(
-        err.contains("the multipart upload of `input/doomed.bin` failed (part 1 failed after 5 attempt(s): S3 answered 50"),
-        "{err}"
-    );
-    assert!(
-        err.contains("it was aborted, no parts are left in S3"),
-        "{err}"
+    // The fifth fault of seed 1 is a 503 (the proxy draws 500 or 503 from the seed).
+    assert_eq!(
+        stderr(&out),
+        "error: sending `input/doomed.bin`: the multipart upload of `input/doomed.bin` failed \
+         (part 1 failed after 5 attempt(s): S3 answered 503 to the PUT of `input/doomed.bin`: \
+         503 Service Unavailable (injected by aws-proxy)\n); it was aborted, no parts are left in S3\n"
     );
     let stats = proxy.stats();
     // Part 1 alone, five times: with one transfer at a time, part 2 never started.
-    assert_eq!(stats["faults_by_operation"][part_upload], 5, "{stats}");
+    assert_eq!(stats["faults_by_operation"][PART_UPLOAD], 5, "{stats}");
     assert_eq!(
         uploads_in_progress(&d, &clients).await,
         Vec::<String>::new()
     );
-    assert!(
-        stats["by_operation"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .any(|k| k.starts_with("s3:DELETE") && k.contains("uploadId")),
-        "no abort went through the proxy: {stats}"
-    );
+    assert_eq!(count(&stats, "by_operation", ABORT), 1, "{stats}");
+    d.assert_absent(&clients, "input/doomed.bin").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_during_a_multipart_upload_aborts_it() {
     // Every S3 call of the upload is held 1.5 s by a proxy, so parts are in flight when
     // SIGINT arrives.
-    let emulator = Emulator::start();
-    let proxy = Proxy::start(&emulator.endpoint, &["--latency-ms", "1500"]);
-    let url_env = format!("AWS_ENDPOINT_URL = \"{}\", S3_BUCKET", proxy.url);
-    let d = deploy_on(emulator, |text| text.replace("S3_BUCKET", &url_env));
+    let (d, proxy) = deploy_behind(&["--latency-ms", "1500"]);
     let clients = d.emulator.clients().await;
     let file = d.path().join("interrupted.bin");
     std::fs::write(&file, payload(24 * MIB, 5)).unwrap();
@@ -390,9 +379,8 @@ async fn ctrl_c_during_a_multipart_upload_aborts_it() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let part_upload = "s3:PUT /{bucket}/{key+}?partNumber&uploadId";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while proxy.stats()["by_operation"].get(part_upload).is_none() {
+    while proxy.stats()["by_operation"].get(PART_UPLOAD).is_none() {
         assert!(std::time::Instant::now() < deadline, "no part went up");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -403,23 +391,203 @@ async fn ctrl_c_during_a_multipart_upload_aborts_it() {
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
     assert_exit(&out, 130);
-    let err = stderr(&out);
-    assert!(
-        err.contains(
-            "the multipart upload of `input/interrupted.bin` failed (interrupted); it was aborted"
-        ),
-        "{err}"
+    assert_eq!(
+        stderr(&out),
+        "error: sending `input/interrupted.bin`: the multipart upload of `input/interrupted.bin` \
+         failed (interrupted); it was aborted, no parts are left in S3\n"
     );
     assert_eq!(
         uploads_in_progress(&d, &clients).await,
         Vec::<String>::new()
     );
-    let head = clients
-        .s3
-        .head_object()
-        .bucket(d.output("content_bucket"))
-        .key("input/interrupted.bin")
-        .send()
-        .await;
-    assert!(head.is_err(), "the object exists: {head:?}");
+    d.assert_absent(&clients, "input/interrupted.bin").await;
+}
+
+/// Sends FILE (12 MiB and a bit: three parts of 5 MiB) as `input/NAME` through D; answers
+/// the payload.
+fn three_parts(d: &Deployed, name: &str, extra: &[&str]) -> (Vec<u8>, std::process::Output) {
+    let bytes = payload(12 * MIB + 7, 11);
+    let file = d.path().join(name);
+    std::fs::write(&file, &bytes).unwrap();
+    let mut args = vec![file.to_str().unwrap(), "--part-size", "5MB", "--json"];
+    args.extend(extra);
+    (bytes, d.send(&args))
+}
+
+/// KEY holds BYTES as the object of a three-part upload, no upload is left in progress,
+/// and no abort went through the proxy (STATS); answers the object's ETag.
+async fn assert_completed(
+    d: &Deployed,
+    clients: &strata::aws::Clients,
+    stats: &Json,
+    key: &str,
+    bytes: &[u8],
+) -> String {
+    let (stored_bytes, etag) = d.stored(clients, key).await;
+    assert_eq!(sha256(&stored_bytes), sha256(bytes));
+    assert!(etag.ends_with("-3\""), "{etag}");
+    assert_eq!(count(stats, "by_operation", ABORT), 0, "{stats}");
+    assert_eq!(uploads_in_progress(d, clients).await, Vec::<String>::new());
+    etag
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completion_whose_answer_was_lost_is_found_by_the_function() {
+    // S3 carries the completion out and its answer is lost; the function's retry hears
+    // NoSuchUpload (S3 forgets a completed upload), looks the object up, finds the parts'
+    // object and answers success: `send` sees no error at all.
+    let (d, proxy) = deploy_behind(&["--transfer-faults", "complete-reply-lost"]);
+    let clients = d.emulator.clients().await;
+    let (bytes, out) = three_parts(&d, "lost.bin", &[]);
+    assert_exit(&out, 0);
+    assert_eq!(stderr(&out), "");
+    assert_eq!(
+        lines(&out),
+        [json!({ "key": "input/lost.bin", "size": bytes.len(), "parts": 3 })]
+    );
+    let stats = proxy.stats();
+    assert_completed(&d, &clients, &stats, "input/lost.bin", &bytes).await;
+    assert_eq!(count(&stats, "by_operation", COMPLETE), 2, "{stats}");
+    assert_eq!(
+        count(&stats, "faults_by_kind", "complete-reply-lost"),
+        2,
+        "{stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completion_api_gateway_gave_up_on_is_found_by_send() {
+    // API Gateway answers 504 to every completion request (it stopped waiting after 29 s)
+    // while the function carried it out: `send` gets no answer from the function, looks
+    // the object up, finds it, says so, and reports the payload sent.
+    let (d, proxy) = deploy_behind(&["--transfer-faults", "gateway-timeout-complete"]);
+    let clients = d.emulator.clients().await;
+    let api_url = d
+        .output("api_url")
+        .replace(&d.emulator.endpoint, &proxy.url);
+    let (bytes, out) = three_parts(&d, "slow.bin", &["--api-url", &api_url]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        lines(&out),
+        [json!({ "key": "input/slow.bin", "size": bytes.len(), "parts": 3 })]
+    );
+    let stats = proxy.stats();
+    let etag = assert_completed(&d, &clients, &stats, "input/slow.bin", &bytes).await;
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "warning: completing `input/slow.bin` answered an error (the endpoint answered 504 for \
+             completeMultipartUpload `input/slow.bin`: {{\"message\": \"Endpoint request timed out\"}}), \
+             but S3 holds the object its parts make ({} bytes, ETag {etag})\n",
+            bytes.len()
+        )
+    );
+    // The endpoint client's four attempts, each carried out and answered 504.
+    assert_eq!(
+        count(&stats, "faults_by_kind", "gateway-timeout-complete"),
+        4,
+        "{stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completion_that_failed_aborts_the_upload_once_the_object_is_known_absent() {
+    // Every CompleteMultipartUpload answers 200 with an InternalError in its body (S3 failed
+    // it after it began answering). botocore retries it as a 500 (three attempts), the
+    // function finds no object and answers 502, `send` retries that (four attempts), looks
+    // the object up itself, finds none, aborts, and fails.
+    let (d, proxy) = deploy_behind(&["--transfer-faults", "complete-error-200"]);
+    let clients = d.emulator.clients().await;
+    let (_, out) = three_parts(&d, "failed.bin", &[]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        "error: sending `input/failed.bin`: the multipart upload of `input/failed.bin` failed \
+         (the endpoint answered 502 for completeMultipartUpload `input/failed.bin`: \
+         {\"error\": \"S3 failed CompleteMultipartUpload (InternalError)\"}); it was aborted, \
+         no parts are left in S3\n"
+    );
+    let stats = proxy.stats();
+    assert_eq!(count(&stats, "by_operation", COMPLETE), 12, "{stats}");
+    assert_eq!(
+        count(&stats, "faults_by_kind", "complete-error-200"),
+        12,
+        "{stats}"
+    );
+    assert_eq!(count(&stats, "by_operation", ABORT), 1, "{stats}");
+    assert_eq!(
+        uploads_in_progress(&d, &clients).await,
+        Vec::<String>::new()
+    );
+    d.assert_absent(&clients, "input/failed.bin").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_put_answered_request_timeout_is_sent_again() {
+    // S3 answers 400 RequestTimeout to the first PUT of every part and of a whole object:
+    // a transient error, sent again like a 5xx.
+    let (d, proxy) = deploy_behind(&["--transfer-faults", "request-timeout"]);
+    let clients = d.emulator.clients().await;
+    let (bytes, out) = three_parts(&d, "parts.bin", &[]);
+    assert_exit(&out, 0);
+    assert_eq!(lines(&out)[0]["parts"], 3);
+    let small = payload(1000, 5);
+    let file = d.path().join("small.bin");
+    std::fs::write(&file, &small).unwrap();
+    assert_exit(&d.send(&[file.to_str().unwrap()]), 0);
+    assert_eq!(d.stored(&clients, "input/parts.bin").await.0, bytes);
+    assert_eq!(d.stored(&clients, "input/small.bin").await.0, small);
+    let stats = proxy.stats();
+    assert_eq!(
+        count(&stats, "faults_by_kind", "request-timeout"),
+        4,
+        "{stats}"
+    );
+    assert_eq!(count(&stats, "by_operation", PART_UPLOAD), 6, "{stats}");
+    assert_eq!(
+        count(&stats, "by_operation", "s3:PUT /{bucket}/{key+}"),
+        2,
+        "{stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_completion_whose_object_cannot_be_looked_up_is_left_unaborted() {
+    // The completion fails (a 200 with an error body, every time) and every GET of an
+    // object through the proxy answers 5xx, so `send` cannot tell whether S3 holds the
+    // object: it must not abort an upload that may have completed. It says so and leaves
+    // the upload to the bucket's lifecycle rule.
+    let (d, proxy) = deploy_behind(&[
+        "--transfer-faults",
+        "complete-error-200",
+        "--fault-rate",
+        "1",
+        "--seed",
+        "1",
+        "--fault-kinds",
+        "5xx",
+        "--fault-operations",
+        "s3:GET /{bucket}/{key+}",
+    ]);
+    let clients = d.emulator.clients().await;
+    let (_, out) = three_parts(&d, "unknown.bin", &[]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        "error: sending `input/unknown.bin`: completing the multipart upload of `input/unknown.bin` \
+         failed (the endpoint answered 502 for completeMultipartUpload `input/unknown.bin`: \
+         {\"error\": \"S3 failed CompleteMultipartUpload (InternalError)\"}) and looking the object \
+         up failed too (S3 answered 500 to the GET of `input/unknown.bin`: 500 Internal Server Error \
+         (injected by aws-proxy)\n); the upload is left as it is: if S3 completed it, the object is \
+         there, if not, the bucket's lifecycle rule removes its parts after a day\n"
+    );
+    let stats = proxy.stats();
+    // Three lookups, each refused; no abort.
+    assert_eq!(
+        count(&stats, "faults_by_operation", "s3:GET /{bucket}/{key+}"),
+        3,
+        "{stats}"
+    );
+    assert_eq!(count(&stats, "by_operation", ABORT), 0, "{stats}");
+    assert_eq!(uploads_in_progress(&d, &clients).await.len(), 1);
 }

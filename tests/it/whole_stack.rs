@@ -337,8 +337,15 @@ async fn the_shipped_stack_is_locked_down_by_default() {
         inline.policy_document(),
     ))
     .unwrap();
-    assert_eq!(inline["Statement"].as_array().unwrap().len(), 1);
+    assert_eq!(inline["Statement"].as_array().unwrap().len(), 2);
     assert_eq!(inline["Statement"][0]["Effect"], "Allow");
+    // Listing, so that S3 answers 404 (not 403) for an absent key: after a failed
+    // completion, the function and `send` look the object up.
+    assert_eq!(
+        inline["Statement"][1],
+        serde_json::json!({ "Effect": "Allow", "Action": "s3:ListBucket",
+                            "Resource": format!("arn:aws:s3:::{bucket}") })
+    );
     assert_eq!(
         inline["Statement"][0]["Action"],
         serde_json::json!(["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"])

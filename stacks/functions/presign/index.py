@@ -5,12 +5,17 @@ directly with the request object as the event. The request is a JSON object::
 
     {"action": "putObject" | "getObject", "object_key": "input/..."}
 
-A valid request answers 200 with the presigned URL as a ``text/plain`` body.
+A valid request answers 200 with the presigned URL as a ``text/plain`` body. A GET
+request may add ``"checksum_mode": "ENABLED"``: the URL is then signed for the
+``x-amz-checksum-mode: ENABLED`` header, which the download must send, and S3 answers
+a whole-object GET with its checksum of the object (``x-amz-checksum-crc64nvme``...).
 
 Many small payloads take one request for their URLs::
 
     {"action": "putObjects" | "getObjects", "object_keys": ["input/...", ...]}  (1 to 100)
         -> {"expires_in", "urls": [{"object_key", "url"}, ...]}   (application/json)
+
+(``getObjects`` takes ``checksum_mode`` too.)
 
 Payloads over S3's 5 GB single-PUT limit go up in parts (multipart upload); every
 multipart action answers 200 with a JSON object::
@@ -21,7 +26,7 @@ multipart action answers 200 with a JSON object::
     {"action": "uploadPart", "object_key": K, "upload_id": U, "part_numbers": [n, ...]}
         -> {"upload_id", "expires_in", "parts": [...]}  (fresh URLs, 1000 at most)
     {"action": "completeMultipartUpload", "object_key": K, "upload_id": U,
-     "parts": [{"part_number": n, "etag": E}, ...]}
+     "parts": [{"part_number": n, "etag": E}, ...], "size": N (optional)}
         -> {"object_key", "upload_id", "etag"}
     {"action": "abortMultipartUpload", "object_key": K, "upload_id": U}
         -> {"object_key", "upload_id", "aborted": true}
@@ -30,6 +35,16 @@ Sizes follow S3's limits: an object of at most 5 TiB, parts of 5 MiB to 5 GiB (t
 last may be smaller), at most 10,000 parts. Complete and abort are S3 calls made by
 the function: S3's client errors keep their 4xx status (an unknown upload id is 404
 NoSuchUpload), S3 being unavailable answers 502.
+
+CompleteMultipartUpload can fail after S3 carried it out: its answer lost and the retry
+told NoSuchUpload (S3 forgets a completed upload), or a 200 whose body is an error
+(botocore retries those as 500s). So after any error from it, the function looks the
+object up, and answers success when the key holds the object these parts make: the
+ETag S3 gives a multipart object (the MD5 of the parts' MD5s, then ``-`` and the number
+of parts) and, when the request gives it, the size. When S3 gave no answer at all (the
+connection lost or timed out) and the object is not there yet, it answers 504: the
+completion may still be under way, and the caller should look the object up for a while
+before it aborts.
 
 A bad request answers 400, a non-POST method 405 (with ``Allow: POST``) and a
 misconfigured function 500; every error body is ``{"error": "<message>"}``.
@@ -45,6 +60,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import os
@@ -127,6 +143,12 @@ def _s3_client():
             kwargs["config"] = Config(
                 signature_version="s3v4", s3={"addressing_style": "virtual"}
             )
+        # Standard retries (3 attempts, short backoff) instead of the legacy mode's 5: a
+        # completion that keeps failing is answered within API Gateway's 29 s, and the
+        # caller can retry it.
+        kwargs["config"] = kwargs["config"].merge(
+            Config(retries={"mode": "standard", "total_max_attempts": 3})
+        )
         _S3_CLIENT = boto3.client("s3", **kwargs)
     return _S3_CLIENT
 
@@ -225,6 +247,19 @@ def _validate_keys(value: Any) -> list[str]:
         except RequestError as exc:
             raise RequestError(exc.status, f"object_keys[{i}]: {exc.message}") from None
     return keys
+
+
+def _get_params(action: str, request: dict) -> dict:
+    """Parameters a URL is signed with besides the bucket and key: ``ChecksumMode`` for a
+    GET that asks for S3's checksum."""
+    value = request.get("checksum_mode")
+    if value is None:
+        return {}
+    if action not in ("getObject", "getObjects"):
+        raise RequestError(400, "checksum_mode is for getObject and getObjects only")
+    if value != "ENABLED":
+        raise RequestError(400, 'checksum_mode must be "ENABLED"')
+    return {"ChecksumMode": "ENABLED"}
 
 
 def _validate_upload_id(value: Any) -> str:
@@ -397,6 +432,68 @@ def _s3_call(operation: str, call):
         raise RequestError(502, f"S3 did not answer {operation}") from exc
 
 
+def _multipart_etag(parts: list[dict]) -> str | None:
+    """The ETag S3 gives the object of these parts (unquoted): the MD5 of the parts' MD5s,
+    then ``-`` and the number of parts. None when a part's ETag is not an MD5 (objects
+    encrypted with a KMS key have other ETags)."""
+    digests = b""
+    for part in parts:
+        etag = part["ETag"].strip('"')
+        if not re.fullmatch(r"[0-9a-fA-F]{32}", etag):
+            return None
+        digests += bytes.fromhex(etag)
+    return f"{hashlib.md5(digests).hexdigest()}-{len(parts)}"
+
+
+def _completed_object(client, bucket: str, key: str, parts: list[dict], size: int | None):
+    """The ETag of ``key`` when it holds the object ``parts`` make, else None (absent, some
+    other object, or it could not be looked up)."""
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except (BotoCoreError, ClientError):
+        return None
+    etag = str(head.get("ETag") or "")
+    if size is not None and head.get("ContentLength") != size:
+        return None
+    expected = _multipart_etag(parts)
+    found = etag.strip('"').lower()
+    if expected is not None and found != expected:
+        return None
+    if expected is None and not found.endswith(f"-{len(parts)}"):
+        return None
+    return etag
+
+
+def _complete(client, bucket: str, key: str, upload_id: str, parts: list[dict], size):
+    """CompleteMultipartUpload: (the object's ETag, outcome for the log). After any error
+    the object is looked up: the call may have been carried out though its answer says
+    otherwise. The error stands only when the key does not hold these parts' object."""
+    try:
+        done = _s3_call(
+            "CompleteMultipartUpload",
+            lambda: client.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            ),
+        )
+        if done.get("ETag"):
+            return done["ETag"], f"completed a multipart upload of {len(parts)} parts"
+        failure = RequestError(502, "S3 answered CompleteMultipartUpload without an ETag")
+    except RequestError as exc:
+        failure = exc
+    etag = _completed_object(client, bucket, key, parts, size)
+    if etag is None and isinstance(failure.__cause__, BotoCoreError):
+        # No answer at all (a connection lost or timed out): S3 may still be completing it.
+        raise RequestError(
+            504, "S3 did not answer CompleteMultipartUpload: it may still complete; look the object up"
+        ) from failure.__cause__
+    if etag is None:
+        raise failure
+    return etag, (
+        f"completed a multipart upload of {len(parts)} parts ({failure.message}; "
+        "the object is there with these parts' ETag)"
+    )
+
+
 def _json_response(answer: dict) -> dict:
     return _response(200, json.dumps(answer), "application/json")
 
@@ -433,16 +530,13 @@ def _multipart(action: str, request: dict, key: str) -> tuple[dict, str]:
         return _json_response(answer), f"presigned {len(parts)} part URL(s) valid {expiry}s"
     if action == "completeMultipartUpload":
         parts = _validate_completed_parts(request.get("parts"))
+        size = None
+        if request.get("size") is not None:
+            size = _int_field(request, "size", 1, MAX_OBJECT_SIZE, " (5 TiB, S3's object size limit)")
         bucket, _ = _config()
-        client = _client()
-        done = _s3_call(
-            "CompleteMultipartUpload",
-            lambda: client.complete_multipart_upload(
-                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            ),
-        )
-        answer = {"object_key": key, "upload_id": upload_id, "etag": done.get("ETag", "")}
-        return _json_response(answer), f"completed a multipart upload of {len(parts)} parts"
+        etag, outcome = _complete(_client(), bucket, key, upload_id, parts, size)
+        answer = {"object_key": key, "upload_id": upload_id, "etag": etag}
+        return _json_response(answer), outcome
     bucket, _ = _config()
     client = _client()
     _s3_call(
@@ -466,10 +560,13 @@ def handler(event, context):
             bucket, expiry = _config()
             client = _client()
             client_method, http_method = ACTIONS[BATCH_ACTIONS[action]]
+            extra = _get_params(action, request)
             urls = [
                 {
                     "object_key": k,
-                    "url": _sign(client, client_method, {"Bucket": bucket, "Key": k}, expiry, http_method),
+                    "url": _sign(
+                        client, client_method, {"Bucket": bucket, "Key": k, **extra}, expiry, http_method
+                    ),
                 }
                 for k in keys
             ]
@@ -480,9 +577,11 @@ def handler(event, context):
             response, outcome = _multipart(action, request, key)
         else:
             key = _validate_key(key)
+            extra = _get_params(action, request)
             bucket, expiry = _config()
             client_method, http_method = ACTIONS[action]
-            url = _sign(_client(), client_method, {"Bucket": bucket, "Key": key}, expiry, http_method)
+            params = {"Bucket": bucket, "Key": key, **extra}
+            url = _sign(_client(), client_method, params, expiry, http_method)
             response = _response(200, url, "text/plain")
             outcome = f"presigned {http_method} URL valid {expiry}s"
     except RequestError as exc:
