@@ -810,6 +810,29 @@ async fn state_commands_round_trip_through_s3_and_the_local_directory() {
     assert_exit(&out, 0);
 }
 
+/// An IAM user `name` holding the inline policy `policy`, and its access key id and secret.
+async fn user_with(root: &strata::aws::Clients, name: &str, policy: &Json) -> (String, String) {
+    root.iam.create_user().user_name(name).send().await.unwrap();
+    root.iam
+        .put_user_policy()
+        .user_name(name)
+        .policy_name(name)
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = root
+        .iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    (key.access_key_id, key.secret_access_key)
+}
+
 /// On an emulator that enforces IAM: credentials without S3 permissions on the state bucket
 /// get an error naming the bucket and the permissions strata needs, and write nothing.
 #[tokio::test(flavor = "multi_thread")]
@@ -821,42 +844,20 @@ async fn credentials_without_access_to_the_state_bucket_are_told_what_is_needed(
     // everything but S3.
     bootstrap(dir, &emulator, BUCKET);
     let root = emulator.clients().await;
-    root.iam
-        .create_user()
-        .user_name("no-s3")
-        .send()
-        .await
-        .unwrap();
     let policy = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
             {"Effect": "Allow", "Action": ["sts:GetCallerIdentity", "sqs:*"], "Resource": "*"}
         ]
     });
-    root.iam
-        .put_user_policy()
-        .user_name("no-s3")
-        .policy_name("no-s3")
-        .policy_document(policy.to_string())
-        .send()
-        .await
-        .unwrap();
-    let key = root
-        .iam
-        .create_access_key()
-        .user_name("no-s3")
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
+    let (key_id, secret) = user_with(&root, "no-s3", &policy).await;
     let stack = working_copy(dir, BUCKET);
     let out = crate::common::strata_command(
         dir,
         &["plan", &s(&stack), "--endpoint-url", &emulator.endpoint],
     )
-    .env("AWS_ACCESS_KEY_ID", key.access_key_id())
-    .env("AWS_SECRET_ACCESS_KEY", key.secret_access_key())
+    .env("AWS_ACCESS_KEY_ID", &key_id)
+    .env("AWS_SECRET_ACCESS_KEY", &secret)
     .output()
     .unwrap();
     assert_exit(&out, 1);
@@ -1496,4 +1497,134 @@ async fn s3_state_writes_pending_records_at_once_and_the_whole_state_rarely() {
     state.resources.shift_remove("q1");
     save_entry(&eager, &mut state, "q1").unwrap().await.unwrap();
     assert_eq!(state_versions(&clients).await, before + 2);
+}
+
+/// On an emulator that enforces IAM, through a proxy that presents every call as TLS (the
+/// state bucket's policy denies any other): a user holding only the state's statements of
+/// `strata policy` reads the state, changes it under the lock and lists its history; the
+/// same user without s3:ListBucketVersions and s3:GetObjectVersion is refused `state
+/// history` with a message naming them (issue 22).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_generated_policy_covers_the_state_its_lock_and_its_history() {
+    let emulator = Emulator::strict();
+    let proxy = Proxy::start(&emulator.endpoint, &["--secure-transport"]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let as_root = |args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend(["--endpoint-url", &proxy.url]);
+        strata(d, &full)
+    };
+    assert_exit(&as_root(&["bootstrap", BUCKET]), 0);
+    let stack = s(&working_copy(d, BUCKET));
+    assert_exit(&as_root(&["apply", &stack, "--auto-approve"]), 0);
+    let out = as_root(&["policy", &stack, "--json"]);
+    assert_exit(&out, 0);
+    let policy: Json = serde_json::from_slice(&out.stdout).unwrap();
+    // The statements merge actions of the stack's own buckets with the state's: keep the
+    // grants on the state bucket and its objects.
+    let bucket = format!("arn:aws:s3:::{BUCKET}");
+    let list = |v: &Json| -> Vec<String> {
+        match v {
+            Json::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().unwrap().to_string())
+                .collect(),
+            one => vec![one.as_str().unwrap().to_string()],
+        }
+    };
+    let grants: std::collections::BTreeSet<(String, String)> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|st| {
+            let resources = list(&st["Resource"]);
+            list(&st["Action"])
+                .into_iter()
+                .flat_map(move |a| resources.clone().into_iter().map(move |r| (a.clone(), r)))
+        })
+        .filter(|(_, r)| *r == bucket || r.starts_with(&format!("{bucket}/")))
+        .collect();
+    let object = format!("{bucket}/{KEY}");
+    let expected: std::collections::BTreeSet<(String, String)> = [
+        ("s3:ListBucket", bucket.clone()),
+        ("s3:ListBucketVersions", bucket.clone()),
+        ("s3:GetObjectVersion", object.clone()),
+    ]
+    .into_iter()
+    .chain(
+        ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+            .into_iter()
+            .flat_map(|a| {
+                [
+                    (a, object.clone()),
+                    (a, format!("{object}.lock")),
+                    (a, format!("{object}.journal/*")),
+                ]
+            }),
+    )
+    .map(|(a, r)| (a.to_string(), r))
+    .collect();
+    assert_eq!(grants, expected);
+
+    let root = {
+        crate::common::set_test_credentials();
+        strata::aws::Clients::connect(&strata::aws::Target {
+            endpoint_url: Some(proxy.url.clone()),
+            local: false,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+    };
+    // One statement per resource, holding the actions granted on it.
+    let user = |grants: &std::collections::BTreeSet<(String, String)>| {
+        let mut by_resource: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for (a, r) in grants {
+            by_resource.entry(r).or_default().push(a);
+        }
+        let mut all: Vec<Json> = by_resource
+            .into_iter()
+            .map(|(r, a)| serde_json::json!({ "Effect": "Allow", "Action": a, "Resource": r }))
+            .collect();
+        all.push(serde_json::json!({
+            "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"
+        }));
+        serde_json::json!({ "Version": "2012-10-17", "Statement": all })
+    };
+    let as_user = |keys: &(String, String), args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend(["--endpoint-url", &proxy.url]);
+        strata_command(d, &full)
+            .env("AWS_ACCESS_KEY_ID", &keys.0)
+            .env("AWS_SECRET_ACCESS_KEY", &keys.1)
+            .output()
+            .unwrap()
+    };
+    let keys = user_with(&root, "state-only", &user(&grants)).await;
+    let out = as_user(&keys, &["state", "pull", &stack]);
+    assert_exit(&out, 0);
+    let out = as_user(
+        &keys,
+        &["state", "rm", &stack, "dead_letter_queue", "--auto-approve"],
+    );
+    assert_exit(&out, 0);
+    let out = as_user(&keys, &["state", "history", &stack]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).lines().count() > 2, "{}", stdout(&out));
+
+    let without = grants
+        .iter()
+        .filter(|(a, _)| a != "s3:ListBucketVersions" && a != "s3:GetObjectVersion")
+        .cloned()
+        .collect();
+    let keys = user_with(&root, "no-history", &user(&without)).await;
+    assert_exit(&as_user(&keys, &["state", "pull", &stack]), 0);
+    let out = as_user(&keys, &["state", "history", &stack]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("`strata state history` needs s3:ListBucketVersions on the bucket and s3:GetObjectVersion"),
+        "{}",
+        stderr(&out)
+    );
 }
