@@ -49,14 +49,6 @@ async fn object(clients: &strata::aws::Clients, key: &str) -> Option<Vec<u8>> {
     Some(out.body.collect().await.unwrap().into_bytes().to_vec())
 }
 
-/// The JSON events of `apply --json` / `destroy --json`, one per line of stdout.
-pub fn json_lines(out: &std::process::Output) -> Vec<Json> {
-    stdout(out)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
-}
-
 async fn remote_state(clients: &strata::aws::Clients) -> Json {
     serde_json::from_slice(&object(clients, KEY).await.expect("a state object")).unwrap()
 }
@@ -302,7 +294,7 @@ async fn a_lock_left_by_kill_9_is_reported_with_holder_and_age_and_force_unlock_
         &["destroy", &s(&stack_b), "--auto-approve", "--json"],
     );
     assert_exit(&out, 1);
-    let events = json_lines(&out);
+    let events = crate::observability::events(&out);
     assert_eq!(
         events
             .iter()

@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use crate::common::{
     Emulator, Proxy, assert_exit, repo, run, stderr, stdout, strata, strata_command,
 };
-use crate::remote_state::json_lines;
+use crate::observability::events;
 
 /// A copy of the storage stack (no `[backend]`) in `dir`, with `edit` applied to its text.
 fn storage_copy(dir: &Path, edit: impl Fn(String) -> String) -> String {
@@ -154,7 +154,7 @@ fn ends_with_error_and_summary(
 ) {
     let out = run(dir, emulator, args);
     assert_exit(&out, exit_code);
-    let events = json_lines(&out);
+    let events = events(&out);
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["error", "summary"], "{args:?}: {events:?}");
     assert_eq!(events[0]["operation"], args[0]);
