@@ -477,18 +477,23 @@ fn confirm(operation: &str) -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-/// The target of a command given only a state directory: its stack's backend, else the
-/// directory.
-pub(super) fn state_dir_target(state_dir: &Path) -> TargetArgs {
-    TargetArgs {
+/// The target of a command given only a state directory: its stack's backend (or
+/// `STRATA_BACKEND_CONFIG`, refused when it does not parse), else the directory.
+pub(super) fn state_dir_target(state_dir: &Path) -> anyhow::Result<TargetArgs> {
+    let backend_config = match std::env::var("STRATA_BACKEND_CONFIG") {
+        Ok(text) => Some(
+            text.parse()
+                .map_err(|e| anyhow!("STRATA_BACKEND_CONFIG={text}: {e}"))?,
+        ),
+        Err(_) => None,
+    };
+    Ok(TargetArgs {
         local: false,
         endpoint_url: None,
         state_dir: state_dir.to_path_buf(),
-        backend_config: std::env::var("STRATA_BACKEND_CONFIG")
-            .ok()
-            .and_then(|s| s.parse().ok()),
+        backend_config,
         no_color: false,
-    }
+    })
 }
 
 #[allow(dead_code)]
@@ -498,7 +503,7 @@ pub fn output(
     json_out: bool,
     state_dir: &Path,
 ) -> anyhow::Result<ExitCode> {
-    output_at(args, name, json_out, &state_dir_target(state_dir))
+    output_at(args, name, json_out, &state_dir_target(state_dir)?)
 }
 
 pub fn output_at(
@@ -575,7 +580,7 @@ fn print_outputs(state: &State, name: Option<&str>, json_out: bool) -> anyhow::R
 
 #[allow(dead_code)]
 pub fn force_unlock(args: &StackArgs, id: &str, state_dir: &Path) -> anyhow::Result<ExitCode> {
-    force_unlock_at(args, id, &state_dir_target(state_dir))
+    force_unlock_at(args, id, &state_dir_target(state_dir)?)
 }
 
 pub fn force_unlock_at(

@@ -400,6 +400,25 @@ async fn the_state_directory_and_backend_settings_come_from_the_environment_unle
         "{}",
         stderr(&out)
     );
+    // A malformed setting in the environment is refused, by the commands that read it
+    // themselves (`send`) as by the others, never ignored.
+    let payload = d.join("payload.txt");
+    std::fs::write(&payload, "x").unwrap();
+    for args in [
+        vec!["plan", stack.as_str()],
+        vec!["send", payload.to_str().unwrap(), "--stack", stack.as_str()],
+    ] {
+        let out = strata_command(d, &args)
+            .env("STRATA_BACKEND_CONFIG", "bucket")
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            stderr(&out).contains("`bucket` is not NAME=VALUE"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
     // And `local` wins too: the local side only holds the marker of the move.
     let out = with_env(&in_s3, &["plan", &stack, "--backend-config", "local"]);
     assert_exit(&out, 1);
