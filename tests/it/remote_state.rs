@@ -1156,6 +1156,20 @@ async fn a_migrated_state_leaves_a_marker_and_the_side_it_left_refuses_to_run() 
     );
     let out = run(d, &emulator, &["plan", &stack, "--detailed-exitcode"]);
     assert_exit(&out, 0);
+    // The marker is the newest version of the S3 object; the states before it stay.
+    let out = run(
+        d,
+        &emulator,
+        &["state", "history", &stack, "--backend-config", &to_s3],
+    );
+    assert_exit(&out, 0);
+    let history = stdout(&out);
+    let rows: Vec<&str> = history.lines().skip(1).collect();
+    assert!(
+        rows[0].contains(&format!("(moved to {})", s(&local))) && rows[0].ends_with("(current)"),
+        "{history}"
+    );
+    assert!(rows.len() >= 2, "{history}");
     // Migrating to S3 once more writes over the marker.
     let out = run(
         d,
@@ -1208,6 +1222,12 @@ async fn assert_state_bucket(clients: &strata::aws::Clients, bucket: &str, days:
         rule.noncurrent_version_expiration()
             .and_then(|e| e.noncurrent_days()),
         Some(days)
+    );
+    assert_eq!(
+        rule.expiration()
+            .and_then(|e| e.expired_object_delete_marker()),
+        Some(true),
+        "the journal's delete markers are removed"
     );
 }
 
@@ -1275,10 +1295,11 @@ async fn bootstrap_finishes_a_half_configured_bucket_of_its_own_keeping_its_sett
     let out = run(dir.path(), &emulator, &["bootstrap", BUCKET]);
     assert_exit(&out, 0);
     let text = stdout(&out);
+    // The emulator, like S3 since 2023, encrypts every new bucket with SSE-S3.
     assert!(
-        text.contains(&format!(
-            "Finished the state bucket `{BUCKET}` (yours, in us-east-1): set "
-        )) && text.contains("TLS-only policy, lifecycle rule; already in place: versioning"),
+        text.starts_with(&format!(
+            "Finished the state bucket `{BUCKET}` (yours, in us-east-1): set public access block, TLS-only policy, lifecycle rule; already in place: versioning, default encryption.\n"
+        )),
         "{text}"
     );
     assert_state_bucket(&clients, BUCKET, 90).await;
