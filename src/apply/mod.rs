@@ -103,15 +103,20 @@ impl Recorder {
     }
 
     /// Like [`Recorder::update`] for a change to the entry `name` alone: the store can
-    /// record just that entry, so the cost does not grow with the state.
+    /// record just that entry, so the cost does not grow with the state, and the state is
+    /// free for other resources while the store finishes (see
+    /// [`StateStore::write_entry`]).
     async fn update_entry(
         &self,
         name: &str,
         change: impl FnOnce(&mut State),
     ) -> Result<(), StateError> {
-        let mut state = self.state.lock().await;
-        change(&mut state);
-        save_entry(self.store.as_ref(), &mut state, name).await
+        let written = {
+            let mut state = self.state.lock().await;
+            change(&mut state);
+            save_entry(self.store.as_ref(), &mut state, name)?
+        };
+        written.await
     }
 }
 

@@ -108,7 +108,7 @@ pub fn send(stack: &StackArgs, state_dir: &Path, args: SendArgs) -> anyhow::Resu
         Some(url) => url,
         None => output(
             stack,
-            &super::deploy::state_dir_target(state_dir),
+            &super::deploy::state_dir_target(state_dir)?,
             "api_url",
         )?,
     };

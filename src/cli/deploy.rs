@@ -15,7 +15,7 @@ use strata::plan::Plan;
 use strata::plan::saved::SavedPlan;
 use strata::state::State;
 use strata::state::local::write_private;
-use strata::state::store::StateStore;
+use strata::state::store::{StateLock, StateStore};
 use strata::views::json::plan_json;
 use strata::views::{Style, progress_line, render_plan, summary};
 
@@ -127,7 +127,88 @@ pub fn plan(
     })
 }
 
+/// A failure already reported on stderr (a stack's diagnostics), ending the process with
+/// `code`.
+#[derive(Debug)]
+struct Reported {
+    message: String,
+    code: u8,
+}
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// How a locked run ended, for its closing lines (printed once the lock is released).
+enum Ending {
+    /// Nothing to change (and what needed recording was recorded).
+    NoChanges(Box<Plan>),
+    /// The user said no.
+    Cancelled,
+    Ran(Box<(Plan, State, apply::Outcome)>),
+}
+
+/// `apply` and `destroy`. With `--json`, every failure, however early (an invalid stack, a
+/// held lock, an unreadable state), ends the stream with an `error` and a `summary` event.
 pub fn apply(
+    args: &StackArgs,
+    target_args: &TargetArgs,
+    run: &RunArgs,
+    destroy: bool,
+) -> anyhow::Result<ExitCode> {
+    let operation = if destroy { "destroy" } else { "apply" };
+    let err = match run_apply(args, target_args, run, destroy) {
+        Ok(code) => return Ok(code),
+        Err(err) => err,
+    };
+    let (message, code) = match err.downcast_ref::<Reported>() {
+        Some(reported) => (reported.message.trim_end().to_string(), reported.code),
+        None => (format!("{err:#}"), 1),
+    };
+    if run.json {
+        events::error(operation, &message);
+        events::summary(operation, None, None, code);
+    }
+    match err.downcast::<Reported>() {
+        Ok(reported) => Ok(ExitCode::from(reported.code)),
+        Err(err) => Err(err),
+    }
+}
+
+/// Takes the state lock for `operation`; a held lock's message names `file` in the
+/// `force-unlock` command it suggests.
+pub(super) async fn lock(
+    store: &dyn StateStore,
+    operation: &str,
+    file: &Path,
+) -> anyhow::Result<StateLock> {
+    Ok(store
+        .lock(operation)
+        .await
+        .map_err(|e| e.for_stack_file(file))?)
+}
+
+/// Releases the lock after `result`; a failure to release it is reported, with the run's
+/// own error first when both failed.
+pub(super) async fn unlock<T>(
+    store: &dyn StateStore,
+    lock: StateLock,
+    result: anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    match (result, store.unlock(lock).await) {
+        (result, Ok(())) => result,
+        (Ok(_), Err(unlock)) => Err(unlock.into()),
+        (Err(err), Err(unlock)) => Err(anyhow!(
+            "{err:#}; the lock could not be released either: {unlock}"
+        )),
+    }
+}
+
+fn run_apply(
     args: &StackArgs,
     target_args: &TargetArgs,
     run: &RunArgs,
@@ -153,10 +234,6 @@ pub fn apply(
             names.join(", "),
             file = args.file.display(),
         );
-        if run.json {
-            events::error("apply", &message);
-            events::summary("apply", None, None, 1);
-        }
         bail!(message);
     }
     let loaded = match &saved {
@@ -171,7 +248,11 @@ pub fn apply(
         }
         Err(rendered) => {
             eprint!("{rendered}");
-            return Ok(ExitCode::from(1));
+            return Err(Reported {
+                message: rendered,
+                code: 1,
+            }
+            .into());
         }
     };
     let destroy = destroy || saved.as_ref().is_some_and(|s| s.plan.destroy);
@@ -182,16 +263,17 @@ pub fn apply(
     let json = run.json;
     // A stream read by a program has nobody to answer a question.
     if json && !run.auto_approve && !from_saved_plan {
-        eprintln!(
-            "error: {operation} --json cannot ask for confirmation: pass --auto-approve, or apply a plan saved with `plan --out`"
+        let message = format!(
+            "{operation} --json cannot ask for confirmation: pass --auto-approve, or apply a plan saved with `plan --out`"
         );
-        return Ok(ExitCode::from(2));
+        eprintln!("error: {message}");
+        return Err(Reported { message, code: 2 }.into());
     }
 
     let rt = runtime()?;
-    rt.block_on(async {
+    let ending = rt.block_on(async {
         let store = open_store(&stack, target_args).await?;
-        let lock = store.lock(operation).await?;
+        let lock = lock(&*store, operation, &args.file).await?;
         let result = async {
             let mut state = store.read().await?;
             if let Some(saved) = &saved {
@@ -244,15 +326,11 @@ pub fn apply(
                     };
                     ops::apply(stack.clone(), &plan, state, store.clone(), aws, options).await?;
                 }
-                if json {
-                    events::summary(operation, Some(&plan), None, 0);
-                }
-                return anyhow::Ok(ExitCode::SUCCESS);
+                return anyhow::Ok(Ending::NoChanges(Box::new(plan)));
             }
             // A saved plan was reviewed when it was made.
             if !run.auto_approve && !from_saved_plan && !confirm(operation)? {
-                eprintln!("{} cancelled.", if destroy { "Destroy" } else { "Apply" });
-                return Ok(ExitCode::from(1));
+                return Ok(Ending::Cancelled);
             }
             // The engine reports; either view renders.
             let on_event: apply::Events = if json {
@@ -276,21 +354,32 @@ pub fn apply(
             };
             let (state, outcome) =
                 ops::apply(stack.clone(), &plan, state, store.clone(), aws, options).await?;
+            Ok(Ending::Ran(Box::new((plan, state, outcome))))
+        }
+        .instrument(tracing::info_span!("run", operation))
+        .await;
+        unlock(&*store, lock, result).await
+    })?;
+    match ending {
+        Ending::NoChanges(plan) => {
+            if json {
+                events::summary(operation, Some(&plan), None, 0);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ending::Cancelled => {
+            eprintln!("{} cancelled.", if destroy { "Destroy" } else { "Apply" });
+            Ok(ExitCode::from(1))
+        }
+        Ending::Ran(ran) => {
+            let (plan, state, outcome) = *ran;
             if json {
                 return Ok(report_json(&plan, &state, &outcome, operation));
             }
             sayln!();
             report(&plan, &state, &outcome, operation, style)
         }
-        .instrument(tracing::info_span!("run", operation))
-        .await;
-        if json && let Err(err) = &result {
-            events::error(operation, &format!("{err:#}"));
-            events::summary(operation, None, None, 1);
-        }
-        store.unlock(lock).await?;
-        result
-    })
+    }
 }
 
 pub fn import(
@@ -305,7 +394,7 @@ pub fn import(
     };
     runtime()?.block_on(async {
         let store = open_store(&stack, target_args).await?;
-        let lock = store.lock("import").await?;
+        let lock = lock(&*store, "import", &args.file).await?;
         let result = async {
             let mut state = store.read().await?;
             let aws = Clients::connect(&target(target_args, Some(&stack))).await?;
@@ -326,8 +415,7 @@ pub fn import(
             anyhow::Ok(ExitCode::SUCCESS)
         }
         .await;
-        store.unlock(lock).await?;
-        result
+        unlock(&*store, lock, result).await
     })
 }
 
@@ -417,18 +505,23 @@ fn confirm(operation: &str) -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-/// The target of a command given only a state directory: its stack's backend, else the
-/// directory.
-pub(super) fn state_dir_target(state_dir: &Path) -> TargetArgs {
-    TargetArgs {
+/// The target of a command given only a state directory: its stack's backend (or
+/// `STRATA_BACKEND_CONFIG`, refused when it does not parse), else the directory.
+pub(super) fn state_dir_target(state_dir: &Path) -> anyhow::Result<TargetArgs> {
+    let backend_config = match std::env::var("STRATA_BACKEND_CONFIG") {
+        Ok(text) => Some(
+            text.parse()
+                .map_err(|e| anyhow!("STRATA_BACKEND_CONFIG={text}: {e}"))?,
+        ),
+        Err(_) => None,
+    };
+    Ok(TargetArgs {
         local: false,
         endpoint_url: None,
         state_dir: state_dir.to_path_buf(),
-        backend_config: std::env::var("STRATA_BACKEND_CONFIG")
-            .ok()
-            .and_then(|s| s.parse().ok()),
+        backend_config,
         no_color: false,
-    }
+    })
 }
 
 #[allow(dead_code)]
@@ -438,7 +531,7 @@ pub fn output(
     json_out: bool,
     state_dir: &Path,
 ) -> anyhow::Result<ExitCode> {
-    output_at(args, name, json_out, &state_dir_target(state_dir))
+    output_at(args, name, json_out, &state_dir_target(state_dir)?)
 }
 
 pub fn output_at(
@@ -515,7 +608,7 @@ fn print_outputs(state: &State, name: Option<&str>, json_out: bool) -> anyhow::R
 
 #[allow(dead_code)]
 pub fn force_unlock(args: &StackArgs, id: &str, state_dir: &Path) -> anyhow::Result<ExitCode> {
-    force_unlock_at(args, id, &state_dir_target(state_dir))
+    force_unlock_at(args, id, &state_dir_target(state_dir)?)
 }
 
 pub fn force_unlock_at(

@@ -5,16 +5,17 @@
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use strata::aws::{Clients, Target};
 use strata::config::Stack;
 use strata::ops::{self, Store};
-use strata::state::State;
-use strata::state::s3::{BootstrapOptions, bootstrap as make_bucket};
+use strata::state::bootstrap::{BootstrapOptions, STEPS, bootstrap as make_bucket};
 use strata::state::store::{StateStore, save};
+use strata::state::{State, StateError};
 
-use super::deploy::{open_store, runtime, target};
+use super::deploy::{lock, open_store, runtime, target, unlock};
 use super::out::{out, outln, sayln};
 use super::{StackArgs, TargetArgs, load};
 
@@ -34,8 +35,14 @@ pub fn list(args: &StackArgs, target_args: &TargetArgs) -> anyhow::Result<ExitCo
             let store = open_store(&stack, target_args).await?;
             anyhow::Ok(store.read().await?)
         })?;
-        for (name, r) in &state.resources {
-            outln!("{}.{name}\t{}", r.type_name, r.id)?;
+        let mut rows: Vec<(String, &str)> = state
+            .resources
+            .iter()
+            .map(|(name, r)| (format!("{}.{name}", r.type_name), r.id.as_str()))
+            .collect();
+        rows.sort();
+        for (address, id) in rows {
+            outln!("{address}\t{id}")?;
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -101,7 +108,7 @@ pub fn rm(
     with_stack(args, |stack| {
         runtime()?.block_on(async {
             let store = open_store(&stack, target_args).await?;
-            let lock = store.lock("state rm").await?;
+            let lock = lock(&*store, "state rm", &args.file).await?;
             let result = async {
                 let mut state = store.read().await?;
                 let name = resource_name(&state, resource)?.to_string();
@@ -125,18 +132,28 @@ pub fn rm(
                 Ok(ExitCode::SUCCESS)
             }
             .await;
-            store.unlock(lock).await?;
-            result
+            unlock(&*store, lock, result).await
         })
     })
 }
 
+/// Prints the state. A stack never applied has none: like `terraform state pull`, nothing
+/// is printed on stdout (exit 0), and stderr says so.
 pub fn pull(args: &StackArgs, target_args: &TargetArgs) -> anyhow::Result<ExitCode> {
     with_stack(args, |stack| {
-        let state = runtime()?.block_on(async {
+        let (state, location) = runtime()?.block_on(async {
             let store = open_store(&stack, target_args).await?;
-            anyhow::Ok(store.read().await?)
+            anyhow::Ok((store.read().await?, store.location()))
         })?;
+        // Every write raises the serial: 0 is a state that was never written.
+        if state.serial == 0 {
+            eprintln!(
+                "No state: stack `{}` (stage `{}`) has never been applied with the state at {location}.",
+                stack.name,
+                ops::stage_of(&stack)
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         outln!("{}", serde_json::to_string_pretty(&state)?)?;
         Ok(ExitCode::SUCCESS)
     })
@@ -151,7 +168,7 @@ pub fn push(
     with_stack(args, |stack| {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
-        let pushed = State::parse(
+        let pushed = State::parse_given(
             &text,
             &file.display().to_string(),
             &stack.name,
@@ -159,7 +176,7 @@ pub fn push(
         )?;
         runtime()?.block_on(async {
             let store = open_store(&stack, target_args).await?;
-            let lock = store.lock("state push").await?;
+            let lock = lock(&*store, "state push", &args.file).await?;
             let result = async {
                 let current = store.read().await?;
                 let exists = current.serial > 0;
@@ -196,8 +213,7 @@ pub fn push(
                 anyhow::Ok(ExitCode::SUCCESS)
             }
             .await;
-            store.unlock(lock).await?;
-            result
+            unlock(&*store, lock, result).await
         })
     })
 }
@@ -231,6 +247,10 @@ pub fn history(args: &StackArgs, target_args: &TargetArgs) -> anyhow::Result<Exi
                 } else {
                     v.serial.map_or("?".into(), |s| s.to_string())
                 };
+                let serial = match &v.moved_to {
+                    Some(to) => format!("{serial} (moved to {to})"),
+                    None => serial,
+                };
                 outln!(
                     "{serial}\t{}\t{}\t{}{}",
                     v.time,
@@ -245,7 +265,9 @@ pub fn history(args: &StackArgs, target_args: &TargetArgs) -> anyhow::Result<Exi
 }
 
 /// Moves the state from the local directory into the stack's S3 backend, or back with
-/// `to_local`, keeping lineage and serial. Both stores are locked meanwhile.
+/// `to_local`, keeping lineage and serial. Both stores are locked meanwhile. The old place
+/// is left with a marker naming the new one, so that a command still pointed there is
+/// refused (saying where the state went) instead of planning from an empty state.
 pub fn migrate(
     args: &StackArgs,
     to_local: bool,
@@ -263,23 +285,26 @@ pub fn migrate(
             })?;
         runtime()?.block_on(async {
             let local = ops::local_store(&stack, &target_args.state_dir);
-            let local_path = local.path.clone();
-            let local: std::sync::Arc<dyn StateStore> = std::sync::Arc::new(local);
-            let remote: std::sync::Arc<dyn StateStore> = std::sync::Arc::new(
+            // Where the marker in S3 says the state went: a path that means the same
+            // wherever it is read.
+            let local_place = std::path::absolute(&local.path)
+                .unwrap_or_else(|_| local.path.clone())
+                .display()
+                .to_string();
+            let local: Arc<dyn StateStore> = Arc::new(local);
+            let remote: Arc<dyn StateStore> = Arc::new(
                 ops::s3_store(&stack, &backend, &target(target_args, Some(&stack))).await?,
             );
-            let (from, to) = if to_local {
-                (remote, local)
+            let (from, to, to_place) = if to_local {
+                (remote, local, local_place)
             } else {
-                (local, remote)
+                let place = remote.location();
+                (local, remote, place)
             };
-            let from_lock = from.lock("state migrate").await?;
-            let to_lock = match to.lock("state migrate").await {
+            let from_lock = lock(&*from, "state migrate", &args.file).await?;
+            let to_lock = match lock(&*to, "state migrate", &args.file).await {
                 Ok(lock) => lock,
-                Err(err) => {
-                    from.unlock(from_lock).await?;
-                    return Err(err.into());
-                }
+                Err(err) => return unlock(&*from, from_lock, Err(err)).await,
             };
             let result = async {
                 let state = from.read().await?;
@@ -289,22 +314,26 @@ pub fn migrate(
                         from.location()
                     );
                 }
-                let existing = to.read().await?;
-                if existing.serial > 0 && !force {
-                    bail!(
+                // The destination may hold nothing, the marker of an earlier move, or a
+                // state, replaced only with --force.
+                let expected = match to.read().await {
+                    Ok(existing) if existing.serial > 0 && !force => bail!(
                         "{} already holds a state (serial {}, lineage {}); nothing was written. Pass --force to replace it",
                         to.location(),
                         existing.serial,
                         existing.lineage
-                    );
-                }
-                to.write(&state, existing.serial).await?;
+                    ),
+                    Ok(existing) => existing.serial,
+                    Err(StateError::Moved { moved, .. }) => moved.serial,
+                    Err(err) => return Err(err.into()),
+                };
+                to.write(&state, expected).await?;
+                from.write_moved(&state, &to_place, state.serial).await?;
                 anyhow::Ok(state)
             }
             .await;
-            to.unlock(to_lock).await?;
-            from.unlock(from_lock).await?;
-            let state = result?;
+            let result = unlock(&*to, to_lock, result).await;
+            let state = unlock(&*from, from_lock, result).await?;
             sayln!(
                 "Migrated the state (serial {}, lineage {}) from {} to {}.",
                 state.serial,
@@ -312,19 +341,18 @@ pub fn migrate(
                 from.location(),
                 to.location()
             );
+            sayln!(
+                "{} now holds only a marker saying where the state went: a command still pointed there is refused.",
+                from.location()
+            );
             if to_local {
                 sayln!(
-                    "The S3 object is left as it was. Remove `[backend]` from the stack (or pass --backend-config local) for commands to use the local state."
+                    "Remove `[backend]` from the stack (or pass --backend-config local) for commands to use the local state."
                 );
-            } else {
-                // The local copy would only mislead: keep it aside, not where it is read.
-                let aside = local_path.with_extension("json.migrated");
-                std::fs::rename(&local_path, &aside).with_context(|| {
-                    format!("cannot move {} aside", local_path.display())
-                })?;
+            } else if stack.backend.is_none() {
                 sayln!(
-                    "The local state was moved aside to {}; it is no longer used.",
-                    aside.display()
+                    "The stack declares no `[backend]`: add `[backend] s3 = {{ bucket = \"{}\", key = \"{}\" }}` (or keep passing --backend-config) for commands to use it.",
+                    backend.bucket, backend.key
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -332,6 +360,8 @@ pub fn migrate(
     })
 }
 
+/// Creates a state bucket, or finishes one of the caller's that a bootstrap left half
+/// configured; on a finished one it changes nothing and says so.
 pub fn bootstrap(
     bucket: &str,
     region: Option<String>,
@@ -352,21 +382,47 @@ pub fn bootstrap(
             credentials: None,
         })
         .await?;
-        let partition = aws.partition().await?.to_string();
-        make_bucket(
+        let identity = aws.identity().await?.clone();
+        let done = make_bucket(
             &aws.s3,
             bucket,
             &BootstrapOptions {
                 region: aws.region.clone(),
-                partition,
+                account_id: identity.account_id.clone(),
+                partition: identity.partition.clone(),
                 expire_versions_after_days: days,
             },
         )
         .await?;
-        sayln!(
-            "Created the state bucket `{bucket}` in {}: versioning on, encrypted (AES256), public access blocked, TLS-only policy, old versions expire after {days} days.",
-            aws.region
+        let settings = format!(
+            "versioning on, encrypted (AES256 unless it has a key of its own), public access blocked, TLS-only policy, old versions expire after {days} days"
         );
+        if done.created {
+            sayln!(
+                "Created the state bucket `{bucket}` in {}: {settings}.",
+                aws.region
+            );
+        } else if done.written.is_empty() {
+            sayln!(
+                "The bucket `{bucket}` is already a state bucket ({settings}): nothing to do."
+            );
+            return anyhow::Ok(ExitCode::SUCCESS);
+        } else {
+            let kept: Vec<&str> = STEPS
+                .into_iter()
+                .filter(|s| !done.written.contains(s))
+                .collect();
+            sayln!(
+                "Finished the state bucket `{bucket}` (yours, in {}): set {}{}.",
+                aws.region,
+                done.written.join(", "),
+                if kept.is_empty() {
+                    String::new()
+                } else {
+                    format!("; already in place: {}", kept.join(", "))
+                }
+            );
+        }
         sayln!(
             "Use it in a stack with:\n\n[backend]\ns3 = {{ bucket = \"{bucket}\", key = \"stacks/${{stack.name}}-${{var.stage}}.json\", region = \"{}\" }}",
             aws.region

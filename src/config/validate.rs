@@ -55,6 +55,7 @@ pub fn validate(
     let name = stack_name(top, &document.span, &mut diagnostics);
     let (region, allowed_account_ids) = stack_pins(top, &mut diagnostics);
     let variables = variables(top, vars, &mut diagnostics);
+    check_stage(top, &variables, &mut diagnostics);
     let backend = backend(top, &name, &variables, &mut diagnostics);
     let declared_variables = top
         .get("variables")
@@ -324,18 +325,20 @@ fn backend(
         ));
         ok = false;
     }
-    let key = key.and_then(|(key, entry)| {
-        let stage = variables.get("stage").and_then(|v| v.value.as_str());
-        match backend_key(&key, stack_name, stage) {
-            Ok(key) => Some(key),
-            Err(message) => {
-                diagnostics.push(
-                    Diagnostic::error(format!("invalid state key `{key}`"))
-                        .at(&entry.node.span, message)
-                        .note("a state key may use `${stack.name}` and `${var.stage}` only"),
-                );
-                None
-            }
+    let stage = variables.get("stage").and_then(|v| v.value.as_str());
+    // An invalid stage is reported once, as the stage's error.
+    if stage.is_some_and(|s| stage_problem(s).is_some()) {
+        return None;
+    }
+    let key = key.and_then(|(key, entry)| match backend_key(&key, stack_name, stage) {
+        Ok(key) => Some(key),
+        Err(message) => {
+            diagnostics.push(
+                Diagnostic::error(format!("invalid state key `{key}`"))
+                    .at(&entry.node.span, message)
+                    .note("a state key may use `${stack.name}` and `${var.stage}` only"),
+            );
+            None
         }
     });
     if !ok {
@@ -346,6 +349,52 @@ fn backend(
         key: key?,
         region: region.map(|(r, _)| r),
     })
+}
+
+/// What is wrong with `stage` as part of a state file's name or a state key, if anything:
+/// it must stay one name, never a path that leads elsewhere.
+pub fn stage_problem(stage: &str) -> Option<&'static str> {
+    if stage.contains(['/', '\\']) {
+        Some("it contains a path separator")
+    } else if stage.contains("..") {
+        Some("it contains `..`")
+    } else if stage.chars().any(char::is_control) {
+        Some("it contains a control character")
+    } else {
+        None
+    }
+}
+
+/// The stage names the state (`<stack>-<stage>.state.json`, `${var.stage}` in a state
+/// key): a value that is a path is refused before anything reads or writes a state.
+fn check_stage(
+    top: &Table,
+    variables: &IndexMap<String, Variable>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let Some(stage) = variables.get("stage") else {
+        return;
+    };
+    let Some(value) = stage.value.as_str() else {
+        return;
+    };
+    let Some(problem) = stage_problem(value) else {
+        return;
+    };
+    let default = top
+        .get("variables")
+        .and_then(|e| e.node.as_table())
+        .and_then(|t| t.get("stage"))
+        .and_then(|e| e.node.as_table())
+        .and_then(|t| t.get("default"));
+    let d = Diagnostic::error(format!("invalid stage `{value}`: {problem}"));
+    let d = match default.filter(|_| !stage.from_command_line) {
+        Some(default) => d.at(&default.node.span, "the stage names the state file"),
+        None => d
+            .at(&stage.span, "the stage names the state file")
+            .note(format!("the value was set with --var stage={value}")),
+    };
+    diagnostics.push(d.help("a stage is one name such as `dev` or `prod`: no `/`, `\\` or `..`"));
 }
 
 /// Replaces `${stack.name}` and `${var.stage}` in a state key; anything else in `${...}`
@@ -373,6 +422,12 @@ pub fn backend_key(key: &str, stack_name: &str, stage: Option<&str>) -> Result<S
     let out = out.trim_start_matches('/').to_string();
     if out.is_empty() || out.ends_with('/') {
         return Err("the key must name an object (not empty, not ending with `/`)".into());
+    }
+    if out.contains('\\') || out.chars().any(char::is_control) {
+        return Err("the key must not contain `\\` or control characters".into());
+    }
+    if out.split('/').any(|part| matches!(part, "" | "." | "..")) {
+        return Err("the key's parts between `/` must be names, not empty, `.` or `..`".into());
     }
     Ok(out)
 }

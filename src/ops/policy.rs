@@ -187,22 +187,28 @@ pub fn permissions(
         }
     }
     // What every run needs besides: the state. (Who the caller is, sts:GetCallerIdentity,
-    // needs no permission: see `iam::NEEDS_NO_PERMISSION`.)
+    // needs no permission: see `iam::NEEDS_NO_PERMISSION`.) The state object, its lock and
+    // the journal's objects are read, written and deleted; the bucket is listed (the
+    // journal); `state history` lists the state's versions and reads their metadata.
     if let Some(b) = backend {
+        let bucket = arn::bucket(&at.partition, &b.bucket);
+        let state = format!("{bucket}/{}", b.key);
         let objects = [
-            format!("{}/{}", arn::bucket(&at.partition, &b.bucket), b.key),
-            format!("{}/{}.lock", arn::bucket(&at.partition, &b.bucket), b.key),
+            state.clone(),
+            format!("{state}.lock"),
+            format!("{state}.journal/*"),
         ];
         all.push(allow(
             Step::Read,
-            &["s3:ListBucket"],
-            &[arn::bucket(&at.partition, &b.bucket)],
+            &["s3:ListBucket", "s3:ListBucketVersions"],
+            std::slice::from_ref(&bucket),
         ));
         all.push(allow(
             Step::Read,
             &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             &objects,
         ));
+        all.push(allow(Step::Read, &["s3:GetObjectVersion"], &[state]));
     }
     all
 }

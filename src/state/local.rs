@@ -20,9 +20,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::lock::{LockError, LockInfo, held_error};
-use super::store::{StateLock, StateStore};
-use super::{PendingCreate, ResourceState, State, StateError};
+use super::lock::{Holder, LockError, LockInfo, held_error};
+use super::store::{StateLock, StateStore, Written};
+use super::{Moved, PendingCreate, ResourceState, State, StateError, Stored};
 
 pub struct LocalStore {
     pub path: PathBuf,
@@ -77,7 +77,17 @@ impl LocalStore {
     pub fn load(&self) -> Result<State, StateError> {
         let location = self.location();
         let mut state = match fs::read_to_string(&self.path) {
-            Ok(text) => State::parse(&text, &location, &self.stack, &self.stage)?,
+            Ok(text) => match State::parse_stored(&text, &location, &self.stack, &self.stage)? {
+                Stored::State(state) => *state,
+                Stored::Moved(moved) => {
+                    // Only `state migrate` writes over a marker, expecting its serial.
+                    self.inner.lock().expect("store lock").last_serial = Some(moved.serial);
+                    return Err(StateError::Moved {
+                        path: location,
+                        moved: Box::new(moved),
+                    });
+                }
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 State::new(&self.stack, &self.stage)
             }
@@ -123,23 +133,7 @@ impl LocalStore {
             if record.lineage != state.lineage || record.serial <= state.serial {
                 continue;
             }
-            match record.resource {
-                Some(r) => {
-                    state.resources.insert(record.name.clone(), r);
-                }
-                None => {
-                    state.resources.shift_remove(&record.name);
-                }
-            }
-            match record.pending {
-                Some(p) => {
-                    state.pending.insert(record.name, p);
-                }
-                None => {
-                    state.pending.shift_remove(&record.name);
-                }
-            }
-            state.serial = record.serial;
+            state.set_entry(record.name, record.resource, record.pending, record.serial);
         }
         Ok(records)
     }
@@ -163,13 +157,19 @@ impl LocalStore {
 
     /// Writes the whole state, then drops the journal it now contains.
     fn store_whole(&self, inner: &mut Inner, state: &State) -> Result<(), StateError> {
-        let mut text = serde_json::to_string_pretty(state).expect("state serialises");
+        let text = serde_json::to_string_pretty(state).expect("state serialises");
+        self.replace(inner, text, state.serial)
+    }
+
+    /// Puts `text` (a state, or a marker of a moved one, at `serial`) in the state file's
+    /// place, then drops the journal: whatever it recorded is in `text`, or moved away.
+    fn replace(&self, inner: &mut Inner, mut text: String, serial: u64) -> Result<(), StateError> {
         text.push('\n');
         write_private(&self.path, text.as_bytes()).map_err(|error| StateError::Write {
             path: self.location(),
             error,
         })?;
-        inner.last_serial = Some(state.serial);
+        inner.last_serial = Some(serial);
         // Once the file is in place the journal's records are all older than it, so a
         // crash before the removal only leaves records the next read skips.
         inner.journal = None;
@@ -251,13 +251,28 @@ impl StateStore for LocalStore {
         self.store(state, expected_serial)
     }
 
-    async fn write_entry(
-        &self,
+    /// The journal line is synced before this returns: every change is durable at once.
+    fn write_entry<'a>(
+        &'a self,
         state: &State,
         name: &str,
         expected_serial: u64,
+    ) -> Result<Written<'a>, StateError> {
+        self.store_entry(state, name, expected_serial)?;
+        Ok(Box::pin(std::future::ready(Ok(()))))
+    }
+
+    async fn write_moved(
+        &self,
+        state: &State,
+        moved_to: &str,
+        expected_serial: u64,
     ) -> Result<(), StateError> {
-        self.store_entry(state, name, expected_serial)
+        let mut inner = self.inner.lock().expect("store lock");
+        self.check_serial(&inner, expected_serial)?;
+        let text =
+            serde_json::to_string_pretty(&Moved::of(state, moved_to)).expect("marker serialises");
+        self.replace(&mut inner, text, state.serial)
     }
 
     async fn lock(&self, operation: &str) -> Result<StateLock, LockError> {
@@ -279,7 +294,9 @@ impl StateStore for LocalStore {
             .map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => return Err(held_error(read_info(&mut file))),
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(held_error(read_info(&mut file), Holder::Running));
+            }
             Err(fs::TryLockError::Error(e)) => return Err(io(e)),
         }
         // Held: say who holds it, for whoever is refused.
@@ -469,6 +486,43 @@ mod tests {
         ));
     }
 
+    /// A store in `dir` holding a state of five queues, written whole.
+    async fn five_queues(dir: &Path) -> (LocalStore, State) {
+        let store = LocalStore::new(dir, "s", "dev");
+        let mut state = store.read().await.unwrap();
+        for i in 0..5 {
+            state
+                .resources
+                .insert(format!("r{i}"), queue(&format!("r{i}")));
+        }
+        save(&store, &mut state).await.unwrap();
+        (store, state)
+    }
+
+    #[tokio::test]
+    async fn a_moved_state_leaves_a_marker_that_refuses_reads_and_takes_the_state_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, mut state) = five_queues(dir.path()).await;
+        state.resources.shift_remove("r1");
+        save_entry(&store, &mut state, "r1").unwrap().await.unwrap();
+        store
+            .write_moved(&state, "s3://b/k.json", state.serial)
+            .await
+            .unwrap();
+        assert!(!store.journal_path().exists(), "the journal went with it");
+        let again = LocalStore::new(dir.path(), "s", "dev");
+        let err = again.read().await.unwrap_err();
+        assert!(
+            matches!(&err, StateError::Moved { moved, .. } if moved.moved_to == "s3://b/k.json" && moved.serial == state.serial),
+            "{err}"
+        );
+        // Moving it back writes over the marker, expecting the marker's serial.
+        again.write(&state, state.serial).await.unwrap();
+        let back = LocalStore::new(dir.path(), "s", "dev").load().unwrap();
+        assert_eq!(back.serial, state.serial);
+        assert_eq!(back.resources.len(), 4);
+    }
+
     fn queue(id: &str) -> ResourceState {
         ResourceState {
             type_name: "sqs.queue".into(),
@@ -492,10 +546,10 @@ mod tests {
             dependencies: vec![],
         };
         state.pending.insert(name.into(), pending);
-        save_entry(store, state, name).await.unwrap();
+        save_entry(store, state, name).unwrap().await.unwrap();
         state.pending.shift_remove(name);
         state.resources.insert(name.into(), queue(name));
-        save_entry(store, state, name).await.unwrap();
+        save_entry(store, state, name).unwrap().await.unwrap();
     }
 
     #[tokio::test]
@@ -512,7 +566,10 @@ mod tests {
         let file_before = fs::read_to_string(&store.path).unwrap();
         create(&store, &mut state, "new").await;
         state.resources.shift_remove("old3");
-        save_entry(&store, &mut state, "old3").await.unwrap();
+        save_entry(&store, &mut state, "old3")
+            .unwrap()
+            .await
+            .unwrap();
         // The state file was not rewritten: three records in the journal.
         assert_eq!(fs::read_to_string(&store.path).unwrap(), file_before);
         assert_eq!(journal_lines(&store), 3);
@@ -538,14 +595,7 @@ mod tests {
     #[tokio::test]
     async fn a_pending_create_is_durable_before_the_write_returns() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::new(dir.path(), "s", "dev");
-        let mut state = store.read().await.unwrap();
-        for i in 0..5 {
-            state
-                .resources
-                .insert(format!("r{i}"), queue(&format!("r{i}")));
-        }
-        save(&store, &mut state).await.unwrap();
+        let (store, mut state) = five_queues(dir.path()).await;
         state.pending.insert(
             "q".into(),
             PendingCreate {
@@ -554,7 +604,7 @@ mod tests {
                 dependencies: vec![],
             },
         );
-        save_entry(&store, &mut state, "q").await.unwrap();
+        save_entry(&store, &mut state, "q").unwrap().await.unwrap();
         // Killed here, before the create: the next run finds the write-ahead record.
         let loaded = LocalStore::new(dir.path(), "s", "dev").load().unwrap();
         assert_eq!(loaded.pending["q"].desired["name"], "q");
@@ -563,16 +613,9 @@ mod tests {
     #[tokio::test]
     async fn a_torn_last_line_and_records_the_file_already_has_are_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::new(dir.path(), "s", "dev");
-        let mut state = store.read().await.unwrap();
-        for i in 0..5 {
-            state
-                .resources
-                .insert(format!("r{i}"), queue(&format!("r{i}")));
-        }
-        save(&store, &mut state).await.unwrap();
+        let (store, mut state) = five_queues(dir.path()).await;
         state.resources.shift_remove("r1");
-        save_entry(&store, &mut state, "r1").await.unwrap();
+        save_entry(&store, &mut state, "r1").unwrap().await.unwrap();
         let journal = fs::read_to_string(store.journal_path()).unwrap();
         // A kill during the next append leaves half a line.
         let mut torn = journal.clone();

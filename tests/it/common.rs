@@ -391,7 +391,22 @@ pub fn kill_after_call(
     command: &str,
     k: usize,
 ) -> bool {
-    let proxy = Proxy::start(&emulator.endpoint, &["--stall-after", &k.to_string()]);
+    kill_after_call_through(dir, emulator, stack, command, k, &[])
+}
+
+/// [`kill_after_call`] through a proxy started with `proxy_args` besides.
+pub fn kill_after_call_through(
+    dir: &Path,
+    emulator: &Emulator,
+    stack: &str,
+    command: &str,
+    k: usize,
+    proxy_args: &[&str],
+) -> bool {
+    let k = k.to_string();
+    let mut args = vec!["--stall-after", k.as_str()];
+    args.extend(proxy_args);
+    let proxy = Proxy::start(&emulator.endpoint, &args);
     let mut child = strata_command(
         dir,
         &[

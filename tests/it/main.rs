@@ -27,6 +27,7 @@ mod realism;
 mod remote_state;
 mod resource_fixes;
 mod saved_plan;
+mod state_commands;
 mod takeover;
 mod takeover_permission;
 mod upload;

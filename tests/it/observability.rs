@@ -171,6 +171,14 @@ fn a_trace_of_a_whole_apply_lists_every_call_and_no_secret() {
     );
 }
 
+/// The lines of a JSON event stream, each parsed (the test fails on one that is not JSON).
+pub fn events(out: &std::process::Output) -> Vec<Json> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: `{l}` is not JSON")))
+        .collect()
+}
+
 fn of_type<'a>(events: &'a [Json], kind: &str) -> Vec<&'a Json> {
     events.iter().filter(|e| e["type"] == kind).collect()
 }
@@ -188,11 +196,20 @@ fn the_json_stream_of_an_apply_with_a_failing_resource_has_the_failure_the_skips
     let stacks = copy_stacks(dir.path());
     let stack = stacks.join("producer-consumer.toml").display().to_string();
 
-    // Without --auto-approve there is nobody to ask.
+    // Without --auto-approve there is nobody to ask: the stream says so and ends, like
+    // every failed run, with an error and a summary.
     let out = apply_json(dir.path(), &stack, &emulator.endpoint, &[]);
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("--auto-approve"), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "");
+    let refused = events(&out);
+    assert_eq!(
+        refused
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["error", "summary"]
+    );
+    assert_eq!(refused[1]["exit_code"], 2);
 
     // Every CreateQueue is throttled, so the dead-letter queue fails after the SDK's
     // retries; what depends on it is skipped, the rest is created.
