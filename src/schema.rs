@@ -14,6 +14,8 @@ use crate::value::{Attrs, Value};
 pub struct Schema {
     pub type_name: &'static str,
     pub description: &'static str,
+    /// What `strata import` takes as the id of an object of this type.
+    pub import_id: &'static str,
     pub attributes: &'static [Attribute],
     /// Attributes that only AWS knows (ARNs, URLs), available to references.
     pub computed: &'static [&'static str],

@@ -624,7 +624,7 @@ fn redact_sensitive(stack: &strata::config::Stack) {
 
 /// Loads the stack or prints its diagnostics.
 fn load(args: &StackArgs) -> Result<strata::config::Stack, ExitCode> {
-    let stack = strata::config::load_stack(&args.file, &args.vars, strata::resources::SCHEMAS)
+    let stack = strata::config::load_stack(&args.file, &args.vars, &strata::resources::SCHEMAS)
         .map_err(|err| {
             eprint!("{}", err.render());
             ExitCode::from(1)

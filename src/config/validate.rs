@@ -1605,7 +1605,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let result = load_stack(&path, &vars, crate::resources::SCHEMAS).map_err(|e| e.render());
+        let result = load_stack(&path, &vars, &crate::resources::SCHEMAS).map_err(|e| e.render());
         let _ = std::fs::remove_dir_all(&dir);
         result
     }

@@ -333,7 +333,7 @@ pub fn stack_of_saved_plan(saved: &SavedPlan) -> Result<Result<Stack, LoadError>
     Ok(crate::config::load_stack_from_snapshot(
         &saved.stack_file,
         &saved.variables,
-        SCHEMAS,
+        &SCHEMAS,
         saved.snapshot(),
     ))
 }
@@ -451,16 +451,7 @@ pub async fn apply(
 
 /// What identifies an object of each type, as `strata import` takes it.
 pub fn import_id_form(type_name: &str) -> &'static str {
-    match type_name {
-        "s3.bucket" | "s3.bucket_policy" | "s3.bucket_notification" => "the bucket name",
-        "sqs.queue" | "sqs.queue_policy" => "the queue URL",
-        "iam.role" => "the role name",
-        "lambda.function" => "the function name",
-        "lambda.permission" => "FUNCTION/STATEMENT_ID",
-        "apigateway.rest_api" => "the REST API id",
-        "cloudtrail.trail" => "the trail name",
-        _ => "its id",
-    }
+    implementation(type_name).map_or("its id", |r| r.schema().import_id)
 }
 
 /// The stack's resource that `resource` names: its name (`content_queue`,

@@ -13,6 +13,7 @@ const INVOKE_ARN: Text = Text::len(1, 2048).pattern(
 pub const SCHEMA: Schema = Schema {
     type_name: "apigateway.rest_api",
     description: "an API Gateway REST API proxying every request to a Lambda function",
+    import_id: "the REST API id",
     attributes: &[
         attr("name", Type::String(Text::len(1, usize::MAX))).required(),
         attr("description", Type::String(Text::ANY)),

@@ -99,6 +99,7 @@ fn not_an_ip_address(name: &str) -> Result<(), String> {
 pub const SCHEMA: Schema = Schema {
     type_name: "cloudtrail.trail",
     description: "a CloudTrail trail",
+    import_id: "the trail name",
     attributes: &[
         attr("name", Type::String(TRAIL_NAME))
             .required()

@@ -26,6 +26,7 @@ const INLINE_POLICIES_SIZE: usize = 10_240;
 pub const SCHEMA: Schema = Schema {
     type_name: "iam.role",
     description: "an IAM role",
+    import_id: "the role name",
     attributes: &[
         attr("name", Type::String(ROLE_NAME))
             .required()

@@ -75,6 +75,7 @@ const ENVIRONMENT_SIZE: usize = 4096;
 pub const SCHEMA: Schema = Schema {
     type_name: "lambda.function",
     description: "a Lambda function",
+    import_id: "the function name",
     attributes: &[
         attr("name", Type::String(FUNCTION_NAME))
             .required()

@@ -20,6 +20,7 @@ const PRINCIPAL: Text = Text::len(1, 2048).pattern(
 pub const SCHEMA: Schema = Schema {
     type_name: "lambda.permission",
     description: "a statement in a Lambda function's resource policy",
+    import_id: "FUNCTION/STATEMENT_ID",
     attributes: &[
         attr("function_name", Type::String(FUNCTION))
             .required()

@@ -1,5 +1,5 @@
 //! Resource types: one module per type, each with its schema and (from the engine on) its
-//! AWS implementation. [`SCHEMAS`] is the one registry of every type strata knows.
+//! AWS implementation. [`TYPES`] is the one registry of every type strata knows.
 
 pub mod apigateway_rest_api;
 pub mod arn;
@@ -17,21 +17,28 @@ pub mod sqs_queue;
 pub mod sqs_queue_policy;
 pub mod support;
 
+use std::sync::LazyLock;
+
 use crate::schema::Schema;
 
-/// Every resource type, in the order `strata validate` lists them.
-pub static SCHEMAS: &[&Schema] = &[
-    &s3_bucket::SCHEMA,
-    &s3_bucket_policy::SCHEMA,
-    &s3_bucket_notification::SCHEMA,
-    &sqs_queue::SCHEMA,
-    &sqs_queue_policy::SCHEMA,
-    &iam_role::SCHEMA,
-    &lambda_function::SCHEMA,
-    &lambda_permission::SCHEMA,
-    &apigateway_rest_api::SCHEMA,
-    &cloudtrail_trail::SCHEMA,
+/// Every resource type strata implements, in the order `strata validate` and the docs list
+/// them: the one registry. Adding a type is its file, its line here and its tests.
+pub static TYPES: &[&dyn Resource] = &[
+    &s3_bucket::S3Bucket,
+    &PolicyDocument(s3_bucket_policy::S3BucketPolicy),
+    &s3_bucket_notification::S3BucketNotification,
+    &sqs_queue::SqsQueue,
+    &PolicyDocument(sqs_queue_policy::SqsQueuePolicy),
+    &iam_role::IamRole,
+    &lambda_function::LambdaFunction,
+    &lambda_permission::LambdaPermission,
+    &apigateway_rest_api::ApiGatewayRestApi,
+    &cloudtrail_trail::CloudtrailTrail,
 ];
+
+/// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).
+pub static SCHEMAS: LazyLock<Vec<&'static Schema>> =
+    LazyLock::new(|| TYPES.iter().map(|r| r.schema()).collect());
 
 use async_trait::async_trait;
 
@@ -153,24 +160,11 @@ pub trait Resource: Send + Sync {
 
 /// The implementation of a resource type, if this version of strata has one.
 pub fn implementation(type_name: &str) -> Option<&'static dyn Resource> {
-    IMPLEMENTATIONS
+    TYPES
         .iter()
         .copied()
         .find(|r| r.schema().type_name == type_name)
 }
-
-static IMPLEMENTATIONS: &[&dyn Resource] = &[
-    &s3_bucket::S3Bucket,
-    &PolicyDocument(s3_bucket_policy::S3BucketPolicy),
-    &s3_bucket_notification::S3BucketNotification,
-    &sqs_queue::SqsQueue,
-    &PolicyDocument(sqs_queue_policy::SqsQueuePolicy),
-    &lambda_function::LambdaFunction,
-    &lambda_permission::LambdaPermission,
-    &apigateway_rest_api::ApiGatewayRestApi,
-    &iam_role::IamRole,
-    &cloudtrail_trail::CloudtrailTrail,
-];
 
 #[cfg(test)]
 mod tests {
@@ -208,7 +202,7 @@ mod tests {
     #[test]
     fn every_pattern_compiles_and_every_computed_attribute_has_an_example() {
         let mut all = Vec::new();
-        for schema in SCHEMAS {
+        for schema in SCHEMAS.iter() {
             for a in schema.attributes {
                 patterns(&a.ty, &format!("{}.{}", schema.type_name, a.name), &mut all);
             }

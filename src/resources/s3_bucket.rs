@@ -36,6 +36,7 @@ pub const PUBLIC_ACCESS_BLOCK: &[Attribute] = &[
 pub const SCHEMA: Schema = Schema {
     type_name: "s3.bucket",
     description: "an S3 bucket",
+    import_id: "the bucket name",
     attributes: &[
         attr("name", Type::String(BUCKET_NAME))
             .required()

@@ -73,6 +73,7 @@ pub const QUEUE_CONFIGURATION: &[Attribute] = &[
 pub const SCHEMA: Schema = Schema {
     type_name: "s3.bucket_notification",
     description: "queue notifications of an S3 bucket",
+    import_id: "the bucket name",
     attributes: &[
         attr("bucket", Type::String(BUCKET_REFERENCE))
             .required()

@@ -6,6 +6,7 @@ use crate::schema::{Identity, Problem, Schema, Type, attr};
 pub const SCHEMA: Schema = Schema {
     type_name: "s3.bucket_policy",
     description: "the policy of an S3 bucket",
+    import_id: "the bucket name",
     attributes: &[
         attr("bucket", Type::String(BUCKET_REFERENCE))
             .required()

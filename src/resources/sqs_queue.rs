@@ -18,6 +18,7 @@ pub const QUEUE_NAME: Text = Text::len(1, 80).pattern(
 pub const SCHEMA: Schema = Schema {
     type_name: "sqs.queue",
     description: "an SQS queue",
+    import_id: "the queue URL",
     attributes: &[
         attr("name", Type::String(QUEUE_NAME))
             .required()

@@ -6,6 +6,7 @@ use crate::schema::{Identity, Schema, Type, attr};
 pub const SCHEMA: Schema = Schema {
     type_name: "sqs.queue_policy",
     description: "the access policy of an SQS queue",
+    import_id: "the queue URL",
     attributes: &[
         attr("queue_url", Type::String(QUEUE_URL))
             .required()
