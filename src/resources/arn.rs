@@ -44,6 +44,18 @@ pub fn lambda_invoke(partition: &str, region: &str, function_arn: &str) -> Strin
     )
 }
 
+/// A CloudWatch Logs log group, `arn:PARTITION:logs:REGION:ACCOUNT:log-group:NAME`: the
+/// form without DescribeLogGroups' trailing `:*`, which the tagging calls take and other
+/// services (a subscription, a delivery) are given.
+pub fn log_group(partition: &str, region: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:logs:{region}:{account}:log-group:{name}")
+}
+
+/// A DynamoDB table, `arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME`.
+pub fn dynamodb_table(partition: &str, region: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:dynamodb:{region}:{account}:table/{name}")
+}
+
 /// The fields of an ARN, `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` (the resource
 /// keeps its own colons), when `text` is one.
 pub struct Parsed<'a> {
@@ -183,6 +195,18 @@ mod tests {
         assert_eq!(
             execute_api("aws", "us-east-1", "123456789012", "a1b2c3"),
             "arn:aws:execute-api:us-east-1:123456789012:a1b2c3"
+        );
+    }
+
+    #[test]
+    fn log_group_and_table_arns_per_partition() {
+        assert_eq!(
+            log_group("aws", "eu-west-1", "123456789012", "/aws/lambda/api"),
+            "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/api"
+        );
+        assert_eq!(
+            dynamodb_table("aws-cn", "cn-north-1", "123456789012", "orders"),
+            "arn:aws-cn:dynamodb:cn-north-1:123456789012:table/orders"
         );
     }
 

@@ -4,10 +4,12 @@
 pub mod apigateway_rest_api;
 pub mod arn;
 pub mod cloudtrail_trail;
+pub mod dynamodb_table;
 pub mod iam;
 pub mod iam_role;
 pub mod lambda_function;
 pub mod lambda_permission;
+pub mod logs_log_group;
 pub mod package;
 pub mod policy_document;
 pub mod s3_bucket;
@@ -34,6 +36,8 @@ pub static TYPES: &[&dyn Resource] = &[
     &lambda_permission::LambdaPermission,
     &apigateway_rest_api::ApiGatewayRestApi,
     &cloudtrail_trail::CloudtrailTrail,
+    &logs_log_group::LogsLogGroup,
+    &dynamodb_table::DynamodbTable,
 ];
 
 /// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).

@@ -191,6 +191,27 @@ pub fn not_ours(schema: &Schema, what: &str, where_: &str, id: &str) -> AwsError
     }
 }
 
+/// [`not_ours`] for an object named `name` in the account and region of `aws`, which is
+/// also what `strata import` takes.
+pub async fn not_ours_here(schema: &Schema, aws: &Clients, name: &str) -> AwsError {
+    let place = match aws.account_id().await {
+        Ok(account) => format!("in account {account}, {}", aws.region),
+        Err(_) => format!("in {}", aws.region),
+    };
+    not_ours(schema, &format!("`{name}`"), &place, name)
+}
+
+/// Makes each of `names` that the stack leaves out `null`: for attributes whose absence
+/// AWS gives a meaning (no retention, no stream), so that removing one from the stack
+/// removes it from the object instead of leaving it as it is.
+pub fn omitted_means_none(desired: &mut Attrs, names: &[&str]) {
+    for name in names {
+        if !desired.contains_key(*name) {
+            desired.insert(name.to_string(), Value::Null);
+        }
+    }
+}
+
 /// Whether a create failed because its object already existed and was not taken over: then
 /// nothing was created, and the write-ahead record of the create must not lead the next run
 /// to adopt that object.
