@@ -21,8 +21,19 @@ const ATTRIBUTE_NAME: Text = Text::len(1, 255);
 
 pub const SCHEMA: Schema = Schema {
     type_name: "dynamodb.table",
-    description: "a DynamoDB table; its key schema (`hash_key`, `range_key`, `attributes`) cannot change: a change replaces the table, and its items are lost",
+    description: "a DynamoDB table",
     import_id: "the table name (or its ARN)",
+    notes: "\
+The key schema (`hash_key`, `range_key` and the key `attributes`) cannot change: a change
+replaces the table, and its items are lost. The plan says which attribute forces it.
+
+CreateTable, UpdateTable and DeleteTable carry on in the background; strata waits for the
+table to be `ACTIVE` (or gone) before the next step. One UpdateTable changes either the
+throughput or billing mode or the stream, so each is its own call. AWS allows some changes
+only so often: the billing mode twice in 24 hours, TTL once an hour (a changed
+`ttl_attribute` is a disable and an enable, so it may be refused until the hour is over).
+Left out, `ttl_attribute` and `stream_view_type` switch TTL and the stream off. A table
+with `deletion_protection` is not destroyed: apply `deletion_protection = false` first.",
     attributes: &[
         attr("name", Type::String(TABLE_NAME))
             .required()

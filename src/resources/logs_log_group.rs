@@ -39,8 +39,17 @@ pub const LOG_KMS_KEY: Text = Text::len(1, 256).pattern(
 
 pub const SCHEMA: Schema = Schema {
     type_name: "logs.log_group",
-    description: "a CloudWatch Logs log group (omitted `retention_in_days`: never expire; omitted `kms_key_id`: no key). A Lambda function's group `/aws/lambda/NAME` belongs in the function's stack, so that destroy removes it, and must exist before the function's first invocation: list the group in the function's `depends_on`",
+    description: "a CloudWatch Logs log group",
     import_id: "the log group name (or its ARN)",
+    notes: "\
+Left out, `retention_in_days` means the events never expire and `kms_key_id` means no key:
+strata removes a retention policy or key the stack no longer names.
+
+A Lambda function writes to `/aws/lambda/FUNCTION`, and Lambda creates that group on the
+function's first invocation if it does not exist; nothing ever deletes it. Declare the
+group in the function's stack so that destroy removes it, and list it in the function's
+`depends_on`: it must exist before the first invocation, or Lambda's own group is there
+first and apply refuses to take it over.",
     attributes: &[
         attr("name", Type::String(LOG_GROUP_NAME))
             .required()
