@@ -7,6 +7,7 @@
 //! check function says only what a pattern cannot ([`Text::check`], [`Schema::check`]).
 
 pub mod rules;
+pub mod sealed;
 
 use crate::policy;
 use crate::value::{Attrs, Value};
@@ -124,6 +125,9 @@ pub struct Attribute {
     /// the object to another platform the user never asked for. `default` then applies to
     /// new objects only (AWS's own default when there is none).
     pub keep_live: bool,
+    /// A secret: sent to AWS and nowhere else. State and the write-ahead record of a create
+    /// keep its seal ([`sealed`]), and plans show neither its old nor its new value.
+    pub sensitive: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -295,6 +299,7 @@ pub const fn attr(name: &'static str, ty: Type) -> Attribute {
         default: None,
         local: false,
         keep_live: false,
+        sensitive: false,
     }
 }
 
@@ -317,6 +322,10 @@ impl Attribute {
     }
     pub const fn keep_live(mut self) -> Self {
         self.keep_live = true;
+        self
+    }
+    pub const fn sensitive(mut self) -> Self {
+        self.sensitive = true;
         self
     }
 }
@@ -406,6 +415,10 @@ pub fn same(ty: &Type, want: &Value, have: Option<&Value>) -> bool {
         return matches!(want, Value::Null);
     };
     match (ty, want, have) {
+        // A secret is recorded as its seal: the stack's value is compared with what was sealed.
+        (Type::String(_), Value::Str(clear), _) if sealed::is_sealed(have) => {
+            sealed::opens(have, clear)
+        }
         (Type::Policy(_) | Type::TrustPolicy(_), _, _) => {
             let want = if matches!(ty, Type::TrustPolicy(_)) {
                 policy::expand_trust_policy(&want.to_json())

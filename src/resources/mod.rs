@@ -144,6 +144,12 @@ pub trait Resource: Send + Sync {
     /// Deletes the object; one already gone counts as deleted.
     async fn delete(&self, aws: &Clients, id: &str, prior: &Attrs) -> Result<(), AwsError>;
 
+    /// What `delete` does beyond deleting, when that matters to whoever approves a plan
+    /// (a deletion only scheduled, a recovery window), for the object recorded with `prior`.
+    fn deletion_note(&self, _prior: &Attrs) -> Option<String> {
+        None
+    }
+
     /// The IAM permissions the calls above need, per step, scoped to the object that
     /// `desired` (the stack's attributes, unknown where they depend on a create) names.
     /// A call added above without its action here fails the `policy_covers` tests.
