@@ -15,6 +15,7 @@ pub mod s3_bucket_notification;
 pub mod s3_bucket_policy;
 pub mod sqs_queue;
 pub mod sqs_queue_policy;
+pub mod ssm_parameter;
 pub mod support;
 
 use std::sync::LazyLock;
@@ -34,6 +35,7 @@ pub static TYPES: &[&dyn Resource] = &[
     &lambda_permission::LambdaPermission,
     &apigateway_rest_api::ApiGatewayRestApi,
     &cloudtrail_trail::CloudtrailTrail,
+    &ssm_parameter::SsmParameter,
 ];
 
 /// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).
