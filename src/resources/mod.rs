@@ -13,6 +13,7 @@ pub mod policy_document;
 pub mod s3_bucket;
 pub mod s3_bucket_notification;
 pub mod s3_bucket_policy;
+pub mod secretsmanager_secret;
 pub mod sqs_queue;
 pub mod sqs_queue_policy;
 pub mod ssm_parameter;
@@ -36,6 +37,7 @@ pub static TYPES: &[&dyn Resource] = &[
     &apigateway_rest_api::ApiGatewayRestApi,
     &cloudtrail_trail::CloudtrailTrail,
     &ssm_parameter::SsmParameter,
+    &secretsmanager_secret::SecretsmanagerSecret,
 ];
 
 /// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).
