@@ -6,6 +6,7 @@ pub mod arn;
 pub mod cloudtrail_trail;
 pub mod iam;
 pub mod iam_role;
+pub mod kms_key;
 pub mod lambda_function;
 pub mod lambda_permission;
 pub mod package;
@@ -38,6 +39,7 @@ pub static TYPES: &[&dyn Resource] = &[
     &cloudtrail_trail::CloudtrailTrail,
     &ssm_parameter::SsmParameter,
     &secretsmanager_secret::SecretsmanagerSecret,
+    &kms_key::KmsKey,
 ];
 
 /// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).
