@@ -6,6 +6,7 @@ pub mod arn;
 pub mod cloudtrail_trail;
 pub mod iam;
 pub mod iam_role;
+pub mod kms_alias;
 pub mod kms_key;
 pub mod lambda_function;
 pub mod lambda_permission;
@@ -40,6 +41,7 @@ pub static TYPES: &[&dyn Resource] = &[
     &ssm_parameter::SsmParameter,
     &secretsmanager_secret::SecretsmanagerSecret,
     &kms_key::KmsKey,
+    &kms_alias::KmsAlias,
 ];
 
 /// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).

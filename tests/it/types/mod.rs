@@ -2,6 +2,7 @@
 //! SDK, change in place, replace, drift, import, no takeover, destroy, policy). The helpers
 //! these lifecycle tests share are here.
 
+mod kms_alias;
 mod kms_key;
 mod secretsmanager_secret;
 mod ssm_parameter;
