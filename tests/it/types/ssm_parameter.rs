@@ -6,7 +6,7 @@
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
 
 use super::{all_output, apply_keeping_secret, assert_policy_names, plan, planned, strata_ok};
-use crate::common::{Emulator, read_state, run, stderr, stdout};
+use crate::common::{Emulator, read_state, run, stderr};
 
 const SECRET: &str = "pw-7Hq2-unmistakable-9Zx";
 const SECRET_2: &str = "pw-second-4Kd8-unmistakable";
