@@ -7,6 +7,7 @@
 //! check function says only what a pattern cannot ([`Text::check`], [`Schema::check`]).
 
 pub mod rules;
+pub mod sealed;
 
 use crate::policy;
 use crate::value::{Attrs, Value};
@@ -129,6 +130,9 @@ pub struct Attribute {
     pub keep_live: bool,
     /// What the reference says of the attribute beyond its type and rules (Markdown).
     pub doc: &'static str,
+    /// A secret: sent to AWS and nowhere else. State and the write-ahead record of a create
+    /// keep its seal ([`sealed`]), and plans show neither its old nor its new value.
+    pub sensitive: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -301,6 +305,7 @@ pub const fn attr(name: &'static str, ty: Type) -> Attribute {
         local: false,
         keep_live: false,
         doc: "",
+        sensitive: false,
     }
 }
 
@@ -327,6 +332,10 @@ impl Attribute {
     }
     pub const fn doc(mut self, doc: &'static str) -> Self {
         self.doc = doc;
+        self
+    }
+    pub const fn sensitive(mut self) -> Self {
+        self.sensitive = true;
         self
     }
 }
@@ -416,6 +425,10 @@ pub fn same(ty: &Type, want: &Value, have: Option<&Value>) -> bool {
         return matches!(want, Value::Null);
     };
     match (ty, want, have) {
+        // A secret is recorded as its seal: the stack's value is compared with what was sealed.
+        (Type::String(_), Value::Str(clear), _) if sealed::is_sealed(have) => {
+            sealed::opens(have, clear)
+        }
         (Type::Policy(_) | Type::TrustPolicy(_), _, _) => {
             let want = if matches!(ty, Type::TrustPolicy(_)) {
                 policy::expand_trust_policy(&want.to_json())

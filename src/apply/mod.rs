@@ -494,7 +494,11 @@ async fn apply_one(
             // object by what was asked for and adopts it.
             let pending = PendingCreate {
                 type_name: type_name.clone(),
-                desired: attrs_to_json(desired),
+                // Secrets are recorded sealed: finding the object needs only its name.
+                desired: attrs_to_json(&crate::schema::sealed::seal_attributes(
+                    resource.schema(),
+                    desired,
+                )),
                 dependencies: rp.dependencies.clone(),
             };
             recorder

@@ -207,6 +207,7 @@ pub async fn plan(
             after: None,
             dependencies: r.dependencies.clone(),
             moved_from: None,
+            deletion: (!gone).then(|| deletion_note(r)).flatten(),
         });
     }
     Ok(Plan {
@@ -217,6 +218,11 @@ pub async fn plan(
         resources,
         destroy,
     })
+}
+
+/// What deleting the recorded object `r` does beyond deleting it, if its type says.
+fn deletion_note(r: &ResourceState) -> Option<String> {
+    implementation(&r.type_name)?.deletion_note(&attrs_from_json(&r.attributes))
 }
 
 /// Where the stack is deployed, for `${aws.*}`.
@@ -329,7 +335,7 @@ fn plan_stack(
             let attribute = change.path.split(['.', '[']).next().unwrap_or_default();
             if let Some(entry) = decl.attributes.get(attribute) {
                 change.origin = Some(stack.sources.short_location(&entry.node.span));
-                change.sensitive = stack.is_sensitive(&entry.node);
+                change.sensitive |= stack.is_sensitive(&entry.node);
             }
         }
         actions.insert(name.clone(), action);
@@ -345,6 +351,9 @@ fn plan_stack(
             after: action.writes().then(|| desired.clone()),
             dependencies,
             moved_from: None,
+            deletion: in_state
+                .filter(|_| action == Action::Replace && live.is_some())
+                .and_then(deletion_note),
         });
         desired_by_name.insert(name.clone(), desired);
     }
@@ -396,7 +405,11 @@ fn update_reason(
 
 /// A create shows every attribute the stack sets, then those only AWS will know.
 fn created_changes(schema: &Schema, desired: &Attrs) -> Vec<Change> {
-    let set = desired.iter().map(|(k, v)| (k.clone(), v.clone()));
+    // What a type adds for itself beyond its schema (a create token) is not the stack's.
+    let set = desired
+        .iter()
+        .filter(|(k, _)| schema.attribute(k).is_some() || schema.computed.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()));
     let computed = schema
         .computed
         .iter()
@@ -404,12 +417,12 @@ fn created_changes(schema: &Schema, desired: &Attrs) -> Vec<Change> {
         .map(|c| (c.to_string(), Value::Unknown));
     set.chain(computed)
         .map(|(path, after)| Change {
+            sensitive: schema.attribute(&path).is_some_and(|a| a.sensitive),
             path,
             before: None,
             after: Some(after),
             forces_replacement: false,
             origin: None,
-            sensitive: false,
         })
         .collect()
 }

@@ -89,6 +89,7 @@ pub fn changes(schema: &Schema, desired: &Attrs, live: &Attrs) -> Vec<Change> {
         if matches!(attr.ty, Type::Directory) {
             continue;
         }
+        let start = out.len();
         nested(
             &attr.ty,
             attr.name,
@@ -97,6 +98,9 @@ pub fn changes(schema: &Schema, desired: &Attrs, live: &Attrs) -> Vec<Change> {
             attr.force_new,
             &mut out,
         );
+        for change in &mut out[start..] {
+            change.sensitive = attr.sensitive;
+        }
     }
     // A computed attribute the resource type can predict (a code hash) is compared too.
     for computed in schema.computed {

@@ -173,6 +173,10 @@ pub struct ResourcePlan {
     /// renames it in state instead of replacing the object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_from: Option<String>,
+    /// What deleting the object does beyond deleting it (a deletion only scheduled), for a
+    /// delete or a replace ([`crate::resources::Resource::deletion_note`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion: Option<String>,
 }
 
 impl ResourcePlan {
@@ -233,6 +237,7 @@ mod tests {
                 after: None,
                 dependencies: Vec::new(),
                 moved_from: None,
+                deletion: None,
             }],
         }
     }

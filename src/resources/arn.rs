@@ -2,6 +2,7 @@
 //! partition (`aws`, `aws-cn`, `aws-us-gov`, ...) and that partition's DNS suffix
 //! ([`crate::aws::dns_suffix`]): never a literal `arn:aws:` or `amazonaws.com`.
 
+use super::iam::Place;
 use crate::aws::dns_suffix;
 
 /// `arn:PARTITION:s3:::BUCKET`.
@@ -54,6 +55,41 @@ pub fn log_group(partition: &str, region: &str, account: &str, name: &str) -> St
 /// A DynamoDB table, `arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME`.
 pub fn dynamodb_table(partition: &str, region: &str, account: &str, name: &str) -> String {
     format!("arn:{partition}:dynamodb:{region}:{account}:table/{name}")
+}
+
+/// `arn:PARTITION:ssm:REGION:ACCOUNT:parameter/NAME`: a path's leading `/` is the one
+/// after `parameter`.
+pub fn ssm_parameter(at: &Place, name: &str) -> String {
+    let name = name.strip_prefix('/').unwrap_or(name);
+    format!(
+        "arn:{}:ssm:{}:{}:parameter/{name}",
+        at.partition, at.region, at.account
+    )
+}
+
+/// `arn:PARTITION:kms:REGION:ACCOUNT:key/KEY_ID` (`*`: any key).
+pub fn kms_key(at: &Place, key_id: &str) -> String {
+    format!(
+        "arn:{}:kms:{}:{}:key/{key_id}",
+        at.partition, at.region, at.account
+    )
+}
+
+/// `arn:PARTITION:kms:REGION:ACCOUNT:alias/NAME` for an alias named `alias/NAME`.
+pub fn kms_alias(at: &Place, alias: &str) -> String {
+    format!(
+        "arn:{}:kms:{}:{}:{alias}",
+        at.partition, at.region, at.account
+    )
+}
+
+/// What IAM matches the ARN of the secret `name` with: Secrets Manager appends `-` and six
+/// random characters to the name, so the ARN itself is only known from AWS.
+pub fn secret_pattern(at: &Place, name: &str) -> String {
+    format!(
+        "arn:{}:secretsmanager:{}:{}:secret:{name}-??????",
+        at.partition, at.region, at.account
+    )
 }
 
 /// The fields of an ARN, `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` (the resource

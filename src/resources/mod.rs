@@ -7,6 +7,8 @@ pub mod cloudtrail_trail;
 pub mod dynamodb_table;
 pub mod iam;
 pub mod iam_role;
+pub mod kms_alias;
+pub mod kms_key;
 pub mod lambda_function;
 pub mod lambda_permission;
 pub mod logs_log_group;
@@ -15,8 +17,10 @@ pub mod policy_document;
 pub mod s3_bucket;
 pub mod s3_bucket_notification;
 pub mod s3_bucket_policy;
+pub mod secretsmanager_secret;
 pub mod sqs_queue;
 pub mod sqs_queue_policy;
+pub mod ssm_parameter;
 pub mod support;
 
 use std::sync::LazyLock;
@@ -38,6 +42,10 @@ pub static TYPES: &[&dyn Resource] = &[
     &cloudtrail_trail::CloudtrailTrail,
     &logs_log_group::LogsLogGroup,
     &dynamodb_table::DynamodbTable,
+    &ssm_parameter::SsmParameter,
+    &secretsmanager_secret::SecretsmanagerSecret,
+    &kms_key::KmsKey,
+    &kms_alias::KmsAlias,
 ];
 
 /// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).
@@ -147,6 +155,12 @@ pub trait Resource: Send + Sync {
 
     /// Deletes the object; one already gone counts as deleted.
     async fn delete(&self, aws: &Clients, id: &str, prior: &Attrs) -> Result<(), AwsError>;
+
+    /// What `delete` does beyond deleting, when that matters to whoever approves a plan
+    /// (a deletion only scheduled, a recovery window), for the object recorded with `prior`.
+    fn deletion_note(&self, _prior: &Attrs) -> Option<String> {
+        None
+    }
 
     /// The IAM permissions the calls above need, per step, scoped to the object that
     /// `desired` (the stack's attributes, unknown where they depend on a create) names.

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use super::Resource;
 use crate::aws::retry::{Backoff, wait_until};
 use crate::aws::{AwsError, Clients, ErrorKind};
-use crate::schema::{Schema, same};
+use crate::schema::{Schema, same, sealed};
 use crate::value::{Attrs, Value};
 
 /// A string attribute, or an error naming it (a validated stack always has required ones).
@@ -242,6 +242,45 @@ where
             ),
         )),
     }
+}
+
+/// The value `read` reports for a secret AWS shows only when asked (an SSM SecureString, a
+/// secret's string): the seal recorded in `prior` while the live version is still the one
+/// recorded with it in `version_attribute` (any write, strata's or not, makes a new
+/// version), else the live value `fetch` gets, sealed afresh (`None`: it has none).
+pub async fn sealed_live<F, Fut>(
+    prior: &Attrs,
+    attribute: &str,
+    version_attribute: &str,
+    live_version: &Value,
+    fetch: F,
+) -> Result<Option<Value>, AwsError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Option<String>, AwsError>>,
+{
+    if let Some(recorded) = prior.get(attribute).filter(|v| sealed::is_sealed(v))
+        && prior.get(version_attribute) == Some(live_version)
+    {
+        return Ok(Some(recorded.clone()));
+    }
+    Ok(fetch().await?.map(|clear| sealed::seal(&clear)))
+}
+
+/// The day of a timestamp, `2026-01-31`.
+pub fn day(at: &aws_smithy_types::DateTime) -> String {
+    at.fmt(aws_smithy_types::date_time::Format::DateTime)
+        .map(|s| s.chars().take(10).collect())
+        .unwrap_or_else(|_| "a later date".into())
+}
+
+/// The day `days` days from now (when a deletion scheduled now happens).
+pub fn day_in(days: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    day(&aws_smithy_types::DateTime::from_secs(now + days * 86_400))
 }
 
 /// What a not-found answer means: for a read, the object is gone (drift, not an error);

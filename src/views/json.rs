@@ -33,6 +33,7 @@ fn resource_json(rp: &ResourcePlan) -> Json {
         "id": rp.id,
         "declared_at": rp.declared_at,
         "moved_from": rp.moved_from,
+        "deletion": rp.deletion,
         "changes": rp.changes.iter().map(change_json).collect::<Vec<_>>(),
     })
 }

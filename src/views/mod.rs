@@ -127,6 +127,9 @@ fn render_resource(out: &mut String, rp: &ResourcePlan, style: Style) {
     if let Some(at) = &rp.declared_at {
         let _ = writeln!(out, "  #   declared at {at}");
     }
+    if let Some(deletion) = &rp.deletion {
+        let _ = writeln!(out, "  #   the object is {deletion}");
+    }
     let _ = writeln!(
         out,
         "{} resource \"{}\" \"{}\" {{",

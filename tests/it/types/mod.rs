@@ -4,7 +4,15 @@
 //! any AWS call. The helpers they share are here.
 
 mod dynamodb_table;
+mod kms_alias;
+mod kms_key;
 mod logs_log_group;
+mod secretsmanager_secret;
+mod ssm_parameter;
+
+/// The step-by-step helpers the KMS, SSM and Secrets Manager tests use.
+mod steps;
+pub use steps::*;
 
 use std::path::Path;
 use std::process::Output;
