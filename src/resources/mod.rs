@@ -4,6 +4,7 @@
 pub mod apigateway_rest_api;
 pub mod arn;
 pub mod cloudtrail_trail;
+pub mod events_rule;
 pub mod iam;
 pub mod iam_role;
 pub mod lambda_function;
@@ -13,6 +14,7 @@ pub mod policy_document;
 pub mod s3_bucket;
 pub mod s3_bucket_notification;
 pub mod s3_bucket_policy;
+pub mod scheduler_schedule;
 pub mod sqs_queue;
 pub mod sqs_queue_policy;
 pub mod support;
@@ -34,6 +36,8 @@ pub static TYPES: &[&dyn Resource] = &[
     &lambda_permission::LambdaPermission,
     &apigateway_rest_api::ApiGatewayRestApi,
     &cloudtrail_trail::CloudtrailTrail,
+    &events_rule::EventsRule,
+    &scheduler_schedule::SchedulerSchedule,
 ];
 
 /// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).
