@@ -92,6 +92,17 @@ pub fn secret_pattern(at: &Place, name: &str) -> String {
     )
 }
 
+/// An EventBridge rule, `arn:PARTITION:events:REGION:ACCOUNT:rule/ID`: the id is `NAME` for a
+/// rule on the default event bus and `BUS/NAME` for one on another bus.
+pub fn events_rule(partition: &str, region: &str, account: &str, id: &str) -> String {
+    format!("arn:{partition}:events:{region}:{account}:rule/{id}")
+}
+
+/// An EventBridge Scheduler schedule, `arn:PARTITION:scheduler:REGION:ACCOUNT:schedule/GROUP/NAME`.
+pub fn schedule(partition: &str, region: &str, account: &str, group: &str, name: &str) -> String {
+    format!("arn:{partition}:scheduler:{region}:{account}:schedule/{group}/{name}")
+}
+
 /// The fields of an ARN, `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` (the resource
 /// keeps its own colons), when `text` is one.
 pub struct Parsed<'a> {

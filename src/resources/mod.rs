@@ -5,6 +5,7 @@ pub mod apigateway_rest_api;
 pub mod arn;
 pub mod cloudtrail_trail;
 pub mod dynamodb_table;
+pub mod events_rule;
 pub mod iam;
 pub mod iam_role;
 pub mod kms_alias;
@@ -17,6 +18,7 @@ pub mod policy_document;
 pub mod s3_bucket;
 pub mod s3_bucket_notification;
 pub mod s3_bucket_policy;
+pub mod scheduler_schedule;
 pub mod secretsmanager_secret;
 pub mod sqs_queue;
 pub mod sqs_queue_policy;
@@ -46,6 +48,8 @@ pub static TYPES: &[&dyn Resource] = &[
     &secretsmanager_secret::SecretsmanagerSecret,
     &kms_key::KmsKey,
     &kms_alias::KmsAlias,
+    &events_rule::EventsRule,
+    &scheduler_schedule::SchedulerSchedule,
 ];
 
 /// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).

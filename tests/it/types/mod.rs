@@ -4,9 +4,13 @@
 //! any AWS call. The helpers they share are here.
 
 mod dynamodb_table;
+mod events_rule;
 mod kms_alias;
 mod kms_key;
 mod logs_log_group;
+/// The helpers the EventBridge and Scheduler tests use.
+mod rules_kit;
+mod scheduler_schedule;
 mod secretsmanager_secret;
 mod ssm_parameter;
 
