@@ -13,6 +13,8 @@ pub mod policy_document;
 pub mod s3_bucket;
 pub mod s3_bucket_notification;
 pub mod s3_bucket_policy;
+pub mod sns_subscription;
+pub mod sns_topic;
 pub mod sqs_queue;
 pub mod sqs_queue_policy;
 pub mod support;
@@ -34,6 +36,8 @@ pub static TYPES: &[&dyn Resource] = &[
     &lambda_permission::LambdaPermission,
     &apigateway_rest_api::ApiGatewayRestApi,
     &cloudtrail_trail::CloudtrailTrail,
+    &sns_topic::SnsTopic,
+    &sns_subscription::SnsSubscription,
 ];
 
 /// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).
