@@ -24,7 +24,15 @@ pub struct Lifecycle {
 
 impl Lifecycle {
     pub async fn start() -> Lifecycle {
-        let emulator = Emulator::start();
+        Lifecycle::on(Emulator::start()).await
+    }
+
+    /// On the emulator that evaluates IAM for every call (`test`/`test` is the root).
+    pub async fn strict() -> Lifecycle {
+        Lifecycle::on(Emulator::strict()).await
+    }
+
+    async fn on(emulator: Emulator) -> Lifecycle {
         let aws = emulator.clients().await;
         Lifecycle {
             emulator,
@@ -147,6 +155,71 @@ impl Lifecycle {
         actions.sort();
         actions.dedup();
         actions
+    }
+
+    /// Access keys of an IAM user holding exactly the policy `strata policy` generates for
+    /// the stack (made by the root, as a managed policy: it may be longer than an inline
+    /// user policy can be), and `unscoped` on the resource `?`: actions the emulator
+    /// evaluates against `*` where AWS evaluates them against the object's ARN (it does not
+    /// read their `ResourceArn`). `?` matches only a one-character resource, i.e. that `*`,
+    /// and no ARN on AWS: the generated policy itself is not widened.
+    pub async fn user_with_generated_policy(&self, unscoped: &[&str]) -> (String, String) {
+        let mut policy = self.policy();
+        if !unscoped.is_empty() {
+            let statement = serde_json::json!({
+                "Sid": "EmulatorUnscopedCalls",
+                "Effect": "Allow",
+                "Action": unscoped,
+                "Resource": "?",
+            });
+            policy["Statement"].as_array_mut().unwrap().push(statement);
+        }
+        let name = "deployer";
+        self.aws
+            .iam
+            .create_user()
+            .user_name(name)
+            .send()
+            .await
+            .unwrap();
+        let policy_arn = self
+            .aws
+            .iam
+            .create_policy()
+            .policy_name(name)
+            .policy_document(policy.to_string())
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap()
+            .arn
+            .unwrap();
+        let attach = self.aws.iam.attach_user_policy().user_name(name);
+        attach.policy_arn(policy_arn).send().await.unwrap();
+        let key = self
+            .aws
+            .iam
+            .create_access_key()
+            .user_name(name)
+            .send()
+            .await
+            .unwrap()
+            .access_key
+            .unwrap();
+        (key.access_key_id, key.secret_access_key)
+    }
+
+    /// `strata COMMAND stack.toml ARGS` with the access keys `keys`.
+    pub fn run_as(&self, keys: &(String, String), command: &str, args: &[&str]) -> Output {
+        let mut full = vec![command, "stack.toml"];
+        full.extend(args);
+        full.extend(["--endpoint-url", &self.emulator.endpoint]);
+        crate::common::strata_command(self.dir(), &full)
+            .env("AWS_ACCESS_KEY_ID", &keys.0)
+            .env("AWS_SECRET_ACCESS_KEY", &keys.1)
+            .output()
+            .expect("strata runs")
     }
 
     /// Apply is refused because `what` exists outside the state, naming `strata import`

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use super::{Lifecycle, assert_invalid};
+use crate::common::assert_exit;
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:orders";
 const QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:000000000000:inbox";
@@ -370,6 +371,29 @@ endpoint = "https://127.0.0.1:9/hook"
     );
     t.assert_no_changes();
     t.destroy();
+    assert_eq!(subscription(&t, &arn).await, None);
+}
+
+/// A user holding exactly the generated policy applies, plans and destroys the topic, the
+/// queue and its policy, and the subscription, on the emulator that evaluates IAM.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_generated_policy_is_enough_to_deploy_and_destroy_a_subscription() {
+    let t = Lifecycle::strict().await;
+    t.write(&stack("inbox", FILTERED_RAW));
+    let keys = t
+        .user_with_generated_policy(&[
+            "sns:ListTagsForResource",
+            "sns:TagResource",
+            "sns:UntagResource",
+        ])
+        .await;
+    assert_exit(&t.run_as(&keys, "apply", &["--auto-approve"]), 0);
+    assert_exit(&t.run_as(&keys, "plan", &["--detailed-exitcode"]), 0);
+    let arn = t.id("to_inbox");
+    assert_eq!(subscription(&t, &arn).await.unwrap()["Endpoint"], QUEUE_ARN);
+    publish(&t, "delivered", "order_placed").await;
+    assert_eq!(received(&t, "inbox").await, ["delivered"]);
+    assert_exit(&t.run_as(&keys, "destroy", &["--auto-approve"]), 0);
     assert_eq!(subscription(&t, &arn).await, None);
 }
 
