@@ -1,10 +1,8 @@
 //! `sns.topic`: a standard or FIFO topic, its display name, access policy, encryption and
 //! tags. Its id is its ARN, which follows from its name.
 
-use crate::schema::rules::{KMS_KEY, TAGS, bool_or, known_str};
-use crate::schema::{
-    Default, Identity, Path, PolicyRules, Problem, Schema, Size, Text, Type, attr,
-};
+use crate::schema::rules::{KMS_KEY, TAGS, fifo_problems};
+use crate::schema::{Default, Identity, PolicyRules, Problem, Schema, Size, Text, Type, attr};
 
 /// SNS topic names: 1-256 letters, digits, `-` and `_`; a FIFO topic's name ends in `.fifo`
 /// (counted in the 256).
@@ -60,46 +58,9 @@ pub const SCHEMA: Schema = Schema {
     check: Some(check_topic),
 };
 
-/// The rules SNS applies across a topic's attributes.
+/// The rules SNS applies across a topic's attributes: FIFO topics' (as SQS's for queues).
 fn check_topic(attrs: &Attrs) -> Vec<Problem> {
-    let mut out = Vec::new();
-    let fifo = bool_or(attrs, "fifo_topic", false);
-    if let Some(name) = known_str(attrs, "name") {
-        let fifo_name = name.ends_with(".fifo");
-        if fifo_name && fifo == Some(false) {
-            out.push(
-                Problem::new(
-                    Path::attr("name"),
-                    format!(
-                        "topic name `{name}` ends in `.fifo`, but the topic is not a FIFO topic"
-                    ),
-                    "only a FIFO topic's name ends in `.fifo`",
-                )
-                .help("add `fifo_topic = true`, or take `.fifo` off the name"),
-            );
-        }
-        if !fifo_name && fifo == Some(true) {
-            out.push(
-                Problem::new(
-                    Path::attr("name"),
-                    format!("FIFO topic name `{name}` does not end in `.fifo`"),
-                    "a FIFO topic's name must end in `.fifo`",
-                )
-                .help(format!("name it `{name}.fifo`")),
-            );
-        }
-    }
-    if fifo == Some(false) && attrs.contains_key("content_based_deduplication") {
-        out.push(
-            Problem::new(
-                Path::attr("content_based_deduplication"),
-                "`content_based_deduplication` is set on a standard topic",
-                "only FIFO topics take this attribute",
-            )
-            .help("remove it, or make the topic a FIFO topic (`fifo_topic = true`, name ending in `.fifo`)"),
-        );
-    }
-    out
+    fifo_problems(attrs, "topic", "fifo_topic")
 }
 
 use std::collections::HashMap;

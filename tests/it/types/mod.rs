@@ -11,6 +11,7 @@ use std::process::Output;
 use serde_json::Value as Json;
 
 use crate::common::{Emulator, assert_exit, planned_changes, read_state, run, stderr, stdout};
+use crate::least_privilege::{Keys, strata_as, user_with};
 
 /// The name of every lifecycle stack (its state is `.strata/types-default.state.json`).
 pub const STACK_NAME: &str = "types";
@@ -163,7 +164,7 @@ impl Lifecycle {
     /// evaluates against `*` where AWS evaluates them against the object's ARN (it does not
     /// read their `ResourceArn`). `?` matches only a one-character resource, i.e. that `*`,
     /// and no ARN on AWS: the generated policy itself is not widened.
-    pub async fn user_with_generated_policy(&self, unscoped: &[&str]) -> (String, String) {
+    pub async fn user_with_generated_policy(&self, unscoped: &[&str]) -> Keys {
         let mut policy = self.policy();
         if !unscoped.is_empty() {
             let statement = serde_json::json!({
@@ -174,52 +175,14 @@ impl Lifecycle {
             });
             policy["Statement"].as_array_mut().unwrap().push(statement);
         }
-        let name = "deployer";
-        self.aws
-            .iam
-            .create_user()
-            .user_name(name)
-            .send()
-            .await
-            .unwrap();
-        let policy_arn = self
-            .aws
-            .iam
-            .create_policy()
-            .policy_name(name)
-            .policy_document(policy.to_string())
-            .send()
-            .await
-            .unwrap()
-            .policy
-            .unwrap()
-            .arn
-            .unwrap();
-        let attach = self.aws.iam.attach_user_policy().user_name(name);
-        attach.policy_arn(policy_arn).send().await.unwrap();
-        let key = self
-            .aws
-            .iam
-            .create_access_key()
-            .user_name(name)
-            .send()
-            .await
-            .unwrap()
-            .access_key
-            .unwrap();
-        (key.access_key_id, key.secret_access_key)
+        user_with(&self.aws, "deployer", &policy).await
     }
 
     /// `strata COMMAND stack.toml ARGS` with the access keys `keys`.
-    pub fn run_as(&self, keys: &(String, String), command: &str, args: &[&str]) -> Output {
+    pub fn run_as(&self, keys: &Keys, command: &str, args: &[&str]) -> Output {
         let mut full = vec![command, "stack.toml"];
         full.extend(args);
-        full.extend(["--endpoint-url", &self.emulator.endpoint]);
-        crate::common::strata_command(self.dir(), &full)
-            .env("AWS_ACCESS_KEY_ID", &keys.0)
-            .env("AWS_SECRET_ACCESS_KEY", &keys.1)
-            .output()
-            .expect("strata runs")
+        strata_as(self.dir(), keys, &self.emulator.endpoint, &full)
     }
 
     /// Apply is refused because `what` exists outside the state, naming `strata import`
