@@ -103,6 +103,12 @@ pub fn schedule(partition: &str, region: &str, account: &str, group: &str, name:
     format!("arn:{partition}:scheduler:{region}:{account}:schedule/{group}/{name}")
 }
 
+/// `arn:PARTITION:sns:REGION:ACCOUNT:TOPIC`: a topic's ARN follows from its name, which is
+/// how `sns.topic` looks for an existing topic before CreateTopic (an upsert on the name).
+pub fn sns_topic(partition: &str, region: &str, account: &str, topic: &str) -> String {
+    format!("arn:{partition}:sns:{region}:{account}:{topic}")
+}
+
 /// The fields of an ARN, `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` (the resource
 /// keeps its own colons), when `text` is one.
 pub struct Parsed<'a> {
@@ -188,6 +194,10 @@ mod tests {
             ("sqs", "eu-west-1", "123456789012", "jobs")
         );
         assert!(parse("https://sqs.eu-west-1.amazonaws.com/1/jobs").is_none());
+        assert_eq!(
+            sns_topic("aws-cn", "cn-north-1", "123456789012", "alerts.fifo"),
+            "arn:aws-cn:sns:cn-north-1:123456789012:alerts.fifo"
+        );
     }
 
     const FUNCTION_CN: &str = "arn:aws-cn:lambda:cn-north-1:123456789012:function:api";

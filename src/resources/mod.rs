@@ -20,6 +20,8 @@ pub mod s3_bucket_notification;
 pub mod s3_bucket_policy;
 pub mod scheduler_schedule;
 pub mod secretsmanager_secret;
+pub mod sns_subscription;
+pub mod sns_topic;
 pub mod sqs_queue;
 pub mod sqs_queue_policy;
 pub mod ssm_parameter;
@@ -50,6 +52,8 @@ pub static TYPES: &[&dyn Resource] = &[
     &kms_alias::KmsAlias,
     &events_rule::EventsRule,
     &scheduler_schedule::SchedulerSchedule,
+    &sns_topic::SnsTopic,
+    &sns_subscription::SnsSubscription,
 ];
 
 /// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).

@@ -1,6 +1,6 @@
 //! `sqs.queue`: a standard or FIFO queue, its attributes, redrive policy and tags.
 
-use crate::schema::rules::{KMS_KEY, QUEUE_ARN, TAGS, bool_or, known_str};
+use crate::schema::rules::{KMS_KEY, QUEUE_ARN, TAGS, bool_or, fifo_problems};
 use crate::schema::{Attribute, Default, Identity, Path, Problem, Schema, Text, Type, attr};
 
 pub const REDRIVE_POLICY: &[Attribute] = &[
@@ -87,43 +87,8 @@ pub const SCHEMA: Schema = Schema {
 
 /// The rules SQS applies across a queue's attributes.
 fn check_queue(attrs: &Attrs) -> Vec<Problem> {
-    let mut out = Vec::new();
+    let mut out = fifo_problems(attrs, "queue", "fifo_queue");
     let fifo = bool_or(attrs, "fifo_queue", false);
-    if let Some(name) = known_str(attrs, "name") {
-        let fifo_name = name.ends_with(".fifo");
-        if fifo_name && fifo == Some(false) {
-            out.push(
-                Problem::new(
-                    Path::attr("name"),
-                    format!(
-                        "queue name `{name}` ends in `.fifo`, but the queue is not a FIFO queue"
-                    ),
-                    "only a FIFO queue's name ends in `.fifo`",
-                )
-                .help("add `fifo_queue = true`, or take `.fifo` off the name"),
-            );
-        }
-        if !fifo_name && fifo == Some(true) {
-            out.push(
-                Problem::new(
-                    Path::attr("name"),
-                    format!("FIFO queue name `{name}` does not end in `.fifo`"),
-                    "a FIFO queue's name must end in `.fifo`",
-                )
-                .help(format!("name it `{name}.fifo`")),
-            );
-        }
-    }
-    if fifo == Some(false) && attrs.contains_key("content_based_deduplication") {
-        out.push(
-            Problem::new(
-                Path::attr("content_based_deduplication"),
-                "`content_based_deduplication` is set on a standard queue",
-                "only FIFO queues take this attribute",
-            )
-            .help("remove it, or make the queue a FIFO queue (`fifo_queue = true`, name ending in `.fifo`)"),
-        );
-    }
     let dlq = attrs
         .get("redrive_policy")
         .and_then(|r| r.get("dead_letter_queue"))

@@ -331,6 +331,52 @@ pub fn items<'a>(attrs: &'a Attrs, name: &str) -> &'a [Value] {
     attrs.get(name).and_then(Value::as_list).unwrap_or(&[])
 }
 
+/// SQS's and SNS's FIFO rules, the same for a queue and a topic (`noun`): a FIFO one's name
+/// ends in `.fifo` and only it does, and only it takes `content_based_deduplication`.
+/// `flag` is the attribute that makes it FIFO (`fifo_queue`).
+pub fn fifo_problems(attrs: &Attrs, noun: &str, flag: &str) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let fifo = bool_or(attrs, flag, false);
+    if let Some(name) = known_str(attrs, "name") {
+        let fifo_name = name.ends_with(".fifo");
+        if fifo_name && fifo == Some(false) {
+            out.push(
+                Problem::new(
+                    Path::attr("name"),
+                    format!(
+                        "{noun} name `{name}` ends in `.fifo`, but the {noun} is not a FIFO {noun}"
+                    ),
+                    format!("only a FIFO {noun}'s name ends in `.fifo`"),
+                )
+                .help(format!("add `{flag} = true`, or take `.fifo` off the name")),
+            );
+        }
+        if !fifo_name && fifo == Some(true) {
+            out.push(
+                Problem::new(
+                    Path::attr("name"),
+                    format!("FIFO {noun} name `{name}` does not end in `.fifo`"),
+                    format!("a FIFO {noun}'s name must end in `.fifo`"),
+                )
+                .help(format!("name it `{name}.fifo`")),
+            );
+        }
+    }
+    if fifo == Some(false) && attrs.contains_key("content_based_deduplication") {
+        out.push(
+            Problem::new(
+                Path::attr("content_based_deduplication"),
+                format!("`content_based_deduplication` is set on a standard {noun}"),
+                format!("only FIFO {noun}s take this attribute"),
+            )
+            .help(format!(
+                "remove it, or make the {noun} a FIFO {noun} (`{flag} = true`, name ending in `.fifo`)"
+            )),
+        );
+    }
+    out
+}
+
 /// The statements of a policy document at `at`, each with its path: `Statement` is one
 /// table or a list of them.
 pub fn statements(policy: &Value, at: Path) -> Vec<(Path, &IndexMap<String, Value>)> {

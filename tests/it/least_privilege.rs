@@ -83,9 +83,9 @@ impl Strict {
 
 /// Access keys of an IAM user.
 #[derive(Clone)]
-struct Keys {
-    id: String,
-    secret: String,
+pub(crate) struct Keys {
+    pub(crate) id: String,
+    pub(crate) secret: String,
 }
 
 impl Keys {
@@ -98,7 +98,7 @@ impl Keys {
 }
 
 /// `strata ARGS --endpoint-url URL` with `keys`.
-fn strata_as(dir: &Path, keys: &Keys, url: &str, args: &[&str]) -> Output {
+pub(crate) fn strata_as(dir: &Path, keys: &Keys, url: &str, args: &[&str]) -> Output {
     let mut full: Vec<&str> = args.to_vec();
     full.extend(["--endpoint-url", url]);
     strata_command(dir, &full)
@@ -123,7 +123,7 @@ fn generated_policy(dir: &Path, url: &str, stage: &str, command: Option<&str>) -
 
 /// An IAM user `name` holding `policy` (a managed policy: the document is larger than the
 /// 2,048 characters an inline user policy may have), and its access keys.
-async fn user_with(root: &strata::aws::Clients, name: &str, policy: &Json) -> Keys {
+pub(crate) async fn user_with(root: &strata::aws::Clients, name: &str, policy: &Json) -> Keys {
     root.iam.create_user().user_name(name).send().await.unwrap();
     let arn = root
         .iam

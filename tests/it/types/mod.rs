@@ -12,6 +12,10 @@ mod logs_log_group;
 mod rules_kit;
 mod scheduler_schedule;
 mod secretsmanager_secret;
+/// The helpers the SNS tests use.
+mod sns_kit;
+mod sns_subscription;
+mod sns_topic;
 mod ssm_parameter;
 
 /// The step-by-step helpers the KMS, SSM and Secrets Manager tests use.
