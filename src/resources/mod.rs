@@ -4,8 +4,10 @@
 pub mod apigateway_rest_api;
 pub mod arn;
 pub mod cloudtrail_trail;
+pub mod cloudwatch_metric_alarm;
 pub mod iam;
 pub mod iam_role;
+pub mod lambda_event_source_mapping;
 pub mod lambda_function;
 pub mod lambda_permission;
 pub mod package;
@@ -32,8 +34,10 @@ pub static TYPES: &[&dyn Resource] = &[
     &iam_role::IamRole,
     &lambda_function::LambdaFunction,
     &lambda_permission::LambdaPermission,
+    &lambda_event_source_mapping::LambdaEventSourceMapping,
     &apigateway_rest_api::ApiGatewayRestApi,
     &cloudtrail_trail::CloudtrailTrail,
+    &cloudwatch_metric_alarm::CloudwatchMetricAlarm,
 ];
 
 /// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).

@@ -30,6 +30,7 @@ mod saved_plan;
 mod state_commands;
 mod takeover;
 mod takeover_permission;
+mod types;
 mod upload;
 mod validate;
 mod whole_stack;
