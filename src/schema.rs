@@ -16,6 +16,9 @@ pub struct Schema {
     pub description: &'static str,
     /// What `strata import` takes as the id of an object of this type.
     pub import_id: &'static str,
+    /// What the reference page says beyond the attribute table (Markdown): how the type
+    /// behaves, AWS's rules across attributes, what AWS does that a user should know.
+    pub notes: &'static str,
     pub attributes: &'static [Attribute],
     /// Attributes that only AWS knows (ARNs, URLs), available to references.
     pub computed: &'static [&'static str],
@@ -124,6 +127,8 @@ pub struct Attribute {
     /// the object to another platform the user never asked for. `default` then applies to
     /// new objects only (AWS's own default when there is none).
     pub keep_live: bool,
+    /// What the reference says of the attribute beyond its type and rules (Markdown).
+    pub doc: &'static str,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -301,6 +306,7 @@ pub const fn attr(name: &'static str, ty: Type) -> Attribute {
         default: None,
         local: false,
         keep_live: false,
+        doc: "",
     }
 }
 
@@ -323,6 +329,10 @@ impl Attribute {
     }
     pub const fn keep_live(mut self) -> Self {
         self.keep_live = true;
+        self
+    }
+    pub const fn doc(mut self, doc: &'static str) -> Self {
+        self.doc = doc;
         self
     }
 }

@@ -224,6 +224,16 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Write the resource-type reference (one Markdown page per type, from the schemas
+    /// `validate` checks against) into DIR, or print one type's page.
+    Docs {
+        /// Write the index and every type's page into this directory (created if missing).
+        #[arg(long, value_name = "DIR", conflicts_with = "type_name")]
+        out: Option<PathBuf>,
+        /// Print this type's page (`sqs.queue`); without it and --out, the index.
+        #[arg(value_name = "TYPE")]
+        type_name: Option<String>,
+    },
     /// Print the least-privilege IAM policy the stack's plan, apply and destroy need,
     /// scoped to its own ARNs (account, region and partition from the caller).
     Policy {
@@ -434,6 +444,7 @@ pub fn run() -> ExitCode {
                 .map_err(anyhow::Error::from)
         }
         Command::Man { dir } => man(dir.as_deref()),
+        Command::Docs { out, type_name } => docs(out.as_deref(), type_name.as_deref()),
         Command::Validate { stack, explain } => validate::validate(&stack, explain),
         Command::Graph { stack } => validate::graph(&stack),
         Command::Plan {
@@ -612,6 +623,35 @@ fn man(dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
             out::out!("{}", String::from_utf8_lossy(&text))?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `strata docs`: the resource-type reference, into `dir` or on standard output.
+fn docs(dir: Option<&std::path::Path>, type_name: Option<&str>) -> anyhow::Result<ExitCode> {
+    let schemas = &strata::resources::SCHEMAS;
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (name, text) in strata::views::docs::pages(schemas) {
+            let path = dir.join(name);
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = match type_name {
+        None => strata::views::docs::index(schemas),
+        Some(name) => match schemas.iter().find(|s| s.type_name == name) {
+            Some(schema) => strata::views::docs::page(schema),
+            None => {
+                let known: Vec<&str> = schemas.iter().map(|s| s.type_name).collect();
+                anyhow::bail!(
+                    "no resource type `{name}`; strata knows {}",
+                    known.join(", ")
+                );
+            }
+        },
+    };
+    out::out!("{text}")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,10 +10,23 @@ const INVOKE_ARN: Text = Text::len(1, 2048).pattern(
     "a Lambda invoke ARN, `arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations` (the function's `invoke_arn`, not its `arn`)",
 );
 
+/// What the reference page (docs/resources/apigateway.rest_api.md) says beyond the attribute table.
+const NOTES: &str = "\
+The LambdaRestApi shape: `ANY /` and `ANY /{proxy+}`, Lambda proxy integrations to
+`lambda_invoke_arn`. A new deployment is made only when the model changes (the target
+function); the stage moves to it, then the old deployment is deleted. `url` is
+`https://{id}.execute-api.{region}.amazonaws.com/{stage}` on AWS and
+`{endpoint}/_aws/execute-api/{id}/{stage}` with a custom endpoint.
+
+A new API is `REGIONAL`, where AWS's own default is `EDGE`. Both `endpoint_type` and `binary_media_types` change in place (UpdateRestApi), so
+the API keeps its id and URL; new binary media types take effect with a new deployment,
+which strata makes. Binary media types are a set: their order does not matter.";
+
 pub const SCHEMA: Schema = Schema {
     type_name: "apigateway.rest_api",
     description: "an API Gateway REST API proxying every request to a Lambda function",
     import_id: "the REST API id",
+    notes: NOTES,
     attributes: &[
         attr("name", Type::String(Text::len(1, usize::MAX))).required(),
         attr("description", Type::String(Text::ANY)),

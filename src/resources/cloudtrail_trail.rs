@@ -96,10 +96,33 @@ fn not_an_ip_address(name: &str) -> Result<(), String> {
     }
 }
 
+/// What the reference page (docs/resources/cloudtrail.trail.md) says beyond the attribute table.
+const NOTES: &str = "\
+Event selectors are set with PutEventSelectors and
+compared on every read; logging is started after create (a new trail does not log until
+StartLogging) and put back on if it was stopped outside strata. Create retries while
+CloudTrail does not yet see a just-written bucket policy; tags are also added after create.
+A trail always has selectors: leaving `event_selectors` out (or `[]`) means AWS's default
+one (`All`, management events, no data resources), so removing data event selectors from
+the stack removes them from the trail.
+
+`enable_logging` is managed: left out, logging is on.
+Rules across attributes: a multi-Region trail includes global service events.
+
+Event selectors: each selector is a table: `read_write_type` (`All`, `ReadOnly`, `WriteOnly`; default
+`All`), `include_management_events` (boolean, default `true`), and `data_resources`, an
+array of `{ type, values }`. There, `type` is one of `AWS::S3::Object`,
+`AWS::Lambda::Function`, `AWS::DynamoDB::Table`, and `values` is an array of at least one
+different value of that type: `arn:aws:s3:::BUCKET/` and an optional key prefix (a
+bucket's `arn` followed by `/`: the bucket ARN alone is refused) or `arn:aws:s3` for every
+bucket; a function ARN or `arn:aws:lambda`; a table ARN or `arn:aws:dynamodb`. Both are
+required. A trail takes at most 250 values over all its selectors.";
+
 pub const SCHEMA: Schema = Schema {
     type_name: "cloudtrail.trail",
     description: "a CloudTrail trail",
     import_id: "the trail name",
+    notes: NOTES,
     attributes: &[
         attr("name", Type::String(TRAIL_NAME))
             .required()

@@ -23,10 +23,18 @@ const MANAGED_POLICIES: usize = 20;
 /// without white space.
 const INLINE_POLICIES_SIZE: usize = 10_240;
 
+/// What the reference page (docs/resources/iam.role.md) says beyond the attribute table.
+const NOTES: &str = "\
+Policies (trust and inline) are compared as normalised JSON.
+Delete removes inline policies and detaches managed ones first.
+
+`path` is kept when left out so that an imported role is not replaced for it.";
+
 pub const SCHEMA: Schema = Schema {
     type_name: "iam.role",
     description: "an IAM role",
     import_id: "the role name",
+    notes: NOTES,
     attributes: &[
         attr("name", Type::String(ROLE_NAME))
             .required()

@@ -72,10 +72,39 @@ fn not_reserved(name: &str) -> Result<(), String> {
 /// JSON object (what Lambda measures).
 const ENVIRONMENT_SIZE: usize = 4096;
 
+/// What the reference page (docs/resources/lambda.function.md) says beyond the attribute table.
+const NOTES: &str = "\
+The `code` directory is packaged
+as a deterministic zip (entries sorted, fixed timestamps and modes, `__pycache__` and
+`*.pyc` left out), so the same folder always has the same `code_sha256`, and a code edit
+shows in the plan as `~ code_sha256 = \"old\" -> \"new\"`. Create retries while a new role is
+not yet assumable; after every create or update strata waits until the function is
+`Active` and its last update `Successful`, polling 250 ms after the first look and then
+less often, up to every 2 s (Lambda's control plane allows about 15 calls a second). If the directory no longer has the
+`code_sha256` the plan showed (it was edited after the plan was made), the create or
+update stops with an error instead of uploading code no one reviewed: make a new plan.
+
+Runtimes: the runtimes Lambda still creates functions with (its runtimes page, December 2026).
+Deprecated ones (`python3.9`–`python3.11`, `nodejs18.x`, `nodejs20.x`, `java8.al2`,
+`java11`, `java17`, `dotnet8`, `ruby3.2`, `provided.al2`) are refused: CreateFunction
+refuses them soon after their deprecation date.
+
+Reserved environment variables (Lambda sets them itself): `_HANDLER`, `_X_AMZN_TRACE_ID`, `AWS_DEFAULT_REGION`, `AWS_REGION`,
+`AWS_EXECUTION_ENV`, `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`,
+`AWS_LAMBDA_FUNCTION_VERSION`, `AWS_LAMBDA_INITIALIZATION_TYPE`,
+`AWS_LAMBDA_LOG_GROUP_NAME`, `AWS_LAMBDA_LOG_STREAM_NAME`, `AWS_ACCESS_KEY`,
+`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+`AWS_LAMBDA_RUNTIME_API`, `LAMBDA_TASK_ROOT`, `LAMBDA_RUNTIME_DIR`. The 4 KB are measured
+as Lambda measures them, on the variables written as one JSON object.
+
+An update changes only what
+the stack sets: a `description` or `environment` left out is left as it is.";
+
 pub const SCHEMA: Schema = Schema {
     type_name: "lambda.function",
     description: "a Lambda function",
     import_id: "the function name",
+    notes: NOTES,
     attributes: &[
         attr("name", Type::String(FUNCTION_NAME))
             .required()

@@ -17,10 +17,16 @@ const PRINCIPAL: Text = Text::len(1, 2048).pattern(
     "a service principal (`apigateway.amazonaws.com`), an account id, an IAM ARN, or `*`",
 );
 
+/// What the reference page (docs/resources/lambda.permission.md) says beyond the attribute table.
+const NOTES: &str = "\
+A statement cannot be edited, so every attribute forces a
+replacement. Without `statement_id`, strata derives one from what the statement grants.";
+
 pub const SCHEMA: Schema = Schema {
     type_name: "lambda.permission",
     description: "a statement in a Lambda function's resource policy",
     import_id: "FUNCTION/STATEMENT_ID",
+    notes: NOTES,
     attributes: &[
         attr("function_name", Type::String(FUNCTION))
             .required()

@@ -33,10 +33,39 @@ pub const PUBLIC_ACCESS_BLOCK: &[Attribute] = &[
     attr("restrict_public_buckets", Type::Bool).default(Default::Bool(false)),
 ];
 
+/// What the reference page (docs/resources/s3.bucket.md) says beyond the attribute table.
+const NOTES: &str = "\
+Bucket names: 3–63 characters: lowercase letters, digits, `.` and `-`. It must begin and end with a
+letter or digit, contain no `..`, and not look like an IP address (four groups of one to
+three digits). The prefixes `xn--`, `sthree-`, `amzn-s3-demo-` and the suffixes
+`-s3alias`, `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3` are not allowed. The same rule
+applies to a trail's `s3_bucket_name` and to the state bucket of `[backend]`.
+
+Lifecycle rules: each rule is a table: `id` (string of 1 to 255 characters, required, unique among the
+rules), `prefix` (string of up to 1,024 characters), `enabled` (boolean, default `true`),
+`expiration_days`, `noncurrent_version_expiration_days`,
+`abort_incomplete_multipart_upload_days` (integers, 1 to 2147483647). A rule must set at
+least one of the three day counts.
+
+Rules across attributes: `kms_key_id` needs `sse_algorithm` `aws:kms` or `aws:kms:dsse`.
+
+- **`force_destroy`**: strata never deletes objects unless this is `true` **in state**.
+  When it is, destroying or replacing the bucket first deletes every object version and
+  delete marker. The setting takes effect from state, so apply `force_destroy = true`
+  before you destroy. Changing it alone shows as an in-place update that changes nothing in
+  AWS. If a bucket is not empty and `force_destroy` is not set, the delete fails and says
+  why.
+- If a bucket with this name already exists, even one you own, apply refuses to create
+  it and names `strata import`: strata never takes over a bucket it did not create (S3
+  answers success to a CreateBucket of your own bucket in `us-east-1`, so strata looks
+  before it creates).
+- In `us-east-1` the bucket is created without a `LocationConstraint`.";
+
 pub const SCHEMA: Schema = Schema {
     type_name: "s3.bucket",
     description: "an S3 bucket",
     import_id: "the bucket name",
+    notes: NOTES,
     attributes: &[
         attr("name", Type::String(BUCKET_NAME))
             .required()

@@ -70,10 +70,48 @@ pub const QUEUE_CONFIGURATION: &[Attribute] = &[
     attr("suffix", KEY_FILTER),
 ];
 
+/// What the reference page (docs/resources/s3.bucket_notification.md) says beyond the attribute table.
+const NOTES: &str = "\
+Queue configurations: each configuration is a table:
+
+- `id` (string, not empty, unique among the configurations). If omitted, strata derives a
+  stable `strata-<hash>` from the entry's content.
+- `queue_arn` (string, required): the ARN of a standard queue (S3 does not notify FIFO
+  queues).
+- `events` (array of at least one, each once, of `s3:ObjectCreated:*`,
+  `s3:ObjectCreated:Put`, `s3:ObjectCreated:Post`, `s3:ObjectCreated:Copy`,
+  `s3:ObjectCreated:CompleteMultipartUpload`, `s3:ObjectRemoved:*`,
+  `s3:ObjectRemoved:Delete`, `s3:ObjectRemoved:DeleteMarkerCreated`, `s3:ObjectRestore:*`,
+  `s3:ObjectRestore:Post`, `s3:ObjectRestore:Completed`, `s3:ObjectRestore:Delete`,
+  `s3:ObjectTagging:*`, `s3:ObjectTagging:Put`, `s3:ObjectTagging:Delete`,
+  `s3:ObjectAcl:Put`, `s3:ObjectAnnotation:*`, `s3:ObjectAnnotation:Put`,
+  `s3:ObjectAnnotation:Delete`, `s3:ObjectRetention:Put`, `s3:Replication:*`,
+  `s3:Replication:OperationFailedReplication`, `s3:Replication:OperationNotTracked`,
+  `s3:Replication:OperationMissedThreshold`,
+  `s3:Replication:OperationReplicatedAfterThreshold`, `s3:LifecycleExpiration:*`,
+  `s3:LifecycleExpiration:Delete`, `s3:LifecycleExpiration:DeleteMarkerCreated`,
+  `s3:LifecycleTransition`, `s3:IntelligentTiering`, `s3:ReducedRedundancyLostObject`).
+- `prefix`, `suffix` (strings of up to 1,024 characters, key filters).
+
+Rules across attributes: two configurations must not both match one event, that is share
+an event type (`s3:ObjectCreated:*` covers `s3:ObjectCreated:Put`) while one's prefix
+starts the other's and one's suffix ends the other's (an empty or absent filter matches
+every key).
+
+S3 keeps one notification configuration per bucket. This resource **owns only its own
+queue configurations, identified by `id`**. Every write is a read-modify-write. strata
+keeps the other queue configurations on the bucket (those with other ids), as well as all
+topic, Lambda and EventBridge configurations, and replaces only its own entries. Deleting
+the resource removes only its entries. A plan shows only the entries it owns. Right after
+a queue policy is written, S3 may not yet accept the queue as a destination; strata
+retries `Unable to validate the following destination configurations` for up to a minute.
+Put the queue policy in `depends_on`, as `stacks/producer-consumer.toml` does.";
+
 pub const SCHEMA: Schema = Schema {
     type_name: "s3.bucket_notification",
     description: "queue notifications of an S3 bucket",
     import_id: "the bucket name",
+    notes: NOTES,
     attributes: &[
         attr("bucket", Type::String(BUCKET_REFERENCE))
             .required()

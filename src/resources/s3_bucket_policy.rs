@@ -3,10 +3,16 @@
 use crate::schema::rules::{BUCKET_POLICY, BUCKET_REFERENCE, known_str, statements, strings};
 use crate::schema::{Identity, Problem, Schema, Type, attr};
 
+/// What the reference page (docs/resources/s3.bucket_policy.md) says beyond the attribute table.
+const NOTES: &str = "\
+If the policy is removed outside strata, the next plan shows an
+update that puts it back. Deleting this resource deletes the bucket policy.";
+
 pub const SCHEMA: Schema = Schema {
     type_name: "s3.bucket_policy",
     description: "the policy of an S3 bucket",
     import_id: "the bucket name",
+    notes: NOTES,
     attributes: &[
         attr("bucket", Type::String(BUCKET_REFERENCE))
             .required()

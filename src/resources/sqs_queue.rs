@@ -15,10 +15,24 @@ pub const QUEUE_NAME: Text = Text::len(1, 80).pattern(
     "letters, digits, `-` and `_` (and `.fifo` at the end of a FIFO queue's name)",
 );
 
+/// What the reference page (docs/resources/sqs.queue.md) says beyond the attribute table.
+const NOTES: &str = "\
+Rules across attributes: a name ends in `.fifo` exactly when `fifo_queue = true`;
+`content_based_deduplication` is set only on a FIFO queue; a FIFO queue's dead-letter
+queue is a FIFO queue and a standard queue's a standard queue; `sqs_managed_sse_enabled =
+true` and `kms_master_key_id` exclude each other.
+
+SQS keeps a queue name for 60 s after the queue is deleted, so a
+create that hits `QueueDeletedRecently` is retried for up to 75 s.
+
+A new queue left without `maximum_message_size` gets SQS's own default, which has grown
+with SQS's largest message.";
+
 pub const SCHEMA: Schema = Schema {
     type_name: "sqs.queue",
     description: "an SQS queue",
     import_id: "the queue URL",
+    notes: NOTES,
     attributes: &[
         attr("name", Type::String(QUEUE_NAME))
             .required()

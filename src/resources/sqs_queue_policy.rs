@@ -3,10 +3,15 @@
 use crate::schema::rules::{QUEUE_POLICY, QUEUE_URL};
 use crate::schema::{Identity, Schema, Type, attr};
 
+/// What the reference page (docs/resources/sqs.queue_policy.md) says beyond the attribute table.
+const NOTES: &str = "\
+Deleting the resource clears the queue's `Policy` attribute.";
+
 pub const SCHEMA: Schema = Schema {
     type_name: "sqs.queue_policy",
     description: "the access policy of an SQS queue",
     import_id: "the queue URL",
+    notes: NOTES,
     attributes: &[
         attr("queue_url", Type::String(QUEUE_URL))
             .required()

@@ -1,6 +1,7 @@
-//! Renderings: the human plan (Terraform's shape), the JSON plan, and apply progress
-//! lines. No decisions are made here.
+//! Renderings: the human plan (Terraform's shape), the JSON plan, apply progress lines and
+//! the resource-type reference. No decisions are made here.
 
+pub mod docs;
 pub mod json;
 
 use std::fmt::Write as _;
