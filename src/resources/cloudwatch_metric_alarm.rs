@@ -58,10 +58,23 @@ const ACTIONS: Type = Type::List {
 const MAX_SPAN: i64 = 7 * 86_400;
 const MAX_SHORT_SPAN: i64 = 86_400;
 
+/// What the reference page says beyond the attribute table.
+const NOTES: &str = "\
+PutMetricAlarm creates an alarm or silently replaces one of the same name: an alarm of the
+stack's name made outside the stack is refused at apply (import it by its name or ARN). An
+update sends the whole definition again, with what the stack leaves out as it is live;
+tags are set at creation, later with TagResource and UntagResource.
+
+Rules across attributes: one of `statistic` and `extended_statistic`; `period` is 10, 30 or
+a multiple of 60; `period` times `evaluation_periods` is at most one day (7 days for periods
+of an hour or more); `datapoints_to_alarm` is at most `evaluation_periods`. Alarms on metric
+math and anomaly bands are not supported.";
+
 pub const SCHEMA: Schema = Schema {
     type_name: "cloudwatch.metric_alarm",
     description: "a CloudWatch alarm on one metric",
-    import_id: "the alarm name",
+    import_id: "the alarm name (or its ARN)",
+    notes: NOTES,
     attributes: &[
         attr("name", Type::String(ALARM_NAME))
             .required()
@@ -108,14 +121,16 @@ pub const SCHEMA: Schema = Schema {
                 max: f64::MAX,
             },
         )
-        .required(),
+        .required()
+        .doc("`5` and `5.0` are the same threshold."),
         attr("comparison_operator", Type::Enum(COMPARISONS)).required(),
         attr(
             "treat_missing_data",
             Type::Enum(&["missing", "notBreaching", "breaching", "ignore"]),
         )
         .default(Default::Str("missing")),
-        attr("alarm_actions", ACTIONS),
+        attr("alarm_actions", ACTIONS)
+            .doc("ARNs of what to do on entering `ALARM`, such as an SNS topic's `arn`."),
         attr("ok_actions", ACTIONS),
         attr("insufficient_data_actions", ACTIONS),
         attr("actions_enabled", Type::Bool).default(Default::Bool(true)),

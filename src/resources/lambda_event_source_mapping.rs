@@ -27,15 +27,33 @@ fn json_object(text: &str) -> Result<(), String> {
     }
 }
 
+/// What the reference page says beyond the attribute table.
+const NOTES: &str = "\
+AWS allows one mapping per queue and function: a mapping of the stack's pair made outside
+the stack is refused at apply (import it by its UUID). Rules across attributes: a batch of
+more than 10 messages needs `maximum_batching_window_in_seconds` of 1 or more; a FIFO
+queue's mapping takes at most 10 messages and no batching window.
+
+A mapping passes through `Creating`, `Enabling`, `Updating`, `Disabling` and `Deleting`:
+every create, update and delete waits (up to 5 minutes) until it is `Enabled`, `Disabled`
+or gone. Lambda checks at create that the function's role may `sqs:ReceiveMessage`,
+`sqs:DeleteMessage` and `sqs:GetQueueAttributes` on the queue; a role or policy made a
+moment before is waited for (up to 2 minutes). With `function_response_types =
+[\"ReportBatchItemFailures\"]` the function reports the messages it failed, and only those
+return to the queue.";
+
 pub const SCHEMA: Schema = Schema {
     type_name: "lambda.event_source_mapping",
     description: "a Lambda event source mapping that feeds an SQS queue's messages to a function",
     import_id: "the mapping's UUID (or its ARN)",
+    notes: NOTES,
     attributes: &[
         attr("event_source_arn", Type::String(QUEUE_ARN))
             .required()
             .force_new(),
-        attr("function_name", Type::String(FUNCTION)).required(),
+        attr("function_name", Type::String(FUNCTION))
+            .required()
+            .doc("The function's name or ARN, with an optional version or alias."),
         attr(
             "batch_size",
             Type::Int {
@@ -68,7 +86,8 @@ pub const SCHEMA: Schema = Schema {
                 max: 5,
                 unique: true,
             },
-        ),
+        )
+        .doc("Lambda's event filtering patterns, each a JSON object; a message that matches none is deleted without invoking the function."),
     ],
     computed: &["uuid", "arn", "state"],
     examples: &[

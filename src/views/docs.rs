@@ -128,6 +128,10 @@ pub fn describe(ty: &Type) -> String {
     match ty {
         Type::String(text) => format!("string{}", text_rules(text)),
         Type::Int { min, max } => format!("integer {}–{}", number(*min), number(*max)),
+        Type::Float { min, max } if *min == f64::MIN && *max == f64::MAX => {
+            "number (integer or decimal)".into()
+        }
+        Type::Float { min, max } => format!("number {min}–{max}"),
         Type::Bool => "boolean".into(),
         Type::Enum(values) => one_of(values),
         Type::List {
