@@ -283,7 +283,9 @@ fn check_value(
         }
         (_, NodeValue::Int(i)) => check_resolved(ty, &Value::Int(*i), node, what, diagnostics),
         (_, NodeValue::Bool(b)) => check_resolved(ty, &Value::Bool(*b), node, what, diagnostics),
-        (_, NodeValue::Float(f)) => check_resolved(ty, &Value::Float(*f), node, what, diagnostics),
+        (Type::Float { .. }, NodeValue::Float(f)) => {
+            check_resolved(ty, &Value::Float(*f), node, what, diagnostics)
+        }
         _ => mismatch(diagnostics),
     }
 }
