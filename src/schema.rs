@@ -161,6 +161,12 @@ pub enum Type {
         min: i64,
         max: i64,
     },
+    /// A number (an alarm's threshold): an integer or a float in the stack, compared by
+    /// value (`5` is `5.0`, as AWS reads it back).
+    Float {
+        min: f64,
+        max: f64,
+    },
     Bool,
     Enum(&'static [&'static str]),
     List {
@@ -367,6 +373,8 @@ impl Type {
         match self {
             Type::String(_) => "a string".into(),
             Type::Int { min, max } => format!("an integer from {min} to {max}"),
+            Type::Float { min, max } if *min == f64::MIN && *max == f64::MAX => "a number".into(),
+            Type::Float { min, max } => format!("a number from {min} to {max}"),
             Type::Bool => "a boolean".into(),
             Type::Enum(values) => format!("one of {}", quoted_list(values)),
             Type::List { item, .. } => format!("an array of {}", plural(item)),
@@ -386,6 +394,7 @@ fn plural(ty: &Type) -> String {
     let name = match ty {
         Type::String(_) => "string",
         Type::Int { .. } => "integer",
+        Type::Float { .. } => "number",
         Type::Bool => "boolean",
         Type::Enum(_) => "value",
         Type::List { .. } => "array",
@@ -410,6 +419,9 @@ pub fn coerce(ty: &Type, value: Value) -> Value {
     match (ty, value) {
         (Type::Int { .. }, Value::Str(s)) => {
             s.trim().parse().map(Value::Int).unwrap_or(Value::Str(s))
+        }
+        (Type::Float { .. }, Value::Str(s)) => {
+            s.trim().parse().map(Value::Float).unwrap_or(Value::Str(s))
         }
         (Type::Bool, Value::Str(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
         (_, v) => v,
@@ -437,6 +449,7 @@ pub fn same(ty: &Type, want: &Value, have: Option<&Value>) -> bool {
             };
             policy::equivalent(&want, &have.to_json())
         }
+        (Type::Float { .. }, _, _) => number(want).is_some() && number(want) == number(have),
         (Type::Object(fields), Value::Map(w), Value::Map(h)) => w
             .iter()
             .all(|(k, v)| field(fields, k).is_some_and(|f| same(&f.ty, v, h.get(k)))),
@@ -447,6 +460,15 @@ pub fn same(ty: &Type, want: &Value, have: Option<&Value>) -> bool {
             w.len() == h.len() && w.iter().all(|(k, v)| same(map.values, v, h.get(k)))
         }
         _ => want == have,
+    }
+}
+
+/// An integer or float value as a number.
+pub fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
     }
 }
 

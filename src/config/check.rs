@@ -283,6 +283,9 @@ fn check_value(
         }
         (_, NodeValue::Int(i)) => check_resolved(ty, &Value::Int(*i), node, what, diagnostics),
         (_, NodeValue::Bool(b)) => check_resolved(ty, &Value::Bool(*b), node, what, diagnostics),
+        (Type::Float { .. }, NodeValue::Float(f)) => {
+            check_resolved(ty, &Value::Float(*f), node, what, diagnostics)
+        }
         _ => mismatch(diagnostics),
     }
 }
@@ -310,6 +313,11 @@ fn check_resolved(
         (Type::String(text), Value::Str(s)) => text.problem(s),
         (Type::Int { min, max }, Value::Int(i)) => (!(*min..=*max).contains(i))
             .then(|| format!("{i} is out of range: expected {min} to {max}")),
+        (Type::Float { min, max }, Value::Int(_) | Value::Float(_)) => {
+            let n = crate::schema::number(value).unwrap_or(f64::NAN);
+            (!(*min..=*max).contains(&n))
+                .then(|| format!("{n} is out of range: expected {min} to {max}"))
+        }
         (Type::Bool, Value::Bool(_)) => None,
         (Type::Enum(allowed), Value::Str(s)) => (!allowed.contains(&s.as_str())).then(|| {
             let hint = nearest(s, allowed.iter().copied())

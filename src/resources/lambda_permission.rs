@@ -6,7 +6,7 @@ use crate::schema::{Default, Identity, Schema, Text, Type, attr};
 
 /// A function's name, ARN or partial ARN (`ACCOUNT:function:NAME`), with an optional
 /// version or alias.
-const FUNCTION: Text = Text::len(1, 140).pattern(
+pub const FUNCTION: Text = Text::len(1, 140).pattern(
     r"^(arn:aws[a-zA-Z-]*:lambda:)?([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]:)?([0-9]{12}:)?(function:)?[A-Za-z0-9_-]+(:(\$LATEST|[A-Za-z0-9_-]+))?$",
     "a function name or ARN (the function's `name` or `arn`)",
 );

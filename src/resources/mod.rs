@@ -4,12 +4,14 @@
 pub mod apigateway_rest_api;
 pub mod arn;
 pub mod cloudtrail_trail;
+pub mod cloudwatch_metric_alarm;
 pub mod dynamodb_table;
 pub mod events_rule;
 pub mod iam;
 pub mod iam_role;
 pub mod kms_alias;
 pub mod kms_key;
+pub mod lambda_event_source_mapping;
 pub mod lambda_function;
 pub mod lambda_permission;
 pub mod logs_log_group;
@@ -42,6 +44,7 @@ pub static TYPES: &[&dyn Resource] = &[
     &iam_role::IamRole,
     &lambda_function::LambdaFunction,
     &lambda_permission::LambdaPermission,
+    &lambda_event_source_mapping::LambdaEventSourceMapping,
     &apigateway_rest_api::ApiGatewayRestApi,
     &cloudtrail_trail::CloudtrailTrail,
     &logs_log_group::LogsLogGroup,
@@ -54,6 +57,7 @@ pub static TYPES: &[&dyn Resource] = &[
     &scheduler_schedule::SchedulerSchedule,
     &sns_topic::SnsTopic,
     &sns_subscription::SnsSubscription,
+    &cloudwatch_metric_alarm::CloudwatchMetricAlarm,
 ];
 
 /// The schemas of [`TYPES`], for the checker (config takes schemas, not implementations).

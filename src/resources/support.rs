@@ -328,3 +328,29 @@ mod tests {
         assert_eq!(percent_decode(r#"{"a":1}"#), r#"{"a":1}"#);
     }
 }
+
+/// Validation of small stacks in the resource types' unit tests.
+#[cfg(test)]
+pub mod testing {
+    /// What `strata validate` says of a stack of `resources` (its `[stack]` table is
+    /// added), or nothing when the stack passes. File positions read `stack.toml:LINE:COL`;
+    /// the resources start on line 4.
+    pub fn validate(resources: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stack.toml");
+        std::fs::write(&path, format!("[stack]\nname = \"t\"\n\n{resources}")).unwrap();
+        match crate::config::load_stack(&path, &[], &crate::resources::SCHEMAS) {
+            Ok(_) => String::new(),
+            Err(e) => e.render(),
+        }
+    }
+
+    /// `resources` fails validation with `message` at line `line` of the stack.
+    pub fn assert_refused(resources: &str, line: usize, message: &str) {
+        let out = validate(resources);
+        assert!(
+            out.contains(&format!("stack.toml:{line}:")) && out.contains(message),
+            "expected `{message}` at line {line}, got:\n{out}"
+        );
+    }
+}

@@ -128,6 +128,10 @@ pub fn describe(ty: &Type) -> String {
     match ty {
         Type::String(text) => format!("string{}", text_rules(text)),
         Type::Int { min, max } => format!("integer {}–{}", number(*min), number(*max)),
+        Type::Float { min, max } if *min == f64::MIN && *max == f64::MAX => {
+            "number (integer or decimal)".into()
+        }
+        Type::Float { min, max } => format!("number {min}–{max}"),
         Type::Bool => "boolean".into(),
         Type::Enum(values) => one_of(values),
         Type::List {
@@ -235,7 +239,7 @@ fn number(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -10,7 +10,7 @@ use crate::common::{
 };
 
 /// The commands `strata` offers, in the order `--help` lists them.
-const COMMANDS: [&str; 15] = [
+const COMMANDS: [&str; 16] = [
     "validate",
     "graph",
     "plan",
@@ -24,6 +24,7 @@ const COMMANDS: [&str; 15] = [
     "bootstrap",
     "completions",
     "man",
+    "docs",
     "policy",
     "force-unlock",
 ];

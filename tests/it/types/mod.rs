@@ -3,10 +3,12 @@
 //! destroy, the generated policy on the IAM-enforcing emulator, and bad input refused before
 //! any AWS call. The helpers they share are here.
 
+mod cloudwatch_metric_alarm;
 mod dynamodb_table;
 mod events_rule;
 mod kms_alias;
 mod kms_key;
+mod lambda_event_source_mapping;
 mod logs_log_group;
 /// The helpers the EventBridge and Scheduler tests use.
 mod rules_kit;

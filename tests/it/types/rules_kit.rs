@@ -1,4 +1,5 @@
-//! A stack directory on the emulator, for the EventBridge and Scheduler lifecycle tests.
+//! A stack directory on the emulator, for the EventBridge, Scheduler, event source mapping
+//! and alarm lifecycle tests.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -127,4 +128,20 @@ pub fn assert_replaced_by(planned: &serde_json::Value, attribute: &str) {
         .map(|c| c["path"].as_str().unwrap())
         .collect();
     assert_eq!(forcing, [attribute], "{planned}");
+}
+
+/// Polls `check` every 250 ms for up to `seconds`; panics with `what` if it never holds.
+pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} after {seconds} s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
