@@ -238,7 +238,8 @@ fn run_apply(
     }
     let loaded = match &saved {
         Some(saved) => ops::stack_of_saved_plan(saved)?.map_err(|err| err.render()),
-        None => strata::config::load_stack(&args.file, &args.vars, strata::resources::SCHEMAS)
+        None => strata::graph::load_stack(&args.file, &args.vars, strata::resources::SCHEMAS)
+            .map(|(stack, _)| stack)
             .map_err(|err| err.render()),
     };
     let stack = match loaded {

@@ -624,13 +624,22 @@ fn redact_sensitive(stack: &strata::config::Stack) {
 
 /// Loads the stack or prints its diagnostics.
 fn load(args: &StackArgs) -> Result<strata::config::Stack, ExitCode> {
-    let stack = strata::config::load_stack(&args.file, &args.vars, strata::resources::SCHEMAS)
-        .map_err(|err| {
-            eprint!("{}", err.render());
-            ExitCode::from(1)
-        })?;
+    load_with_graph(args).map(|(stack, _)| stack)
+}
+
+/// Loads the stack and its dependency graph, or prints the diagnostics.
+fn load_with_graph(
+    args: &StackArgs,
+) -> Result<(strata::config::Stack, strata::graph::Graph), ExitCode> {
+    let (stack, graph) =
+        strata::graph::load_stack(&args.file, &args.vars, strata::resources::SCHEMAS).map_err(
+            |err| {
+                eprint!("{}", err.render());
+                ExitCode::from(1)
+            },
+        )?;
     redact_sensitive(&stack);
-    Ok(stack)
+    Ok((stack, graph))
 }
 
 #[cfg(test)]

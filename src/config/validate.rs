@@ -1,6 +1,6 @@
 //! Validation: the merged document becomes a [`Stack`], or every problem in it is reported.
 //! Checks the document's shape, variables, each resource against its schema, every
-//! reference, and the dependency graph.
+//! reference; the caller's own checks of the stack (its dependency graph's) join them.
 
 use indexmap::IndexMap;
 
@@ -15,7 +15,6 @@ use super::model::{
 use super::node::{Entry, Node, NodeValue, Table};
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::source::{Sources, Span};
-use crate::graph::{Edge, EdgeKind, Graph};
 use crate::schema::Schema;
 use crate::schema::rules::BUCKET_NAME;
 use crate::value::Value;
@@ -35,14 +34,17 @@ const VARIABLE_TYPES: &[&str] = &["string", "list", "table"];
 const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
 const AWS_FACTS: &[&str] = &["account_id", "region", "partition"];
 
-pub fn validate(
+/// `derive` builds what the caller needs from the stack (`graph::load_stack`: the dependency
+/// graph) and returns the problems it found there, reported with the stack's own.
+pub fn validate<T>(
     document: Node,
     files: Vec<String>,
     vars: &[(String, String)],
     schemas: &[&'static Schema],
     sources: Sources,
     mut diagnostics: Vec<Diagnostic>,
-) -> Result<Stack, (Vec<Diagnostic>, Sources)> {
+    derive: impl FnOnce(&Stack) -> (T, Vec<Diagnostic>),
+) -> Result<(Stack, T), (Vec<Diagnostic>, Sources)> {
     let empty = Table::new();
     let top = document.as_table().unwrap_or(&empty);
     check_keys(
@@ -73,7 +75,6 @@ pub fn validate(
         resources: IndexMap::new(),
         for_each: IndexMap::new(),
         outputs: IndexMap::new(),
-        graph: Graph::default(),
         sources,
     };
     (stack.resources, stack.for_each) = resource_decls(
@@ -96,10 +97,8 @@ pub fn validate(
     check_identities(&stack, &mut diagnostics);
     check_references(&stack, &declared, &mut diagnostics);
     check_moves(&stack, &mut diagnostics);
-    stack.graph = build_graph(&stack);
-    if let Err(cycle) = stack.graph.order() {
-        diagnostics.push(cycle.diagnostic());
-    }
+    let (derived, found) = derive(&stack);
+    diagnostics.extend(found);
 
     let mut unique: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
     for d in diagnostics {
@@ -109,7 +108,7 @@ pub fn validate(
     }
     let diagnostics = unique;
     if diagnostics.is_empty() {
-        Ok(stack)
+        Ok((stack, derived))
     } else {
         Err((diagnostics, stack.sources))
     }
@@ -1531,47 +1530,6 @@ fn check_reference(stack: &Stack, reference: &Reference) -> Option<Diagnostic> {
     }
 }
 
-fn build_graph(stack: &Stack) -> Graph {
-    let mut graph = Graph::default();
-    for name in stack.resources.keys() {
-        graph.add_node(name);
-    }
-    for decl in stack.resources.values() {
-        for reference in &decl.references {
-            if let Target::Resource { name, .. } = &reference.target
-                && stack.resources.contains_key(name)
-            {
-                graph.add_edge(Edge {
-                    from: decl.name.clone(),
-                    to: name.clone(),
-                    span: reference.span.clone(),
-                    kind: EdgeKind::Reference,
-                });
-            }
-        }
-        for (target, span) in &decl.depends_on {
-            if *target == split_instance(&decl.name).0 {
-                continue;
-            }
-            // `depends_on` a `for_each` resource: on every instance of it.
-            let targets = match stack.for_each.get(target) {
-                Some(fe) => fe.keys.iter().map(|k| instance_name(target, k)).collect(),
-                None if stack.resources.contains_key(target) => vec![target.clone()],
-                None => Vec::new(),
-            };
-            for to in targets {
-                graph.add_edge(Edge {
-                    from: decl.name.clone(),
-                    to,
-                    span: span.clone(),
-                    kind: EdgeKind::DependsOn,
-                });
-            }
-        }
-    }
-    graph
-}
-
 /// A variable declared in the file but without a usable value (already reported).
 fn declared_variable(stack: &Stack, name: &str) -> bool {
     stack.declared_variables.iter().any(|v| v == name)
@@ -1580,34 +1538,14 @@ fn declared_variable(stack: &Stack, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::load_stack;
 
     /// Loads `text` as a stack file with `--var` pairs: the stack, or the rendered errors.
     fn load(text: &str, vars: &[(&str, &str)]) -> Result<Stack, String> {
         load_files(&[("stack.toml", text)], vars)
     }
 
-    /// Writes `files` into a fresh directory and loads the last one.
     fn load_files(files: &[(&str, &str)], vars: &[(&str, &str)]) -> Result<Stack, String> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "strata-for-each-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, text) in files {
-            std::fs::write(dir.join(name), text).unwrap();
-        }
-        let path = dir.join(files.last().unwrap().0);
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let result = load_stack(&path, &vars, crate::resources::SCHEMAS).map_err(|e| e.render());
-        let _ = std::fs::remove_dir_all(&dir);
-        result
+        crate::config::load_test_files(files, vars, |_| ((), Vec::new())).map(|(stack, ())| stack)
     }
 
     const QUEUES: &str = r#"
@@ -1670,11 +1608,6 @@ a_arn = '${queue["a"].arn}'
             err.contains("error: invalid value for `dlq.visibility_timeout_seconds`"),
             "{err}"
         );
-        // depends_on a for_each resource: on each of its instances.
-        let deps: Vec<&str> = stack.graph.dependencies("dlq[\"a\"]").collect();
-        assert_eq!(deps.len(), 3, "{deps:?}");
-        let deps: Vec<&str> = stack.graph.dependencies("main").collect();
-        assert_eq!(deps, ["queue[\"b\"]"]);
         assert_eq!(stack.for_each["queue"].keys, ["a", "b", "c"]);
     }
 
@@ -1713,8 +1646,7 @@ name = "${each.key}-dlq"
 redrive_policy = { dead_letter_queue = '${queue[each.key].arn}', max_receive_count = 3 }
 "#;
         let stack = load(text, &[]).unwrap();
-        let deps: Vec<&str> = stack.graph.dependencies("dlq[\"b\"]").collect();
-        assert_eq!(deps, ["queue[\"b\"]"]);
+        assert!(stack.resources.contains_key("dlq[\"b\"]"));
         // Outside a for_each resource `[each.key]` is no reference.
         let text = text.replace(
             "for_each = [\"a\", \"b\"]\nname = \"${each.key}-dlq\"",

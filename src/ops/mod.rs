@@ -330,12 +330,13 @@ pub fn stack_of_saved_plan(saved: &SavedPlan) -> Result<Result<Stack, LoadError>
             changed.join(", ")
         )));
     }
-    Ok(crate::config::load_stack_from_snapshot(
+    Ok(crate::graph::load_stack_from_snapshot(
         &saved.stack_file,
         &saved.variables,
         SCHEMAS,
         saved.snapshot(),
-    ))
+    )
+    .map(|(stack, _)| stack))
 }
 
 /// Checks that the state a saved plan was made from is still the state: same lineage,
@@ -562,7 +563,10 @@ pub async fn import(
             type_name: type_name.to_string(),
             id: recorded.clone(),
             attributes: crate::value::attrs_to_json(&live),
-            dependencies: stack.graph.dependencies(name).map(str::to_string).collect(),
+            dependencies: crate::graph::from_stack(stack)
+                .dependencies(name)
+                .map(str::to_string)
+                .collect(),
         },
     );
     state.placement.get_or_insert(caller);
