@@ -185,7 +185,7 @@ pub fn backend_of(
                 .into(),
         ));
     };
-    if !crate::config::validate::valid_bucket_name(&bucket) {
+    if !crate::schema::rules::valid_bucket_name(&bucket) {
         return Err(OpsError::Backend(format!(
             "invalid state bucket name `{bucket}`"
         )));
