@@ -615,13 +615,6 @@ fn man(dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Keeps the values of the stack's `sensitive` variables out of every log line.
-fn redact_sensitive(stack: &strata::config::Stack) {
-    for value in stack.sensitive_values() {
-        strata::log::add_secret(value);
-    }
-}
-
 /// Loads the stack or prints its diagnostics.
 fn load(args: &StackArgs) -> Result<strata::config::Stack, ExitCode> {
     load_with_graph(args).map(|(stack, _)| stack)
@@ -638,7 +631,7 @@ fn load_with_graph(
                 ExitCode::from(1)
             },
         )?;
-    redact_sensitive(&stack);
+    strata::ops::redact_sensitive(&stack);
     Ok((stack, graph))
 }
 

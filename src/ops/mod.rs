@@ -3,6 +3,7 @@
 //! parses arguments, calls these and renders what they return; it holds no engine logic.
 
 pub mod policy;
+pub mod run;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -86,6 +87,13 @@ impl OpsError {
             PlanError::Aws(e) => OpsError::Aws(e),
             other => OpsError::Plan(other.to_string()),
         }
+    }
+}
+
+/// Keeps the values of the stack's `sensitive` variables out of every log line.
+pub fn redact_sensitive(stack: &Stack) {
+    for value in stack.sensitive_values() {
+        crate::log::add_secret(value);
     }
 }
 
