@@ -307,6 +307,8 @@ fn run_apply(
             eprintln!("error: {message}");
             return Err(Reported { message, code: 2 }.into());
         }
+        // As an `OpsError`, which says how it is printed.
+        Err(RunError::Ops(err)) => return Err(err.into()),
         Err(err) => return Err(err.into()),
     };
     match ending {
