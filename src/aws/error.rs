@@ -1,21 +1,18 @@
 //! AWS errors reduced to what strata decides on: the operation, the service's error code
 //! and message, and whether trying again may help. Credential failures (none found, an SSO
 //! login missing or expired, a `credential_process` that failed, keys the service does not
-//! accept) are their own kind, with a message naming the profile and the fix; an S3 bucket in
-//! another region is reported with its region ([`BucketRegion`]).
+//! accept) are their own kind, with a message naming the profile and the fix
+//! ([`super::credentials`]); an S3 bucket in another region is reported with its region
+//! ([`super::bucket_region`]).
 
-use aws_credential_types::provider::error::{CredentialsError, TokenError};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
-};
 use aws_smithy_runtime_api::client::result::ConnectorError;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::retry::ErrorKind as RetryKind;
+
+use super::credentials::{
+    EXPIRED_CREDENTIALS, INVALID_CREDENTIALS, credentials_failure, credentials_message,
+    credentials_source, profile_name, rejected_credentials_message,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -39,23 +36,6 @@ pub struct AwsError {
     pub status: Option<u16>,
     pub kind: ErrorKind,
 }
-
-/// Codes for keys the service does not know, or a signature made with the wrong secret.
-const INVALID_CREDENTIALS: &[&str] = &[
-    "InvalidClientTokenId",
-    "SignatureDoesNotMatch",
-    "UnrecognizedClientException",
-    "InvalidAccessKeyId",
-    "InvalidSignatureException",
-    "AuthFailure",
-];
-
-/// Codes for temporary credentials past their expiry.
-const EXPIRED_CREDENTIALS: &[&str] = &[
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "TokenRefreshRequired",
-];
 
 /// Codes for a call the credentials are not allowed to make.
 const ACCESS_DENIED: &[&str] = &[
@@ -256,7 +236,7 @@ where
 
 /// The innermost cause of an error chain ("Connection refused (os error 111)"), on one
 /// short line.
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut current = err;
     while let Some(next) = current.source() {
         current = next;
@@ -265,7 +245,7 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Whitespace collapsed to single spaces, cut at [`MAX_CAUSE`] characters.
-fn one_line(text: &str) -> String {
+pub(super) fn one_line(text: &str) -> String {
     let mut out = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if let Some((cut, _)) = out.char_indices().nth(MAX_CAUSE) {
         out.truncate(cut);
@@ -327,238 +307,6 @@ where
     raw.request_id().map(str::to_string)
 }
 
-/// The profile the standard chain reads: `AWS_PROFILE`, or `default`.
-pub fn profile_name() -> String {
-    std::env::var("AWS_PROFILE")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "default".to_string())
-}
-
-/// Where the keys in use come from, as the subject of a sentence: the environment's keys
-/// win over any profile in the standard chain; without a profile named, the web identity
-/// variables (EKS, CI with OIDC) say where they come from.
-fn credentials_source() -> String {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if var("AWS_ACCESS_KEY_ID").is_some() {
-        "the keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_string()
-    } else if let (None, Some(role), Some(token)) = (
-        var("AWS_PROFILE"),
-        var("AWS_ROLE_ARN"),
-        var("AWS_WEB_IDENTITY_TOKEN_FILE"),
-    ) {
-        format!("the web identity credentials (role `{role}`, token file `{token}`)")
-    } else {
-        format!("the credentials of profile `{}`", profile_name())
-    }
-}
-
-/// The deepest cause of a credentials failure, in one line. An answer of AWS (STS refusing
-/// a role) reads `CODE: message (request id ID)`, not the SDK's `Error { code: ... }`.
-fn credentials_cause(failure: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = Some(failure);
-    while let Some(err) = current {
-        if let Some(meta) = err.downcast_ref::<aws_smithy_types::error::ErrorMetadata>() {
-            let mut text = format!(
-                "{}: {}",
-                meta.code().unwrap_or("error"),
-                meta.message().unwrap_or("no message")
-            );
-            if let Some(id) = meta.extra("aws_request_id") {
-                text.push_str(&format!(" (request id {id})"));
-            }
-            return one_line(&text);
-        }
-        current = err.source();
-    }
-    root_cause(failure)
-}
-
-/// The credentials provider's error inside a request that was not sent, if that is why it
-/// was not sent.
-fn credentials_failure(connector: &ConnectorError) -> Option<&(dyn std::error::Error + 'static)> {
-    let mut current = std::error::Error::source(connector);
-    while let Some(err) = current {
-        if err.is::<CredentialsError>() || err.is::<TokenError>() {
-            return Some(err);
-        }
-        current = err.source();
-    }
-    None
-}
-
-/// What went wrong loading credentials for `source` (a "the credentials of profile `NAME`"
-/// sentence subject) and how to fix it, from the credentials provider's error.
-fn credentials_message(
-    profile: &str,
-    source: &str,
-    failure: &(dyn std::error::Error + 'static),
-) -> String {
-    let mut texts = Vec::new();
-    let mut is_token_error = false;
-    let mut current = Some(failure);
-    while let Some(err) = current {
-        is_token_error |= err.is::<TokenError>();
-        texts.push(err.to_string());
-        current = err.source();
-    }
-    let mentions = |word: &str| texts.iter().any(|t| t.contains(word));
-    let cause = credentials_cause(failure);
-    let cause = cause
-        .strip_prefix("Error retrieving credentials: ")
-        .unwrap_or(&cause);
-    let who = format!("profile `{profile}`");
-    if is_token_error || mentions("SSO") {
-        format!(
-            "credentials: the SSO login of {who} is missing or expired ({cause}); run `aws sso login --profile {profile}`"
-        )
-    } else if mentions("Login token") {
-        format!(
-            "credentials: the `aws login` session of {who} is missing or expired ({cause}); run `aws login --profile {profile}`"
-        )
-    } else if mentions("external process") {
-        format!("credentials: the credential_process of {who} failed: {cause}")
-    } else {
-        match failure.downcast_ref::<CredentialsError>() {
-            Some(CredentialsError::CredentialsNotLoaded(_)) => format!(
-                "credentials: none found (tried the environment, {who}, web identity, container and instance metadata): \
-                 run `aws configure`, `aws sso login --profile NAME` or `aws login`, then set AWS_PROFILE; or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-            ),
-            Some(CredentialsError::ProviderTimedOut(_)) => {
-                format!("credentials: loading {source} took too long ({cause})")
-            }
-            _ => format!("credentials: {source} could not be loaded: {cause}"),
-        }
-    }
-}
-
-/// The service did not accept the keys: unknown, wrong secret, or expired. `answer` is the
-/// service's code and message; the secret is never shown.
-fn rejected_credentials_message(source: &str, profile: &str, code: &str, answer: &str) -> String {
-    if EXPIRED_CREDENTIALS.contains(&code) {
-        format!(
-            "credentials: {source} have expired ({answer}); get new ones (`aws sso login --profile {profile}` for an SSO profile, `aws login --profile {profile}` for an `aws login` one)"
-        )
-    } else {
-        format!(
-            "credentials: {source} are not valid for this account and endpoint ({answer}); check the keys, the profile and the endpoint in use"
-        )
-    }
-}
-
-impl AwsError {
-    /// A credentials error from the service, with the access key id it rejected (the
-    /// secret is never shown). Other errors are returned as they are.
-    pub fn naming_access_key(mut self, access_key_id: Option<&str>) -> Self {
-        if self.kind != ErrorKind::Credentials {
-            return self;
-        }
-        if let Some(id) = access_key_id {
-            let subject = format!("credentials: {}", credentials_source());
-            if self.message.starts_with(&subject) && self.code.is_some() {
-                self.message =
-                    self.message
-                        .replacen(&subject, &format!("{subject} (access key id {id})"), 1);
-            }
-        }
-        self
-    }
-}
-
-/// S3 answers a request for a bucket in another region with 301 PermanentRedirect, which
-/// the SDK does not follow (awslabs/aws-sdk-rust#1052); to a HEAD without a body, so the
-/// SDK sees an error without a code. This interceptor on the S3 client turns such an answer
-/// into a `PermanentRedirect` error naming the bucket and both regions, from the
-/// `x-amz-bucket-region` header.
-#[derive(Debug)]
-pub struct BucketRegion {
-    /// The region the client works in.
-    pub region: String,
-    /// Path-style addressing (`endpoint/bucket/key`) rather than `bucket.endpoint/key`.
-    pub path_style: bool,
-}
-
-/// The bucket of the request in flight, kept from before it was sent.
-#[derive(Clone, Debug)]
-struct RequestedBucket(Option<String>);
-
-impl Storable for RequestedBucket {
-    type Storer = StoreReplace<Self>;
-}
-
-impl Intercept for BucketRegion {
-    fn name(&self) -> &'static str {
-        "BucketRegion"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let bucket = bucket_of(context.request().uri(), self.path_style);
-        cfg.interceptor_state().store_put(RequestedBucket(bucket));
-        Ok(())
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let response = context.response_mut();
-        if response.status().as_u16() != 301 {
-            return Ok(());
-        }
-        let Some(bucket_region) = response.headers().get("x-amz-bucket-region") else {
-            return Ok(());
-        };
-        let bucket = cfg.load::<RequestedBucket>().and_then(|b| b.0.clone());
-        let message = wrong_region_message(bucket.as_deref(), bucket_region, &self.region);
-        *response.body_mut() = SdkBody::from(format!(
-            "<Error><Code>PermanentRedirect</Code><Message>{}</Message></Error>",
-            xml_escape(&message)
-        ));
-        Ok(())
-    }
-}
-
-/// "bucket NAME is in eu-west-1, not us-east-1 ...".
-pub fn wrong_region_message(bucket: Option<&str>, bucket_region: &str, region: &str) -> String {
-    let bucket = bucket.map_or("the bucket".to_string(), |b| format!("bucket {b}"));
-    format!(
-        "{bucket} is in {bucket_region}, not {region} (the region in use); S3 answers requests for it only in {bucket_region}: set AWS_REGION={bucket_region} or `[stack] region = \"{bucket_region}\"`, or use another bucket name"
-    )
-}
-
-/// The bucket a request is for: the first path segment (path-style), or the host's labels
-/// before `.s3.` / `.s3-` (virtual-hosted style).
-fn bucket_of(uri: &str, path_style: bool) -> Option<String> {
-    let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let from_path = || {
-        let segment = path.split(['/', '?']).next().unwrap_or("");
-        (!segment.is_empty()).then(|| segment.to_string())
-    };
-    if path_style {
-        return from_path();
-    }
-    let host = host.split(':').next().unwrap_or(host);
-    match host.find(".s3.").or_else(|| host.find(".s3-")) {
-        Some(end) => Some(host[..end].to_string()),
-        None => from_path(),
-    }
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// `.map_err(sdk("CreateQueue"))`: an SDK error of that operation as an [`AwsError`].
 pub fn sdk<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> AwsError
 where
@@ -571,6 +319,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::bucket_region::wrong_region_message;
+    use crate::aws::credentials::rejected_credentials_message;
+    use aws_credential_types::provider::error::{CredentialsError, TokenError};
     use aws_sdk_s3::operation::list_buckets::ListBucketsError;
     use aws_smithy_runtime_api::http::{Response, StatusCode};
     use aws_smithy_types::body::SdkBody;
@@ -692,42 +443,6 @@ mod tests {
         assert!(!err.message.contains("cannot reach"), "{err}");
     }
 
-    fn credentials_text(failure: CredentialsError) -> String {
-        credentials_message("dev", "the credentials of profile `dev`", &failure)
-    }
-
-    #[test]
-    fn each_credentials_failure_names_the_profile_and_the_fix() {
-        assert_eq!(
-            credentials_text(CredentialsError::provider_error(
-                TokenError::provider_error("failed to load the cached SSO token")
-            )),
-            "credentials: the SSO login of profile `dev` is missing or expired (failed to load \
-             the cached SSO token); run `aws sso login --profile dev`"
-        );
-        assert_eq!(
-            credentials_text(CredentialsError::provider_error(
-                "Error retrieving credentials: external process exited with code exit status: 3. Stderr: MFA required"
-            )),
-            "credentials: the credential_process of profile `dev` failed: external process exited \
-             with code exit status: 3. Stderr: MFA required"
-        );
-        assert_eq!(
-            credentials_text(CredentialsError::unhandled("cached Login token is expired")),
-            "credentials: the `aws login` session of profile `dev` is missing or expired (cached \
-             Login token is expired); run `aws login --profile dev`"
-        );
-        let none = credentials_text(CredentialsError::not_loaded("no providers in chain"));
-        assert!(
-            none.starts_with("credentials: none found (tried the environment, profile `dev`,"),
-            "{none}"
-        );
-        assert_eq!(
-            credentials_text(CredentialsError::provider_error("connection reset")),
-            "credentials: the credentials of profile `dev` could not be loaded: connection reset"
-        );
-    }
-
     #[test]
     fn keys_the_service_rejects_are_a_credentials_error_naming_the_key_id() {
         use aws_sdk_s3::error::ErrorMetadata;
@@ -773,50 +488,6 @@ mod tests {
              get new ones (`aws sso login --profile dev` for an SSO profile, `aws login --profile dev` \
              for an `aws login` one)"
         );
-    }
-
-    #[test]
-    fn a_bucket_in_another_region_is_reported_with_its_region() {
-        assert_eq!(
-            wrong_region_message(Some("far-bucket"), "eu-west-1", "us-east-1"),
-            "bucket far-bucket is in eu-west-1, not us-east-1 (the region in use); S3 answers \
-             requests for it only in eu-west-1: set AWS_REGION=eu-west-1 or \
-             `[stack] region = \"eu-west-1\"`, or use another bucket name"
-        );
-        assert!(
-            wrong_region_message(None, "eu-west-1", "us-east-1")
-                .starts_with("the bucket is in eu-west-1, not us-east-1")
-        );
-        for (uri, path_style, bucket) in [
-            (
-                "http://127.0.0.1:4566/far-bucket?location",
-                true,
-                Some("far-bucket"),
-            ),
-            (
-                "http://127.0.0.1:4566/far-bucket/a/b.txt",
-                true,
-                Some("far-bucket"),
-            ),
-            ("http://127.0.0.1:4566/", true, None),
-            (
-                "https://far-bucket.s3.us-east-1.amazonaws.com/?versioning",
-                false,
-                Some("far-bucket"),
-            ),
-            (
-                "https://my.dotted.bucket.s3.amazonaws.com/",
-                false,
-                Some("my.dotted.bucket"),
-            ),
-            (
-                "https://s3.us-east-1.amazonaws.com/far-bucket",
-                false,
-                Some("far-bucket"),
-            ),
-        ] {
-            assert_eq!(bucket_of(uri, path_style).as_deref(), bucket, "{uri}");
-        }
     }
 
     #[test]

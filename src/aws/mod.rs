@@ -2,6 +2,8 @@
 //! `--endpoint-url`), the service clients, error classification and retries (the budgets
 //! of the two retry layers are documented in [`retry`]).
 
+pub mod bucket_region;
+pub mod credentials;
 pub mod error;
 pub mod limit;
 pub mod observe;
@@ -197,7 +199,7 @@ impl Clients {
         };
         let s3_config = aws_sdk_s3::config::Builder::from(&limited("s3"))
             .force_path_style(endpoint.is_some())
-            .interceptor(error::BucketRegion {
+            .interceptor(bucket_region::BucketRegion {
                 region: region.clone(),
                 path_style: endpoint.is_some(),
             })

@@ -7,19 +7,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use serde_json::json;
-use strata::apply::{self, Event};
+use strata::apply;
 use strata::aws::{Clients, Target};
 use strata::config::Stack;
 use strata::ops;
-use strata::plan::Plan;
+use strata::ops::run::{Confirm, Ending, Event, Outcome, Plan, RunError, RunRequest, Sink, State};
 use strata::plan::saved::SavedPlan;
-use strata::state::State;
 use strata::state::local::write_private;
 use strata::state::store::{StateLock, StateStore};
 use strata::views::json::plan_json;
 use strata::views::{Style, progress_line, render_plan, summary};
-
-use tracing::Instrument;
 
 use super::out::{out, outln, say, sayln};
 use super::{RunArgs, StackArgs, TargetArgs, events, load};
@@ -143,15 +140,6 @@ impl std::fmt::Display for Reported {
 
 impl std::error::Error for Reported {}
 
-/// How a locked run ended, for its closing lines (printed once the lock is released).
-enum Ending {
-    /// Nothing to change (and what needed recording was recorded).
-    NoChanges(Box<Plan>),
-    /// The user said no.
-    Cancelled,
-    Ran(Box<(Plan, State, apply::Outcome)>),
-}
-
 /// `apply` and `destroy`. With `--json`, every failure, however early (an invalid stack, a
 /// held lock, an unreadable state), ends the stream with an `error` and a `summary` event.
 pub fn apply(
@@ -208,45 +196,106 @@ pub(super) async fn unlock<T>(
     }
 }
 
+/// The terminal's answer, or yes without asking (`--auto-approve`), or nobody to ask
+/// (`--json` without `--auto-approve`).
+enum Approval {
+    Terminal,
+    Auto,
+    Nobody,
+}
+
+impl Confirm for Approval {
+    fn can_answer(&self) -> bool {
+        !matches!(self, Approval::Nobody)
+    }
+
+    fn confirm(&self, operation: &str) -> Result<bool, String> {
+        match self {
+            Approval::Auto => Ok(true),
+            Approval::Terminal | Approval::Nobody => confirm(operation),
+        }
+    }
+}
+
+/// The run's reports as progress lines on the terminal, or as `--json` events.
+struct Render {
+    json: bool,
+    style: Style,
+}
+
+impl Sink for Render {
+    fn adopted(&self, names: &[String]) {
+        if self.json {
+            events::adopted(names);
+        } else {
+            sayln!(
+                "Adopted {} left by an interrupted run: {}",
+                if names.len() == 1 {
+                    "a resource"
+                } else {
+                    "resources"
+                },
+                names.join(", ")
+            );
+        }
+    }
+
+    fn planned(&self, plan: &Plan) {
+        if self.json {
+            events::planned(plan);
+        } else {
+            say!("{}", render_plan(plan, self.style));
+        }
+    }
+
+    fn applying(&self) {
+        if !self.json {
+            sayln!();
+        }
+    }
+
+    fn progress(&self, event: Event) {
+        if self.json {
+            return events::event(&event);
+        }
+        let line = progress_line(&event);
+        match event {
+            // In the log (debug), not among the progress lines.
+            Event::Retrying { .. } => {}
+            Event::Failed { .. } => eprintln!("{line}"),
+            _ => sayln!("{line}"),
+        }
+    }
+}
+
 fn run_apply(
     args: &StackArgs,
     target_args: &TargetArgs,
     run: &RunArgs,
     destroy: bool,
 ) -> anyhow::Result<ExitCode> {
-    let saved = if destroy {
-        None
-    } else {
-        ops::read_saved_plan(&args.file)?
+    let style = Style::detect(target_args.no_color);
+    let json = run.json;
+    let approval = match (run.auto_approve, json) {
+        (true, _) => Approval::Auto,
+        (false, false) => Approval::Terminal,
+        (false, true) => Approval::Nobody,
     };
-    // A saved plan applies the values it was made with: a `--var` given now would be
-    // ignored without a word, so it is refused.
-    if saved.is_some() && !args.vars.is_empty() {
-        let mut names: Vec<String> = Vec::new();
-        for (name, _) in &args.vars {
-            let flag = format!("--var {name}");
-            if !names.contains(&flag) {
-                names.push(flag);
-            }
-        }
-        let message = format!(
-            "{file} is a saved plan: it applies the variables it was made with, and {} cannot change them. Nothing was changed. For other values, make a new plan: strata plan STACK_FILE --var NAME=VALUE --out {file}",
-            names.join(", "),
-            file = args.file.display(),
-        );
-        bail!(message);
-    }
-    let loaded = match &saved {
-        Some(saved) => ops::stack_of_saved_plan(saved)?.map_err(|err| err.render()),
-        None => strata::config::load_stack(&args.file, &args.vars, &strata::resources::SCHEMAS)
-            .map_err(|err| err.render()),
+    let request = RunRequest {
+        file: args.file.clone(),
+        vars: args.vars.clone(),
+        destroy,
+        parallelism: usize::from(run.parallelism),
+        endpoint_url: target_args.endpoint_url.clone(),
+        local: target_args.local,
+        state_dir: target_args.state_dir.clone(),
+        backend_config: target_args.backend_config.clone(),
+        stop: interrupt(),
     };
-    let stack = match loaded {
-        Ok(stack) => {
-            super::redact_sensitive(&stack);
-            Arc::new(stack)
-        }
-        Err(rendered) => {
+    let sink = Arc::new(Render { json, style });
+    let ending = match runtime()?.block_on(ops::run::run(request, &approval, sink)) {
+        Ok(ending) => ending,
+        Err(RunError::Stack(rendered)) => {
             eprint!("{rendered}");
             return Err(Reported {
                 message: rendered,
@@ -254,116 +303,23 @@ fn run_apply(
             }
             .into());
         }
-    };
-    let destroy = destroy || saved.as_ref().is_some_and(|s| s.plan.destroy);
-    let from_saved_plan = saved.is_some();
-    let style = Style::detect(target_args.no_color);
-    let operation = if destroy { "destroy" } else { "apply" };
-    let parallelism = usize::from(run.parallelism);
-    let json = run.json;
-    // A stream read by a program has nobody to answer a question.
-    if json && !run.auto_approve && !from_saved_plan {
-        let message = format!(
-            "{operation} --json cannot ask for confirmation: pass --auto-approve, or apply a plan saved with `plan --out`"
-        );
-        eprintln!("error: {message}");
-        return Err(Reported { message, code: 2 }.into());
-    }
-
-    let rt = runtime()?;
-    let ending = rt.block_on(async {
-        let store = open_store(&stack, target_args).await?;
-        let lock = lock(&*store, operation, &args.file).await?;
-        let result = async {
-            let mut state = store.read().await?;
-            if let Some(saved) = &saved {
-                ops::check_saved_plan_state(&saved.plan, &state)?;
-            }
-            let aws = Arc::new(Clients::connect(&target(target_args, Some(&stack))).await?);
-            // One cheap call first: a wrong or dead endpoint is one clear error, before any
-            // plan; and the state must be this account's and region's.
-            ops::check_placement(&stack, &state, store.location(), &aws).await?;
-            let had_pending = !state.pending.is_empty();
-            let plan = match saved {
-                Some(saved) => {
-                    // The plan saw the creates a killed run left as adopted; so must the check.
-                    ops::adopt(&stack, &mut state, &aws).await?;
-                    ops::check_saved_plan_live(&saved.plan, &state, &aws, parallelism).await?;
-                    saved.plan
-                }
-                None => {
-                    let planned = ops::plan(&stack, &mut state, &aws, destroy, parallelism).await?;
-                    if json && !planned.adopted.is_empty() {
-                        events::adopted(&planned.adopted);
-                    } else if !planned.adopted.is_empty() {
-                        sayln!(
-                            "Adopted {} left by an interrupted run: {}",
-                            if planned.adopted.len() == 1 {
-                                "a resource"
-                            } else {
-                                "resources"
-                            },
-                            planned.adopted.join(", ")
-                        );
-                    }
-                    planned.plan
-                }
-            };
-            if json {
-                events::planned(&plan);
-            } else {
-                say!("{}", render_plan(&plan, style));
-            }
-            if !plan.has_changes() {
-                // Nothing to do in AWS; still forget what was deleted outside strata, and
-                // record adopted creates and outputs a state written before they were declared
-                // lacks.
-                if ops::needs_recording(&stack, &plan, &state, had_pending) {
-                    let options = apply::Options {
-                        parallelism: 1,
-                        events: Arc::new(|_| {}),
-                        stop: Box::pin(std::future::pending()),
-                    };
-                    ops::apply(stack.clone(), &plan, state, store.clone(), aws, options).await?;
-                }
-                return anyhow::Ok(Ending::NoChanges(Box::new(plan)));
-            }
-            // A saved plan was reviewed when it was made.
-            if !run.auto_approve && !from_saved_plan && !confirm(operation)? {
-                return Ok(Ending::Cancelled);
-            }
-            // The engine reports; either view renders.
-            let on_event: apply::Events = if json {
-                Arc::new(|event: Event| events::event(&event))
-            } else {
-                sayln!();
-                Arc::new(|event: Event| {
-                    let line = progress_line(&event);
-                    match event {
-                        // In the log (debug), not among the progress lines.
-                        Event::Retrying { .. } => {}
-                        Event::Failed { .. } => eprintln!("{line}"),
-                        _ => sayln!("{line}"),
-                    }
-                })
-            };
-            let options = apply::Options {
-                parallelism,
-                events: on_event,
-                stop: interrupt(),
-            };
-            let (state, outcome) =
-                ops::apply(stack.clone(), &plan, state, store.clone(), aws, options).await?;
-            Ok(Ending::Ran(Box::new((plan, state, outcome))))
+        Err(RunError::CannotConfirm(message)) => {
+            eprintln!("error: {message}");
+            return Err(Reported { message, code: 2 }.into());
         }
-        .instrument(tracing::info_span!("run", operation))
-        .await;
-        unlock(&*store, lock, result).await
-    })?;
+        // As an `OpsError`, which says how it is printed.
+        Err(RunError::Ops(err)) => return Err(err.into()),
+        Err(err) => return Err(err.into()),
+    };
     match ending {
         Ending::NoChanges(plan) => {
             if json {
-                events::summary(operation, Some(&plan), None, 0);
+                events::summary(
+                    if plan.destroy { "destroy" } else { "apply" },
+                    Some(&plan),
+                    None,
+                    0,
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -373,6 +329,7 @@ fn run_apply(
         }
         Ending::Ran(ran) => {
             let (plan, state, outcome) = *ran;
+            let operation = if plan.destroy { "destroy" } else { "apply" };
             if json {
                 return Ok(report_json(&plan, &state, &outcome, operation));
             }
@@ -436,7 +393,7 @@ fn interrupt() -> apply::Stop {
 fn report(
     plan: &Plan,
     state: &State,
-    outcome: &apply::Outcome,
+    outcome: &Outcome,
     operation: &str,
     style: Style,
 ) -> anyhow::Result<ExitCode> {
@@ -482,7 +439,7 @@ fn report(
 
 /// The closing events of `apply --json` / `destroy --json`, and the exit code (the same as
 /// the human [`report`]'s).
-fn report_json(plan: &Plan, state: &State, outcome: &apply::Outcome, operation: &str) -> ExitCode {
+fn report_json(plan: &Plan, state: &State, outcome: &Outcome, operation: &str) -> ExitCode {
     let code = if outcome.success() { 0 } else { 1 };
     if outcome.success() && !plan.destroy && !state.outputs.is_empty() {
         events::outputs(state);
@@ -492,16 +449,19 @@ fn report_json(plan: &Plan, state: &State, outcome: &apply::Outcome, operation: 
 }
 
 /// Asks on the terminal; refuses to go on without one.
-fn confirm(operation: &str) -> anyhow::Result<bool> {
+fn confirm(operation: &str) -> Result<bool, String> {
     if !std::io::stdin().is_terminal() {
-        bail!(
+        return Err(format!(
             "{operation} needs confirmation, but there is no terminal: pass --auto-approve to {operation} without asking"
-        );
+        ));
     }
     out!("\nDo you want to perform these actions? Only 'yes' will be accepted: ")
-        .map_err(|e| anyhow!("cannot ask for confirmation on standard output: {e}"))?;
+        .map_err(|e| format!("cannot ask for confirmation on standard output: {e}"))?;
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| e.to_string())?;
     Ok(answer.trim() == "yes")
 }
 

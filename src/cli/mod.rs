@@ -655,22 +655,24 @@ fn docs(dir: Option<&std::path::Path>, type_name: Option<&str>) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
-/// Keeps the values of the stack's `sensitive` variables out of every log line.
-fn redact_sensitive(stack: &strata::config::Stack) {
-    for value in stack.sensitive_values() {
-        strata::log::add_secret(value);
-    }
-}
-
 /// Loads the stack or prints its diagnostics.
 fn load(args: &StackArgs) -> Result<strata::config::Stack, ExitCode> {
-    let stack = strata::config::load_stack(&args.file, &args.vars, &strata::resources::SCHEMAS)
-        .map_err(|err| {
-            eprint!("{}", err.render());
-            ExitCode::from(1)
-        })?;
-    redact_sensitive(&stack);
-    Ok(stack)
+    load_with_graph(args).map(|(stack, _)| stack)
+}
+
+/// Loads the stack and its dependency graph, or prints the diagnostics.
+fn load_with_graph(
+    args: &StackArgs,
+) -> Result<(strata::config::Stack, strata::graph::Graph), ExitCode> {
+    let (stack, graph) =
+        strata::graph::load_stack(&args.file, &args.vars, &strata::resources::SCHEMAS).map_err(
+            |err| {
+                eprint!("{}", err.render());
+                ExitCode::from(1)
+            },
+        )?;
+    strata::ops::redact_sensitive(&stack);
+    Ok((stack, graph))
 }
 
 #[cfg(test)]

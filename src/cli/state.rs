@@ -369,7 +369,7 @@ pub fn bootstrap(
     local: bool,
     endpoint_url: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    if !strata::config::validate::valid_bucket_name(bucket) {
+    if !strata::schema::rules::valid_bucket_name(bucket) {
         bail!(
             "invalid bucket name `{bucket}`: expected 3-63 lowercase letters, digits, dots and hyphens"
         );

@@ -5,19 +5,18 @@ use std::process::ExitCode;
 use indexmap::IndexMap;
 
 use super::out::{out, outln};
-use super::{StackArgs, load};
+use super::{StackArgs, load_with_graph};
 
 pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
-    let stack = match load(args) {
-        Ok(stack) => stack,
+    let (stack, graph) = match load_with_graph(args) {
+        Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
     if explain {
         out!("{}", strata::config::explain::explain(&stack))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let order = stack
-        .graph
+    let order = graph
         .order()
         .map_err(|_| anyhow::anyhow!("cycle after validation"))?;
     outln!(
@@ -69,7 +68,7 @@ pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
     outln!("\napply order")?;
     for (i, name) in order.iter().enumerate() {
         let decl = &stack.resources[name];
-        let deps: Vec<&str> = stack.graph.dependencies(name).collect();
+        let deps: Vec<&str> = graph.dependencies(name).collect();
         let after = if deps.is_empty() {
             String::new()
         } else {
@@ -87,13 +86,10 @@ pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
 }
 
 pub fn graph(args: &StackArgs) -> anyhow::Result<ExitCode> {
-    let stack = match load(args) {
-        Ok(stack) => stack,
+    let (stack, graph) = match load_with_graph(args) {
+        Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    out!(
-        "{}",
-        stack.graph.to_dot(|name| stack.resources[name].address())
-    )?;
+    out!("{}", graph.to_dot(|name| stack.resources[name].address()))?;
     Ok(ExitCode::SUCCESS)
 }

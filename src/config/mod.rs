@@ -98,31 +98,43 @@ fn collect_toml_strings(value: &toml::Value, out: &mut Vec<String>) {
 
 /// Loads, merges and validates the stack in `path` with `--var` overrides, against the
 /// resource types in `schemas` (the caller's registry, e.g. `resources::SCHEMAS`).
-pub fn load_stack(
+/// `derive` builds what the caller needs from the valid stack and returns the problems it
+/// finds there, reported with the stack's own (`graph::load_stack` builds the dependency
+/// graph and reports its cycles).
+pub fn load_stack<T>(
     path: &Path,
     vars: &[(String, String)],
     schemas: &[&'static Schema],
-) -> Result<Stack, LoadError> {
-    load_with(path, vars, schemas, Sources::default())
+    derive: impl FnOnce(&Stack) -> (T, Vec<Diagnostic>),
+) -> Result<(Stack, T), LoadError> {
+    load_with(path, vars, schemas, Sources::default(), derive)
 }
 
 /// Loads the stack as `snapshot` holds its files (canonical path -> text), as a saved plan
 /// recorded them, instead of as they are on disk now.
-pub fn load_stack_from_snapshot(
+pub fn load_stack_from_snapshot<T>(
     path: &Path,
     vars: &[(String, String)],
     schemas: &[&'static Schema],
     snapshot: std::collections::HashMap<std::path::PathBuf, String>,
-) -> Result<Stack, LoadError> {
-    load_with(path, vars, schemas, Sources::with_snapshot(snapshot))
+    derive: impl FnOnce(&Stack) -> (T, Vec<Diagnostic>),
+) -> Result<(Stack, T), LoadError> {
+    load_with(
+        path,
+        vars,
+        schemas,
+        Sources::with_snapshot(snapshot),
+        derive,
+    )
 }
 
-fn load_with(
+fn load_with<T>(
     path: &Path,
     vars: &[(String, String)],
     schemas: &[&'static Schema],
     mut sources: Sources,
-) -> Result<Stack, LoadError> {
+    derive: impl FnOnce(&Stack) -> (T, Vec<Diagnostic>),
+) -> Result<(Stack, T), LoadError> {
     let chain = match load::load_chain(path, &mut sources) {
         Ok(chain) => chain,
         Err(diagnostics) => {
@@ -146,12 +158,42 @@ fn load_with(
         merge::merge_documents(parent, child, &mut diagnostics)
     });
     let secrets = sensitive_texts(&merged, vars);
-    match validate::validate(merged, files, vars, schemas, sources, diagnostics) {
-        Ok(stack) => Ok(stack),
+    match validate::validate(merged, files, vars, schemas, sources, diagnostics, derive) {
+        Ok(loaded) => Ok(loaded),
         Err((diagnostics, sources)) => Err(LoadError {
             diagnostics,
             sources,
             secrets,
         }),
     }
+}
+
+/// Writes `files` into a fresh directory and loads the last one with `--var` pairs: the
+/// stack, or the rendered errors.
+#[cfg(test)]
+pub(crate) fn load_test_files<T>(
+    files: &[(&str, &str)],
+    vars: &[(&str, &str)],
+    derive: impl FnOnce(&Stack) -> (T, Vec<Diagnostic>),
+) -> Result<(Stack, T), String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "strata-config-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let path = dir.join(files.last().unwrap().0);
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let result =
+        load_stack(&path, &vars, &crate::resources::SCHEMAS, derive).map_err(|e| e.render());
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }

@@ -6,7 +6,6 @@ use indexmap::IndexMap;
 use super::expr::{Reference, Scope, Target};
 use super::node::{Entry, Node};
 use crate::diagnostics::source::{Sources, Span};
-use crate::graph::Graph;
 use crate::schema::Schema;
 use crate::value::Value;
 
@@ -29,7 +28,6 @@ pub struct Stack {
     /// The `for_each` resources as declared: name -> their instances' keys.
     pub for_each: IndexMap<String, ForEach>,
     pub outputs: IndexMap<String, OutputDecl>,
-    pub graph: Graph,
     pub sources: Sources,
 }
 

@@ -1,6 +1,7 @@
 //! The dependency graph between resources: edges from `${...}` references and from
 //! `depends_on`, cycle detection with the cycle spelled out, walk order and DOT.
 
+pub mod build;
 pub mod queue;
 
 use std::collections::HashMap;
@@ -9,6 +10,7 @@ use indexmap::IndexMap;
 
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::source::Span;
+pub use build::{from_stack, load_stack, load_stack_from_snapshot};
 pub use queue::DependencyQueue;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 //! parses arguments, calls these and renders what they return; it holds no engine logic.
 
 pub mod policy;
+pub mod run;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -86,6 +87,13 @@ impl OpsError {
             PlanError::Aws(e) => OpsError::Aws(e),
             other => OpsError::Plan(other.to_string()),
         }
+    }
+}
+
+/// Keeps the values of the stack's `sensitive` variables out of every log line.
+pub fn redact_sensitive(stack: &Stack) {
+    for value in stack.sensitive_values() {
+        crate::log::add_secret(value);
     }
 }
 
@@ -185,7 +193,7 @@ pub fn backend_of(
                 .into(),
         ));
     };
-    if !crate::config::validate::valid_bucket_name(&bucket) {
+    if !crate::schema::rules::valid_bucket_name(&bucket) {
         return Err(OpsError::Backend(format!(
             "invalid state bucket name `{bucket}`"
         )));
@@ -330,12 +338,13 @@ pub fn stack_of_saved_plan(saved: &SavedPlan) -> Result<Result<Stack, LoadError>
             changed.join(", ")
         )));
     }
-    Ok(crate::config::load_stack_from_snapshot(
+    Ok(crate::graph::load_stack_from_snapshot(
         &saved.stack_file,
         &saved.variables,
         &SCHEMAS,
         saved.snapshot(),
-    ))
+    )
+    .map(|(stack, _)| stack))
 }
 
 /// Checks that the state a saved plan was made from is still the state: same lineage,
@@ -553,7 +562,10 @@ pub async fn import(
             type_name: type_name.to_string(),
             id: recorded.clone(),
             attributes: crate::value::attrs_to_json(&live),
-            dependencies: stack.graph.dependencies(name).map(str::to_string).collect(),
+            dependencies: crate::graph::from_stack(stack)
+                .dependencies(name)
+                .map(str::to_string)
+                .collect(),
         },
     );
     state.placement.get_or_insert(caller);

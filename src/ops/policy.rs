@@ -54,8 +54,7 @@ impl For {
 /// The stack's resources' attributes as far as they are known before anything exists:
 /// names, and the ARNs and URLs that follow from names.
 pub fn named_attributes(stack: &Stack, at: &Place) -> BTreeMap<String, Attrs> {
-    let order = stack
-        .graph
+    let order = crate::graph::from_stack(stack)
         .order()
         .unwrap_or_else(|_| stack.resources.keys().cloned().collect());
     let mut out: HashMap<String, Attrs> = HashMap::new();

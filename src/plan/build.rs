@@ -259,7 +259,8 @@ fn plan_stack(
     refreshed: &Refreshed,
     facts: &Facts<'_>,
 ) -> Result<Vec<ResourcePlan>, PlanError> {
-    let order = stack.graph.order().expect("validated stacks have no cycle");
+    let graph = crate::graph::from_stack(stack);
+    let order = graph.order().expect("validated stacks have no cycle");
     let mut desired_by_name: HashMap<String, Attrs> = HashMap::new();
     let mut actions: HashMap<String, Action> = HashMap::new();
     let mut out = Vec::new();
@@ -298,8 +299,7 @@ fn plan_stack(
             &mut diagnostics,
         );
         let mut desired = super::desired_attributes(stack, decl, &scope);
-        let dependencies: Vec<String> =
-            stack.graph.dependencies(name).map(str::to_string).collect();
+        let dependencies: Vec<String> = graph.dependencies(name).map(str::to_string).collect();
 
         let in_state = state.resources.get(name);
         let live = refreshed.live.get(name).and_then(Option::as_ref);

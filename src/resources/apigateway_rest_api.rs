@@ -382,12 +382,8 @@ impl Resource for ApiGatewayRestApi {
     fn permissions(&self, _desired: &Attrs, at: &Place) -> Vec<Permission> {
         // API Gateway authorizes HTTP verbs on paths; a REST API's id is only known once
         // it exists, so the scope is the REST APIs (and their tags) of the region.
-        let base = format!("arn:{}:apigateway:{}::", at.partition, at.region);
-        let apis = [
-            format!("{base}/restapis"),
-            format!("{base}/restapis/*"),
-            format!("{base}/tags/*"),
-        ];
+        let apis = ["/restapis", "/restapis/*", "/tags/*"]
+            .map(|path| arn::apigateway(&at.partition, &at.region, path));
         vec![
             allow(Step::Read, &["apigateway:GET"], &apis),
             allow(

@@ -10,6 +10,37 @@ pub fn bucket(partition: &str, bucket: &str) -> String {
     format!("arn:{partition}:s3:::{bucket}")
 }
 
+/// `arn:PARTITION:s3:::BUCKET/*`: every object of the bucket.
+pub fn bucket_objects(partition: &str, bucket: &str) -> String {
+    format!("{}/*", self::bucket(partition, bucket))
+}
+
+/// `arn:PARTITION:sqs:REGION:ACCOUNT:NAME`.
+pub fn queue(partition: &str, region: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:sqs:{region}:{account}:{name}")
+}
+
+/// `arn:PARTITION:cloudtrail:REGION:ACCOUNT:trail/NAME`.
+pub fn trail(partition: &str, region: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:cloudtrail:{region}:{account}:trail/{name}")
+}
+
+/// `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`.
+pub fn function(partition: &str, region: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:lambda:{region}:{account}:function:{name}")
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`; `path` begins and ends with `/`.
+pub fn role(partition: &str, account: &str, path: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{account}:role{path}{name}")
+}
+
+/// An API Gateway resource, `arn:PARTITION:apigateway:REGION::PATH` (`/restapis/ID`,
+/// `/tags/*`): what its IAM actions and tagging calls name.
+pub fn apigateway(partition: &str, region: &str, path: &str) -> String {
+    format!("arn:{partition}:apigateway:{region}::{path}")
+}
+
 /// The bucket's global host name, `BUCKET.s3.SUFFIX`.
 pub fn bucket_domain_name(partition: &str, bucket: &str) -> String {
     format!("{bucket}.s3.{}", dns_suffix(partition))
@@ -22,7 +53,7 @@ pub fn bucket_regional_domain_name(partition: &str, region: &str, bucket: &str) 
 
 /// The ARN API Gateway's tagging calls take for a REST API.
 pub fn rest_api(partition: &str, region: &str, api_id: &str) -> String {
-    format!("arn:{partition}:apigateway:{region}::/restapis/{api_id}")
+    apigateway(partition, region, &format!("/restapis/{api_id}"))
 }
 
 /// The prefix of the ARNs of a REST API's methods (`lambda.permission` source ARNs).

@@ -389,10 +389,7 @@ async fn trail_arn(aws: &Clients, name: &str, known: Option<&str>) -> Result<Str
 
 /// `arn:PARTITION:cloudtrail:REGION:ACCOUNT:trail/NAME`.
 fn trail_arn_at(at: &Place, name: &str) -> String {
-    format!(
-        "arn:{}:cloudtrail:{}:{}:trail/{name}",
-        at.partition, at.region, at.account
-    )
+    super::arn::trail(&at.partition, &at.region, &at.account, name)
 }
 
 #[async_trait]

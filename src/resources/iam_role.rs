@@ -319,11 +319,11 @@ fn role_arn(desired: &Attrs, at: &Place) -> String {
         Some(Value::Str(p)) => p.as_str(),
         _ => "/",
     };
-    format!(
-        "arn:{}:iam::{}:role{path}{}",
-        at.partition,
-        at.account,
-        name_or_any(desired, "name")
+    super::arn::role(
+        &at.partition,
+        &at.account,
+        path,
+        &name_or_any(desired, "name"),
     )
 }
 

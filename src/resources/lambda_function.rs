@@ -354,10 +354,7 @@ pub fn function_arn(at: &Place, name: &str) -> String {
     if name.starts_with("arn:") {
         return name.to_string();
     }
-    format!(
-        "arn:{}:lambda:{}:{}:function:{name}",
-        at.partition, at.region, at.account
-    )
+    arn::function(&at.partition, &at.region, &at.account, name)
 }
 
 #[async_trait]

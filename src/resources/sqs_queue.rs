@@ -206,10 +206,7 @@ fn deleted_recently(e: &AwsError) -> bool {
 
 /// `arn:PARTITION:sqs:REGION:ACCOUNT:NAME`.
 pub fn queue_arn(at: &Place, name: &str) -> String {
-    format!(
-        "arn:{}:sqs:{}:{}:{name}",
-        at.partition, at.region, at.account
-    )
+    arn::queue(&at.partition, &at.region, &at.account, name)
 }
 
 /// The URL of the queue a user names `given`: its URL, its ARN or its name, asked of SQS

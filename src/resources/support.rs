@@ -339,7 +339,7 @@ pub mod testing {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stack.toml");
         std::fs::write(&path, format!("[stack]\nname = \"t\"\n\n{resources}")).unwrap();
-        match crate::config::load_stack(&path, &[], &crate::resources::SCHEMAS) {
+        match crate::graph::load_stack(&path, &[], &crate::resources::SCHEMAS) {
             Ok(_) => String::new(),
             Err(e) => e.render(),
         }

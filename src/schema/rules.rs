@@ -84,6 +84,12 @@ pub const BUCKET_NAME: Text = Text::len(3, 63)
     )
     .check(check_bucket_name);
 
+/// Whether S3 accepts `name` for a new bucket: the state bucket of `[backend]`, `--backend`
+/// and `strata bootstrap` is checked by the rule of `s3.bucket` names.
+pub fn valid_bucket_name(name: &str) -> bool {
+    BUCKET_NAME.problem(name).is_none()
+}
+
 /// The name of a bucket that may predate today's rules (us-east-1 allowed capitals and
 /// underscores until 2018): what a bucket policy or notification may point at.
 pub const BUCKET_REFERENCE: Text = Text::len(3, 255).pattern(

@@ -534,8 +534,8 @@ pub fn tls_only_statement(bucket: &str, partition: &str) -> Json {
         "Principal": "*",
         "Action": "s3:*",
         "Resource": [
-            format!("arn:{partition}:s3:::{bucket}"),
-            format!("arn:{partition}:s3:::{bucket}/*"),
+            crate::resources::arn::bucket(partition, bucket),
+            crate::resources::arn::bucket_objects(partition, bucket),
         ],
         "Condition": { "Bool": { "aws:SecureTransport": "false" } }
     })
