@@ -196,7 +196,8 @@ impl Workspace {
         }
     }
 
-    fn direct(&self) -> Through<'_> {
+    /// Runs of `strata` sent straight to the emulator.
+    pub fn direct(&self) -> Through<'_> {
         Through {
             workspace: self,
             endpoint: &self.emulator.endpoint,
@@ -226,6 +227,13 @@ impl Workspace {
     /// `strata ARGS` with no endpoint: for commands that make no AWS call.
     pub fn strata(&self, args: &[&str]) -> Output {
         self.offline(args).output().expect("strata runs")
+    }
+
+    /// [`Workspace::strata`], asserting it succeeds.
+    pub fn ok_offline(&self, args: &[&str]) -> Output {
+        let out = self.strata(args);
+        assert_exit(&out, 0);
+        out
     }
 
     /// The command of [`Workspace::strata`].
@@ -575,20 +583,13 @@ impl Drop for Proxy {
 /// `k` AWS calls and holds the next one, and kills strata with SIGKILL as soon as it waits
 /// on that call: a kill at a known point. `false` when the run needed no more than `k`
 /// calls and finished by itself.
-pub fn kill_after_call(
-    dir: &Path,
-    emulator: &Emulator,
-    stack: &str,
-    command: &str,
-    k: usize,
-) -> bool {
-    kill_after_call_through(dir, emulator, stack, command, k, &[])
+pub fn kill_after_call(ws: &Workspace, stack: &str, command: &str, k: usize) -> bool {
+    kill_after_call_through(ws, stack, command, k, &[])
 }
 
 /// [`kill_after_call`] through a proxy started with `proxy_args` besides.
 pub fn kill_after_call_through(
-    dir: &Path,
-    emulator: &Emulator,
+    ws: &Workspace,
     stack: &str,
     command: &str,
     k: usize,
@@ -597,23 +598,14 @@ pub fn kill_after_call_through(
     let k = k.to_string();
     let mut args = vec!["--stall-after", k.as_str()];
     args.extend(proxy_args);
-    let proxy = Proxy::start(&emulator.endpoint, &args);
-    let mut child = strata_command(
-        dir,
-        &[
-            command,
-            stack,
-            "--auto-approve",
-            "--parallelism",
-            "1",
-            "--endpoint-url",
-            &proxy.url,
-        ],
-    )
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .spawn()
-    .unwrap();
+    let proxy = ws.proxy(&args);
+    let mut child = ws
+        .through(&proxy)
+        .command(&[command, stack, "--auto-approve", "--parallelism", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     loop {
         if child.try_wait().unwrap().is_some() {
             return false;
