@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{Workspace, assert_exit, output_of, read_state, stdout};
+use crate::common::{Workspace, assert_exit, assert_plan, output_of, read_state, stdout};
 use serde_json::Value as Json;
 
 const STACK: &str = r#"
@@ -255,16 +255,13 @@ async fn for_each_over_a_table_gives_each_instance_its_value() {
     // Another value for one key changes that instance only, in place.
     let slower = ["--var", r#"timeouts={ fast = "30", slow = "600" }"#];
     let plan = ws.plan_json("tiers.toml", &slower);
-    assert_eq!(
-        crate::common::planned_changes(&plan),
-        [(
-            "sqs.queue.queue[\"slow\"]".to_string(),
-            "update".to_string(),
-            vec![
-                "visibility_timeout_seconds".to_string(),
-                "tags.timeout".to_string()
-            ]
-        )]
+    assert_plan(
+        &plan,
+        &[(
+            "sqs.queue.queue[\"slow\"]",
+            "update",
+            &["visibility_timeout_seconds", "tags.timeout"],
+        )],
     );
     let mut args = vec!["apply", "tiers.toml", "--auto-approve"];
     args.extend(slower);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::common::{Workspace, assert_exit, read_state, stderr, stdout};
+use crate::common::{Workspace, assert_exit, assert_plan, read_state, stderr, stdout};
 
 const TWO_QUEUES: &str = r#"
 [stack]
@@ -251,13 +251,9 @@ print(url)
     )
     .unwrap();
     let plan = ws.plan_json("kept.toml", &[]);
-    assert_eq!(
-        crate::common::planned_changes(&plan),
-        [(
-            "sqs.queue.queue".to_string(),
-            "update".to_string(),
-            vec!["maximum_message_size".to_string()]
-        )]
+    assert_plan(
+        &plan,
+        &[("sqs.queue.queue", "update", &["maximum_message_size"])],
     );
     let change = &plan["resources"][0]["changes"][0];
     assert_eq!(

@@ -18,7 +18,8 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use serde_json::{Value as Json, json};
 
 use crate::common::{
-    Proxy, Workspace, assert_exit, clients_at, live_ids, stderr, strata_command, without_endpoint,
+    Proxy, Workspace, assert_exit, assert_plan, clients_at, live_ids, stderr, strata_command,
+    without_endpoint,
 };
 
 const STACK: &str = "stacks/producer-consumer.toml";
@@ -1106,10 +1107,7 @@ async fn destroy_and_the_deletions_of_apply_are_granted_on_the_objects_in_state(
     );
     assert_exit(&out, 0);
     let plan: Json = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        crate::common::planned_changes(&plan),
-        [("sqs.queue.a".to_string(), "delete".to_string(), vec![])]
-    );
+    assert_plan(&plan, &[("sqs.queue.a", "delete", &[])]);
 
     let policy = policy_for(dir, &url, "destroy");
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{Workspace, assert_no_changes, output_of, planned_changes, read_state, stdout};
+use crate::common::{Workspace, assert_no_changes, assert_plan, output_of, read_state, stdout};
 use serde_json::{Value as Json, json};
 
 async fn presign(api_url: &str, body: &Json) -> (u16, String, String) {
@@ -269,13 +269,9 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
     );
     std::fs::write(&handler, edited).unwrap();
     let plan = ws.plan_json(&stack, &[]);
-    assert_eq!(
-        planned_changes(&plan),
-        [(
-            "lambda.function.presign".to_string(),
-            "update".to_string(),
-            vec!["code_sha256".to_string()]
-        )]
+    assert_plan(
+        &plan,
+        &[("lambda.function.presign", "update", &["code_sha256"])],
     );
     ws.ok(&["apply", &stack, "--auto-approve"]);
     let version = reqwest::get(format!("{api_url}/version"))

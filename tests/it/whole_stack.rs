@@ -1,7 +1,9 @@
 //! The whole producer-consumer stack: both files deployed from nothing, two stages side by
 //! side, changes in the child and in the parent, trail drift put back, and destroy.
 
-use crate::common::{Workspace, assert_exit, assert_no_changes, planned_changes, stdout};
+use crate::common::{
+    Workspace, assert_exit, assert_no_changes, assert_plan, planned_changes, stdout,
+};
 use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
 use serde_json::Value as Json;
 
@@ -93,20 +95,16 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
         "memory_size = 256",
     );
     let plan = ws.plan_json(&stack, &[]);
-    assert_eq!(
-        planned_changes(&plan),
-        [
+    assert_plan(
+        &plan,
+        &[
+            ("lambda.function.presign", "update", &["memory_size"]),
             (
-                "lambda.function.presign".to_string(),
-                "update".to_string(),
-                vec!["memory_size".to_string()]
+                "sqs.queue.content_queue",
+                "update",
+                &["visibility_timeout_seconds"],
             ),
-            (
-                "sqs.queue.content_queue".to_string(),
-                "update".to_string(),
-                vec!["visibility_timeout_seconds".to_string()]
-            ),
-        ]
+        ],
     );
     let origin = |address: &str| {
         let r = plan["resources"]
