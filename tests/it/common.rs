@@ -404,20 +404,6 @@ pub fn run(dir: &Path, emulator: &Emulator, args: &[&str]) -> Output {
     strata(dir, &full)
 }
 
-/// `plan --json` of `stack` with `extra` arguments, parsed.
-pub fn plan_json(
-    dir: &Path,
-    emulator: &Emulator,
-    stack: &str,
-    extra: &[&str],
-) -> serde_json::Value {
-    let mut args = vec!["plan", stack, "--json"];
-    args.extend(extra);
-    let out = run(dir, emulator, &args);
-    assert_exit(&out, 0);
-    serde_json::from_slice(&out.stdout).expect("plan --json is JSON")
-}
-
 /// (address, action, changed paths) of every resource the plan changes.
 pub fn planned_changes(plan: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
     plan["resources"]
