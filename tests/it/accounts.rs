@@ -3,24 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::{
-    Emulator, assert_exit, copy_stacks, live_ids, read_state, run, stderr, stdout, strata_command,
-};
+use crate::common::{Workspace, assert_exit, live_ids, read_state, stderr, stdout};
 
 const STACK: &str = "producer-consumer";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_region_or_account_is_refused_and_the_deployed_stack_is_untouched() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stacks = copy_stacks(dir);
+    let ws = Workspace::new().with_stacks();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
+    let stacks = dir.join("stacks");
     let stack = stacks.join("producer-consumer.toml").display().to_string();
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", &stack, "--auto-approve"]);
     let state = read_state(dir, STACK, "dev");
     assert_eq!(
         state["placement"],
@@ -41,8 +35,9 @@ async fn another_region_or_account_is_refused_and_the_deployed_stack_is_untouche
             vec!["destroy", &stack, "--auto-approve"],
         ] {
             let mut args = command.clone();
-            args.extend(["--endpoint-url", &emulator.endpoint]);
-            let out = strata_command(dir, &args)
+            args.extend(["--endpoint-url", &ws.emulator().endpoint]);
+            let out = ws
+                .offline(&args)
                 .env("AWS_REGION", region)
                 .env("AWS_ACCESS_KEY_ID", key)
                 .output()
@@ -62,15 +57,11 @@ async fn another_region_or_account_is_refused_and_the_deployed_stack_is_untouche
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stack_whose_state_was_lost_is_imported_back_and_the_next_plan_is_empty() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stacks = copy_stacks(dir);
+    let ws = Workspace::new().with_stacks();
+    let dir = ws.dir();
+    let stacks = dir.join("stacks");
     let stack = stacks.join("producer-consumer.toml").display().to_string();
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", &stack, "--auto-approve"]);
     let state = read_state(dir, STACK, "dev");
     let ids: BTreeMap<String, (String, String)> = state["resources"]
         .as_object()
@@ -90,16 +81,12 @@ async fn a_stack_whose_state_was_lost_is_imported_back_and_the_next_plan_is_empt
     std::fs::remove_file(dir.join(format!(".strata/{STACK}-dev.state.json"))).unwrap();
 
     // A missing object is refused, naming the id form.
-    let out = run(
-        dir,
-        &emulator,
-        &[
-            "import",
-            &stack,
-            "content_bucket",
-            "no-such-bucket-anywhere",
-        ],
-    );
+    let out = ws.run(&[
+        "import",
+        &stack,
+        "content_bucket",
+        "no-such-bucket-anywhere",
+    ]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains(
@@ -111,19 +98,8 @@ async fn a_stack_whose_state_was_lost_is_imported_back_and_the_next_plan_is_empt
 
     // One object is managed by one resource only.
     let (_, queue_url) = &ids["content_queue"];
-    assert_exit(
-        &run(
-            dir,
-            &emulator,
-            &["import", &stack, "content_queue", queue_url],
-        ),
-        0,
-    );
-    let out = run(
-        dir,
-        &emulator,
-        &["import", &stack, "dead_letter_queue", queue_url],
-    );
+    ws.ok(&["import", &stack, "content_queue", queue_url]);
+    let out = ws.run(&["import", &stack, "dead_letter_queue", queue_url]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains(&format!(
@@ -134,24 +110,18 @@ async fn a_stack_whose_state_was_lost_is_imported_back_and_the_next_plan_is_empt
     );
 
     for (name, (type_name, id)) in ids.iter().filter(|(n, _)| *n != "content_queue") {
-        let out = run(dir, &emulator, &["import", &stack, name, id]);
-        assert_exit(&out, 0);
+        let out = ws.ok(&["import", &stack, name, id]);
         assert!(
             stdout(&out).contains(&format!("Imported {type_name}.{name} (id {id}).")),
             "{}",
             stdout(&out)
         );
     }
-    let out = run(dir, &emulator, &["plan", &stack, "--detailed-exitcode"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["plan", &stack, "--detailed-exitcode"]);
     assert!(stdout(&out).contains("No changes."), "{}", stdout(&out));
 
     // A resource already in state is not imported again.
-    let out = run(
-        dir,
-        &emulator,
-        &["import", &stack, "content_queue", queue_url],
-    );
+    let out = ws.run(&["import", &stack, "content_queue", queue_url]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("sqs.queue.content_queue is already in the state"),
@@ -162,9 +132,8 @@ async fn a_stack_whose_state_was_lost_is_imported_back_and_the_next_plan_is_empt
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stack_pins_its_region_and_the_accounts_allowed_to_deploy_it() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let dir = ws.dir();
     std::fs::write(
         dir.join("pinned.toml"),
         r#"
@@ -180,16 +149,13 @@ name = "pinned-jobs"
     )
     .unwrap();
     // The environment says us-east-1; the stack says eu-west-1, and wins.
-    assert_exit(
-        &run(dir, &emulator, &["apply", "pinned.toml", "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", "pinned.toml", "--auto-approve"]);
     let queues = |clients: strata::aws::Clients| async move {
         let out = clients.sqs.list_queues().send().await.unwrap();
         out.queue_urls().len()
     };
-    let eu = crate::common::clients_at(&emulator.endpoint, "eu-west-1").await;
-    let us = crate::common::clients_at(&emulator.endpoint, "us-east-1").await;
+    let eu = crate::common::clients_at(&ws.emulator().endpoint, "eu-west-1").await;
+    let us = crate::common::clients_at(&ws.emulator().endpoint, "us-east-1").await;
     assert_eq!(queues(eu).await, 1);
     assert_eq!(queues(us).await, 0);
     assert_eq!(
@@ -198,13 +164,11 @@ name = "pinned-jobs"
     );
 
     // Another account's credentials are refused before anything is read.
-    let out = strata_command(
-        dir,
-        &["plan", "pinned.toml", "--endpoint-url", &emulator.endpoint],
-    )
-    .env("AWS_ACCESS_KEY_ID", "111111111111")
-    .output()
-    .unwrap();
+    let out = ws
+        .command(&["plan", "pinned.toml"])
+        .env("AWS_ACCESS_KEY_ID", "111111111111")
+        .output()
+        .unwrap();
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::common::{
-    Emulator, Proxy, assert_exit, files_under, output_of, stderr, stdout, strata_command,
+    Proxy, Workspace, assert_exit, files_under, output_of, stderr, stdout, strata_command,
 };
 use crate::deployed::{Deployed, deploy, deploy_behind, json_lines as received, payload};
 use serde_json::{Value as Json, json};
@@ -110,7 +110,7 @@ fn keys_with_spaces_plus_signs_and_unicode_arrive_intact() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payload_that_cannot_be_saved_stays_queued_then_dead_letters() {
     let d = deploy();
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let file = d.path().join("doomed.bin");
     std::fs::write(&file, b"cannot land").unwrap();
     assert_exit(&d.send(&[file.to_str().unwrap()]), 0);
@@ -178,8 +178,8 @@ sys.stdout.write(body)
     let python = crate::common::emulator_python();
     let out = std::process::Command::new(python)
         .args(["-c", script])
-        .env("ENDPOINT", &d.emulator.endpoint)
-        .env("AWS_ENDPOINT_URL", &d.emulator.endpoint)
+        .env("ENDPOINT", &d.ws.emulator().endpoint)
+        .env("AWS_ENDPOINT_URL", &d.ws.emulator().endpoint)
         .env("BUCKET", &bucket)
         .env("QUEUE_URL", &queue_url)
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -216,7 +216,7 @@ sys.stdout.write(body)
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_never_print_credentials_or_url_signatures() {
     let d = deploy();
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let queue_url = output_of(d.path(), &d.stack, "queue_url", &[]);
     let bucket = output_of(d.path(), &d.stack, "content_bucket", &[]);
     // An event for an object that does not exist: the presigned GET answers 404.
@@ -302,20 +302,17 @@ fn receive_once(dir: &Path, endpoint: &str, queue_url: &str, api_url: &str, out:
 
 /// The proxy in front of EMULATOR, answering every call of OPERATION (`service:operation`)
 /// with a fault of KIND, and forwarding every other call.
-fn faulting(emulator: &Emulator, kind: &str, operation: &str) -> Proxy {
-    Proxy::start(
-        &emulator.endpoint,
-        &[
-            "--fault-rate",
-            "1",
-            "--seed",
-            "1",
-            "--fault-kinds",
-            kind,
-            "--fault-operations",
-            operation,
-        ],
-    )
+fn faulting(ws: &Workspace, kind: &str, operation: &str) -> Proxy {
+    ws.proxy(&[
+        "--fault-rate",
+        "1",
+        "--seed",
+        "1",
+        "--fault-kinds",
+        kind,
+        "--fault-operations",
+        operation,
+    ])
 }
 
 /// A fresh queue on the emulator with MESSAGE on it: (queue URL, message id).
@@ -407,30 +404,24 @@ fn cut_off_storage(promised: usize, sent: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_download_cut_off_mid_stream_leaves_no_partial_file() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let event = serde_json::json!({"Records": [{"eventVersion": "2.1", "eventName": "ObjectCreated:Put",
         "s3": {"bucket": {"name": "content"}, "object": {"key": "input/cut.bin", "size": 1 << 20}}}]});
     let (queue_url, message_id) = queue_with(&clients, &event.to_string()).await;
     // The storage server promises 1 MiB and closes the connection after 64 KiB.
     let api_url = cut_off_storage(1 << 20, 64 * 1024);
-    let out_dir = dir.path().join("received");
-    let out = receive_once(
-        dir.path(),
-        &emulator.endpoint,
-        &queue_url,
-        &api_url,
-        &out_dir,
-    );
+    let out_dir = dir.join("received");
+    let out = receive_once(dir, &ws.emulator().endpoint, &queue_url, &api_url, &out_dir);
     assert_cut_off(&out, &message_id, "cannot reach S3", &out_dir.join("input"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_claim_check_download_cut_off_mid_stream_leaves_no_partial_file() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     clients
         .s3
         .create_bucket()
@@ -450,23 +441,23 @@ async fn a_claim_check_download_cut_off_mid_stream_leaves_no_partial_file() {
     let pointer = r#"["software.amazon.payloadoffloading.PayloadS3Pointer",{"s3BucketName":"claim-checks","s3Key":"big/payload.bin"}]"#;
     let (queue_url, message_id) = queue_with(&clients, pointer).await;
     // Every GetObject answer is cut off after half its body.
-    let proxy = faulting(&emulator, "truncate", "s3:GetObject");
-    let out_dir = dir.path().join("received");
-    let out = receive_once(dir.path(), &proxy.url, &queue_url, UNUSED_API, &out_dir);
+    let proxy = faulting(&ws, "truncate", "s3:GetObject");
+    let out_dir = dir.join("received");
+    let out = receive_once(dir, &proxy.url, &queue_url, UNUSED_API, &out_dir);
     assert_cut_off(&out, &message_id, "GetObject failed", &out_dir.join("big"));
     assert_eq!(proxy.stats()["faults_by_operation"]["s3:GetObject"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_change_message_visibility_is_reported_with_the_message_id() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let (queue_url, message_id) = queue_with(&clients, "not an event").await;
     // Every ChangeMessageVisibility (the SDK's retries included) answers 500 or 503.
-    let proxy = faulting(&emulator, "5xx", "sqs:ChangeMessageVisibility");
-    let out_dir = dir.path().join("received");
-    let out = receive_once(dir.path(), &proxy.url, &queue_url, UNUSED_API, &out_dir);
+    let proxy = faulting(&ws, "5xx", "sqs:ChangeMessageVisibility");
+    let out_dir = dir.join("received");
+    let out = receive_once(dir, &proxy.url, &queue_url, UNUSED_API, &out_dir);
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(
@@ -505,7 +496,7 @@ async fn a_failed_change_message_visibility_is_reported_with_the_message_id() {
 #[tokio::test(flavor = "multi_thread")]
 async fn send_reads_standard_input_and_honours_the_multipart_threshold() {
     let d = deploy();
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let sent = |out: &Output| {
         assert_exit(out, 0);
         let lines = received(out);
@@ -611,7 +602,7 @@ fn overwritten(key: &str, etag: &str, receive_count: u32) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_overwrite_between_the_event_and_the_download_is_refused_and_the_message_kept() {
     let d = deploy();
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let file = d.path().join("report.bin");
     std::fs::write(&file, payload(1000, 1)).unwrap();
     assert_exit(&d.send(&[file.to_str().unwrap()]), 0);
@@ -648,7 +639,7 @@ async fn an_overwrite_during_a_ranged_download_is_refused_and_leaves_no_file() {
     // Once the first range of the object is answered, the proxy overwrites the object with
     // as many other bytes: the next range is asked of the event's ETag and answered 412.
     let (d, proxy) = deploy_behind(&["--transfer-faults", "overwrite-mid-download"]);
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let size = 20 * MIB;
     let file = d.path().join("big.bin");
     std::fs::write(&file, payload(size, 3)).unwrap();
@@ -698,7 +689,7 @@ async fn a_download_that_does_not_match_s3s_checksum_is_refused() {
     // Through the proxy, S3 stores a CRC64NVME checksum of the upload (as it does for every
     // upload that sends none); the first whole-object GET comes back with a byte changed.
     let (d, proxy) = deploy_behind(&["--transfer-faults", "default-checksum,corrupt-download:1"]);
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let bytes = payload(100_000, 6);
     let file = d.path().join("checked.bin");
     std::fs::write(&file, &bytes).unwrap();
@@ -859,7 +850,7 @@ fn receive_follow_keeps_receiving_round_after_round_until_max() {
 #[tokio::test(flavor = "multi_thread")]
 async fn receive_follow_stops_on_ctrl_c() {
     let d = deploy();
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let out_dir = d.path().join("received");
     let following = Following::start(&d, &out_dir, &["--follow", "--wait", "2"]);
     for (i, name) in ["one.bin", "two.bin"].iter().enumerate() {
@@ -875,7 +866,7 @@ async fn receive_follow_stops_on_ctrl_c() {
 async fn ctrl_c_during_a_download_puts_the_message_back_at_once() {
     // The proxy lets the upload through and holds the next call (the download) unanswered.
     let (d, proxy) = deploy_behind(&["--stall-after", "1"]);
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     send_one(&d, "held.bin", 7);
     let out_dir = d.path().join("received");
     let following = Following::start(&d, &out_dir, &["--wait", "2"]);

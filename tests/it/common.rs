@@ -5,6 +5,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -105,6 +106,204 @@ impl Drop for Emulator {
     }
 }
 
+/// What a test works in: an emulator (its own, or one it shares with another workspace), a
+/// temporary directory `strata` runs in, and the environment given to `strata` (to the
+/// child process only: tests run at once in this process and share its environment).
+pub struct Workspace {
+    emulator: Arc<Emulator>,
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Workspace {
+    /// A workspace on a private emulator.
+    pub fn new() -> Workspace {
+        Workspace::on(Arc::new(Emulator::start()))
+    }
+
+    /// A workspace on a private emulator that evaluates IAM ([`Emulator::strict`]).
+    pub fn strict() -> Workspace {
+        Workspace::on(Arc::new(Emulator::strict()))
+    }
+
+    /// A workspace (an empty directory of its own) on an existing emulator.
+    pub fn on(emulator: Arc<Emulator>) -> Workspace {
+        Workspace {
+            emulator,
+            dir: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Another workspace on this one's emulator: a second directory, as a second machine or
+    /// a colleague's checkout would be.
+    pub fn beside(&self) -> Workspace {
+        Workspace::on(self.emulator.clone())
+    }
+
+    /// With a copy of `stacks/` in the directory ([`copy_stacks`]), so a test can edit a stack
+    /// or a function's code.
+    pub fn with_stacks(self) -> Workspace {
+        copy_stacks(self.dir());
+        self
+    }
+
+    /// `NAME=VALUE` in the environment of every `strata` this workspace runs.
+    pub fn env(mut self, name: &str, value: &str) -> Workspace {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
+    }
+
+    /// The path of the copied stack `stacks/NAME.toml` (see [`Workspace::with_stacks`]).
+    pub fn stack(&self, name: &str) -> String {
+        self.dir()
+            .join("stacks")
+            .join(format!("{name}.toml"))
+            .display()
+            .to_string()
+    }
+
+    /// Writes `text` to `name` in the directory; its path.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    /// SDK clients for the emulator (not through any proxy).
+    pub async fn clients(&self) -> strata::aws::Clients {
+        self.emulator.clients().await
+    }
+
+    /// A proxy in front of the emulator, started with `extra` arguments.
+    pub fn proxy(&self, extra: &[&str]) -> Proxy {
+        Proxy::start(&self.emulator.endpoint, extra)
+    }
+
+    /// Runs of `strata` sent to `proxy` instead of straight to the emulator.
+    pub fn through<'a>(&'a self, proxy: &'a Proxy) -> Through<'a> {
+        Through {
+            workspace: self,
+            endpoint: &proxy.url,
+        }
+    }
+
+    /// Runs of `strata` sent straight to the emulator.
+    pub fn direct(&self) -> Through<'_> {
+        Through {
+            workspace: self,
+            endpoint: &self.emulator.endpoint,
+        }
+    }
+
+    /// `strata ARGS` against the emulator.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.direct().run(args)
+    }
+
+    /// [`Workspace::run`], asserting it succeeds.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        self.direct().ok(args)
+    }
+
+    /// The command of [`Workspace::run`], for a test to add to before it runs it.
+    pub fn command(&self, args: &[&str]) -> Command {
+        self.direct().command(args)
+    }
+
+    /// `plan STACK --json EXTRA` against the emulator, asserted to succeed, parsed.
+    pub fn plan_json(&self, stack: &str, extra: &[&str]) -> serde_json::Value {
+        self.direct().plan_json(stack, extra)
+    }
+
+    /// `strata ARGS` with no endpoint: for commands that make no AWS call.
+    pub fn strata(&self, args: &[&str]) -> Output {
+        self.offline(args).output().expect("strata runs")
+    }
+
+    /// [`Workspace::strata`], asserting it succeeds.
+    pub fn ok_offline(&self, args: &[&str]) -> Output {
+        let out = self.strata(args);
+        assert_exit(&out, 0);
+        out
+    }
+
+    /// The command of [`Workspace::strata`].
+    pub fn offline(&self, args: &[&str]) -> Command {
+        let mut cmd = strata_command(self.dir(), args);
+        cmd.envs(self.env.iter().map(|(n, v)| (n, v)));
+        cmd
+    }
+
+    /// The local state of `stack` in `stage`, parsed.
+    pub fn state(&self, stack: &str, stage: &str) -> serde_json::Value {
+        read_state(self.dir(), stack, stage)
+    }
+}
+
+/// Runs of a workspace's `strata` sent to one endpoint (the emulator, or a proxy).
+pub struct Through<'a> {
+    workspace: &'a Workspace,
+    endpoint: &'a str,
+}
+
+impl Through<'_> {
+    /// `strata ARGS --endpoint-url ENDPOINT`.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.workspace.offline(args);
+        cmd.args(["--endpoint-url", self.endpoint]);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("strata runs")
+    }
+
+    /// [`Through::run`], asserting it succeeds.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_exit(&out, 0);
+        out
+    }
+
+    /// `plan STACK --json EXTRA`, asserted to succeed, parsed.
+    pub fn plan_json(&self, stack: &str, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["plan", stack, "--json"];
+        args.extend(extra);
+        let out = self.ok(&args);
+        serde_json::from_slice(&out.stdout).expect("plan --json is JSON")
+    }
+}
+
+/// Asserts the changes a plan (`plan --json`) makes, in its order: (address, action, changed
+/// paths) of every resource whose action is not `no_op`, exactly.
+pub fn assert_plan(plan: &serde_json::Value, expected: &[(&str, &str, &[&str])]) {
+    let expected: Vec<(String, String, Vec<String>)> = expected
+        .iter()
+        .map(|(address, action, paths)| {
+            (
+                address.to_string(),
+                action.to_string(),
+                paths.iter().map(|p| p.to_string()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(planned_changes(plan), expected, "{plan}");
+}
+
+/// Asserts a plan (`plan --json`) changes nothing.
+pub fn assert_no_changes(plan: &serde_json::Value) {
+    assert_plan(plan, &[]);
+}
+
 /// The region every test works in.
 pub const TEST_REGION: &str = "us-east-1";
 
@@ -203,20 +402,6 @@ pub fn run(dir: &Path, emulator: &Emulator, args: &[&str]) -> Output {
     let mut full: Vec<&str> = args.to_vec();
     full.extend(["--endpoint-url", &emulator.endpoint]);
     strata(dir, &full)
-}
-
-/// `plan --json` of `stack` with `extra` arguments, parsed.
-pub fn plan_json(
-    dir: &Path,
-    emulator: &Emulator,
-    stack: &str,
-    extra: &[&str],
-) -> serde_json::Value {
-    let mut args = vec!["plan", stack, "--json"];
-    args.extend(extra);
-    let out = run(dir, emulator, &args);
-    assert_exit(&out, 0);
-    serde_json::from_slice(&out.stdout).expect("plan --json is JSON")
 }
 
 /// (address, action, changed paths) of every resource the plan changes.
@@ -384,20 +569,13 @@ impl Drop for Proxy {
 /// `k` AWS calls and holds the next one, and kills strata with SIGKILL as soon as it waits
 /// on that call: a kill at a known point. `false` when the run needed no more than `k`
 /// calls and finished by itself.
-pub fn kill_after_call(
-    dir: &Path,
-    emulator: &Emulator,
-    stack: &str,
-    command: &str,
-    k: usize,
-) -> bool {
-    kill_after_call_through(dir, emulator, stack, command, k, &[])
+pub fn kill_after_call(ws: &Workspace, stack: &str, command: &str, k: usize) -> bool {
+    kill_after_call_through(ws, stack, command, k, &[])
 }
 
 /// [`kill_after_call`] through a proxy started with `proxy_args` besides.
 pub fn kill_after_call_through(
-    dir: &Path,
-    emulator: &Emulator,
+    ws: &Workspace,
     stack: &str,
     command: &str,
     k: usize,
@@ -406,23 +584,14 @@ pub fn kill_after_call_through(
     let k = k.to_string();
     let mut args = vec!["--stall-after", k.as_str()];
     args.extend(proxy_args);
-    let proxy = Proxy::start(&emulator.endpoint, &args);
-    let mut child = strata_command(
-        dir,
-        &[
-            command,
-            stack,
-            "--auto-approve",
-            "--parallelism",
-            "1",
-            "--endpoint-url",
-            &proxy.url,
-        ],
-    )
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .spawn()
-    .unwrap();
+    let proxy = ws.proxy(&args);
+    let mut child = ws
+        .through(&proxy)
+        .command(&[command, stack, "--auto-approve", "--parallelism", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     loop {
         if child.try_wait().unwrap().is_some() {
             return false;

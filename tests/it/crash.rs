@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common::{
-    Emulator, assert_exit, copy_stacks, kill_after_call, kill_after_call_through, plan_json,
-    planned_changes, recorded_ids, run, strata_command, without_endpoint,
+    Workspace, assert_exit, assert_no_changes, copy_stacks, kill_after_call,
+    kill_after_call_through, recorded_ids, without_endpoint,
 };
 use serde_json::Value as Json;
 
@@ -22,39 +22,32 @@ fn state_of(dir: &Path) -> Option<Json> {
     )
 }
 
-async fn reset(emulator: &Emulator, dir: &Path) {
+async fn reset(ws: &Workspace) {
     let reset = reqwest::Client::new()
-        .post(format!("{}/_ministack/reset", emulator.endpoint))
+        .post(format!("{}/_ministack/reset", ws.emulator().endpoint))
         .send()
         .await
         .unwrap();
     assert!(reset.status().is_success());
-    let _ = std::fs::remove_dir_all(dir.join(".strata"));
+    let _ = std::fs::remove_dir_all(ws.dir().join(".strata"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_apply_killed_after_any_call_converges_and_loses_nothing() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stack = copy_stacks(dir)
-        .join("producer-consumer.toml")
-        .display()
-        .to_string();
+    let ws = Workspace::new().with_stacks();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
+    let stack = ws.stack("producer-consumer");
     let mut k = 0;
     loop {
-        reset(&emulator, dir).await;
-        if !kill_after_call(dir, &emulator, &stack, "apply", k) {
+        reset(&ws).await;
+        if !kill_after_call(&ws, &stack, "apply", k) {
             break;
         }
         // The state always parses (state_of panics otherwise), and the next run finishes
         // the job: every object on the emulator is recorded, and only those.
         let _ = state_of(dir);
-        assert_exit(
-            &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-            0,
-        );
+        ws.ok(&["apply", &stack, "--auto-approve"]);
         let state = state_of(dir).unwrap();
         assert_eq!(state["resources"].as_object().unwrap().len(), 13);
         assert_eq!(
@@ -70,26 +63,19 @@ async fn an_apply_killed_after_any_call_converges_and_loses_nothing() {
         "an apply of the whole stack makes more than 40 calls, not {k}"
     );
     // The last run finished by itself: nothing left to do.
-    assert_eq!(planned_changes(&plan_json(dir, &emulator, &stack, &[])), []);
+    assert_no_changes(&ws.plan_json(&stack, &[]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_destroy_killed_after_any_call_converges_and_loses_nothing() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stack = copy_stacks(dir)
-        .join("producer-consumer.toml")
-        .display()
-        .to_string();
+    let ws = Workspace::new().with_stacks();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
+    let stack = ws.stack("producer-consumer");
     let mut k = 0;
     loop {
-        assert_exit(
-            &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-            0,
-        );
-        if !kill_after_call(dir, &emulator, &stack, "destroy", k) {
+        ws.ok(&["apply", &stack, "--auto-approve"]);
+        if !kill_after_call(&ws, &stack, "destroy", k) {
             break;
         }
         // Whatever is still there is still recorded.
@@ -114,29 +100,15 @@ async fn a_destroy_killed_after_any_call_converges_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_finishes_what_is_running_records_it_and_releases_the_lock() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stack = copy_stacks(dir)
-        .join("producer-consumer.toml")
-        .display()
-        .to_string();
-    let child = strata_command(
-        dir,
-        &[
-            "apply",
-            &stack,
-            "--auto-approve",
-            "--parallelism",
-            "1",
-            "--endpoint-url",
-            &emulator.endpoint,
-        ],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+    let ws = Workspace::new().with_stacks();
+    let dir = ws.dir();
+    let stack = ws.stack("producer-consumer");
+    let child = ws
+        .command(&["apply", &stack, "--auto-approve", "--parallelism", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     // Interrupt once the walk is under way (the state records a first resource).
     let start = std::time::Instant::now();
     while state_of(dir).is_none_or(|s| s["resources"].as_object().unwrap().is_empty()) {
@@ -172,11 +144,8 @@ async fn ctrl_c_finishes_what_is_running_records_it_and_releases_the_lock() {
         .unwrap()
         .len();
     assert!((1..13).contains(&recorded), "{recorded} recorded");
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
-    assert_eq!(planned_changes(&plan_json(dir, &emulator, &stack, &[])), []);
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    assert_no_changes(&ws.plan_json(&stack, &[]));
 }
 
 const STATE_BUCKET: &str = "crash-state";
@@ -205,10 +174,9 @@ async fn s3_object(clients: &strata::aws::Clients, key: &str) -> Option<Vec<u8>>
 /// every point of the engine's own calls.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_apply_with_s3_state_killed_at_sampled_calls_converges_and_loses_nothing() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new().with_stacks();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let stack = copy_stacks(dir).join("producer-consumer.toml");
     let text = std::fs::read_to_string(&stack).unwrap();
     std::fs::write(
@@ -228,15 +196,14 @@ async fn an_apply_with_s3_state_killed_at_sampled_calls_converges_and_loses_noth
     let mut k = 0;
     let mut kills = 0;
     loop {
-        reset(&emulator, dir).await;
-        assert_exit(&run(dir, &emulator, &["bootstrap", STATE_BUCKET]), 0);
-        if !kill_after_call_through(dir, &emulator, &stack, "apply", k, &["--latency-ms", "100"]) {
+        reset(&ws).await;
+        ws.ok(&["bootstrap", STATE_BUCKET]);
+        if !kill_after_call_through(&ws, &stack, "apply", k, &["--latency-ms", "100"]) {
             break;
         }
         kills += 1;
         // The state reads as the next run will read it, journal and all.
-        let out = run(dir, &emulator, &["state", "pull", &stack]);
-        assert_exit(&out, 0);
+        let out = ws.ok(&["state", "pull", &stack]);
         if !out.stdout.is_empty() {
             let _: Json = serde_json::from_slice(&out.stdout)
                 .unwrap_or_else(|e| panic!("after a kill following call {k}: {e}"));
@@ -244,10 +211,9 @@ async fn an_apply_with_s3_state_killed_at_sampled_calls_converges_and_loses_noth
         if let Some(lock) = s3_object(&clients, &lock_key).await {
             let lock: Json = serde_json::from_slice(&lock).unwrap();
             let id = lock["id"].as_str().unwrap();
-            assert_exit(&run(dir, &emulator, &["force-unlock", &stack, id]), 0);
+            ws.ok(&["force-unlock", &stack, id]);
         }
-        let out = run(dir, &emulator, &["apply", &stack, "--auto-approve"]);
-        assert_exit(&out, 0);
+        let _out = ws.ok(&["apply", &stack, "--auto-approve"]);
         let state: Json =
             serde_json::from_slice(&s3_object(&clients, STATE_KEY).await.unwrap()).unwrap();
         assert_eq!(
@@ -267,5 +233,5 @@ async fn an_apply_with_s3_state_killed_at_sampled_calls_converges_and_loses_noth
         kills > 15,
         "an apply of the whole stack with S3 state makes more than 90 calls; killed only {kills} times"
     );
-    assert_eq!(planned_changes(&plan_json(dir, &emulator, &stack, &[])), []);
+    assert_no_changes(&ws.plan_json(&stack, &[]));
 }

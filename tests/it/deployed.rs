@@ -7,55 +7,43 @@ use std::process::Output;
 
 use serde_json::Value as Json;
 
-use crate::common::{
-    Emulator, Proxy, assert_exit, copy_stacks, output_of, run, stdout, strata_command,
-};
+use crate::common::{Proxy, Workspace, output_of, stdout};
 
 pub struct Deployed {
-    pub emulator: Emulator,
-    pub dir: tempfile::TempDir,
+    pub ws: Workspace,
     pub stack: String,
 }
 
 /// The producer-consumer stack, applied on a fresh emulator.
 pub fn deploy() -> Deployed {
-    deploy_on(Emulator::start(), str::to_string)
+    deploy_in(Workspace::new().with_stacks(), str::to_string)
 }
 
-/// The producer-consumer stack, applied on EMULATOR; `edit` changes the copied upload stack
-/// first.
-pub fn deploy_on(emulator: Emulator, edit: impl FnOnce(&str) -> String) -> Deployed {
-    let dir = tempfile::tempdir().unwrap();
-    let stacks = copy_stacks(dir.path());
-    let upload = stacks.join("upload-form.toml");
+/// The producer-consumer stack, applied in WS (which has copied stacks); `edit` changes the
+/// copied upload stack first.
+pub fn deploy_in(ws: Workspace, edit: impl FnOnce(&str) -> String) -> Deployed {
+    let upload = ws.stack("upload-form");
     let text = std::fs::read_to_string(&upload).unwrap();
     std::fs::write(&upload, edit(&text)).unwrap();
-    let stack = stacks.join("producer-consumer.toml").display().to_string();
-    assert_exit(
-        &run(dir.path(), &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
-    Deployed {
-        emulator,
-        dir,
-        stack,
-    }
+    let stack = ws.stack("producer-consumer");
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    Deployed { ws, stack }
 }
 
 /// The producer-consumer stack on a fresh emulator, its presign function talking to S3
 /// through `scripts/aws-proxy` started with PROXY_ARGS: the function's S3 calls and the URLs
 /// it signs (so every upload and download) go through the proxy.
 pub fn deploy_behind(proxy_args: &[&str]) -> (Deployed, Proxy) {
-    let emulator = Emulator::start();
-    let proxy = Proxy::start(&emulator.endpoint, proxy_args);
+    let ws = Workspace::new().with_stacks();
+    let proxy = ws.proxy(proxy_args);
     let url_env = format!("AWS_ENDPOINT_URL = \"{}\", S3_BUCKET", proxy.url);
-    let deployed = deploy_on(emulator, |text| text.replace("S3_BUCKET", &url_env));
+    let deployed = deploy_in(ws, |text| text.replace("S3_BUCKET", &url_env));
     (deployed, proxy)
 }
 
 impl Deployed {
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        self.ws.dir()
     }
 
     pub fn output(&self, name: &str) -> String {
@@ -114,7 +102,7 @@ impl Deployed {
     fn send_command(&self, args: &[&str]) -> std::process::Command {
         let mut full = vec!["send", "--stack", self.stack.as_str()];
         full.extend(args);
-        let mut cmd = strata_command(self.path(), &full);
+        let mut cmd = self.ws.offline(&full);
         for var in [
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
@@ -142,11 +130,11 @@ impl Deployed {
             "--stack",
             self.stack.as_str(),
             "--endpoint-url",
-            self.emulator.endpoint.as_str(),
+            self.ws.emulator().endpoint.as_str(),
             "--json",
         ];
         full.extend(args);
-        strata_command(self.path(), &full)
+        self.ws.offline(&full)
     }
 }
 

@@ -1,12 +1,11 @@
 //! plan / apply / destroy of the S3 and SQS half against a live emulator, read back with
 //! the SDK.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    Emulator, assert_exit, planned_changes, queue_attribute, repo, run, stderr, stdout, strata,
-    strata_command,
+    Proxy, Workspace, assert_exit, assert_no_changes, assert_plan, planned_changes,
+    queue_attribute, repo, stderr, stdout,
 };
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 use serde_json::Value as Json;
@@ -20,12 +19,13 @@ fn stack_file() -> String {
         .to_string()
 }
 
-fn plan_json(dir: &Path, emulator: &Emulator, extra: &[&str]) -> Json {
-    crate::common::plan_json(dir, emulator, &stack_file(), extra)
+/// `plan --json` of the storage stack with `extra` arguments, parsed.
+fn storage_plan(ws: &Workspace, extra: &[&str]) -> Json {
+    ws.plan_json(&stack_file(), extra)
 }
 
-fn state(dir: &Path) -> Json {
-    crate::common::read_state(dir, STACK, "dev")
+fn state(ws: &Workspace) -> Json {
+    ws.state(STACK, "dev")
 }
 
 async fn bucket_names(clients: &strata::aws::Clients) -> Vec<String> {
@@ -36,18 +36,12 @@ async fn bucket_names(clients: &strata::aws::Clients) -> Vec<String> {
         .collect()
 }
 
-/// A private emulator with the storage stack applied from a fresh directory.
-async fn applied() -> (Emulator, strata::aws::Clients, tempfile::TempDir) {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        dir.path(),
-        &emulator,
-        &["apply", &stack_file(), "--auto-approve"],
-    );
-    assert_exit(&out, 0);
-    (emulator, clients, dir)
+/// A workspace with the storage stack applied, and clients for its emulator.
+async fn applied() -> (Workspace, strata::aws::Clients) {
+    let ws = Workspace::new();
+    ws.ok(&["apply", &stack_file(), "--auto-approve"]);
+    let clients = ws.clients().await;
+    (ws, clients)
 }
 
 async fn queue_urls(clients: &strata::aws::Clients) -> Vec<String> {
@@ -57,15 +51,13 @@ async fn queue_urls(clients: &strata::aws::Clients) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let _dir = ws.dir();
     let stack = stack_file();
 
     // Apply from scratch.
-    let out = run(dir, &emulator, &["apply", &stack, "--auto-approve"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["apply", &stack, "--auto-approve"]);
     assert!(
         stdout(&out).contains("Apply complete! Resources: 8 added, 0 changed, 0 destroyed."),
         "{}",
@@ -75,7 +67,7 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
     // Every attribute read back equals the stack.
     let account = clients.account_id().await.unwrap().to_string();
     let bucket = format!("storage-dev-content-{account}");
-    let st = state(dir);
+    let st = state(&ws);
     let queue_url = st["resources"]["content_queue"]["id"]
         .as_str()
         .unwrap()
@@ -191,32 +183,30 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
     assert_eq!(rule.value(), Some("input/"));
 
     // Outputs.
-    let out = strata(dir, &["output", &stack, "queue_url"]);
-    assert_exit(&out, 0);
+    let out = ws.ok_offline(&["output", &stack, "queue_url"]);
     assert_eq!(stdout(&out).trim(), queue_url);
 
     // No spurious diff.
-    let out = run(dir, &emulator, &["plan", &stack, "--detailed-exitcode"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["plan", &stack, "--detailed-exitcode"]);
     assert!(stdout(&out).contains("No changes."), "{}", stdout(&out));
 
     // Change the visibility timeout and the notification prefix: exactly those two updates.
     let vars = ["--var", "visibility=60", "--var", "prefix=incoming/"];
-    let plan = plan_json(dir, &emulator, &vars);
-    assert_eq!(
-        planned_changes(&plan),
-        [
+    let plan = storage_plan(&ws, &vars);
+    assert_plan(
+        &plan,
+        &[
             (
-                "sqs.queue.content_queue".to_string(),
-                "update".to_string(),
-                vec!["visibility_timeout_seconds".to_string()]
+                "sqs.queue.content_queue",
+                "update",
+                &["visibility_timeout_seconds"],
             ),
             (
-                "s3.bucket_notification.content_notification".to_string(),
-                "update".to_string(),
-                vec!["queue[0].prefix".to_string()]
+                "s3.bucket_notification.content_notification",
+                "update",
+                &["queue[0].prefix"],
             ),
-        ]
+        ],
     );
     assert_eq!(
         plan["summary"],
@@ -224,7 +214,7 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
     );
     let mut human = vec!["plan", stack.as_str(), "--detailed-exitcode"];
     human.extend(vars);
-    let out = run(dir, &emulator, &human);
+    let out = ws.run(&human);
     assert_exit(&out, 2);
     assert!(
         stdout(&out).contains("~ visibility_timeout_seconds = 360 -> 60"),
@@ -234,7 +224,7 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
     assert!(stdout(&out).contains("Plan: 0 to add, 2 to change, 0 to destroy."));
     let mut apply = vec!["apply", stack.as_str(), "--auto-approve"];
     apply.extend(vars);
-    assert_exit(&run(dir, &emulator, &apply), 0);
+    ws.ok(&apply);
     assert_eq!(
         queue_attribute(&clients, &queue_url, Q::VisibilityTimeout)
             .await
@@ -258,8 +248,8 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
             .value(),
         Some("incoming/")
     );
-    let plan = plan_json(dir, &emulator, &vars);
-    assert_eq!(planned_changes(&plan), []);
+    let plan = storage_plan(&ws, &vars);
+    assert_no_changes(&plan);
 
     // Drift made out of band is detected and put back.
     clients
@@ -277,23 +267,23 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
         .send()
         .await
         .unwrap();
-    let plan = plan_json(dir, &emulator, &vars);
-    assert_eq!(
-        planned_changes(&plan),
-        [
+    let plan = storage_plan(&ws, &vars);
+    assert_plan(
+        &plan,
+        &[
             (
-                "s3.bucket_policy.content_bucket_policy".to_string(),
-                "update".to_string(),
-                vec!["policy".to_string()]
+                "s3.bucket_policy.content_bucket_policy",
+                "update",
+                &["policy"],
             ),
             (
-                "sqs.queue.content_queue".to_string(),
-                "update".to_string(),
-                vec!["visibility_timeout_seconds".to_string()]
+                "sqs.queue.content_queue",
+                "update",
+                &["visibility_timeout_seconds"],
             ),
-        ]
+        ],
     );
-    assert_exit(&run(dir, &emulator, &apply), 0);
+    ws.ok(&apply);
     assert_eq!(
         queue_attribute(&clients, &queue_url, Q::VisibilityTimeout)
             .await
@@ -318,12 +308,12 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
         .send()
         .await
         .unwrap();
-    let plan = plan_json(dir, &emulator, &vars);
+    let plan = storage_plan(&ws, &vars);
     let planned = planned_changes(&plan);
     assert_eq!(planned[0].0, "sqs.queue.dead_letter_queue");
     assert_eq!(planned[0].1, "create");
-    assert_exit(&run(dir, &emulator, &apply), 0);
-    assert_eq!(planned_changes(&plan_json(dir, &emulator, &vars)), []);
+    ws.ok(&apply);
+    assert_no_changes(&storage_plan(&ws, &vars));
 
     // A resource removed from the stack file is deleted.
     let smaller = repo()
@@ -332,8 +322,7 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
         .to_string();
     let mut apply_smaller = vec!["apply", smaller.as_str(), "--auto-approve"];
     apply_smaller.extend(vars);
-    let out = run(dir, &emulator, &apply_smaller);
-    assert_exit(&out, 0);
+    let out = ws.ok(&apply_smaller);
     assert!(
         stdout(&out).contains(
             "s3.bucket_policy.trail_bucket_policy will be destroyed (no longer in the stack)"
@@ -353,11 +342,10 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
         aws_sdk_s3::error::ProvideErrorMetadata::code(&gone),
         Some("NoSuchBucketPolicy")
     );
-    assert!(state(dir)["resources"].get("trail_bucket_policy").is_none());
+    assert!(state(&ws)["resources"].get("trail_bucket_policy").is_none());
 
     // Destroy leaves nothing behind.
-    let out = run(dir, &emulator, &["destroy", &smaller, "--auto-approve"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["destroy", &smaller, "--auto-approve"]);
     assert!(
         stdout(&out).contains("Destroy complete! Resources: 0 added, 0 changed, 7 destroyed."),
         "{}",
@@ -365,14 +353,14 @@ async fn lifecycle_apply_read_back_change_drift_remove_destroy() {
     );
     assert_eq!(bucket_names(&clients).await, Vec::<String>::new());
     assert_eq!(queue_urls(&clients).await, Vec::<String>::new());
-    assert_eq!(state(dir)["resources"], serde_json::json!({}));
+    assert_eq!(state(&ws)["resources"], serde_json::json!({}));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn notification_keeps_other_configurations_on_the_bucket() {
     use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-    let (emulator, clients, dir) = applied().await;
-    let dir = dir.path();
+    let (ws, clients) = applied().await;
+    let dir = ws.dir();
     let stack = stack_file();
     let account = clients.account_id().await.unwrap().to_string();
     let bucket = format!("storage-dev-content-{account}");
@@ -417,21 +405,14 @@ async fn notification_keeps_other_configurations_on_the_bucket() {
         .unwrap();
 
     // Theirs is not ours: no change planned; ours is updated beside it.
-    assert_eq!(planned_changes(&plan_json(dir, &emulator, &[])), []);
-    assert_exit(
-        &run(
-            dir,
-            &emulator,
-            &[
-                "apply",
-                &stack,
-                "--auto-approve",
-                "--var",
-                "prefix=uploads/",
-            ],
-        ),
-        0,
-    );
+    assert_no_changes(&storage_plan(&ws, &[]));
+    ws.ok(&[
+        "apply",
+        &stack,
+        "--auto-approve",
+        "--var",
+        "prefix=uploads/",
+    ]);
     let ids = |n: &aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput| {
         let mut ids: Vec<String> = n.queue_configurations().iter().filter_map(|q| q.id().map(str::to_string)).collect();
         ids.sort();
@@ -458,14 +439,7 @@ async fn notification_keeps_other_configurations_on_the_bucket() {
         ),
     )
     .unwrap();
-    assert_exit(
-        &run(
-            dir,
-            &emulator,
-            &["apply", stack_without.to_str().unwrap(), "--auto-approve"],
-        ),
-        0,
-    );
+    ws.ok(&["apply", stack_without.to_str().unwrap(), "--auto-approve"]);
     let after = clients
         .s3
         .get_bucket_notification_configuration()
@@ -478,15 +452,14 @@ async fn notification_keeps_other_configurations_on_the_bucket() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn non_empty_bucket_without_force_destroy_stops_with_its_name() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let _dir = ws.dir();
     let stack = stack_file();
     let keep = ["--var", "force_destroy=false"];
     let mut apply = vec!["apply", stack.as_str(), "--auto-approve"];
     apply.extend(keep);
-    assert_exit(&run(dir, &emulator, &apply), 0);
+    ws.ok(&apply);
     let account = clients.account_id().await.unwrap().to_string();
     let bucket = format!("storage-dev-content-{account}");
     clients
@@ -501,7 +474,7 @@ async fn non_empty_bucket_without_force_destroy_stops_with_its_name() {
 
     let mut destroy = vec!["destroy", stack.as_str(), "--auto-approve"];
     destroy.extend(keep);
-    let out = run(dir, &emulator, &destroy);
+    let out = ws.run(&destroy);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains(&format!("bucket `{bucket}` is not empty")),
@@ -511,7 +484,7 @@ async fn non_empty_bucket_without_force_destroy_stops_with_its_name() {
     // Independent work finished; the bucket and its record remain.
     assert!(bucket_names(&clients).await.contains(&bucket));
     assert_eq!(
-        state(dir)["resources"]
+        state(&ws)["resources"]
             .as_object()
             .unwrap()
             .keys()
@@ -520,45 +493,31 @@ async fn non_empty_bucket_without_force_destroy_stops_with_its_name() {
     );
 
     // Setting force_destroy (a strata setting, applied without touching AWS) lets destroy empty it.
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
-    assert_exit(
-        &run(dir, &emulator, &["destroy", &stack, "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    ws.ok(&["destroy", &stack, "--auto-approve"]);
     assert_eq!(bucket_names(&clients).await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn saved_plan_applies_and_a_stale_one_is_refused() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let dir = ws.dir();
     let stack = stack_file();
-    assert_exit(
-        &run(dir, &emulator, &["plan", &stack, "--out", "first.plan"]),
-        0,
-    );
-    assert_exit(
-        &run(dir, &emulator, &["plan", &stack, "--out", "second.plan"]),
-        0,
-    );
+    ws.ok(&["plan", &stack, "--out", "first.plan"]);
+    ws.ok(&["plan", &stack, "--out", "second.plan"]);
     let mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(dir.join("first.plan"))
             .unwrap()
             .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
-    let out = run(dir, &emulator, &["apply", "first.plan"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["apply", "first.plan"]);
     assert!(
         stdout(&out).contains("Resources: 8 added"),
         "{}",
         stdout(&out)
     );
-    let out = run(dir, &emulator, &["apply", "second.plan"]);
+    let out = ws.run(&["apply", "second.plan"]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("the saved plan is stale"),
@@ -571,7 +530,7 @@ async fn saved_plan_applies_and_a_stale_one_is_refused() {
         "{\"format_version\": 1, \"resources\": [",
     )
     .unwrap();
-    let out = run(dir, &emulator, &["apply", "broken.plan"]);
+    let out = ws.run(&["apply", "broken.plan"]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("broken.plan is not a valid saved plan"),
@@ -582,9 +541,8 @@ async fn saved_plan_applies_and_a_stale_one_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_held_lock_stops_apply_with_its_holder_and_dies_with_it() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let dir = ws.dir();
     let stack = stack_file();
     std::fs::create_dir_all(dir.join(".strata")).unwrap();
     let lock_path = dir.join(format!(".strata/{STACK}-dev.state.lock"));
@@ -600,7 +558,7 @@ async fn a_held_lock_stops_apply_with_its_holder_and_dies_with_it() {
     let record = serde_json::json!({"id": "1234-abcd", "operation": "apply", "who": "ci@builder", "pid": 4242, "created": 0});
     std::io::Write::write_all(&mut holder, record.to_string().as_bytes()).unwrap();
 
-    let out = run(dir, &emulator, &["apply", &stack, "--auto-approve"]);
+    let out = ws.run(&["apply", &stack, "--auto-approve"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(
@@ -613,7 +571,7 @@ async fn a_held_lock_stops_apply_with_its_holder_and_dies_with_it() {
         "nothing was done"
     );
     // A live holder's lock cannot be taken away.
-    let out = strata(dir, &["force-unlock", &stack, "1234-abcd"]);
+    let out = ws.strata(&["force-unlock", &stack, "1234-abcd"]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("stop it (kill 4242)"),
@@ -624,43 +582,31 @@ async fn a_held_lock_stops_apply_with_its_holder_and_dies_with_it() {
     // The holder dies (its file closes, as on kill -9): the lock goes with it, and the
     // record it left behind stops nobody.
     drop(holder);
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
-    let out = strata(dir, &["force-unlock", &stack, "1234-abcd"]);
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    let out = ws.strata(&["force-unlock", &stack, "1234-abcd"]);
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("no lock is held"), "{}", stderr(&out));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_concurrent_applies_never_both_run() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let _dir = ws.dir();
     let stack = stack_file();
     // Every AWS call of the first apply (34 of them) is held 500 ms: it holds the lock for
     // seconds after its first call.
-    let slow = crate::common::Proxy::start(&emulator.endpoint, &["--latency-ms", "500"]);
+    let slow = ws.proxy(&["--latency-ms", "500"]);
     // The second one's calls are only counted.
-    let counted = crate::common::Proxy::start(&emulator.endpoint, &[]);
-    let apply = |endpoint: &str| {
-        strata_command(
-            dir,
-            &[
-                "apply",
-                &stack,
-                "--auto-approve",
-                "--endpoint-url",
-                endpoint,
-            ],
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
+    let counted = ws.proxy(&[]);
+    let apply = |proxy: &Proxy| {
+        ws.through(proxy)
+            .command(&["apply", &stack, "--auto-approve"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
     };
-    let mut first = apply(&slow.url);
+    let mut first = apply(&slow);
     // It calls AWS only once it holds the lock.
     let start = Instant::now();
     while slow.stats()["total"] == 0 {
@@ -670,7 +616,7 @@ async fn two_concurrent_applies_never_both_run() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let second = apply(&counted.url).wait_with_output().unwrap();
+    let second = apply(&counted).wait_with_output().unwrap();
     assert!(
         first.try_wait().unwrap().is_none(),
         "the first apply ended before the second did: they did not overlap"
@@ -681,39 +627,35 @@ async fn two_concurrent_applies_never_both_run() {
     let err = stderr(&second);
     assert!(err.contains("the state is locked by"), "{err}");
     assert_eq!(counted.stats()["total"], 0, "the refused apply called AWS");
-    assert_eq!(state(dir)["resources"].as_object().unwrap().len(), 8);
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 8);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_killed_mid_walk_converges_on_the_next_run() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let _dir = ws.dir();
     let stack = stack_file();
     // Killed (SIGKILL) while it waits on its AWS call number KILLED_AT + 1, which the proxy
     // holds: a kill in the middle of the walk, whatever the timing. One resource at a time,
     // the apply makes about 50 calls; after 24 both buckets and their policies are done.
     const KILLED_AT: usize = 24;
     assert!(
-        crate::common::kill_after_call(dir, &emulator, &stack, "apply", KILLED_AT),
+        crate::common::kill_after_call(&ws, &stack, "apply", KILLED_AT),
         "the apply finished within {KILLED_AT} calls: the kill did not land mid-run"
     );
     // The state file always parses, records part of the stack, and the killed process's
     // lock died with it.
-    let partial = state(dir);
+    let partial = state(&ws);
     let recorded = partial["resources"].as_object().unwrap().len();
     assert!(
         (1..8).contains(&recorded),
         "killed mid-walk, the state records some of the 8 resources, not {recorded}: {partial}"
     );
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
-    assert_eq!(planned_changes(&plan_json(dir, &emulator, &[])), []);
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    assert_no_changes(&storage_plan(&ws, &[]));
     // Everything on the emulator is recorded in state: two buckets and two queues.
-    let recorded = state(dir);
+    let recorded = state(&ws);
     let mut buckets = bucket_names(&clients).await;
     buckets.sort();
     let mut in_state: Vec<String> = ["content_bucket", "trail_bucket"]
@@ -727,20 +669,17 @@ async fn apply_killed_mid_walk_converges_on_the_next_run() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn values_from_sensitive_variables_never_appear_in_plans() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let _dir = ws.dir();
     let stack = stack_file();
-    let out = run(dir, &emulator, &["plan", &stack]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["plan", &stack]);
     let text = stdout(&out);
     assert!(!text.contains("s3cr3t"), "{text}");
     assert!(
         text.contains("+ tags                       = (sensitive value)"),
         "{text}"
     );
-    let out = run(dir, &emulator, &["plan", &stack, "--json"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["plan", &stack, "--json"]);
     let text = stdout(&out);
     assert!(!text.contains("s3cr3t"), "{text}");
     let plan: Json = serde_json::from_str(&text).unwrap();
@@ -754,24 +693,16 @@ async fn values_from_sensitive_variables_never_appear_in_plans() {
         .unwrap();
     assert_eq!(tags["sensitive"], true, "{tags}");
     assert_eq!(tags["after"], Json::Null, "{tags}");
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", &stack, "--auto-approve"]);
     // A change to it is shown as a change, without either value.
-    let out = run(
-        dir,
-        &emulator,
-        &["plan", &stack, "--var", "owner=other-s3cr3t"],
-    );
+    let out = ws.run(&["plan", &stack, "--var", "owner=other-s3cr3t"]);
     let text = stdout(&out);
     assert!(!text.contains("s3cr3t"), "{text}");
     assert!(
         text.contains("~ tags.owner = (sensitive value) -> (sensitive value)"),
         "{text}"
     );
-    let out = strata(dir, &["validate", "--explain", &stack]);
-    assert_exit(&out, 0);
+    let out = ws.ok_offline(&["validate", "--explain", &stack]);
     assert!(
         stdout(&out).contains("owner = (sensitive)"),
         "{}",
@@ -782,36 +713,29 @@ async fn values_from_sensitive_variables_never_appear_in_plans() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_emulator_that_lost_everything_is_recreated_and_old_saved_plans_are_refused() {
-    let (emulator, clients, dir) = applied().await;
-    let dir = dir.path();
+    let (ws, clients) = applied().await;
+    let _dir = ws.dir();
     let stack = stack_file();
     // A reviewed change, saved for later.
-    assert_exit(
-        &run(
-            dir,
-            &emulator,
-            &[
-                "plan",
-                &stack,
-                "--var",
-                "visibility=121",
-                "--out",
-                "before.plan",
-            ],
-        ),
-        0,
-    );
+    ws.ok(&[
+        "plan",
+        &stack,
+        "--var",
+        "visibility=121",
+        "--out",
+        "before.plan",
+    ]);
 
     // Everything disappears behind strata's back (the emulator is reset).
     let reset = reqwest::Client::new()
-        .post(format!("{}/_ministack/reset", emulator.endpoint))
+        .post(format!("{}/_ministack/reset", ws.emulator().endpoint))
         .send()
         .await
         .unwrap();
     assert!(reset.status().is_success());
     assert_eq!(bucket_names(&clients).await, Vec::<String>::new());
 
-    let out = run(dir, &emulator, &["apply", "before.plan"]);
+    let out = ws.run(&["apply", "before.plan"]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("the saved plan is stale")
@@ -820,7 +744,7 @@ async fn an_emulator_that_lost_everything_is_recreated_and_old_saved_plans_are_r
         stderr(&out)
     );
     assert_eq!(bucket_names(&clients).await, Vec::<String>::new());
-    let plan = plan_json(dir, &emulator, &[]);
+    let plan = storage_plan(&ws, &[]);
     assert_eq!(
         plan["summary"],
         serde_json::json!({"add": 8, "change": 0, "destroy": 0})
@@ -830,28 +754,22 @@ async fn an_emulator_that_lost_everything_is_recreated_and_old_saved_plans_are_r
             .iter()
             .all(|(_, action, _)| action == "create")
     );
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
-    assert_eq!(planned_changes(&plan_json(dir, &emulator, &[])), []);
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    assert_no_changes(&storage_plan(&ws, &[]));
     assert_eq!(bucket_names(&clients).await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_without_a_terminal_needs_auto_approve() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let _dir = ws.dir();
     let stack = stack_file();
-    let out = strata_command(
-        dir,
-        &["apply", &stack, "--endpoint-url", &emulator.endpoint],
-    )
-    .stdin(std::process::Stdio::null())
-    .output()
-    .unwrap();
+    let out = ws
+        .command(&["apply", &stack])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("pass --auto-approve"),
@@ -867,8 +785,8 @@ async fn apply_without_a_terminal_needs_auto_approve() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
-    let (emulator, clients, dir) = applied().await;
-    let dir = dir.path();
+    let (ws, clients) = applied().await;
+    let dir = ws.dir();
     let stack = stack_file();
     let renamed = dir.join("renamed.toml");
     std::fs::write(
@@ -877,11 +795,7 @@ async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
     )
     .unwrap();
     let renamed = renamed.display().to_string();
-    let plan = {
-        let out = run(dir, &emulator, &["plan", &renamed, "--json"]);
-        assert_exit(&out, 0);
-        serde_json::from_slice::<Json>(&out.stdout).unwrap()
-    };
+    let plan = ws.plan_json(&renamed, &[]);
     let planned = planned_changes(&plan);
     let queue = planned
         .iter()
@@ -898,10 +812,7 @@ async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
         r["reason"],
         "`name` cannot change in place: the resource is replaced"
     );
-    assert_exit(
-        &run(dir, &emulator, &["apply", &renamed, "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", &renamed, "--auto-approve"]);
     let urls = queue_urls(&clients).await;
     assert!(
         urls.iter().any(|u| u.ends_with("/storage-dev-content-v2")),
@@ -928,11 +839,8 @@ async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
             .queue_arn()
             .ends_with(":storage-dev-content-v2")
     );
-    let out = run(dir, &emulator, &["plan", &renamed, "--json"]);
-    assert_eq!(
-        planned_changes(&serde_json::from_slice(&out.stdout).unwrap()),
-        []
-    );
+    let out = ws.run(&["plan", &renamed, "--json"]);
+    assert_no_changes(&serde_json::from_slice(&out.stdout).unwrap());
 }
 
 /// `plan --destroy`: shows the deletion of everything in state, dependents first, changes
@@ -940,19 +848,15 @@ async fn renaming_a_queue_replaces_it_and_its_dependents_follow() {
 /// carries out.
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_destroy_shows_every_deletion_changes_nothing_and_applies_saved() {
-    let (emulator, clients, dir) = applied().await;
-    let dir = dir.path();
+    let (ws, clients) = applied().await;
+    let dir = ws.dir();
     let stack = stack_file();
     let state_path = dir.join(".strata/storage-dev.state.json");
     let state_before = std::fs::read_to_string(&state_path).unwrap();
     let buckets = bucket_names(&clients).await;
     let queues = queue_urls(&clients).await;
 
-    let out = run(
-        dir,
-        &emulator,
-        &["plan", &stack, "--destroy", "--detailed-exitcode"],
-    );
+    let out = ws.run(&["plan", &stack, "--destroy", "--detailed-exitcode"]);
     assert_exit(&out, 2);
     let text = stdout(&out);
     let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("  # ")).collect();
@@ -963,7 +867,7 @@ async fn plan_destroy_shows_every_deletion_changes_nothing_and_applies_saved() {
             .position(|h| *h == heading)
             .unwrap_or_else(|| panic!("{heading}:\n{text}"))
     };
-    let st = state(dir);
+    let st = state(&ws);
     let addresses: Vec<String> = st["resources"]
         .as_object()
         .unwrap()
@@ -999,16 +903,8 @@ async fn plan_destroy_shows_every_deletion_changes_nothing_and_applies_saved() {
     assert_eq!(bucket_names(&clients).await, buckets);
     assert_eq!(queue_urls(&clients).await, queues);
 
-    assert_exit(
-        &run(
-            dir,
-            &emulator,
-            &["plan", &stack, "--destroy", "--out", "destroy.plan"],
-        ),
-        0,
-    );
-    let out = run(dir, &emulator, &["apply", "destroy.plan"]);
-    assert_exit(&out, 0);
+    ws.ok(&["plan", &stack, "--destroy", "--out", "destroy.plan"]);
+    let out = ws.ok(&["apply", "destroy.plan"]);
     assert!(
         stdout(&out).contains("Destroy complete! Resources: 0 added, 0 changed, 8 destroyed."),
         "{}",
@@ -1016,10 +912,5 @@ async fn plan_destroy_shows_every_deletion_changes_nothing_and_applies_saved() {
     );
     assert_eq!(bucket_names(&clients).await, Vec::<String>::new());
     assert_eq!(queue_urls(&clients).await, Vec::<String>::new());
-    let out = run(
-        dir,
-        &emulator,
-        &["plan", &stack, "--destroy", "--detailed-exitcode"],
-    );
-    assert_exit(&out, 0);
+    let _out = ws.ok(&["plan", &stack, "--destroy", "--detailed-exitcode"]);
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{Emulator, assert_exit, output_of, read_state, run, stdout};
+use crate::common::{Workspace, assert_exit, assert_plan, output_of, read_state, stdout};
 use serde_json::Value as Json;
 
 const STACK: &str = r#"
@@ -41,8 +41,8 @@ pub async fn queue_names(clients: &strata::aws::Clients) -> Vec<String> {
 }
 
 /// (address, action) of every resource in `plan --json`.
-fn actions(dir: &Path, emulator: &Emulator, stack: &str, extra: &[&str]) -> Vec<(String, String)> {
-    let plan: Json = crate::common::plan_json(dir, emulator, stack, extra);
+fn actions(ws: &Workspace, stack: &str, extra: &[&str]) -> Vec<(String, String)> {
+    let plan: Json = ws.plan_json(stack, extra);
     let mut out: Vec<(String, String)> = plan["resources"]
         .as_array()
         .unwrap()
@@ -76,10 +76,9 @@ fn state_names(dir: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn for_each_over_a_list_variable_creates_removes_and_destroys_instances_by_key() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let stack = dir.join("fanout.toml");
     std::fs::write(&stack, STACK).unwrap();
     let stack = stack.display().to_string();
@@ -87,23 +86,21 @@ async fn for_each_over_a_list_variable_creates_removes_and_destroys_instances_by
     // The plan creates one queue per key, each addressed by its key.
     let q = |k: &str| format!("sqs.queue.queue[\"{k}\"]");
     assert_eq!(
-        actions(dir, &emulator, &stack, &[]),
+        actions(&ws, &stack, &[]),
         [
             (q("a"), "create".to_string()),
             (q("b"), "create".to_string()),
             (q("c"), "create".to_string()),
         ]
     );
-    let out = run(dir, &emulator, &["plan", &stack]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["plan", &stack]);
     assert!(
         stdout(&out).contains("sqs.queue.queue[\"b\"]"),
         "{}",
         stdout(&out)
     );
 
-    let out = run(dir, &emulator, &["apply", &stack, "--auto-approve"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["apply", &stack, "--auto-approve"]);
     assert!(
         stdout(&out).contains("Resources: 3 added, 0 changed, 0 destroyed."),
         "{}",
@@ -150,7 +147,7 @@ async fn for_each_over_a_list_variable_creates_removes_and_destroys_instances_by
     // Without `b`: the plan deletes only that instance, the others stay as they are.
     let without_b = ["--var", r#"queues=["a", "c"]"#];
     assert_eq!(
-        actions(dir, &emulator, &stack, &without_b),
+        actions(&ws, &stack, &without_b),
         [
             (q("a"), "no_op".to_string()),
             (q("b"), "delete".to_string()),
@@ -159,8 +156,7 @@ async fn for_each_over_a_list_variable_creates_removes_and_destroys_instances_by
     );
     let mut args = vec!["apply", stack.as_str(), "--auto-approve"];
     args.extend(without_b);
-    let out = run(dir, &emulator, &args);
-    assert_exit(&out, 0);
+    let out = ws.ok(&args);
     assert!(
         stdout(&out).contains("Resources: 0 added, 0 changed, 1 destroyed."),
         "{}",
@@ -175,8 +171,7 @@ async fn for_each_over_a_list_variable_creates_removes_and_destroys_instances_by
     // Destroy leaves nothing.
     let mut args = vec!["destroy", stack.as_str(), "--auto-approve"];
     args.extend(without_b);
-    let out = run(dir, &emulator, &args);
-    assert_exit(&out, 0);
+    let _out = ws.ok(&args);
     assert_eq!(queue_names(&clients).await, Vec::<String>::new());
     assert_eq!(state_names(dir), Vec::<String>::new());
 }
@@ -219,13 +214,11 @@ async fn named_queue_attribute(
 #[tokio::test(flavor = "multi_thread")]
 async fn for_each_over_a_table_gives_each_instance_its_value() {
     use aws_sdk_sqs::types::QueueAttributeName as Q;
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     std::fs::write(dir.join("tiers.toml"), TABLE_STACK).unwrap();
-    let out = run(dir, &emulator, &["apply", "tiers.toml", "--auto-approve"]);
-    assert_exit(&out, 0);
+    let _out = ws.ok(&["apply", "tiers.toml", "--auto-approve"]);
     assert_eq!(
         queue_names(&clients).await,
         [
@@ -261,21 +254,18 @@ async fn for_each_over_a_table_gives_each_instance_its_value() {
 
     // Another value for one key changes that instance only, in place.
     let slower = ["--var", r#"timeouts={ fast = "30", slow = "600" }"#];
-    let plan = crate::common::plan_json(dir, &emulator, "tiers.toml", &slower);
-    assert_eq!(
-        crate::common::planned_changes(&plan),
-        [(
-            "sqs.queue.queue[\"slow\"]".to_string(),
-            "update".to_string(),
-            vec![
-                "visibility_timeout_seconds".to_string(),
-                "tags.timeout".to_string()
-            ]
-        )]
+    let plan = ws.plan_json("tiers.toml", &slower);
+    assert_plan(
+        &plan,
+        &[(
+            "sqs.queue.queue[\"slow\"]",
+            "update",
+            &["visibility_timeout_seconds", "tags.timeout"],
+        )],
     );
     let mut args = vec!["apply", "tiers.toml", "--auto-approve"];
     args.extend(slower);
-    assert_exit(&run(dir, &emulator, &args), 0);
+    ws.ok(&args);
     for (name, value) in [("tiers-slow", "600"), ("tiers-fast", "30")] {
         let read = named_queue_attribute(&clients, name, Q::VisibilityTimeout).await;
         assert_eq!(read.as_deref(), Some(value), "{name}");
@@ -283,7 +273,7 @@ async fn for_each_over_a_table_gives_each_instance_its_value() {
 
     let mut args = vec!["destroy", "tiers.toml", "--auto-approve"];
     args.extend(slower);
-    assert_exit(&run(dir, &emulator, &args), 0);
+    ws.ok(&args);
     assert_eq!(queue_names(&clients).await, Vec::<String>::new());
 }
 
@@ -303,29 +293,21 @@ MOVED
 /// `moved_from = { "old" = "new" }` renames the instance in state; nothing in AWS changes.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_for_each_key_renamed_with_moved_from_keeps_its_object() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let stack = |key: &str, moved: &str| {
         let text = RENAMED.replace("KEY", key).replace("MOVED", moved);
         std::fs::write(dir.join("renamed.toml"), text).unwrap();
     };
     stack("orders", "");
-    assert_exit(
-        &run(dir, &emulator, &["apply", "renamed.toml", "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", "renamed.toml", "--auto-approve"]);
     let before = read_state(dir, "renamed", "default");
     let orders = before["resources"]["queue[\"orders\"]"]["id"].clone();
     let names = queue_names(&clients).await;
 
     stack("sales", "moved_from = { orders = \"sales\" }");
-    let out = run(
-        dir,
-        &emulator,
-        &["plan", "renamed.toml", "--detailed-exitcode"],
-    );
+    let out = ws.run(&["plan", "renamed.toml", "--detailed-exitcode"]);
     assert_exit(&out, 2);
     let text = stdout(&out);
     assert!(
@@ -336,10 +318,7 @@ async fn a_for_each_key_renamed_with_moved_from_keeps_its_object() {
         text.contains("Plan: 0 to add, 0 to change, 0 to destroy."),
         "{text}"
     );
-    assert_exit(
-        &run(dir, &emulator, &["apply", "renamed.toml", "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", "renamed.toml", "--auto-approve"]);
     let after = read_state(dir, "renamed", "default");
     assert_eq!(after["resources"]["queue[\"sales\"]"]["id"], orders);
     assert!(
@@ -347,12 +326,7 @@ async fn a_for_each_key_renamed_with_moved_from_keeps_its_object() {
         "{after:#}"
     );
     assert_eq!(queue_names(&clients).await, names);
-    let out = run(
-        dir,
-        &emulator,
-        &["plan", "renamed.toml", "--detailed-exitcode"],
-    );
-    assert_exit(&out, 0);
+    let _out = ws.ok(&["plan", "renamed.toml", "--detailed-exitcode"]);
 
     // A former name on a for_each resource, and a rename to a key it does not have.
     for (moved, message) in [

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::common::{Emulator, assert_exit, copy_stacks, read_state, run, stderr, stdout};
+use crate::common::{Workspace, assert_exit, assert_plan, read_state, stderr, stdout};
 
 const TWO_QUEUES: &str = r#"
 [stack]
@@ -25,10 +25,9 @@ name = "imp-other"
 /// Recorded twice, the next apply would have replaced `other` and so deleted the queue.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_queue_imported_by_url_cannot_be_imported_again_by_name_or_arn() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     std::fs::write(dir.join("imp.toml"), TWO_QUEUES).unwrap();
     let url = clients
         .sqs
@@ -40,8 +39,7 @@ async fn a_queue_imported_by_url_cannot_be_imported_again_by_name_or_arn() {
         .queue_url
         .unwrap();
 
-    let out = run(dir, &emulator, &["import", "imp.toml", "legacy", &url]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["import", "imp.toml", "legacy", &url]);
     assert!(
         stdout(&out).contains(&format!("Imported sqs.queue.legacy (id {url}).")),
         "{}",
@@ -60,7 +58,7 @@ async fn a_queue_imported_by_url_cannot_be_imported_again_by_name_or_arn() {
         ("sqs.queue.other", arn),
         ("other", url.as_str()),
     ] {
-        let out = run(dir, &emulator, &["import", "imp.toml", resource, given]);
+        let out = ws.run(&["import", "imp.toml", resource, given]);
         assert_exit(&out, 1);
         assert!(
             stderr(&out).contains(&format!(
@@ -77,8 +75,7 @@ async fn a_queue_imported_by_url_cannot_be_imported_again_by_name_or_arn() {
     }
 
     // The queue is intact, and the stack goes on with it: `other` is created beside it.
-    let out = run(dir, &emulator, &["apply", "imp.toml", "--auto-approve"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["apply", "imp.toml", "--auto-approve"]);
     assert!(
         stdout(&out).contains("Resources: 1 added, 0 changed, 0 destroyed."),
         "{}",
@@ -106,15 +103,11 @@ async fn a_queue_imported_by_url_cannot_be_imported_again_by_name_or_arn() {
 /// recorded, and the next plan is empty.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_type_imported_by_another_form_of_its_id_records_the_canonical_id() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stacks = copy_stacks(dir);
+    let ws = Workspace::new().with_stacks();
+    let dir = ws.dir();
+    let stacks = dir.join("stacks");
     let stack = stacks.join("producer-consumer.toml").display().to_string();
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", &stack, "--auto-approve"]);
     let state = read_state(dir, "producer-consumer", "dev");
     let resources = state["resources"].as_object().unwrap();
     let ids: BTreeMap<String, String> = resources
@@ -156,14 +149,13 @@ async fn every_type_imported_by_another_form_of_its_id_records_the_canonical_id(
         ("upload_api_invoke", format!("{function_arn}/{statement}")),
         (
             "upload_api",
-            format!("{}/_aws/execute-api/{api}/prod", emulator.endpoint),
+            format!("{}/_aws/execute-api/{api}/prod", ws.emulator().endpoint),
         ),
         ("trail", arn_of("trail")),
     ];
     assert_eq!(given.len(), ids.len());
     for (resource, id) in &given {
-        let out = run(dir, &emulator, &["import", &stack, resource, id]);
-        assert_exit(&out, 0);
+        let out = ws.ok(&["import", &stack, resource, id]);
         let name = resource.rsplit('.').next().unwrap();
         let recorded = &ids[name];
         let shown = if recorded == id {
@@ -185,8 +177,7 @@ async fn every_type_imported_by_another_form_of_its_id_records_the_canonical_id(
             .map(|(name, r)| (name.clone(), r["id"].as_str().unwrap().to_string()))
             .collect();
     assert_eq!(imported, ids);
-    let out = run(dir, &emulator, &["plan", &stack, "--detailed-exitcode"]);
-    assert_exit(&out, 0);
+    let _out = ws.ok(&["plan", &stack, "--detailed-exitcode"]);
 }
 
 /// The emulator's Python, with boto3 (what a user's own scripts would create objects with).
@@ -216,10 +207,9 @@ assume_role_policy = { service = "lambda.amazonaws.com" }
 /// shrinks, no role is replaced for its path. Written in the stack, a limit plans its change.
 #[tokio::test(flavor = "multi_thread")]
 async fn limits_a_stack_leaves_out_keep_their_values_after_import() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     std::fs::write(dir.join("kept.toml"), KEPT).unwrap();
     let script = r#"
 import json, os, boto3
@@ -234,7 +224,7 @@ print(url)
 "#;
     let out = std::process::Command::new(venv_python())
         .args(["-c", script])
-        .env("ENDPOINT", &emulator.endpoint)
+        .env("ENDPOINT", &ws.emulator().endpoint)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .output()
@@ -246,24 +236,9 @@ print(url)
     );
     let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
 
-    assert_exit(
-        &run(dir, &emulator, &["import", "kept.toml", "queue", &url]),
-        0,
-    );
-    assert_exit(
-        &run(
-            dir,
-            &emulator,
-            &["import", "kept.toml", "role", "kept-worker"],
-        ),
-        0,
-    );
-    let out = run(
-        dir,
-        &emulator,
-        &["plan", "kept.toml", "--detailed-exitcode"],
-    );
-    assert_exit(&out, 0);
+    ws.ok(&["import", "kept.toml", "queue", &url]);
+    ws.ok(&["import", "kept.toml", "role", "kept-worker"]);
+    let out = ws.ok(&["plan", "kept.toml", "--detailed-exitcode"]);
     assert!(stdout(&out).contains("No changes."), "{}", stdout(&out));
 
     // Written in the stack, the limit is managed: the plan changes it, apply sets it.
@@ -275,24 +250,17 @@ print(url)
         ),
     )
     .unwrap();
-    let plan = crate::common::plan_json(dir, &emulator, "kept.toml", &[]);
-    assert_eq!(
-        crate::common::planned_changes(&plan),
-        [(
-            "sqs.queue.queue".to_string(),
-            "update".to_string(),
-            vec!["maximum_message_size".to_string()]
-        )]
+    let plan = ws.plan_json("kept.toml", &[]);
+    assert_plan(
+        &plan,
+        &[("sqs.queue.queue", "update", &["maximum_message_size"])],
     );
     let change = &plan["resources"][0]["changes"][0];
     assert_eq!(
         (&change["before"], &change["after"]),
         (&json!(131072), &json!(262144))
     );
-    assert_exit(
-        &run(dir, &emulator, &["apply", "kept.toml", "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", "kept.toml", "--auto-approve"]);
     let attributes = clients
         .sqs
         .get_queue_attributes()

@@ -18,7 +18,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use serde_json::{Value as Json, json};
 
 use crate::common::{
-    Emulator, Proxy, assert_exit, clients_at, copy_stacks, live_ids, stderr, strata_command,
+    Proxy, Workspace, assert_exit, assert_plan, clients_at, live_ids, stderr, strata_command,
     without_endpoint,
 };
 
@@ -53,18 +53,16 @@ fn emulator_only_statement() -> Json {
 /// and checks iam:PassRole (the emulator evaluates every call's own action, but not the
 /// PassRole a function's role needs).
 struct Strict {
-    emulator: Emulator,
+    /// On the strict emulator, with copied stacks.
+    ws: Workspace,
     proxy: Proxy,
 }
 
 impl Strict {
     fn start() -> Strict {
-        let emulator = Emulator::strict();
-        let proxy = Proxy::start(
-            &emulator.endpoint,
-            &["--secure-transport", "--enforce-pass-role"],
-        );
-        Strict { emulator, proxy }
+        let ws = Workspace::strict().with_stacks();
+        let proxy = ws.proxy(&["--secure-transport", "--enforce-pass-role"]);
+        Strict { ws, proxy }
     }
 
     /// A strict emulator, the account root's clients through its proxy, and its account.
@@ -256,9 +254,7 @@ async fn put_object(root: &strata::aws::Clients, bucket: &str) {
 async fn a_user_holding_exactly_the_generated_policy_deploys_and_destroys_the_whole_stack() {
     let (strict, root, account) = Strict::with_root().await;
     let url = strict.proxy.url.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    copy_stacks(dir);
+    let dir = strict.ws.dir();
 
     let policy = generated_policy(dir, &url, "dev", None);
     let deployer = user_with(&root, "deployer", &for_the_emulator(&policy)).await;
@@ -331,9 +327,7 @@ const LIFECYCLE: [(&str, &[&str]); 4] = [
 async fn without_any_one_statement_the_step_that_needs_it_fails_naming_the_action() {
     let (strict, root, account) = Strict::with_root().await;
     let url = strict.proxy.url.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    copy_stacks(dir);
+    let dir = strict.ws.dir();
 
     let statements = generated_policy(dir, &url, "dev", None)["Statement"]
         .as_array()
@@ -419,9 +413,7 @@ async fn without_any_one_statement_the_step_that_needs_it_fails_naming_the_actio
 async fn the_deployer_cannot_touch_a_bucket_or_role_outside_the_stack() {
     let (strict, root, account) = Strict::with_root().await;
     let url = strict.proxy.url.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    copy_stacks(dir);
+    let dir = strict.ws.dir();
     let policy = generated_policy(dir, &url, "dev", None);
     let deployer = user_with(&root, "deployer", &for_the_emulator(&policy)).await;
     let (s3, iam) = sdk_config_as(&deployer, &url);
@@ -870,13 +862,11 @@ fn actions_granted(policy: &Json) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_call_a_run_makes_is_in_the_generated_policy_for_its_command() {
-    let emulator = Emulator::start();
-    let proxy = Proxy::start(&emulator.endpoint, &["--secure-transport"]);
+    let ws = Workspace::new().with_stacks();
+    let proxy = ws.proxy(&["--secure-transport"]);
     let root = clients_at(&proxy.url, REGION).await;
     let account = root.identity().await.unwrap().account_id.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    copy_stacks(dir);
+    let dir = ws.dir();
 
     let mut missing = Vec::new();
     let mut called_at_all = BTreeSet::new();
@@ -961,12 +951,15 @@ async fn the_emulator_holds_presigned_urls_to_the_presign_role_and_the_bucket_to
     let strict = Strict::start();
     let url = strict.proxy.url.clone();
     let proxy_address = url.strip_prefix("http://").unwrap().to_string();
-    let emulator_address = strict.emulator.endpoint.strip_prefix("http://").unwrap();
+    let emulator_address = strict
+        .ws
+        .emulator()
+        .endpoint
+        .strip_prefix("http://")
+        .unwrap();
     let root = strict.root().await;
     let account = root.identity().await.unwrap().account_id.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    copy_stacks(dir);
+    let dir = strict.ws.dir();
     let stack = "stacks/upload-form.toml";
     let out = strata_as(
         dir,
@@ -1090,8 +1083,7 @@ fn policy_for(dir: &Path, url: &str, command: &str) -> Json {
 async fn destroy_and_the_deletions_of_apply_are_granted_on_the_objects_in_state() {
     let (strict, root, account) = Strict::with_root().await;
     let url = strict.proxy.url.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let dir = strict.ws.dir();
     let arn = |name: &str| format!("arn:aws:sqs:{REGION}:{account}:{name}");
     let deploy = |stack: &str| {
         std::fs::write(dir.join("lp.toml"), stack).unwrap();
@@ -1115,10 +1107,7 @@ async fn destroy_and_the_deletions_of_apply_are_granted_on_the_objects_in_state(
     );
     assert_exit(&out, 0);
     let plan: Json = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        crate::common::planned_changes(&plan),
-        [("sqs.queue.a".to_string(), "delete".to_string(), vec![])]
-    );
+    assert_plan(&plan, &[("sqs.queue.a", "delete", &[])]);
 
     let policy = policy_for(dir, &url, "destroy");
     assert_eq!(

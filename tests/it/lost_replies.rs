@@ -5,7 +5,6 @@
 //! bucket that receives an object between its emptying and DeleteBucket.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -19,8 +18,7 @@ use strata::resources::s3_bucket::S3Bucket;
 use strata::value::{Attrs, Value};
 
 use crate::common::{
-    Emulator, Proxy, assert_exit, copy_stacks, live_ids, planned_changes, read_state, recorded_ids,
-    strata, without_endpoint,
+    Workspace, assert_exit, assert_no_changes, live_ids, read_state, recorded_ids, without_endpoint,
 };
 
 /// The name-keyed creates of the stack, as the proxy names them.
@@ -46,44 +44,30 @@ fn seed() -> String {
     std::env::var("STRATA_LOST_SEED").unwrap_or_else(|_| SEED.to_string())
 }
 
-/// Runs strata through the proxy.
-fn through(dir: &Path, proxy: &Proxy, args: &[&str]) -> std::process::Output {
-    let mut full = args.to_vec();
-    full.extend(["--endpoint-url", &proxy.url]);
-    strata(dir, &full)
-}
-
 /// Before the fix, the SDK's retry of a create whose reply was lost answered "already
 /// exists" and strata refused it as a takeover of someone else's object: the apply failed
 /// on its own object.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_create_whose_reply_was_lost_is_taken_as_ours_not_refused_as_a_takeover() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stack = copy_stacks(dir)
-        .join("producer-consumer.toml")
-        .display()
-        .to_string();
+    let ws = Workspace::new().with_stacks();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
+    let stack = ws.stack("producer-consumer");
     let operations = CREATES.join(",");
     let seed = seed();
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &[
-            "--fault-rate",
-            "0.5",
-            "--seed",
-            &seed,
-            "--fault-kinds",
-            "lost",
-            "--fault-operations",
-            &operations,
-        ],
-    );
+    let proxy = ws.proxy(&[
+        "--fault-rate",
+        "0.5",
+        "--seed",
+        &seed,
+        "--fault-kinds",
+        "lost",
+        "--fault-operations",
+        &operations,
+    ]);
 
     assert_exit(
-        &through(dir, &proxy, &["apply", &stack, "--auto-approve"]),
+        &ws.through(&proxy).run(&["apply", &stack, "--auto-approve"]),
         0,
     );
     let stats = proxy.stats();
@@ -100,10 +84,10 @@ async fn a_create_whose_reply_was_lost_is_taken_as_ours_not_refused_as_a_takeove
         stats["faults"].as_u64()
     );
 
-    let plan = through(dir, &proxy, &["plan", &stack, "--json"]);
+    let plan = ws.through(&proxy).run(&["plan", &stack, "--json"]);
     assert_exit(&plan, 0);
     let plan: Json = serde_json::from_slice(&plan.stdout).unwrap();
-    assert_eq!(planned_changes(&plan), []);
+    assert_no_changes(&plan);
 
     let state = read_state(dir, "producer-consumer", "dev");
     assert_eq!(state["resources"].as_object().unwrap().len(), 13);
@@ -138,7 +122,8 @@ async fn a_create_whose_reply_was_lost_is_taken_as_ours_not_refused_as_a_takeove
     assert_eq!(policy["Statement"].as_array().unwrap().len(), 1, "{policy}");
 
     assert_exit(
-        &through(dir, &proxy, &["destroy", &stack, "--auto-approve"]),
+        &ws.through(&proxy)
+            .run(&["destroy", &stack, "--auto-approve"]),
         0,
     );
     assert_eq!(live_ids(&clients).await, BTreeSet::new());
@@ -150,10 +135,9 @@ async fn a_create_whose_reply_was_lost_is_taken_as_ours_not_refused_as_a_takeove
 /// the apply.
 #[tokio::test(flavor = "multi_thread")]
 async fn create_bucket_waits_out_operation_aborted_for_a_name_just_deleted() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let bucket = "lost-replies-reused-name";
     std::fs::write(
         dir.join("stack.toml"),
@@ -174,17 +158,15 @@ force_destroy = true
     )
     .unwrap();
     // The name is blocked for 3 s after DeleteBucket.
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &["--realism", "bucket-name-reuse", "--time-scale", "0.3"],
-    );
+    let proxy = ws.proxy(&["--realism", "bucket-name-reuse", "--time-scale", "0.3"]);
     let apply = ["apply", "stack.toml", "--auto-approve"];
-    assert_exit(&through(dir, &proxy, &apply), 0);
+    assert_exit(&ws.through(&proxy).run(&apply), 0);
     assert_exit(
-        &through(dir, &proxy, &["destroy", "stack.toml", "--auto-approve"]),
+        &ws.through(&proxy)
+            .run(&["destroy", "stack.toml", "--auto-approve"]),
         0,
     );
-    assert_exit(&through(dir, &proxy, &apply), 0);
+    assert_exit(&ws.through(&proxy).run(&apply), 0);
 
     let stats = proxy.stats();
     let aborted = stats["faults_by_operation"]["s3:PUT /{bucket}"]
@@ -255,8 +237,8 @@ impl Intercept for UploadBeforeDeleteBucket {
 /// force_destroy, which was set.
 #[tokio::test(flavor = "multi_thread")]
 async fn force_destroy_empties_again_when_an_object_lands_before_delete_bucket() {
-    let emulator = Emulator::start();
-    let mut clients = emulator.clients().await;
+    let ws = Workspace::new();
+    let mut clients = ws.clients().await;
     let bucket = "lost-replies-busy-bucket";
     let s3 = clients.s3.clone();
     s3.create_bucket().bucket(bucket).send().await.unwrap();
@@ -300,8 +282,8 @@ async fn force_destroy_empties_again_when_an_object_lands_before_delete_bucket()
 /// to have it emptied (unchanged by the force_destroy loop).
 #[tokio::test(flavor = "multi_thread")]
 async fn without_force_destroy_a_bucket_with_objects_is_kept_and_the_message_says_so() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
     let bucket = "lost-replies-kept-bucket";
     let s3 = &clients.s3;
     s3.create_bucket().bucket(bucket).send().await.unwrap();
@@ -332,7 +314,7 @@ async fn without_force_destroy_a_bucket_with_objects_is_kept_and_the_message_say
 /// CreateDeployment. No second REST API, nothing unrecorded, and destroy leaves nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn lost_replies_on_api_gateway_writes_never_leave_a_second_api() {
-    let emulator = Emulator::start();
+    let ws = Workspace::new().with_stacks();
     let seed = std::env::var("STRATA_LOST_SEED").unwrap_or_else(|_| API_SEED.to_string());
     let writes = [
         "apigateway:POST /restapis",
@@ -342,28 +324,21 @@ async fn lost_replies_on_api_gateway_writes_never_leave_a_second_api() {
         "apigateway:POST /restapis/{id}/deployments",
     ]
     .join(",");
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &[
-            "--fault-rate",
-            "0.5",
-            "--seed",
-            &seed,
-            "--fault-kinds",
-            "lost",
-            "--fault-operations",
-            &writes,
-        ],
-    );
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stack = copy_stacks(dir)
-        .join("producer-consumer.toml")
-        .display()
-        .to_string();
+    let proxy = ws.proxy(&[
+        "--fault-rate",
+        "0.5",
+        "--seed",
+        &seed,
+        "--fault-kinds",
+        "lost",
+        "--fault-operations",
+        &writes,
+    ]);
+    let clients = ws.clients().await;
+    let dir = ws.dir();
+    let stack = ws.stack("producer-consumer");
     assert_exit(
-        &through(dir, &proxy, &["apply", &stack, "--auto-approve"]),
+        &ws.through(&proxy).run(&["apply", &stack, "--auto-approve"]),
         0,
     );
     let stats = proxy.stats();
@@ -380,13 +355,16 @@ async fn lost_replies_on_api_gateway_writes_never_leave_a_second_api() {
         1,
         "one REST API, not one per lost reply"
     );
-    let out = through(dir, &proxy, &["plan", &stack, "--detailed-exitcode"]);
+    let out = ws
+        .through(&proxy)
+        .run(&["plan", &stack, "--detailed-exitcode"]);
     assert_exit(&out, 0);
     let state = read_state(dir, "producer-consumer", "dev");
     assert_eq!(state["resources"].as_object().unwrap().len(), 13);
 
     assert_exit(
-        &through(dir, &proxy, &["destroy", &stack, "--auto-approve"]),
+        &ws.through(&proxy)
+            .run(&["destroy", &stack, "--auto-approve"]),
         0,
     );
     assert_eq!(live_ids(&clients).await, BTreeSet::new());

@@ -1,7 +1,7 @@
 //! A resource renamed in the stack with `moved_from` keeps its object: the state follows
 //! the new name, nothing in AWS is replaced.
 
-use crate::common::{Emulator, assert_exit, read_state, run, stderr, stdout, strata};
+use crate::common::{Workspace, assert_exit, read_state, stderr, stdout};
 
 const BEFORE: &str = r#"
 [stack]
@@ -34,26 +34,18 @@ redrive_policy = { dead_letter_queue = "${dead_letters.arn}", max_receive_count 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_resource_renamed_with_moved_from_keeps_its_object() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     std::fs::write(dir.join("stack.toml"), BEFORE).unwrap();
-    assert_exit(
-        &run(dir, &emulator, &["apply", "stack.toml", "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", "stack.toml", "--auto-approve"]);
     let dlq_url = read_state(dir, "renames", "default")["resources"]["dlq"]["id"]
         .as_str()
         .unwrap()
         .to_string();
 
     std::fs::write(dir.join("stack.toml"), AFTER).unwrap();
-    let out = run(
-        dir,
-        &emulator,
-        &["plan", "stack.toml", "--detailed-exitcode"],
-    );
+    let out = ws.run(&["plan", "stack.toml", "--detailed-exitcode"]);
     assert_exit(&out, 2);
     let text = stdout(&out);
     assert!(
@@ -64,10 +56,7 @@ async fn a_resource_renamed_with_moved_from_keeps_its_object() {
         text.contains("Plan: 0 to add, 0 to change, 0 to destroy."),
         "{text}"
     );
-    assert_exit(
-        &run(dir, &emulator, &["apply", "stack.toml", "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", "stack.toml", "--auto-approve"]);
     let state = read_state(dir, "renames", "default");
     assert_eq!(state["resources"]["dead_letters"]["id"], dlq_url.as_str());
     assert!(state["resources"].get("dlq").is_none(), "{state:#}");
@@ -81,12 +70,7 @@ async fn a_resource_renamed_with_moved_from_keeps_its_object() {
     urls.sort();
     assert_eq!(urls.len(), 2);
     assert!(urls.contains(&dlq_url));
-    let out = run(
-        dir,
-        &emulator,
-        &["plan", "stack.toml", "--detailed-exitcode"],
-    );
-    assert_exit(&out, 0);
+    let _out = ws.ok(&["plan", "stack.toml", "--detailed-exitcode"]);
 
     // A former name the stack still declares is refused.
     std::fs::write(
@@ -94,7 +78,7 @@ async fn a_resource_renamed_with_moved_from_keeps_its_object() {
         AFTER.replace("moved_from = \"dlq\"", "moved_from = \"queue\""),
     )
     .unwrap();
-    let out = strata(dir, &["validate", "bad.toml"]);
+    let out = ws.strata(&["validate", "bad.toml"]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("`dead_letters` moves from `queue`, which the stack still declares"),

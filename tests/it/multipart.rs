@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use strata::chain::ChainError;
 use strata::chain::endpoint::Endpoint;
 
-use crate::common::{assert_exit, plan_json, planned_changes, stderr, strata_command};
+use crate::common::{assert_exit, assert_no_changes, stderr};
 use crate::deployed::{Deployed, deploy, deploy_behind, json_lines as lines, payload};
 use serde_json::{Value as Json, json};
 
@@ -45,7 +45,7 @@ fn count(stats: &Json, table: &str, name: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_multipart_upload_round_trips_byte_for_byte_without_producer_credentials() {
     let d = deploy();
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let bucket = d.output("content_bucket");
 
     // The stack: the role may abort uploads (input/ only), the bucket aborts forgotten
@@ -86,10 +86,7 @@ async fn a_multipart_upload_round_trips_byte_for_byte_without_producer_credentia
             { "Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{bucket}") },
         ])
     );
-    assert_eq!(
-        planned_changes(&plan_json(d.path(), &d.emulator, &d.stack, &[])),
-        []
-    );
+    assert_no_changes(&d.ws.plan_json(&d.stack, &[]));
 
     // 40 MiB and a bit in 8 MiB parts: six parts, the last one short.
     let size = 40 * MIB + 12_345;
@@ -189,7 +186,7 @@ async fn receive_with_concurrency_handles_several_messages_and_deletes_them_all(
         assert_eq!(sha256(&got), sha256(&payload(*size, i as u8 + 1)), "p{i}");
     }
     // Every message was deleted: nothing left, visible or in flight.
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let attributes = clients
         .sqs
         .get_queue_attributes()
@@ -318,7 +315,7 @@ async fn the_deployed_endpoint_refuses_bad_multipart_requests() {
         .await
         .unwrap();
     assert_eq!(aborted["aborted"], true);
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     assert_eq!(
         uploads_in_progress(&d, &clients).await,
         Vec::<String>::new()
@@ -339,7 +336,7 @@ async fn a_part_that_fails_for_good_aborts_the_upload() {
         "--fault-operations",
         PART_UPLOAD,
     ]);
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let file = d.path().join("doomed.bin");
     std::fs::write(&file, payload(12 * MIB, 3)).unwrap();
     let out = d.send(&[file.to_str().unwrap(), "--concurrency", "1"]);
@@ -367,18 +364,19 @@ async fn ctrl_c_during_a_multipart_upload_aborts_it() {
     // Every S3 call of the upload is held 1.5 s by a proxy, so parts are in flight when
     // SIGINT arrives.
     let (d, proxy) = deploy_behind(&["--latency-ms", "1500"]);
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let file = d.path().join("interrupted.bin");
     std::fs::write(&file, payload(24 * MIB, 5)).unwrap();
     let mut full = vec!["send", "--stack", d.stack.as_str(), file.to_str().unwrap()];
     full.extend(["--concurrency", "2"]);
-    let child = strata_command(d.path(), &full)
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child =
+        d.ws.offline(&full)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while proxy.stats()["by_operation"].get(PART_UPLOAD).is_none() {
         assert!(std::time::Instant::now() < deadline, "no part went up");
@@ -437,7 +435,7 @@ async fn a_completion_whose_answer_was_lost_is_found_by_the_function() {
     // NoSuchUpload (S3 forgets a completed upload), looks the object up, finds the parts'
     // object and answers success: `send` sees no error at all.
     let (d, proxy) = deploy_behind(&["--transfer-faults", "complete-reply-lost"]);
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let (bytes, out) = three_parts(&d, "lost.bin", &[]);
     assert_exit(&out, 0);
     assert_eq!(stderr(&out), "");
@@ -461,10 +459,10 @@ async fn a_completion_api_gateway_gave_up_on_is_found_by_send() {
     // while the function carried it out: `send` gets no answer from the function, looks
     // the object up, finds it, says so, and reports the payload sent.
     let (d, proxy) = deploy_behind(&["--transfer-faults", "gateway-timeout-complete"]);
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let api_url = d
         .output("api_url")
-        .replace(&d.emulator.endpoint, &proxy.url);
+        .replace(&d.ws.emulator().endpoint, &proxy.url);
     let (bytes, out) = three_parts(&d, "slow.bin", &["--api-url", &api_url]);
     assert_exit(&out, 0);
     assert_eq!(
@@ -497,7 +495,7 @@ async fn a_completion_that_failed_aborts_the_upload_once_the_object_is_known_abs
     // function finds no object and answers 502, `send` retries that (four attempts), looks
     // the object up itself, finds none, aborts, and fails.
     let (d, proxy) = deploy_behind(&["--transfer-faults", "complete-error-200"]);
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let (_, out) = three_parts(&d, "failed.bin", &[]);
     assert_exit(&out, 1);
     assert_eq!(
@@ -527,7 +525,7 @@ async fn a_put_answered_request_timeout_is_sent_again() {
     // S3 answers 400 RequestTimeout to the first PUT of every part and of a whole object:
     // a transient error, sent again like a 5xx.
     let (d, proxy) = deploy_behind(&["--transfer-faults", "request-timeout"]);
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let (bytes, out) = three_parts(&d, "parts.bin", &[]);
     assert_exit(&out, 0);
     assert_eq!(lines(&out)[0]["parts"], 3);
@@ -569,7 +567,7 @@ async fn a_failed_completion_whose_object_cannot_be_looked_up_is_left_unaborted(
         "--fault-operations",
         "s3:GET /{bucket}/{key+}",
     ]);
-    let clients = d.emulator.clients().await;
+    let clients = d.ws.clients().await;
     let (_, out) = three_parts(&d, "unknown.bin", &[]);
     assert_exit(&out, 1);
     assert_eq!(

@@ -3,11 +3,8 @@
 //! and skipped dependents included; a reported AWS error carries its request id.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use crate::common::{
-    Emulator, Proxy, assert_exit, copy_stacks, json_lines, stderr, stdout, strata_command,
-};
+use crate::common::{Through, Workspace, assert_exit, json_lines, stderr, stdout};
 use serde_json::Value as Json;
 
 /// A secret key and a session token no other text contains (the emulator takes any).
@@ -38,29 +35,25 @@ fn calls_in_log(log: &str) -> BTreeMap<(String, String), u64> {
 
 #[test]
 fn a_trace_of_a_whole_apply_lists_every_call_and_no_secret() {
-    let emulator = Emulator::start();
-    let proxy = Proxy::start(&emulator.endpoint, &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let stacks = copy_stacks(dir.path());
-    let stack = stacks.join("producer-consumer.toml").display().to_string();
-    let log = dir.path().join("trace.log");
-    let out = strata_command(
-        dir.path(),
-        &[
+    let ws = Workspace::new().with_stacks();
+    let proxy = ws.proxy(&[]);
+    let dir = ws.dir();
+    let stack = ws.stack("producer-consumer");
+    let log = dir.join("trace.log");
+    let out = ws
+        .through(&proxy)
+        .command(&[
             "apply",
             &stack,
             "--auto-approve",
-            "--endpoint-url",
-            &proxy.url,
             "--log-file",
             log.to_str().unwrap(),
-        ],
-    )
-    .env("STRATA_LOG", "trace")
-    .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    .env("AWS_SESSION_TOKEN", SESSION_TOKEN)
-    .output()
-    .unwrap();
+        ])
+        .env("STRATA_LOG", "trace")
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_SESSION_TOKEN", SESSION_TOKEN)
+        .output()
+        .unwrap();
     assert_exit(&out, 0);
     let stats = proxy.stats();
     let trace = std::fs::read_to_string(&log).unwrap();
@@ -136,23 +129,21 @@ fn a_trace_of_a_whole_apply_lists_every_call_and_no_secret() {
     assert!(!trace.contains(&SESSION_TOKEN.replace('/', "%2F").replace('+', "%2B")));
 
     // The producer's presigned URLs are logged without their signatures.
-    let payload = dir.path().join("payload.txt");
+    let payload = dir.join("payload.txt");
     std::fs::write(&payload, "hello").unwrap();
-    let send_log = dir.path().join("send.log");
-    let out = strata_command(
-        dir.path(),
-        &[
+    let send_log = dir.join("send.log");
+    let out = ws
+        .offline(&[
             "send",
             payload.to_str().unwrap(),
             "--stack",
             &stack,
             "--log-file",
             send_log.to_str().unwrap(),
-        ],
-    )
-    .env("STRATA_LOG", "debug")
-    .output()
-    .unwrap();
+        ])
+        .env("STRATA_LOG", "debug")
+        .output()
+        .unwrap();
     assert_exit(&out, 0);
     let sent = std::fs::read_to_string(&send_log).unwrap();
     let presigned = sent
@@ -183,22 +174,21 @@ fn of_type<'a>(events: &'a [Json], kind: &str) -> Vec<&'a Json> {
     events.iter().filter(|e| e["type"] == kind).collect()
 }
 
-fn apply_json(dir: &Path, stack: &str, endpoint: &str, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["apply", stack, "--json", "--endpoint-url", endpoint];
+fn apply_json(to: &Through, stack: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["apply", stack, "--json"];
     args.extend(extra);
-    strata_command(dir, &args).output().unwrap()
+    to.run(&args)
 }
 
 #[test]
 fn the_json_stream_of_an_apply_with_a_failing_resource_has_the_failure_the_skips_and_the_summary() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let stacks = copy_stacks(dir.path());
-    let stack = stacks.join("producer-consumer.toml").display().to_string();
+    let ws = Workspace::new().with_stacks();
+    let dir = ws.dir();
+    let stack = ws.stack("producer-consumer");
 
     // Without --auto-approve there is nobody to ask: the stream says so and ends, like
     // every failed run, with an error and a summary.
-    let out = apply_json(dir.path(), &stack, &emulator.endpoint, &[]);
+    let out = apply_json(&ws.direct(), &stack, &[]);
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("--auto-approve"), "{}", stderr(&out));
     let refused = events(&out);
@@ -213,24 +203,20 @@ fn the_json_stream_of_an_apply_with_a_failing_resource_has_the_failure_the_skips
 
     // Every CreateQueue is throttled, so the dead-letter queue fails after the SDK's
     // retries; what depends on it is skipped, the rest is created.
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &[
-            "--fault-rate",
-            "1",
-            "--seed",
-            "1",
-            "--fault-kinds",
-            "throttle",
-            "--fault-operations",
-            "sqs:CreateQueue",
-        ],
-    );
-    let log = dir.path().join("debug.log");
+    let proxy = ws.proxy(&[
+        "--fault-rate",
+        "1",
+        "--seed",
+        "1",
+        "--fault-kinds",
+        "throttle",
+        "--fault-operations",
+        "sqs:CreateQueue",
+    ]);
+    let log = dir.join("debug.log");
     let out = apply_json(
-        dir.path(),
+        &ws.through(&proxy),
         &stack,
-        &proxy.url,
         &["--auto-approve", "--log-file", log.to_str().unwrap()],
     );
     assert_exit(&out, 1);
@@ -322,7 +308,7 @@ fn the_json_stream_of_an_apply_with_a_failing_resource_has_the_failure_the_skips
     );
 
     // Once the faults are gone, the next run converges and its summary says so.
-    let out = apply_json(dir.path(), &stack, &emulator.endpoint, &["--auto-approve"]);
+    let out = apply_json(&ws.direct(), &stack, &["--auto-approve"]);
     assert_exit(&out, 0);
     let events = json_lines(&out);
     let summary = events.last().unwrap();
@@ -340,17 +326,14 @@ fn the_json_stream_of_an_apply_with_a_failing_resource_has_the_failure_the_skips
 #[test]
 fn an_error_from_the_emulator_names_its_request_id() {
     // The strict emulator refuses keys it does not know, with a request id.
-    let emulator = Emulator::strict();
-    let dir = tempfile::tempdir().unwrap();
-    let stacks = copy_stacks(dir.path());
-    let stack = stacks.join("producer-consumer.toml").display().to_string();
-    let out = strata_command(
-        dir.path(),
-        &["plan", &stack, "--endpoint-url", &emulator.endpoint],
-    )
-    .env("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNKEY000000")
-    .output()
-    .unwrap();
+    let ws = Workspace::strict().with_stacks();
+    let _dir = ws.dir();
+    let stack = ws.stack("producer-consumer");
+    let out = ws
+        .command(&["plan", &stack])
+        .env("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNKEY000000")
+        .output()
+        .unwrap();
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(err.contains("GetCallerIdentity failed: "), "{err}");
@@ -361,23 +344,15 @@ fn an_error_from_the_emulator_names_its_request_id() {
 /// finished before what they depend on starts, no outputs, and a summary of 8 destroyed.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_json_stream_of_a_destroy_has_each_deletion_in_dependency_order_and_the_summary() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let _dir = ws.dir();
     let stack = crate::common::repo()
         .join("tests/stacks/storage.toml")
         .display()
         .to_string();
-    assert_exit(
-        &crate::common::run(dir.path(), &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
-    let out = crate::common::run(
-        dir.path(),
-        &emulator,
-        &["destroy", &stack, "--auto-approve", "--json"],
-    );
-    assert_exit(&out, 0);
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    let out = ws.ok(&["destroy", &stack, "--auto-approve", "--json"]);
     let events = json_lines(&out);
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(kinds[0], "planned");
@@ -465,31 +440,27 @@ async fn the_json_stream_of_a_destroy_has_each_deletion_in_dependency_order_and_
 #[test]
 fn json_logs_of_an_apply_with_a_sensitive_variable_never_show_it() {
     const SECRET: &str = "team s3cr3t/owner+x=1";
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::new();
+    let dir = ws.dir();
     let stack = crate::common::repo()
         .join("tests/stacks/storage.toml")
         .display()
         .to_string();
-    let log = dir.path().join("apply.log");
-    let out = strata_command(
-        dir.path(),
-        &[
+    let log = dir.join("apply.log");
+    let out = ws
+        .command(&[
             "apply",
             &stack,
             "--auto-approve",
             "--var",
             &format!("owner={SECRET}"),
-            "--endpoint-url",
-            &emulator.endpoint,
             "--log-file",
             log.to_str().unwrap(),
-        ],
-    )
-    .env("STRATA_LOG", "trace")
-    .env("STRATA_LOG_FORMAT", "json")
-    .output()
-    .unwrap();
+        ])
+        .env("STRATA_LOG", "trace")
+        .env("STRATA_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
     assert_exit(&out, 0);
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<Json> = text

@@ -3,7 +3,7 @@
 //! shown as `(sensitive)` in lists and `null` in the event stream, and their values only
 //! when asked for by name or with --json.
 
-use crate::common::{Emulator, assert_exit, json_lines, run, stderr, stdout, strata};
+use crate::common::{Workspace, assert_exit, json_lines, stderr, stdout};
 
 const STACK: &str = r#"
 [stack]
@@ -29,14 +29,13 @@ token = "${var.token}"
 
 #[tokio::test(flavor = "multi_thread")]
 async fn outputs_are_listed_with_sensitive_ones_hidden_and_given_by_name_or_as_json() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     std::fs::write(dir.join("outs.toml"), STACK).unwrap();
 
     // Nothing applied yet.
-    let out = strata(dir, &["output", "outs.toml"]);
+    let out = ws.strata(&["output", "outs.toml"]);
     assert_exit(&out, 1);
     assert_eq!(
         stderr(&out),
@@ -44,12 +43,7 @@ async fn outputs_are_listed_with_sensitive_ones_hidden_and_given_by_name_or_as_j
     );
 
     // The stream of the first apply carries them, sensitive values as null.
-    let out = run(
-        dir,
-        &emulator,
-        &["apply", "outs.toml", "--auto-approve", "--json"],
-    );
-    assert_exit(&out, 0);
+    let out = ws.ok(&["apply", "outs.toml", "--auto-approve", "--json"]);
     assert!(!stdout(&out).contains("5ecret"), "{}", stdout(&out));
     let url = clients.sqs.list_queues().send().await.unwrap().queue_urls()[0].clone();
     let arn = "arn:aws:sqs:us-east-1:000000000000:outs-jobs";
@@ -71,8 +65,7 @@ async fn outputs_are_listed_with_sensitive_ones_hidden_and_given_by_name_or_as_j
 
     // The list: one line each, in the stack's order.
     let listing = format!("queue_url = {url}\nqueue_arn = (sensitive)\ntoken = (sensitive)\n");
-    let out = strata(dir, &["output", "outs.toml"]);
-    assert_exit(&out, 0);
+    let out = ws.ok_offline(&["output", "outs.toml"]);
     assert_eq!(stdout(&out), listing);
     // By name, a bare value, sensitive or not; as JSON, the value as JSON.
     for (name, bare) in [
@@ -80,11 +73,9 @@ async fn outputs_are_listed_with_sensitive_ones_hidden_and_given_by_name_or_as_j
         ("queue_arn", arn),
         ("token", "tok-out-5ecret"),
     ] {
-        let out = strata(dir, &["output", "outs.toml", name]);
-        assert_exit(&out, 0);
+        let out = ws.ok_offline(&["output", "outs.toml", name]);
         assert_eq!(stdout(&out), format!("{bare}\n"), "{name}");
-        let out = strata(dir, &["output", "outs.toml", name, "--json"]);
-        assert_exit(&out, 0);
+        let out = ws.ok_offline(&["output", "outs.toml", name, "--json"]);
         assert_eq!(
             stdout(&out),
             format!("{}\n", serde_json::json!(bare)),
@@ -92,8 +83,7 @@ async fn outputs_are_listed_with_sensitive_ones_hidden_and_given_by_name_or_as_j
         );
     }
     // All as JSON, values included.
-    let out = strata(dir, &["output", "outs.toml", "--json"]);
-    assert_exit(&out, 0);
+    let out = ws.ok_offline(&["output", "outs.toml", "--json"]);
     let all: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(
         all,
@@ -103,7 +93,7 @@ async fn outputs_are_listed_with_sensitive_ones_hidden_and_given_by_name_or_as_j
             "token": { "value": "tok-out-5ecret", "sensitive": true },
         })
     );
-    let out = strata(dir, &["output", "outs.toml", "nope"]);
+    let out = ws.strata(&["output", "outs.toml", "nope"]);
     assert_exit(&out, 1);
     assert_eq!(
         stderr(&out),
@@ -111,18 +101,13 @@ async fn outputs_are_listed_with_sensitive_ones_hidden_and_given_by_name_or_as_j
     );
 
     // A human apply that changes something ends with the same list.
-    let out = run(
-        dir,
-        &emulator,
-        &[
-            "apply",
-            "outs.toml",
-            "--auto-approve",
-            "--var",
-            "visibility=45",
-        ],
-    );
-    assert_exit(&out, 0);
+    let out = ws.ok(&[
+        "apply",
+        "outs.toml",
+        "--auto-approve",
+        "--var",
+        "visibility=45",
+    ]);
     assert!(
         stdout(&out).ends_with(&format!("\nOutputs:\n\n{listing}")),
         "{}",

@@ -3,9 +3,7 @@
 //! without a throttling failure, and the limiter keeps the throttled answers to a small
 //! share of the calls instead of retrying into the quota.
 
-use crate::common::{
-    Emulator, Proxy, assert_exit, plan_json, planned_changes, run, stdout, strata,
-};
+use crate::common::{Workspace, assert_exit, assert_no_changes, stdout};
 
 const QUEUES: usize = 200;
 /// SQS calls per second the proxy lets through (burst 10); beyond, SQS's own throttling error.
@@ -23,31 +21,21 @@ fn queues_stack(n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plan_of_200_queues_under_a_low_sqs_quota_is_paced_not_failed() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let dir = ws.dir();
     let stack = dir.join("queues.toml");
     std::fs::write(&stack, queues_stack(QUEUES)).unwrap();
     let stack = stack.display().to_string();
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
-    assert_eq!(planned_changes(&plan_json(dir, &emulator, &stack, &[])), []);
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    assert_no_changes(&ws.plan_json(&stack, &[]));
 
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &["--realism", "rates", "--rate", SQS_RATE],
-    );
+    let proxy = ws.proxy(&["--realism", "rates", "--rate", SQS_RATE]);
     let start = std::time::Instant::now();
-    let out = strata(
-        dir,
-        &["plan", &stack, "--json", "--endpoint-url", &proxy.url],
-    );
+    let out = ws.through(&proxy).run(&["plan", &stack, "--json"]);
     let took = start.elapsed();
     assert_exit(&out, 0);
     let plan: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(planned_changes(&plan), []);
+    assert_no_changes(&plan);
     assert_eq!(plan["resources"].as_array().unwrap().len(), QUEUES);
 
     let stats = proxy.stats();
@@ -70,19 +58,16 @@ async fn a_plan_of_200_queues_under_a_low_sqs_quota_is_paced_not_failed() {
 async fn a_throttled_delete_rest_api_does_not_hold_back_api_gateway_reads() {
     use std::time::{Duration, Instant};
     use strata::aws::retry::{SDK_MAX_BACKOFF, within_quota};
-    let emulator = Emulator::start();
+    let ws = Workspace::new();
     // A region of its own: limiters are per process and region.
     let region = "ap-southeast-4";
-    let direct = crate::common::clients_at(&emulator.endpoint, region).await;
+    let direct = crate::common::clients_at(&ws.emulator().endpoint, region).await;
     let mut ids = Vec::new();
     for name in ["quota-a", "quota-b", "quota-c"] {
         let api = direct.apigateway.create_rest_api().name(name).send().await;
         ids.push(api.unwrap().id.unwrap());
     }
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &["--realism", "quotas", "--time-scale", "0.1"],
-    );
+    let proxy = ws.proxy(&["--realism", "quotas", "--time-scale", "0.1"]);
     let aws = std::sync::Arc::new(crate::common::clients_at(&proxy.url, region).await);
     let delete = |id: String| {
         let aws = aws.clone();

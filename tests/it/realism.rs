@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::common::{Emulator, Proxy, assert_exit, copy_stacks, strata};
+use crate::common::{Proxy, Workspace, assert_exit};
 
 fn faulted_operations(proxy: &Proxy) -> BTreeSet<String> {
     proxy.stats()["faults_by_operation"]
@@ -68,36 +68,25 @@ async fn objects_by_name(clients: &strata::aws::Clients) -> BTreeMap<String, usi
 /// names, destroyed. `STRATA_REALISM_SEED` picks the lost replies.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_stages_apply_destroy_and_apply_again_through_every_aws_behaviour() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
+    let ws = Workspace::new().with_stacks();
+    let clients = ws.clients().await;
     let seed = std::env::var("STRATA_REALISM_SEED").unwrap_or_else(|_| "13".to_string());
     // A fifth of AWS's windows: 1.6 s of role propagation, 1 s for policies, 6 s between
     // two DeleteRestApi, 12 s of queue-name blocking.
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &[
-            "--realism",
-            "--time-scale",
-            "0.2",
-            "--fault-rate",
-            "0.1",
-            "--fault-kinds",
-            "lost",
-            "--seed",
-            &seed,
-        ],
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stack = copy_stacks(dir)
-        .join("producer-consumer.toml")
-        .display()
-        .to_string();
-    let through_proxy = |args: &[&str]| {
-        let mut full = args.to_vec();
-        full.extend(["--endpoint-url", &proxy.url]);
-        strata(dir, &full)
-    };
+    let proxy = ws.proxy(&[
+        "--realism",
+        "--time-scale",
+        "0.2",
+        "--fault-rate",
+        "0.1",
+        "--fault-kinds",
+        "lost",
+        "--seed",
+        &seed,
+    ]);
+    let _dir = ws.dir();
+    let stack = ws.stack("producer-consumer");
+    let through_proxy = |args: &[&str]| ws.through(&proxy).run(args);
     let stages = ["stage=dev", "stage=prod"];
     let each_stage = |command: &[&str]| {
         for stage in stages {
@@ -149,25 +138,14 @@ async fn two_stages_apply_destroy_and_apply_again_through_every_aws_behaviour() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_stages_destroyed_back_to_back_wait_out_the_delete_rest_api_quota() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
+    let ws = Workspace::new().with_stacks();
+    let clients = ws.clients().await;
     // DeleteRestApi: 1 per 30 s per account; at half scale the second delete must wait
     // 15 s, far past the SDK's own retry budget: only Retry-After gets it through.
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &["--realism", "quotas", "--time-scale", "0.5"],
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stack = copy_stacks(dir)
-        .join("upload-form.toml")
-        .display()
-        .to_string();
-    let through_proxy = |args: &[&str]| {
-        let mut full = args.to_vec();
-        full.extend(["--endpoint-url", &proxy.url]);
-        strata(dir, &full)
-    };
+    let proxy = ws.proxy(&["--realism", "quotas", "--time-scale", "0.5"]);
+    let _dir = ws.dir();
+    let stack = ws.stack("upload-form");
+    let through_proxy = |args: &[&str]| ws.through(&proxy).run(args);
     for stage in ["dev", "prod"] {
         let var = format!("stage={stage}");
         assert_exit(
@@ -200,15 +178,11 @@ async fn two_stages_destroyed_back_to_back_wait_out_the_delete_rest_api_quota() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_queue_change_is_read_back_until_it_holds_and_the_next_plan_shows_no_phantom_change() {
-    let emulator = Emulator::start();
+    let ws = Workspace::new();
     // For 3 s after SetQueueAttributes (a twentieth of AWS's minute), every other read of
     // the queue shows its old attributes.
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &["--realism", "attribute-propagation", "--time-scale", "0.05"],
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let proxy = ws.proxy(&["--realism", "attribute-propagation", "--time-scale", "0.05"]);
+    let dir = ws.dir();
     let stack = |visibility: u32| {
         std::fs::write(
             dir.join("queue.toml"),
@@ -218,11 +192,7 @@ async fn a_queue_change_is_read_back_until_it_holds_and_the_next_plan_shows_no_p
         )
         .unwrap();
     };
-    let through_proxy = |args: &[&str]| {
-        let mut full = args.to_vec();
-        full.extend(["--endpoint-url", &proxy.url]);
-        strata(dir, &full)
-    };
+    let through_proxy = |args: &[&str]| ws.through(&proxy).run(args);
     stack(60);
     assert_exit(
         &through_proxy(&["apply", "queue.toml", "--auto-approve"]),
@@ -257,24 +227,16 @@ async fn a_queue_change_is_read_back_until_it_holds_and_the_next_plan_shows_no_p
 /// empties again and deletes the bucket.
 #[tokio::test(flavor = "multi_thread")]
 async fn force_destroy_retries_per_key_slow_downs_and_an_object_that_landed_late() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &["--realism", "delete-objects-errors,late-object"],
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let proxy = ws.proxy(&["--realism", "delete-objects-errors,late-object"]);
+    let dir = ws.dir();
     std::fs::write(
         dir.join("logs.toml"),
         "[stack]\nname = \"emptying\"\n\n[resources.logs]\ntype = \"s3.bucket\"\nname = \"emptying-logs\"\nversioning = true\nforce_destroy = true\n",
     )
     .unwrap();
-    let through_proxy = |args: &[&str]| {
-        let mut full = args.to_vec();
-        full.extend(["--endpoint-url", &proxy.url]);
-        strata(dir, &full)
-    };
+    let through_proxy = |args: &[&str]| ws.through(&proxy).run(args);
     assert_exit(&through_proxy(&["apply", "logs.toml", "--auto-approve"]), 0);
     // Six keys, two versions each: twelve versions to delete.
     for i in 0..6 {

@@ -11,9 +11,7 @@ use strata::state::s3::S3Store;
 use strata::state::store::{StateStore, save};
 use strata::state::{State, StateError};
 
-use crate::common::{
-    Emulator, Proxy, assert_exit, repo, run, stderr, stdout, strata, strata_command,
-};
+use crate::common::{Proxy, Workspace, assert_exit, repo, stderr, stdout};
 
 const BUCKET: &str = "team-state";
 const KEY: &str = "stacks/storage-dev.json";
@@ -32,9 +30,8 @@ fn working_copy(dir: &Path, bucket: &str) -> PathBuf {
     file
 }
 
-fn bootstrap(dir: &Path, emulator: &Emulator, bucket: &str) {
-    let out = run(dir, emulator, &["bootstrap", bucket]);
-    assert_exit(&out, 0);
+fn bootstrap(ws: &Workspace, bucket: &str) {
+    ws.ok(&["bootstrap", bucket]);
 }
 
 async fn object(clients: &strata::aws::Clients, key: &str) -> Option<Vec<u8>> {
@@ -103,21 +100,16 @@ async fn journal(clients: &strata::aws::Clients) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_working_copies_share_one_s3_state_and_the_second_plans_no_change() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    bootstrap(a.path(), &emulator, BUCKET);
-    let stack_a = working_copy(a.path(), BUCKET);
-    let stack_b = working_copy(b.path(), BUCKET);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let (a, b) = (&ws, ws.beside());
+    bootstrap(a, BUCKET);
+    let stack_a = working_copy(a.dir(), BUCKET);
+    let stack_b = working_copy(b.dir(), BUCKET);
 
-    let out = run(
-        a.path(),
-        &emulator,
-        &["apply", &s(&stack_a), "--auto-approve"],
-    );
-    assert_exit(&out, 0);
+    let _out = a.ok(&["apply", &s(&stack_a), "--auto-approve"]);
     assert!(
-        !a.path().join(".strata/storage-dev.state.json").exists(),
+        !a.dir().join(".strata/storage-dev.state.json").exists(),
         "with an S3 backend no local state file is written"
     );
     let state = remote_state(&clients).await;
@@ -127,17 +119,11 @@ async fn two_working_copies_share_one_s3_state_and_the_second_plans_no_change() 
         "the lock object is deleted when the apply ends"
     );
 
-    let out = run(
-        b.path(),
-        &emulator,
-        &["plan", &s(&stack_b), "--detailed-exitcode"],
-    );
-    assert_exit(&out, 0);
+    let out = b.ok(&["plan", &s(&stack_b), "--detailed-exitcode"]);
     assert!(stdout(&out).contains("No changes"), "{}", stdout(&out));
 
     // Outputs come from the shared state too.
-    let out = run(b.path(), &emulator, &["output", &s(&stack_b), "queue_url"]);
-    assert_exit(&out, 0);
+    let out = b.ok(&["output", &s(&stack_b), "queue_url"]);
     assert!(
         stdout(&out).contains("storage-dev-content"),
         "{}",
@@ -146,8 +132,7 @@ async fn two_working_copies_share_one_s3_state_and_the_second_plans_no_change() 
 
     // History: one row per version of the state object (the journal's objects are not
     // state versions), newest first, with serial and writer.
-    let out = run(b.path(), &emulator, &["state", "history", &s(&stack_b)]);
-    assert_exit(&out, 0);
+    let out = b.ok(&["state", "history", &s(&stack_b)]);
     let text = stdout(&out);
     let serial = state["serial"].as_u64().unwrap();
     let first_row = text.lines().nth(1).unwrap();
@@ -169,41 +154,31 @@ async fn two_working_copies_share_one_s3_state_and_the_second_plans_no_change() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_concurrent_applies_from_two_copies_one_runs_the_other_names_the_holder() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    bootstrap(a.path(), &emulator, BUCKET);
-    let stack_a = working_copy(a.path(), BUCKET);
-    let stack_b = working_copy(b.path(), BUCKET);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let (a, b) = (&ws, ws.beside());
+    bootstrap(a, BUCKET);
+    let stack_a = working_copy(a.dir(), BUCKET);
+    let stack_b = working_copy(b.dir(), BUCKET);
     // Every call of the first apply is held 300 ms: it holds the lock for seconds.
-    let slow = Proxy::start(&emulator.endpoint, &["--latency-ms", "300"]);
-    let counted = Proxy::start(&emulator.endpoint, &[]);
-    let apply = |dir: &Path, stack: &Path, endpoint: &str| {
-        strata_command(
-            dir,
-            &[
-                "apply",
-                &s(stack),
-                "--auto-approve",
-                "--endpoint-url",
-                endpoint,
-            ],
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
+    let slow = ws.proxy(&["--latency-ms", "300"]);
+    let counted = ws.proxy(&[]);
+    let apply = |ws: &Workspace, stack: &Path, proxy: &Proxy| {
+        ws.through(proxy)
+            .command(&["apply", &s(stack), "--auto-approve"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
     };
-    let mut first = apply(a.path(), &stack_a, &slow.url);
+    let mut first = apply(a, &stack_a, &slow);
     // Its first call creates the lock object; wait until it exists.
     let start = Instant::now();
     while object(&clients, &format!("{KEY}.lock")).await.is_none() {
         assert!(start.elapsed() < Duration::from_secs(30), "no lock in 30 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let second = apply(b.path(), &stack_b, &counted.url)
-        .wait_with_output()
-        .unwrap();
+    let second = apply(&b, &stack_b, &counted).wait_with_output().unwrap();
     assert!(
         first.try_wait().unwrap().is_none(),
         "the first apply ended before the second did: they did not overlap"
@@ -235,27 +210,20 @@ async fn two_concurrent_applies_from_two_copies_one_runs_the_other_names_the_hol
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lock_left_by_kill_9_is_reported_with_holder_and_age_and_force_unlock_clears_it() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    bootstrap(a.path(), &emulator, BUCKET);
-    let stack_a = working_copy(a.path(), BUCKET);
-    let stack_b = working_copy(b.path(), BUCKET);
-    let slow = Proxy::start(&emulator.endpoint, &["--latency-ms", "300"]);
-    let mut holder = strata_command(
-        a.path(),
-        &[
-            "apply",
-            &s(&stack_a),
-            "--auto-approve",
-            "--endpoint-url",
-            &slow.url,
-        ],
-    )
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .spawn()
-    .unwrap();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let (a, b) = (&ws, ws.beside());
+    bootstrap(a, BUCKET);
+    let stack_a = working_copy(a.dir(), BUCKET);
+    let stack_b = working_copy(b.dir(), BUCKET);
+    let slow = ws.proxy(&["--latency-ms", "300"]);
+    let mut holder = a
+        .through(&slow)
+        .command(&["apply", &s(&stack_a), "--auto-approve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let lock_key = format!("{KEY}.lock");
     let start = Instant::now();
     while object(&clients, &lock_key).await.is_none() {
@@ -270,11 +238,7 @@ async fn a_lock_left_by_kill_9_is_reported_with_holder_and_age_and_force_unlock_
     assert_eq!(lock["operation"], "apply");
     let id = lock["id"].as_str().unwrap().to_string();
 
-    let out = run(
-        b.path(),
-        &emulator,
-        &["apply", &s(&stack_b), "--auto-approve"],
-    );
+    let out = b.run(&["apply", &s(&stack_b), "--auto-approve"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(err.contains(&format!("(pid {holder_pid})")), "{err}");
@@ -291,11 +255,7 @@ async fn a_lock_left_by_kill_9_is_reported_with_holder_and_age_and_force_unlock_
     assert!(!err.contains("stop that process"), "{err}");
 
     // With --json the refusal is an `error` event, then the `summary`: nothing else.
-    let out = run(
-        b.path(),
-        &emulator,
-        &["destroy", &s(&stack_b), "--auto-approve", "--json"],
-    );
+    let out = b.run(&["destroy", &s(&stack_b), "--auto-approve", "--json"]);
     assert_exit(&out, 1);
     let events = crate::observability::events(&out);
     assert_eq!(
@@ -324,11 +284,7 @@ async fn a_lock_left_by_kill_9_is_reported_with_holder_and_age_and_force_unlock_
     let mut elsewhere = lock.clone();
     elsewhere["who"] = "bob@build-7".into();
     put(&clients, &lock_key, &elsewhere.to_string()).await;
-    let out = run(
-        b.path(),
-        &emulator,
-        &["apply", &s(&stack_b), "--auto-approve"],
-    );
+    let out = b.run(&["apply", &s(&stack_b), "--auto-approve"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(
@@ -341,11 +297,7 @@ async fn a_lock_left_by_kill_9_is_reported_with_holder_and_age_and_force_unlock_
         "{err}"
     );
 
-    let out = run(
-        b.path(),
-        &emulator,
-        &["force-unlock", &s(&stack_b), "not-the-id"],
-    );
+    let out = b.run(&["force-unlock", &s(&stack_b), "not-the-id"]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("no lock with id not-the-id"),
@@ -357,17 +309,11 @@ async fn a_lock_left_by_kill_9_is_reported_with_holder_and_age_and_force_unlock_
         "a wrong id removes nothing"
     );
 
-    let out = run(b.path(), &emulator, &["force-unlock", &s(&stack_b), &id]);
-    assert_exit(&out, 0);
+    let out = b.ok(&["force-unlock", &s(&stack_b), &id]);
     assert!(stdout(&out).contains(&id), "{}", stdout(&out));
     assert!(object(&clients, &lock_key).await.is_none());
 
-    let out = run(
-        b.path(),
-        &emulator,
-        &["apply", &s(&stack_b), "--auto-approve"],
-    );
-    assert_exit(&out, 0);
+    let _out = b.ok(&["apply", &s(&stack_b), "--auto-approve"]);
     assert_eq!(
         remote_state(&clients).await["resources"]
             .as_object()
@@ -379,10 +325,10 @@ async fn a_lock_left_by_kill_9_is_reported_with_holder_and_age_and_force_unlock_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_writer_with_a_stale_etag_is_refused_even_without_the_lock() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    bootstrap(dir.path(), &emulator, BUCKET);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let _dir = ws.dir();
+    bootstrap(&ws, BUCKET);
     let store =
         |c: &strata::aws::Clients| S3Store::new(c.s3.clone(), BUCKET, KEY, "storage", "dev");
     let (first, second) = (store(&clients), store(&clients));
@@ -432,14 +378,13 @@ async fn a_writer_with_a_stale_etag_is_refused_even_without_the_lock() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_buckets_keys_and_lock_objects_are_clear_errors_and_nothing_is_written() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let d = ws.dir();
 
     // No such bucket.
     let stack = working_copy(d, "no-such-state-bucket");
-    let out = run(d, &emulator, &["apply", &s(&stack), "--auto-approve"]);
+    let out = ws.run(&["apply", &s(&stack), "--auto-approve"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(
@@ -449,12 +394,12 @@ async fn bad_buckets_keys_and_lock_objects_are_clear_errors_and_nothing_is_writt
     );
     assert!(!d.join(".strata").exists(), "nothing written locally");
 
-    bootstrap(d, &emulator, BUCKET);
+    bootstrap(&ws, BUCKET);
     let stack = working_copy(d, BUCKET);
 
     // A key that holds something that is not a state.
     put(&clients, KEY, "<html>not a state</html>").await;
-    let out = run(d, &emulator, &["apply", &s(&stack), "--auto-approve"]);
+    let out = ws.run(&["apply", &s(&stack), "--auto-approve"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(
@@ -480,7 +425,7 @@ async fn bad_buckets_keys_and_lock_objects_are_clear_errors_and_nothing_is_writt
 
     // A lock object with garbage in it.
     put(&clients, &format!("{KEY}.lock"), "garbage").await;
-    let out = run(d, &emulator, &["apply", &s(&stack), "--auto-approve"]);
+    let out = ws.run(&["apply", &s(&stack), "--auto-approve"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(
@@ -497,7 +442,7 @@ async fn bad_buckets_keys_and_lock_objects_are_clear_errors_and_nothing_is_writt
         "key = \"stacks/${aws.region}.json\", colour = \"red\"",
     );
     std::fs::write(&stack, text).unwrap();
-    let out = run(d, &emulator, &["plan", &s(&stack)]);
+    let out = ws.run(&["plan", &s(&stack)]);
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(
@@ -510,11 +455,7 @@ async fn bad_buckets_keys_and_lock_objects_are_clear_errors_and_nothing_is_writt
     );
 
     // A bad --backend-config.
-    let out = run(
-        d,
-        &emulator,
-        &["plan", &s(&stack), "--backend-config", "bucket"],
-    );
+    let out = ws.run(&["plan", &s(&stack), "--backend-config", "bucket"]);
     assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("`bucket` is not NAME=VALUE"),
@@ -525,15 +466,10 @@ async fn bad_buckets_keys_and_lock_objects_are_clear_errors_and_nothing_is_writt
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bootstrap_creates_a_safe_bucket_and_a_second_run_changes_nothing() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        dir.path(),
-        &emulator,
-        &["bootstrap", BUCKET, "--expire-versions-after-days", "30"],
-    );
-    assert_exit(&out, 0);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let _dir = ws.dir();
+    let _out = ws.ok(&["bootstrap", BUCKET, "--expire-versions-after-days", "30"]);
     let s3 = &clients.s3;
     let versioning = s3
         .get_bucket_versioning()
@@ -595,19 +531,10 @@ async fn bootstrap_creates_a_safe_bucket_and_a_second_run_changes_nothing() {
     );
 
     // Again on the finished bucket: it reads every setting and writes none.
-    let proxy = Proxy::start(&emulator.endpoint, &[]);
-    let out = strata(
-        dir.path(),
-        &[
-            "bootstrap",
-            BUCKET,
-            "--expire-versions-after-days",
-            "30",
-            "--endpoint-url",
-            &proxy.url,
-        ],
-    );
-    assert_exit(&out, 0);
+    let proxy = ws.proxy(&[]);
+    let out = ws
+        .through(&proxy)
+        .ok(&["bootstrap", BUCKET, "--expire-versions-after-days", "30"]);
     assert!(
         stdout(&out).contains(&format!("The bucket `{BUCKET}` is already a state bucket"))
             && stdout(&out).contains("nothing to do"),
@@ -628,32 +555,22 @@ async fn bootstrap_creates_a_safe_bucket_and_a_second_run_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn state_commands_round_trip_through_s3_and_the_local_directory() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    bootstrap(d, &emulator, BUCKET);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let d = ws.dir();
+    bootstrap(&ws, BUCKET);
     let stack = s(&working_copy(d, BUCKET));
     // Deployed with local state first (the backend overridden), then migrated.
-    let out = run(
-        d,
-        &emulator,
-        &[
-            "apply",
-            &stack,
-            "--auto-approve",
-            "--backend-config",
-            "local",
-        ],
-    );
-    assert_exit(&out, 0);
+    let _out = ws.ok(&[
+        "apply",
+        &stack,
+        "--auto-approve",
+        "--backend-config",
+        "local",
+    ]);
     let local_path = d.join(".strata/storage-dev.state.json");
     let local: Json = serde_json::from_str(&std::fs::read_to_string(&local_path).unwrap()).unwrap();
-    let out = run(
-        d,
-        &emulator,
-        &["state", "history", &stack, "--backend-config", "local"],
-    );
+    let out = ws.run(&["state", "history", &stack, "--backend-config", "local"]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("a local state has no history"),
@@ -661,8 +578,7 @@ async fn state_commands_round_trip_through_s3_and_the_local_directory() {
         stderr(&out)
     );
 
-    let out = run(d, &emulator, &["state", "migrate", &stack]);
-    assert_exit(&out, 0);
+    let _out = ws.ok(&["state", "migrate", &stack]);
     let remote = remote_state(&clients).await;
     assert_eq!(remote["lineage"], local["lineage"]);
     assert_eq!(remote["serial"], local["serial"]);
@@ -676,7 +592,7 @@ async fn state_commands_round_trip_through_s3_and_the_local_directory() {
     assert_eq!(marker["lineage"], local["lineage"]);
     assert!(marker.get("resources").is_none(), "{marker}");
     // Migrating again finds no local state: only the marker.
-    let out = run(d, &emulator, &["state", "migrate", &stack]);
+    let out = ws.run(&["state", "migrate", &stack]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains(&format!("moved it to s3://{BUCKET}/{KEY}")),
@@ -684,43 +600,31 @@ async fn state_commands_round_trip_through_s3_and_the_local_directory() {
         stderr(&out)
     );
 
-    let out = run(d, &emulator, &["state", "list", &stack]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["state", "list", &stack]);
     let list = stdout(&out);
     assert_eq!(list.lines().count(), 8, "{list}");
     assert!(list.contains("sqs.queue.dead_letter_queue\thttp"), "{list}");
 
-    let out = run(
-        d,
-        &emulator,
-        &["state", "show", &stack, "sqs.queue.content_queue"],
-    );
-    assert_exit(&out, 0);
+    let out = ws.ok(&["state", "show", &stack, "sqs.queue.content_queue"]);
     let shown: Json = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(shown["type"], "sqs.queue");
     assert_eq!(shown["attributes"]["name"], "storage-dev-content");
-    let out = run(d, &emulator, &["state", "show", &stack, "nothing"]);
+    let out = ws.run(&["state", "show", &stack, "nothing"]);
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("the state has no resource `nothing`"));
 
-    let out = run(d, &emulator, &["state", "pull", &stack]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["state", "pull", &stack]);
     let pulled: Json = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(pulled, remote);
     let pulled_file = d.join("pulled.json");
     std::fs::write(&pulled_file, stdout(&out)).unwrap();
 
     // rm needs a confirmation: without a terminal it refuses.
-    let out = run(d, &emulator, &["state", "rm", &stack, "dead_letter_queue"]);
+    let out = ws.run(&["state", "rm", &stack, "dead_letter_queue"]);
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("--auto-approve"), "{}", stderr(&out));
     assert_eq!(remote_state(&clients).await, remote);
-    let out = run(
-        d,
-        &emulator,
-        &["state", "rm", &stack, "dead_letter_queue", "--auto-approve"],
-    );
-    assert_exit(&out, 0);
+    let _out = ws.ok(&["state", "rm", &stack, "dead_letter_queue", "--auto-approve"]);
     let after_rm = remote_state(&clients).await;
     assert_eq!(after_rm["serial"], remote["serial"].as_u64().unwrap() + 1);
     assert!(after_rm["resources"].get("dead_letter_queue").is_none());
@@ -739,7 +643,7 @@ async fn state_commands_round_trip_through_s3_and_the_local_directory() {
     );
 
     // Push: the pulled (older) state is refused, then accepted with --force.
-    let out = run(d, &emulator, &["state", "push", &stack, &s(&pulled_file)]);
+    let out = ws.run(&["state", "push", &stack, &s(&pulled_file)]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("is older (serial"),
@@ -752,22 +656,16 @@ async fn state_commands_round_trip_through_s3_and_the_local_directory() {
     other["serial"] = 99.into();
     let other_file = d.join("other.json");
     std::fs::write(&other_file, other.to_string()).unwrap();
-    let out = run(d, &emulator, &["state", "push", &stack, &s(&other_file)]);
+    let out = ws.run(&["state", "push", &stack, &s(&other_file)]);
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("is another state (lineage another-lineage)"));
-    let out = run(
-        d,
-        &emulator,
-        &["state", "push", &stack, &s(&pulled_file), "--force"],
-    );
-    assert_exit(&out, 0);
+    let _out = ws.ok(&["state", "push", &stack, &s(&pulled_file), "--force"]);
     let pushed = remote_state(&clients).await;
     assert_eq!(pushed["serial"], after_rm["serial"].as_u64().unwrap() + 1);
     assert_eq!(pushed["resources"], remote["resources"]);
 
     // And back to the local directory, keeping lineage and serial.
-    let out = run(d, &emulator, &["state", "migrate", &stack, "--to-local"]);
-    assert_exit(&out, 0);
+    let _out = ws.ok(&["state", "migrate", &stack, "--to-local"]);
     let back: Json = serde_json::from_str(&std::fs::read_to_string(&local_path).unwrap()).unwrap();
     assert_eq!(back["lineage"], local["lineage"]);
     assert_eq!(back["serial"], pushed["serial"]);
@@ -781,7 +679,7 @@ async fn state_commands_round_trip_through_s3_and_the_local_directory() {
     assert!(marker.get("resources").is_none(), "{marker}");
     // The stack still declares the S3 backend: a plan there is refused, saying where the
     // state went, and what to pass.
-    let out = run(d, &emulator, &["plan", &stack]);
+    let out = ws.run(&["plan", &stack]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains(&format!(
@@ -791,18 +689,13 @@ async fn state_commands_round_trip_through_s3_and_the_local_directory() {
         "{}",
         stderr(&out)
     );
-    let out = run(
-        d,
-        &emulator,
-        &[
-            "plan",
-            &stack,
-            "--detailed-exitcode",
-            "--backend-config",
-            "local",
-        ],
-    );
-    assert_exit(&out, 0);
+    let _out = ws.ok(&[
+        "plan",
+        &stack,
+        "--detailed-exitcode",
+        "--backend-config",
+        "local",
+    ]);
 }
 
 /// An IAM user `name` holding the inline policy `policy`, and its access key id and secret.
@@ -832,13 +725,12 @@ async fn user_with(root: &strata::aws::Clients, name: &str, policy: &Json) -> (S
 /// get an error naming the bucket and the permissions strata needs, and write nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_without_access_to_the_state_bucket_are_told_what_is_needed() {
-    let emulator = Emulator::strict();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::strict();
+    let dir = ws.dir();
     // The account root (test/test) bootstraps the bucket and makes a user that may do
     // everything but S3.
-    bootstrap(dir, &emulator, BUCKET);
-    let root = emulator.clients().await;
+    bootstrap(&ws, BUCKET);
+    let root = ws.clients().await;
     let policy = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -847,14 +739,12 @@ async fn credentials_without_access_to_the_state_bucket_are_told_what_is_needed(
     });
     let (key_id, secret) = user_with(&root, "no-s3", &policy).await;
     let stack = working_copy(dir, BUCKET);
-    let out = crate::common::strata_command(
-        dir,
-        &["plan", &s(&stack), "--endpoint-url", &emulator.endpoint],
-    )
-    .env("AWS_ACCESS_KEY_ID", &key_id)
-    .env("AWS_SECRET_ACCESS_KEY", &secret)
-    .output()
-    .unwrap();
+    let out = ws
+        .command(&["plan", &s(&stack)])
+        .env("AWS_ACCESS_KEY_ID", &key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &secret)
+        .output()
+        .unwrap();
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(
@@ -870,11 +760,10 @@ async fn credentials_without_access_to_the_state_bucket_are_told_what_is_needed(
 /// `state pull`); the sizes and times are printed for BENCHMARKS.md.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_state_of_ten_thousand_resources_round_trips_through_s3() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    bootstrap(d, &emulator, BUCKET);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let d = ws.dir();
+    bootstrap(&ws, BUCKET);
     let stack = s(&working_copy(d, BUCKET));
     let resources: serde_json::Map<String, Json> = (0..10_000)
         .map(|i| {
@@ -907,15 +796,11 @@ async fn a_state_of_ten_thousand_resources_round_trips_through_s3() {
     let size = std::fs::metadata(&file).unwrap().len();
 
     let start = std::time::Instant::now();
-    let out = run(
-        d,
-        &emulator,
-        &["state", "push", &stack, &s(&file), "--force"],
-    );
+    let out = ws.run(&["state", "push", &stack, &s(&file), "--force"]);
     let push = start.elapsed();
     assert_exit(&out, 0);
     let start = std::time::Instant::now();
-    let out = run(d, &emulator, &["state", "pull", &stack]);
+    let out = ws.run(&["state", "pull", &stack]);
     let pull = start.elapsed();
     assert_exit(&out, 0);
     let pulled: Json = serde_json::from_slice(&out.stdout).unwrap();
@@ -935,24 +820,21 @@ async fn a_state_of_ten_thousand_resources_round_trips_through_s3() {
 
 /// A proxy that answers one call of `operation` with a fault of `kind`: the first one it
 /// could fault after skipping `skip` of them.
-fn one_fault(emulator: &Emulator, kind: &str, operation: &str, skip: &str) -> Proxy {
-    Proxy::start(
-        &emulator.endpoint,
-        &[
-            "--fault-rate",
-            "1",
-            "--seed",
-            "1",
-            "--fault-kinds",
-            kind,
-            "--fault-operations",
-            operation,
-            "--fault-skip",
-            skip,
-            "--fault-limit",
-            "1",
-        ],
-    )
+fn one_fault(ws: &Workspace, kind: &str, operation: &str, skip: &str) -> Proxy {
+    ws.proxy(&[
+        "--fault-rate",
+        "1",
+        "--seed",
+        "1",
+        "--fault-kinds",
+        kind,
+        "--fault-operations",
+        operation,
+        "--fault-skip",
+        skip,
+        "--fault-limit",
+        "1",
+    ])
 }
 
 /// S3 answers a conditional write that races another one with 409
@@ -961,11 +843,10 @@ fn one_fault(emulator: &Emulator, kind: &str, operation: &str, skip: &str) -> Pr
 /// run still ends with the state written and no lock left behind.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_409_conflict_on_the_lock_a_state_write_or_the_unlock_is_tried_again() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    bootstrap(d, &emulator, BUCKET);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let d = ws.dir();
+    bootstrap(&ws, BUCKET);
     let stack = s(&working_copy(d, BUCKET));
     let lock_key = format!("{KEY}.lock");
     // Conditional PutObjects of a run come in this order: the lock (If-None-Match), then the
@@ -977,18 +858,8 @@ async fn a_409_conflict_on_the_lock_a_state_write_or_the_unlock_is_tried_again()
         ("apply", "the unlock", "s3:DeleteObject", "0", 8),
     ];
     for (command, what, operation, skip, resources) in cases {
-        let proxy = one_fault(&emulator, "conflict", operation, skip);
-        let out = strata(
-            d,
-            &[
-                command,
-                &stack,
-                "--auto-approve",
-                "--endpoint-url",
-                &proxy.url,
-            ],
-        );
-        assert_exit(&out, 0);
+        let proxy = one_fault(&ws, "conflict", operation, skip);
+        let _out = ws.through(&proxy).ok(&[command, &stack, "--auto-approve"]);
         let stats = proxy.stats();
         assert_eq!(
             stats["faults_by_operation"],
@@ -1012,11 +883,10 @@ async fn a_409_conflict_on_the_lock_a_state_write_or_the_unlock_is_tried_again()
 /// sends it again, S3 answers 404 (the lock is gone), and that is success (issue 22).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_force_unlock_retried_after_a_lost_answer_and_answered_404_succeeds() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    bootstrap(d, &emulator, BUCKET);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let d = ws.dir();
+    bootstrap(&ws, BUCKET);
     let stack = s(&working_copy(d, BUCKET));
     let lock_key = format!("{KEY}.lock");
     let lock = serde_json::json!({
@@ -1024,18 +894,10 @@ async fn a_force_unlock_retried_after_a_lost_answer_and_answered_404_succeeds() 
         "created": 1_700_000_000u64
     });
     put(&clients, &lock_key, &lock.to_string()).await;
-    let proxy = one_fault(&emulator, "lost", "s3:DeleteObject", "0");
-    let out = strata(
-        d,
-        &[
-            "force-unlock",
-            &stack,
-            "3d1f-stale",
-            "--endpoint-url",
-            &proxy.url,
-        ],
-    );
-    assert_exit(&out, 0);
+    let proxy = one_fault(&ws, "lost", "s3:DeleteObject", "0");
+    let out = ws
+        .through(&proxy)
+        .ok(&["force-unlock", &stack, "3d1f-stale"]);
     assert!(
         stdout(&out).contains("Removed the lock 3d1f-stale held by ci@runner-4 (pid 4242)"),
         "{}",
@@ -1062,20 +924,14 @@ fn plain_copy(dir: &Path) -> String {
 /// state in S3.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_migrated_state_leaves_a_marker_and_the_side_it_left_refuses_to_run() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    bootstrap(d, &emulator, BUCKET);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let d = ws.dir();
+    bootstrap(&ws, BUCKET);
     let stack = plain_copy(d);
     let to_s3 = format!("bucket={BUCKET},key={KEY}");
-    assert_exit(&run(d, &emulator, &["apply", &stack, "--auto-approve"]), 0);
-    let out = run(
-        d,
-        &emulator,
-        &["state", "migrate", &stack, "--backend-config", &to_s3],
-    );
-    assert_exit(&out, 0);
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    let out = ws.ok(&["state", "migrate", &stack, "--backend-config", &to_s3]);
     assert!(
         stdout(&out).contains("The stack declares no `[backend]`"),
         "{}",
@@ -1090,7 +946,7 @@ async fn a_migrated_state_leaves_a_marker_and_the_side_it_left_refuses_to_run() 
     );
 
     // Every command on the local side is refused, with no AWS call at all.
-    let proxy = Proxy::start(&emulator.endpoint, &[]);
+    let proxy = ws.proxy(&[]);
     let refused = format!(
         "the state of stack `storage` (stage `dev`) is no longer at .strata/storage-dev.state.json: `strata state migrate` moved it to s3://{BUCKET}/{KEY}"
     );
@@ -1104,9 +960,7 @@ async fn a_migrated_state_leaves_a_marker_and_the_side_it_left_refuses_to_run() 
         &["output", &stack],
     ];
     for command in commands {
-        let mut args = command.to_vec();
-        args.extend(["--endpoint-url", &proxy.url]);
-        let out = strata(d, &args);
+        let out = ws.through(&proxy).run(command);
         assert_exit(&out, 1);
         let err = stderr(&out);
         assert!(
@@ -1117,37 +971,27 @@ async fn a_migrated_state_leaves_a_marker_and_the_side_it_left_refuses_to_run() 
     assert_eq!(proxy.stats()["total"], 0, "{}", proxy.stats());
 
     // Pointed at S3, the stack has nothing to change.
-    let out = run(
-        d,
-        &emulator,
-        &[
-            "plan",
-            &stack,
-            "--detailed-exitcode",
-            "--backend-config",
-            &to_s3,
-        ],
-    );
-    assert_exit(&out, 0);
+    let _out = ws.ok(&[
+        "plan",
+        &stack,
+        "--detailed-exitcode",
+        "--backend-config",
+        &to_s3,
+    ]);
 
     // And back: the S3 object becomes the marker; the S3 side refuses, the local one works.
-    let out = run(
-        d,
-        &emulator,
-        &[
-            "state",
-            "migrate",
-            &stack,
-            "--to-local",
-            "--backend-config",
-            &to_s3,
-        ],
-    );
-    assert_exit(&out, 0);
+    let _out = ws.ok(&[
+        "state",
+        "migrate",
+        &stack,
+        "--to-local",
+        "--backend-config",
+        &to_s3,
+    ]);
     let marker: Json = serde_json::from_slice(&object(&clients, KEY).await.unwrap()).unwrap();
     let local = std::path::absolute(d.join(".strata/storage-dev.state.json")).unwrap();
     assert_eq!(marker["moved_to"], s(&local), "{marker}");
-    let out = run(d, &emulator, &["plan", &stack, "--backend-config", &to_s3]);
+    let out = ws.run(&["plan", &stack, "--backend-config", &to_s3]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains(&format!(
@@ -1157,15 +1001,9 @@ async fn a_migrated_state_leaves_a_marker_and_the_side_it_left_refuses_to_run() 
         "{}",
         stderr(&out)
     );
-    let out = run(d, &emulator, &["plan", &stack, "--detailed-exitcode"]);
-    assert_exit(&out, 0);
+    let _out = ws.ok(&["plan", &stack, "--detailed-exitcode"]);
     // The marker is the newest version of the S3 object; the states before it stay.
-    let out = run(
-        d,
-        &emulator,
-        &["state", "history", &stack, "--backend-config", &to_s3],
-    );
-    assert_exit(&out, 0);
+    let out = ws.ok(&["state", "history", &stack, "--backend-config", &to_s3]);
     let history = stdout(&out);
     let rows: Vec<&str> = history.lines().skip(1).collect();
     assert!(
@@ -1174,12 +1012,7 @@ async fn a_migrated_state_leaves_a_marker_and_the_side_it_left_refuses_to_run() 
     );
     assert!(rows.len() >= 2, "{history}");
     // Migrating to S3 once more writes over the marker.
-    let out = run(
-        d,
-        &emulator,
-        &["state", "migrate", &stack, "--backend-config", &to_s3],
-    );
-    assert_exit(&out, 0);
+    let _out = ws.ok(&["state", "migrate", &stack, "--backend-config", &to_s3]);
     assert_eq!(
         remote_state(&clients).await["resources"]
             .as_object()
@@ -1239,9 +1072,9 @@ async fn assert_state_bucket(clients: &strata::aws::Clients, bucket: &str, days:
 /// run changes nothing (issue 22).
 #[tokio::test(flavor = "multi_thread")]
 async fn bootstrap_finishes_a_half_configured_bucket_of_its_own_keeping_its_settings() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let _dir = ws.dir();
     let s3 = &clients.s3;
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     s3.put_bucket_versioning()
@@ -1295,8 +1128,7 @@ async fn bootstrap_finishes_a_half_configured_bucket_of_its_own_keeping_its_sett
         .await
         .unwrap();
 
-    let out = run(dir.path(), &emulator, &["bootstrap", BUCKET]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["bootstrap", BUCKET]);
     let text = stdout(&out);
     // The emulator, like S3 since 2023, encrypts every new bucket with SSE-S3.
     assert!(
@@ -1330,8 +1162,7 @@ async fn bootstrap_finishes_a_half_configured_bucket_of_its_own_keeping_its_sett
         "its own rule is kept"
     );
 
-    let out = run(dir.path(), &emulator, &["bootstrap", BUCKET]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["bootstrap", BUCKET]);
     assert!(stdout(&out).contains("nothing to do"), "{}", stdout(&out));
 }
 
@@ -1339,22 +1170,17 @@ async fn bootstrap_finishes_a_half_configured_bucket_of_its_own_keeping_its_sett
 /// (HeadBucket with the caller's account as the expected owner) and writes nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn bootstrap_refuses_a_bucket_another_account_owns_and_writes_nothing() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::new();
+    let _dir = ws.dir();
     // Account 111111111111 owns the bucket.
-    let other = strata_command(
-        dir.path(),
-        &["bootstrap", BUCKET, "--endpoint-url", &emulator.endpoint],
-    )
-    .env("AWS_ACCESS_KEY_ID", "111111111111")
-    .output()
-    .unwrap();
+    let other = ws
+        .command(&["bootstrap", BUCKET])
+        .env("AWS_ACCESS_KEY_ID", "111111111111")
+        .output()
+        .unwrap();
     assert_exit(&other, 0);
-    let proxy = Proxy::start(&emulator.endpoint, &[]);
-    let out = strata(
-        dir.path(),
-        &["bootstrap", BUCKET, "--endpoint-url", &proxy.url],
-    );
+    let proxy = ws.proxy(&[]);
+    let out = ws.through(&proxy).run(&["bootstrap", BUCKET]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains(&format!(
@@ -1378,23 +1204,16 @@ async fn bootstrap_refuses_a_bucket_another_account_owns_and_writes_nothing() {
 /// bootstrap waits each step out and finishes the bucket.
 #[tokio::test(flavor = "multi_thread")]
 async fn bootstrap_waits_out_a_new_bucket_s_eventually_consistent_configuration() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &[
-            "--realism",
-            "bucket-config-propagation",
-            "--time-scale",
-            "0.5",
-        ],
-    );
-    let out = strata(
-        dir.path(),
-        &["bootstrap", BUCKET, "--endpoint-url", &proxy.url],
-    );
-    assert_exit(&out, 0);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let _dir = ws.dir();
+    let proxy = ws.proxy(&[
+        "--realism",
+        "bucket-config-propagation",
+        "--time-scale",
+        "0.5",
+    ]);
+    let _out = ws.through(&proxy).ok(&["bootstrap", BUCKET]);
     let stats = proxy.stats();
     assert!(
         stats["faults_by_kind"]["realism"].as_u64().unwrap() >= 2,
@@ -1410,10 +1229,10 @@ async fn bootstrap_waits_out_a_new_bucket_s_eventually_consistent_configuration(
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_state_writes_pending_records_at_once_and_the_whole_state_rarely() {
     use strata::state::store::save_entry;
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    bootstrap(dir.path(), &emulator, BUCKET);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let _dir = ws.dir();
+    bootstrap(&ws, BUCKET);
     let new_store = || S3Store::new(clients.s3.clone(), BUCKET, KEY, "storage", "dev");
     let store = new_store().with_whole_write_every(Duration::from_secs(3600));
     let mut state = store.read().await.unwrap();
@@ -1522,20 +1341,14 @@ async fn s3_state_writes_pending_records_at_once_and_the_whole_state_rarely() {
 /// history` with a message naming them (issue 22).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_generated_policy_covers_the_state_its_lock_and_its_history() {
-    let emulator = Emulator::strict();
-    let proxy = Proxy::start(&emulator.endpoint, &["--secure-transport"]);
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let as_root = |args: &[&str]| {
-        let mut full = args.to_vec();
-        full.extend(["--endpoint-url", &proxy.url]);
-        strata(d, &full)
-    };
-    assert_exit(&as_root(&["bootstrap", BUCKET]), 0);
+    let ws = Workspace::strict();
+    let proxy = ws.proxy(&["--secure-transport"]);
+    let d = ws.dir();
+    let as_root = ws.through(&proxy);
+    as_root.ok(&["bootstrap", BUCKET]);
     let stack = s(&working_copy(d, BUCKET));
-    assert_exit(&as_root(&["apply", &stack, "--auto-approve"]), 0);
-    let out = as_root(&["policy", &stack, "--json"]);
-    assert_exit(&out, 0);
+    as_root.ok(&["apply", &stack, "--auto-approve"]);
+    let out = as_root.ok(&["policy", &stack, "--json"]);
     let policy: Json = serde_json::from_slice(&out.stdout).unwrap();
     // The statements merge actions of the stack's own buckets with the state's: keep the
     // grants on the state bucket and its objects.
@@ -1600,9 +1413,8 @@ async fn the_generated_policy_covers_the_state_its_lock_and_its_history() {
         serde_json::json!({ "Version": "2012-10-17", "Statement": all })
     };
     let as_user = |keys: &(String, String), args: &[&str]| {
-        let mut full = args.to_vec();
-        full.extend(["--endpoint-url", &proxy.url]);
-        strata_command(d, &full)
+        as_root
+            .command(args)
             .env("AWS_ACCESS_KEY_ID", &keys.0)
             .env("AWS_SECRET_ACCESS_KEY", &keys.1)
             .output()

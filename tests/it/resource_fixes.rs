@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{Emulator, Proxy, assert_exit, run, stdout};
+use crate::common::{Workspace, assert_exit, stdout};
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -34,10 +34,9 @@ architecture = "ARCH"
 /// kept x86_64 and every later plan showed the architecture again.
 #[tokio::test(flavor = "multi_thread")]
 async fn lambda_code_and_architecture_changed_in_one_apply_both_land() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let stack = dir.join("fixes.toml");
     let stack = stack.to_str().unwrap();
     let code = dir.join("function");
@@ -46,15 +45,14 @@ async fn lambda_code_and_architecture_changed_in_one_apply_both_land() {
         dir.join("fixes.toml").as_path(),
         &FUNCTION_STACK.replace("ARCH", "x86_64"),
     );
-    assert_exit(&run(dir, &emulator, &["apply", stack, "--auto-approve"]), 0);
+    ws.ok(&["apply", stack, "--auto-approve"]);
 
     write(&code.join("index.py"), "def handler(e, c):\n    return 2\n");
     write(
         dir.join("fixes.toml").as_path(),
         &FUNCTION_STACK.replace("ARCH", "arm64"),
     );
-    let out = run(dir, &emulator, &["apply", stack, "--auto-approve"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["apply", stack, "--auto-approve"]);
     assert!(
         stdout(&out).contains("0 added, 1 changed, 0 destroyed"),
         "{}",
@@ -74,7 +72,7 @@ async fn lambda_code_and_architecture_changed_in_one_apply_both_land() {
         live.architectures(),
         [aws_sdk_lambda::types::Architecture::Arm64]
     );
-    let plan = run(dir, &emulator, &["plan", stack, "--detailed-exitcode"]);
+    let plan = ws.run(&["plan", stack, "--detailed-exitcode"]);
     assert_exit(&plan, 0);
 }
 
@@ -84,9 +82,8 @@ async fn lambda_code_and_architecture_changed_in_one_apply_both_land() {
 /// such a caller (the emulator always sends the tags).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_function_read_without_its_tags_is_an_error_not_drift() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let dir = ws.dir();
     let stack = dir.join("fixes.toml");
     let stack = stack.to_str().unwrap();
     write(
@@ -98,13 +95,10 @@ async fn a_function_read_without_its_tags_is_an_error_not_drift() {
         FUNCTION_STACK.replace("ARCH", "x86_64")
     );
     write(&dir.join("fixes.toml"), &tagged);
-    assert_exit(&run(dir, &emulator, &["apply", stack, "--auto-approve"]), 0);
-    assert_exit(
-        &run(dir, &emulator, &["plan", stack, "--detailed-exitcode"]),
-        0,
-    );
+    ws.ok(&["apply", stack, "--auto-approve"]);
+    ws.ok(&["plan", stack, "--detailed-exitcode"]);
 
-    let proxy = Proxy::start(&emulator.endpoint, &["--realism", "function-tags-error"]);
+    let proxy = ws.proxy(&["--realism", "function-tags-error"]);
     let out = crate::common::strata(
         dir,
         &[
@@ -148,11 +142,10 @@ lambda_invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functio
 /// (the emulator does not).
 #[tokio::test(flavor = "multi_thread")]
 async fn endpoint_type_and_binary_media_types_change_in_place() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let proxy = Proxy::start(&emulator.endpoint, &["--realism", "rest-api-patch"]);
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let proxy = ws.proxy(&["--realism", "rest-api-patch"]);
+    let dir = ws.dir();
     let via_proxy = |args: &[&str]| {
         let mut args = args.to_vec();
         args.extend(["--endpoint-url", &proxy.url]);
@@ -316,15 +309,14 @@ async fn selectors(clients: &strata::aws::Clients) -> Vec<(String, Option<bool>,
 /// change again.
 #[tokio::test(flavor = "multi_thread")]
 async fn cloudtrail_selectors_removed_from_the_stack_go_back_to_the_default() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let file = dir.join("fixes.toml");
     let stack = file.to_str().unwrap();
 
     write(&file, &TRAIL_STACK.replace("SELECTORS", DATA_EVENTS));
-    assert_exit(&run(dir, &emulator, &["apply", stack, "--auto-approve"]), 0);
+    ws.ok(&["apply", stack, "--auto-approve"]);
     assert_eq!(
         selectors(&clients).await,
         [("WriteOnly".to_string(), Some(false), 1)]
@@ -333,12 +325,11 @@ async fn cloudtrail_selectors_removed_from_the_stack_go_back_to_the_default() {
     let default = [("All".to_string(), Some(true), 0)];
     for removed in ["", "event_selectors = []"] {
         write(&file, &TRAIL_STACK.replace("SELECTORS", DATA_EVENTS));
-        assert_exit(&run(dir, &emulator, &["apply", stack, "--auto-approve"]), 0);
+        ws.ok(&["apply", stack, "--auto-approve"]);
         write(&file, &TRAIL_STACK.replace("SELECTORS", removed));
-        let out = run(dir, &emulator, &["apply", stack, "--auto-approve"]);
-        assert_exit(&out, 0);
+        let _out = ws.ok(&["apply", stack, "--auto-approve"]);
         assert_eq!(selectors(&clients).await, default, "with `{removed}`");
-        let plan = run(dir, &emulator, &["plan", stack, "--detailed-exitcode"]);
+        let plan = ws.run(&["plan", stack, "--detailed-exitcode"]);
         assert_exit(&plan, 0);
     }
 }
@@ -349,18 +340,15 @@ async fn cloudtrail_selectors_removed_from_the_stack_go_back_to_the_default() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_throttled_call_is_retried_by_the_sdk_only() {
     use strata::aws::retry::{Backoff, SDK_MAX_ATTEMPTS, retry_send};
-    let emulator = Emulator::start();
-    let proxy = Proxy::start(
-        &emulator.endpoint,
-        &[
-            "--fault-rate",
-            "1",
-            "--seed",
-            "1",
-            "--fault-kinds",
-            "throttle",
-        ],
-    );
+    let ws = Workspace::new();
+    let proxy = ws.proxy(&[
+        "--fault-rate",
+        "1",
+        "--seed",
+        "1",
+        "--fault-kinds",
+        "throttle",
+    ]);
     let aws = crate::common::clients_at(&proxy.url, crate::common::TEST_REGION).await;
     let err = retry_send(
         Backoff::CONSISTENCY,

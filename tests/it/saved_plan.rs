@@ -5,7 +5,7 @@ use std::path::Path;
 
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 
-use crate::common::{Emulator, assert_exit, run, stderr, stdout};
+use crate::common::{Workspace, assert_exit, stderr, stdout};
 
 const STACK: &str = r#"
 [stack]
@@ -63,19 +63,12 @@ fn state_serial(dir: &Path) -> u64 {
 }
 
 /// Applies the stack at 60, then saves a plan that takes it to 90.
-fn deployed_with_a_saved_plan_to_90(dir: &Path, emulator: &Emulator) {
+fn deployed_with_a_saved_plan_to_90(ws: &Workspace) {
+    let dir = ws.dir();
     write_stack(dir, 60);
-    assert_exit(
-        &run(dir, emulator, &["apply", "stack.toml", "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", "stack.toml", "--auto-approve"]);
     write_stack(dir, 90);
-    let out = run(
-        dir,
-        emulator,
-        &["plan", "stack.toml", "--out", "saved.plan"],
-    );
-    assert_exit(&out, 0);
+    let out = ws.ok(&["plan", "stack.toml", "--out", "saved.plan"]);
     assert!(
         stdout(&out).contains("~ visibility_timeout_seconds = 60 -> 90"),
         "{}",
@@ -85,16 +78,15 @@ fn deployed_with_a_saved_plan_to_90(dir: &Path, emulator: &Emulator) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_edit_after_plan_out_is_never_applied() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    deployed_with_a_saved_plan_to_90(dir, &emulator);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
+    deployed_with_a_saved_plan_to_90(&ws);
     let serial = state_serial(dir);
 
     // Edited again after the review: the plan is refused and nothing changes.
     write_stack(dir, 120);
-    let out = run(dir, &emulator, &["apply", "saved.plan"]);
+    let out = ws.run(&["apply", "saved.plan"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(err.contains("the saved plan is stale"), "{err}");
@@ -104,8 +96,7 @@ async fn an_edit_after_plan_out_is_never_applied() {
 
     // Back to what was reviewed: exactly the reviewed change is applied.
     write_stack(dir, 90);
-    let out = run(dir, &emulator, &["apply", "saved.plan"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["apply", "saved.plan"]);
     assert!(
         stdout(&out).contains("Resources: 0 added, 1 changed, 0 destroyed"),
         "{}",
@@ -116,11 +107,10 @@ async fn an_edit_after_plan_out_is_never_applied() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_on_a_touched_resource_after_plan_out_is_refused() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    deployed_with_a_saved_plan_to_90(dir, &emulator);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let _dir = ws.dir();
+    deployed_with_a_saved_plan_to_90(&ws);
 
     // Someone changes the queue by hand after the review.
     let url = queue_url(&clients).await;
@@ -133,7 +123,7 @@ async fn drift_on_a_touched_resource_after_plan_out_is_refused() {
         .await
         .unwrap();
 
-    let out = run(dir, &emulator, &["apply", "saved.plan"]);
+    let out = ws.run(&["apply", "saved.plan"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(err.contains("the saved plan is stale"), "{err}");
@@ -146,20 +136,16 @@ async fn drift_on_a_touched_resource_after_plan_out_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plan_whose_state_moved_on_is_refused() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    deployed_with_a_saved_plan_to_90(dir, &emulator);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
+    deployed_with_a_saved_plan_to_90(&ws);
     let planned_from = state_serial(dir);
 
     // Another apply of the same change (say, from another terminal) moves the state.
-    assert_exit(
-        &run(dir, &emulator, &["apply", "stack.toml", "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", "stack.toml", "--auto-approve"]);
     let serial = state_serial(dir);
-    let out = run(dir, &emulator, &["apply", "saved.plan"]);
+    let out = ws.run(&["apply", "saved.plan"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(
@@ -174,10 +160,9 @@ async fn a_plan_whose_state_moved_on_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_saved_plan_is_a_typed_record_with_the_values_it_applies() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    deployed_with_a_saved_plan_to_90(dir, &emulator);
+    let ws = Workspace::new();
+    let dir = ws.dir();
+    deployed_with_a_saved_plan_to_90(&ws);
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("saved.plan")).unwrap()).unwrap();
     assert_eq!(saved["format"], "strata-saved-plan");

@@ -8,9 +8,7 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 
-use crate::common::{
-    Emulator, Proxy, assert_exit, repo, run, stderr, stdout, strata, strata_command,
-};
+use crate::common::{Workspace, assert_exit, repo, stderr, stdout, strata};
 use crate::observability::events;
 
 /// A copy of the storage stack (no `[backend]`) in `dir`, with `edit` applied to its text.
@@ -33,10 +31,9 @@ fn line_of(file: &str, text: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stage_or_state_key_that_is_a_path_is_refused_before_any_call() {
-    let emulator = Emulator::start();
-    let proxy = Proxy::start(&emulator.endpoint, &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let ws = Workspace::new();
+    let proxy = ws.proxy(&[]);
+    let d = ws.dir();
     let work = d.join("work");
     std::fs::create_dir(&work).unwrap();
     let stack = storage_copy(&work, |t| t);
@@ -145,14 +142,8 @@ fn hold_local_lock(dir: &Path) -> std::fs::File {
 
 /// Runs `strata COMMAND --json` and checks that the stream is exactly an `error` event whose
 /// message contains `expected`, then a `summary` with `exit_code`.
-fn ends_with_error_and_summary(
-    dir: &Path,
-    emulator: &Emulator,
-    args: &[&str],
-    expected: &str,
-    exit_code: i32,
-) {
-    let out = run(dir, emulator, args);
+fn ends_with_error_and_summary(ws: &Workspace, args: &[&str], expected: &str, exit_code: i32) {
+    let out = ws.run(args);
     assert_exit(&out, exit_code);
     let events = events(&out);
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
@@ -167,9 +158,8 @@ fn ends_with_error_and_summary(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_and_destroy_json_end_every_early_failure_with_an_error_and_a_summary() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let ws = Workspace::new();
+    let d = ws.dir();
     let stack = storage_copy(d, |t| t);
 
     // A stack that does not validate.
@@ -177,16 +167,14 @@ async fn apply_and_destroy_json_end_every_early_failure_with_an_error_and_a_summ
     std::fs::write(&broken, "[stack]\nname = \"storage\"\ncolour = \"red\"\n").unwrap();
     let broken = broken.display().to_string();
     ends_with_error_and_summary(
-        d,
-        &emulator,
+        &ws,
         &["apply", &broken, "--auto-approve", "--json"],
         "unknown key `colour` in `[stack]`",
         1,
     );
     // --json with nobody to answer the confirmation.
     ends_with_error_and_summary(
-        d,
-        &emulator,
+        &ws,
         &["destroy", &stack, "--json"],
         "destroy --json cannot ask for confirmation: pass --auto-approve",
         2,
@@ -196,8 +184,7 @@ async fn apply_and_destroy_json_end_every_early_failure_with_an_error_and_a_summ
     let held = hold_local_lock(d);
     for command in ["apply", "destroy"] {
         ends_with_error_and_summary(
-            d,
-            &emulator,
+            &ws,
             &[command, &stack, "--auto-approve", "--json"],
             &format!(
                 "the state is locked by tester@here (pid {}) for `apply`",
@@ -206,7 +193,7 @@ async fn apply_and_destroy_json_end_every_early_failure_with_an_error_and_a_summ
             1,
         );
     }
-    let out = run(d, &emulator, &["apply", &stack, "--auto-approve"]);
+    let out = ws.run(&["apply", &stack, "--auto-approve"]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains(&format!(
@@ -222,8 +209,7 @@ async fn apply_and_destroy_json_end_every_early_failure_with_an_error_and_a_summ
     let state_file = d.join(".strata/storage-dev.state.json");
     std::fs::write(&state_file, "{\"version\": 1, \"serial\": ").unwrap();
     ends_with_error_and_summary(
-        d,
-        &emulator,
+        &ws,
         &["apply", &stack, "--auto-approve", "--json"],
         "state file .strata/storage-dev.state.json is corrupted",
         1,
@@ -236,8 +222,7 @@ async fn apply_and_destroy_json_end_every_early_failure_with_an_error_and_a_summ
     });
     std::fs::write(&state_file, other.to_string()).unwrap();
     ends_with_error_and_summary(
-        d,
-        &emulator,
+        &ws,
         &["destroy", &stack, "--auto-approve", "--json"],
         "belongs to account 111111111111 in us-east-1, but the credentials and region in use are for account 000000000000",
         1,
@@ -315,17 +300,16 @@ fn state_list_is_sorted_pull_of_a_new_stack_prints_nothing_and_push_names_a_non_
 async fn the_state_directory_and_backend_settings_come_from_the_environment_unless_a_flag_says_otherwise()
  {
     const BUCKET: &str = "env-state";
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    assert_exit(&run(d, &emulator, &["bootstrap", BUCKET]), 0);
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let d = ws.dir();
+    ws.ok(&["bootstrap", BUCKET]);
     let stack = storage_copy(d, |t| t);
     let states = d.join("states");
     let with_env = |vars: &[(&str, &str)], args: &[&str]| {
         let mut full = args.to_vec();
-        full.extend(["--endpoint-url", &emulator.endpoint]);
-        strata_command(d, &full)
+        full.extend(["--endpoint-url", &ws.emulator().endpoint]);
+        ws.offline(&full)
             .envs(vars.iter().copied())
             .output()
             .unwrap()
@@ -408,7 +392,8 @@ async fn the_state_directory_and_backend_settings_come_from_the_environment_unle
         vec!["plan", stack.as_str()],
         vec!["send", payload.to_str().unwrap(), "--stack", stack.as_str()],
     ] {
-        let out = strata_command(d, &args)
+        let out = ws
+            .offline(&args)
             .env("STRATA_BACKEND_CONFIG", "bucket")
             .output()
             .unwrap();

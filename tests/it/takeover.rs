@@ -7,7 +7,7 @@ use std::path::Path;
 
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 
-use crate::common::{Emulator, assert_exit, read_state, run, stderr};
+use crate::common::{Workspace, assert_exit, read_state, stderr};
 
 const HEADER: &str = r#"
 [stack]
@@ -23,9 +23,9 @@ fn write_stack(dir: &Path, resources: &str) {
 
 /// Applies twice: both runs exit 1 with the refusal naming `what` and the id to import, and
 /// the state records neither the resource nor a pending create of it.
-fn apply_is_refused(dir: &Path, emulator: &Emulator, type_name: &str, what: &str, id: &str) {
+fn apply_is_refused(ws: &Workspace, type_name: &str, what: &str, id: &str) {
     for run_number in 1..=2 {
-        let out = run(dir, emulator, &["apply", "stack.toml", "--auto-approve"]);
+        let out = ws.run(&["apply", "stack.toml", "--auto-approve"]);
         assert_exit(&out, 1);
         let err = stderr(&out);
         for expected in [
@@ -39,7 +39,7 @@ fn apply_is_refused(dir: &Path, emulator: &Emulator, type_name: &str, what: &str
                 "run {run_number}: expected `{expected}` in:\n{err}"
             );
         }
-        let state = read_state(dir, "takeover", "dev");
+        let state = read_state(ws.dir(), "takeover", "dev");
         assert_eq!(
             state["resources"].as_object().map(|r| r.len()).unwrap_or(0),
             0,
@@ -55,10 +55,9 @@ fn apply_is_refused(dir: &Path, emulator: &Emulator, type_name: &str, what: &str
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_bucket_with_an_object_is_not_taken_over() {
-    let emulator = Emulator::start();
-    let aws = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let aws = ws.clients().await;
+    let dir = ws.dir();
     let bucket = "someone-elses-bucket";
     aws.s3.create_bucket().bucket(bucket).send().await.unwrap();
     aws.s3
@@ -83,7 +82,7 @@ tags = {{ owner = "strata" }}
         ),
     );
 
-    apply_is_refused(dir, &emulator, "s3.bucket", &format!("`{bucket}`"), bucket);
+    apply_is_refused(&ws, "s3.bucket", &format!("`{bucket}`"), bucket);
 
     let object = aws
         .s3
@@ -120,10 +119,9 @@ tags = {{ owner = "strata" }}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_queue_with_a_message_is_not_taken_over() {
-    let emulator = Emulator::start();
-    let aws = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let aws = ws.clients().await;
+    let dir = ws.dir();
     let name = "someone-elses-queue";
     // Created with no attributes, as the stack asks: CreateQueue would answer its URL.
     let url = aws
@@ -154,7 +152,7 @@ tags = {{ owner = "strata" }}
         ),
     );
 
-    apply_is_refused(dir, &emulator, "sqs.queue", &format!("`{name}`"), &url);
+    apply_is_refused(&ws, "sqs.queue", &format!("`{name}`"), &url);
 
     let attributes = aws
         .sqs
@@ -208,10 +206,9 @@ async fn create_role(aws: &strata::aws::Clients, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_role_is_not_taken_over() {
-    let emulator = Emulator::start();
-    let aws = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let aws = ws.clients().await;
+    let dir = ws.dir();
     let name = "someone-elses-role";
     create_role(&aws, name).await;
     write_stack(
@@ -228,7 +225,7 @@ managed_policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
         ),
     );
 
-    apply_is_refused(dir, &emulator, "iam.role", &format!("`{name}`"), name);
+    apply_is_refused(&ws, "iam.role", &format!("`{name}`"), name);
 
     let role = aws.iam.get_role().role_name(name).send().await.unwrap();
     assert_eq!(
@@ -247,10 +244,9 @@ managed_policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_function_is_not_taken_over() {
-    let emulator = Emulator::start();
-    let aws = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let aws = ws.clients().await;
+    let dir = ws.dir();
     let code = dir.join("code");
     std::fs::create_dir(&code).unwrap();
     std::fs::write(
@@ -300,13 +296,7 @@ memory_size = 256
         ),
     );
 
-    apply_is_refused(
-        dir,
-        &emulator,
-        "lambda.function",
-        &format!("`{name}`"),
-        name,
-    );
+    apply_is_refused(&ws, "lambda.function", &format!("`{name}`"), name);
 
     let function = aws
         .lambda
@@ -323,10 +313,9 @@ memory_size = 256
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_rest_api_with_the_stacks_name_is_not_shadowed() {
-    let emulator = Emulator::start();
-    let aws = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let aws = ws.clients().await;
+    let dir = ws.dir();
     let name = "takeover-dev-api";
     let id = aws
         .apigateway
@@ -350,8 +339,7 @@ lambda_invoke_arn = "arn:${aws.partition}:apigateway:us-east-1:lambda:path/2015-
     );
 
     apply_is_refused(
-        dir,
-        &emulator,
+        &ws,
         "apigateway.rest_api",
         &format!("`{name}` (id {id})"),
         &id,
@@ -387,10 +375,9 @@ lambda_invoke_arn = "arn:${aws.partition}:apigateway:us-east-1:lambda:path/2015-
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_trail_is_not_taken_over() {
-    let emulator = Emulator::start();
-    let aws = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let aws = ws.clients().await;
+    let dir = ws.dir();
     let bucket = "someone-elses-trail-logs";
     aws.s3.create_bucket().bucket(bucket).send().await.unwrap();
     let name = "someone-elses-trail";
@@ -415,13 +402,7 @@ enable_logging = true
         ),
     );
 
-    apply_is_refused(
-        dir,
-        &emulator,
-        "cloudtrail.trail",
-        &format!("`{name}`"),
-        name,
-    );
+    apply_is_refused(&ws, "cloudtrail.trail", &format!("`{name}`"), name);
 
     let trail = aws.cloudtrail.get_trail().name(name).send().await.unwrap();
     assert_eq!(trail.trail().unwrap().s3_key_prefix(), None);

@@ -3,16 +3,15 @@
 //! left as it was. (Once AddPermission has looked first, its own "already exists" answer is
 //! the SDK's retry of a lost reply: tests/it/lost_replies.rs.)
 
-use crate::common::{Emulator, assert_exit, read_state, run, stderr};
+use crate::common::{Workspace, assert_exit, read_state, stderr};
 
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_permission_statement_is_not_taken_over() {
-    let emulator = Emulator::start();
-    let aws = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let aws = ws.clients().await;
+    let dir = ws.dir();
     let code = dir.join("code");
     std::fs::create_dir(&code).unwrap();
     std::fs::write(
@@ -77,7 +76,7 @@ principal = "apigateway.amazonaws.com"
     .unwrap();
 
     for run_number in 1..=2 {
-        let out = run(dir, &emulator, &["apply", "stack.toml", "--auto-approve"]);
+        let out = ws.run(&["apply", "stack.toml", "--auto-approve"]);
         assert_exit(&out, 1);
         let err = stderr(&out);
         for expected in [

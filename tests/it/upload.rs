@@ -3,10 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{
-    Emulator, assert_exit, copy_stacks, output_of, plan_json, planned_changes, read_state, run,
-    stdout,
-};
+use crate::common::{Workspace, assert_no_changes, assert_plan, output_of, read_state, stdout};
 use serde_json::{Value as Json, json};
 
 async fn presign(api_url: &str, body: &Json) -> (u16, String, String) {
@@ -32,23 +29,20 @@ fn normalise_plan(text: &str, dir: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stacks = copy_stacks(dir);
+    let ws = Workspace::new().with_stacks();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
+    let stacks = dir.join("stacks");
     let stack = stacks.join("upload-form.toml").display().to_string();
 
     // The first plan, as a user sees it.
-    let out = run(dir, &emulator, &["plan", &stack, "--no-color"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["plan", &stack, "--no-color"]);
     crate::common::assert_snapshot(
         "upload-form-first-plan.txt",
         &normalise_plan(&stdout(&out), dir),
     );
 
-    let out = run(dir, &emulator, &["apply", &stack, "--auto-approve"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["apply", &stack, "--auto-approve"]);
     assert!(
         stdout(&out).contains("Apply complete! Resources: 6 added, 0 changed, 0 destroyed."),
         "{}",
@@ -178,7 +172,7 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
     let api_url = output_of(dir, &stack, "api_url", &[]);
     assert_eq!(
         api_url,
-        format!("{}/_aws/execute-api/{api_id}/prod", emulator.endpoint)
+        format!("{}/_aws/execute-api/{api_id}/prod", ws.emulator().endpoint)
     );
     let (status, content_type, put_url) = presign(
         &api_url,
@@ -265,7 +259,7 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
     }
 
     // No spurious changes; then a handler edit shows as a code change only.
-    assert_eq!(planned_changes(&plan_json(dir, &emulator, &stack, &[])), []);
+    assert_no_changes(&ws.plan_json(&stack, &[]));
     let handler = stacks.join("functions/presign/index.py");
     let code = std::fs::read_to_string(&handler).unwrap();
     let edited = code.replace("def handler(event, context):", "def handler(event, context):\n    if isinstance(event, dict) and event.get(\"path\") == \"/version\":\n        return {\"statusCode\": 200, \"headers\": {\"Content-Type\": \"text/plain\"}, \"body\": \"v2\"}\n");
@@ -274,19 +268,12 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
         "the handler signature changed; update this test"
     );
     std::fs::write(&handler, edited).unwrap();
-    let plan = plan_json(dir, &emulator, &stack, &[]);
-    assert_eq!(
-        planned_changes(&plan),
-        [(
-            "lambda.function.presign".to_string(),
-            "update".to_string(),
-            vec!["code_sha256".to_string()]
-        )]
+    let plan = ws.plan_json(&stack, &[]);
+    assert_plan(
+        &plan,
+        &[("lambda.function.presign", "update", &["code_sha256"])],
     );
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", &stack, "--auto-approve"]);
     let version = reqwest::get(format!("{api_url}/version"))
         .await
         .unwrap()
@@ -294,13 +281,10 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
         .await
         .unwrap();
     assert_eq!(version, "v2");
-    assert_eq!(planned_changes(&plan_json(dir, &emulator, &stack, &[])), []);
+    assert_no_changes(&ws.plan_json(&stack, &[]));
 
     // Destroy leaves nothing.
-    assert_exit(
-        &run(dir, &emulator, &["destroy", &stack, "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["destroy", &stack, "--auto-approve"]);
     assert_eq!(
         crate::common::live_ids(&clients).await,
         std::collections::BTreeSet::new()

@@ -2,7 +2,7 @@
 //! side, changes in the child and in the parent, trail drift put back, and destroy.
 
 use crate::common::{
-    Emulator, assert_exit, copy_stacks, plan_json, planned_changes, run, stdout, strata,
+    Workspace, assert_exit, assert_no_changes, assert_plan, planned_changes, stdout,
 };
 use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
 use serde_json::Value as Json;
@@ -19,26 +19,22 @@ fn edit(path: &std::path::Path, from: &str, to: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stacks = copy_stacks(dir);
+    let ws = Workspace::new().with_stacks();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
+    let stacks = dir.join("stacks");
     let stack = stacks.join("producer-consumer.toml").display().to_string();
     let prod = ["--var", "stage=prod"];
 
-    let out = run(dir, &emulator, &["apply", &stack, "--auto-approve"]);
-    assert_exit(&out, 0);
+    let out = ws.ok(&["apply", &stack, "--auto-approve"]);
     assert!(
         stdout(&out).contains("Apply complete! Resources: 13 added, 0 changed, 0 destroyed."),
         "{}",
         stdout(&out)
     );
-    let out = run(dir, &emulator, &["plan", &stack, "--detailed-exitcode"]);
-    assert_exit(&out, 0);
+    let _out = ws.ok(&["plan", &stack, "--detailed-exitcode"]);
 
-    let out = strata(dir, &["output", &stack, "--json"]);
-    assert_exit(&out, 0);
+    let out = ws.ok_offline(&["output", &stack, "--json"]);
     let outputs: Json = serde_json::from_slice(&out.stdout).unwrap();
     let mut names: Vec<&String> = outputs.as_object().unwrap().keys().collect();
     names.sort();
@@ -65,7 +61,7 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
     // A second stage beside the first.
     let mut apply_prod = vec!["apply", stack.as_str(), "--auto-approve"];
     apply_prod.extend(prod);
-    assert_exit(&run(dir, &emulator, &apply_prod), 0);
+    ws.ok(&apply_prod);
     let mut buckets: Vec<String> = clients
         .s3
         .list_buckets()
@@ -98,21 +94,17 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
         "memory_size = 128",
         "memory_size = 256",
     );
-    let plan = plan_json(dir, &emulator, &stack, &[]);
-    assert_eq!(
-        planned_changes(&plan),
-        [
+    let plan = ws.plan_json(&stack, &[]);
+    assert_plan(
+        &plan,
+        &[
+            ("lambda.function.presign", "update", &["memory_size"]),
             (
-                "lambda.function.presign".to_string(),
-                "update".to_string(),
-                vec!["memory_size".to_string()]
+                "sqs.queue.content_queue",
+                "update",
+                &["visibility_timeout_seconds"],
             ),
-            (
-                "sqs.queue.content_queue".to_string(),
-                "update".to_string(),
-                vec!["visibility_timeout_seconds".to_string()]
-            ),
-        ]
+        ],
     );
     let origin = |address: &str| {
         let r = plan["resources"]
@@ -133,16 +125,13 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
         "{}",
         origin("sqs.queue.content_queue")
     );
-    let out = run(dir, &emulator, &["plan", &stack, "--no-color"]);
+    let out = ws.run(&["plan", &stack, "--no-color"]);
     assert!(
         stdout(&out).contains("~ memory_size = 128 -> 256"),
         "{}",
         stdout(&out)
     );
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", &stack, "--auto-approve"]);
     let function = clients
         .lambda
         .get_function_configuration()
@@ -173,7 +162,7 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
         .send()
         .await
         .unwrap();
-    let plan = plan_json(dir, &emulator, &stack, &[]);
+    let plan = ws.plan_json(&stack, &[]);
     let changes = planned_changes(&plan);
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].0, "cloudtrail.trail.trail");
@@ -188,10 +177,7 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
             .any(|p| p.starts_with("event_selectors")),
         "{changes:?}"
     );
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", &stack, "--auto-approve"]);
     let status = clients
         .cloudtrail
         .get_trail_status()
@@ -216,17 +202,14 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
         data.values(),
         ["arn:aws:s3:::producer-consumer-dev-content-000000000000/"]
     );
-    assert_eq!(planned_changes(&plan_json(dir, &emulator, &stack, &[])), []);
+    assert_no_changes(&ws.plan_json(&stack, &[]));
 
     // Destroying dev leaves prod untouched.
-    assert_exit(
-        &run(dir, &emulator, &["destroy", &stack, "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["destroy", &stack, "--auto-approve"]);
     let mut plan_prod = vec!["plan", stack.as_str(), "--detailed-exitcode"];
     plan_prod.extend(prod);
     // prod still has the old memory size and timeout: exactly those two changes, nothing recreated.
-    let out = run(dir, &emulator, &plan_prod);
+    let out = ws.run(&plan_prod);
     assert_exit(&out, 2);
     assert!(
         stdout(&out).contains("Plan: 0 to add, 2 to change, 0 to destroy."),
@@ -235,7 +218,7 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
     );
     let mut destroy_prod = vec!["destroy", stack.as_str(), "--auto-approve"];
     destroy_prod.extend(prod);
-    assert_exit(&run(dir, &emulator, &destroy_prod), 0);
+    ws.ok(&destroy_prod);
 
     // Nothing of either stage is left.
     assert_eq!(
@@ -247,16 +230,12 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
 /// Security by default, read from the live resources of the shipped stack.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_shipped_stack_is_locked_down_by_default() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stacks = copy_stacks(dir);
+    let ws = Workspace::new().with_stacks();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
+    let stacks = dir.join("stacks");
     let stack = stacks.join("producer-consumer.toml").display().to_string();
-    assert_exit(
-        &run(dir, &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
+    ws.ok(&["apply", &stack, "--auto-approve"]);
     let account = clients.account_id().await.unwrap().to_string();
     let bucket = format!("producer-consumer-dev-content-{account}");
 
