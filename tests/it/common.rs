@@ -404,6 +404,21 @@ pub fn run(dir: &Path, emulator: &Emulator, args: &[&str]) -> Output {
     strata(dir, &full)
 }
 
+/// `plan --json` of STACK run in DIR against EMULATOR (exit 0), parsed; for the lifecycle
+/// tests that keep their own directory.
+pub fn plan_json(
+    dir: &Path,
+    emulator: &Emulator,
+    stack: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let mut args = vec!["plan", stack, "--json"];
+    args.extend(extra);
+    let out = run(dir, emulator, &args);
+    assert_exit(&out, 0);
+    serde_json::from_slice(&out.stdout).expect("plan --json is JSON")
+}
+
 /// (address, action, changed paths) of every resource the plan changes.
 pub fn planned_changes(plan: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
     plan["resources"]

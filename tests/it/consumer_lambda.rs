@@ -8,27 +8,16 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::common::{Emulator, assert_exit, copy_stacks, run};
+use crate::common::{Workspace, assert_exit};
 use crate::deployed::{Deployed, payload};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sent_payload_gets_its_row_from_the_consumer_function() {
-    let emulator = Emulator::start();
-    let aws = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let stack = copy_stacks(dir.path())
-        .join("producer-consumer-lambda.toml")
-        .display()
-        .to_string();
-    assert_exit(
-        &run(dir.path(), &emulator, &["apply", &stack, "--auto-approve"]),
-        0,
-    );
-    let d = Deployed {
-        emulator,
-        dir,
-        stack,
-    };
+    let ws = Workspace::new().with_stacks();
+    let aws = ws.clients().await;
+    let stack = ws.stack("producer-consumer-lambda");
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    let d = Deployed { ws, stack };
     let table = d.output("payload_table");
     assert_eq!(table, "producer-consumer-lambda-dev-payloads");
 
@@ -88,14 +77,7 @@ async fn a_sent_payload_gets_its_row_from_the_consumer_function() {
     }
 
     // Destroy leaves no table, log group, topic or alarm behind.
-    assert_exit(
-        &run(
-            d.path(),
-            &d.emulator,
-            &["destroy", &d.stack, "--auto-approve"],
-        ),
-        0,
-    );
+    d.ws.ok(&["destroy", &d.stack, "--auto-approve"]);
     let tables = aws.dynamodb.list_tables().send().await.unwrap();
     assert!(tables.table_names().is_empty(), "{tables:?}");
     let groups = aws
