@@ -31,12 +31,13 @@ def load_index():
 
 index = load_index()
 
-ENV = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "TABLE_NAME": "payloads",
-}
+ENV = {"TABLE_NAME": "payloads"}
+
+# A session of its own: boto3's default session would keep these credentials for every
+# test module that runs after this one.
+SESSION = boto3.session.Session(
+    aws_access_key_id="test", aws_secret_access_key="test", region_name="eu-west-1"
+)
 
 
 def s3_event(key: str, name: str = "ObjectCreated:Put") -> str:
@@ -63,8 +64,8 @@ class ConsumerTest(unittest.TestCase):
         patcher.start()
         self.addCleanup(patcher.stop)
         index._clients.clear()
-        self.s3 = boto3.client("s3", region_name="eu-west-1")
-        self.ddb = boto3.client("dynamodb", region_name="eu-west-1")
+        self.s3 = SESSION.client("s3")
+        self.ddb = SESSION.client("dynamodb")
         index._clients.update({"s3": self.s3, "dynamodb": self.ddb})
         self.s3_stub = Stubber(self.s3)
         self.ddb_stub = Stubber(self.ddb)
