@@ -100,6 +100,9 @@ fn attribute_table(out: &mut String, attributes: &[Attribute]) {
         if a.local {
             rules.push_str("; strata's own setting, never sent to AWS");
         }
+        if a.sensitive {
+            rules.push_str("; sensitive: never shown, and state keeps only a salted hash");
+        }
         if !a.doc.is_empty() {
             let _ = write!(rules, ". {}", a.doc);
         }
