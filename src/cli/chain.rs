@@ -4,17 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow, bail};
-use futures::{FutureExt, StreamExt};
+use anyhow::{anyhow, bail};
+use futures::FutureExt;
 use serde_json::json;
-use strata::aws::Clients;
-use strata::chain::consumer::{Consumer, Mode, Options};
-use strata::chain::endpoint::{Action, Endpoint};
-use strata::chain::producer::{Sender, Source, human_size};
-use strata::chain::transfer::{Shared, Transfer, parse_size};
 use strata::ops;
+use strata::ops::chain::{
+    Mode, Options, ReceiveRequest, SendEnd, SendRequest, Shared, Transfer, human_size, parse_size,
+};
 
-use super::deploy::{runtime, target};
+use super::deploy::runtime;
 use super::out::sayln;
 use super::{StackArgs, TargetArgs, load};
 
@@ -24,18 +22,7 @@ use super::{StackArgs, TargetArgs, load};
 fn output(stack_args: &StackArgs, target_args: &TargetArgs, name: &str) -> anyhow::Result<String> {
     let stack = load(stack_args)
         .map_err(|_| anyhow!("cannot load {} to find `{name}`", stack_args.file.display()))?;
-    let stage = ops::stage_of(&stack);
-    let (state, location) = runtime()?.block_on(async {
-        let store = super::deploy::open_store(&stack, target_args).await?;
-        anyhow::Ok((store.read().await?, store.location()))
-    })?;
-    let value = state
-        .outputs
-        .get(name)
-        .and_then(|o| o.value.as_str().map(str::to_string));
-    value.ok_or_else(|| {
-        anyhow!("stack `{}` (stage `{stage}`) has no output `{name}` at {location}: apply it first, or pass the URL", stack.name)
-    })
+    Ok(runtime()?.block_on(ops::output::text(&stack, &target_args.access(), name))?)
 }
 
 /// How payloads are split and how many transfers run at once (the AWS CLI's defaults).
@@ -112,99 +99,39 @@ pub fn send(stack: &StackArgs, state_dir: &Path, args: SendArgs) -> anyhow::Resu
             "api_url",
         )?,
     };
-    let endpoint = Endpoint::new(&api_url);
     let shared = args.transfer.shared()?;
-    let rt = runtime()?;
-    rt.block_on(async {
-        cancel_on_ctrl_c(&shared);
-        let sources: Vec<(Source, String)> = if args.files.is_empty() {
-            let name = args
-                .key
-                .clone()
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            vec![(Source::Stdin, name)]
+    let request = SendRequest {
+        api_url,
+        files: args.files,
+        key: args.key,
+        prefix: args.prefix,
+        progress: !args.json,
+    };
+    let json_out = args.json;
+    let on_sent = |sent: &ops::chain::Sent| {
+        if let Some(note) = &sent.note {
+            eprintln!("warning: {note}");
+        }
+        if json_out {
+            sayln!(
+                "{}",
+                json!({ "key": sent.key, "size": sent.size, "parts": sent.parts })
+            );
         } else {
-            args.files
-                .iter()
-                .map(|f| {
-                    let name = args.key.clone().unwrap_or_else(|| {
-                        f.file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default()
-                    });
-                    (Source::File(f), name)
-                })
-                .collect()
-        };
-        // Progress on a terminal for one payload only: several would overwrite each other.
-        let sender = Sender {
-            endpoint: &endpoint,
-            shared: &shared,
-            progress: !args.json && sources.len() == 1,
-            prefetched: Default::default(),
-        };
-        let mut chunks: Vec<Vec<(Source, String)>> = Vec::new();
-        for (i, (source, name)) in sources.into_iter().enumerate() {
-            let key = if name.starts_with(&args.prefix) {
-                name
-            } else {
-                format!("{}{name}", args.prefix)
-            };
-            if i % 100 == 0 {
-                chunks.push(Vec::new());
-            }
-            chunks.last_mut().expect("pushed").push((source, key));
+            sayln!("sent {} ({})", sent.key, human_size(sent.size));
         }
-        for chunk in chunks {
-            // The single PUTs of a hundred files: their URLs in one request.
-            let mut small = Vec::new();
-            for (source, key) in &chunk {
-                if let Source::File(path) = source
-                    && let Ok(meta) = std::fs::metadata(path)
-                    && shared.transfer.parts(meta.len()).is_none()
-                    && chunk.len() > 1
-                {
-                    small.push(key.clone());
-                }
-            }
-            if !small.is_empty() {
-                sender
-                    .prefetched
-                    .fetch(&endpoint, Action::Put, &small)
-                    .await;
-            }
-            // Several files at once, reported in the order given; every request of every
-            // file takes one of the `--concurrency` permits.
-            let sender = &sender;
-            let mut results = futures::stream::iter(
-                chunk
-                    .into_iter()
-                    .map(|(source, key)| async move { (sender.send(source, &key).await, key) }),
-            )
-            .buffered(shared.transfer.concurrency.max(1));
-            while let Some((result, key)) = results.next().await {
-                if let Err(e) = &result
-                    && e.is_interrupted()
-                {
-                    eprintln!("error: sending `{key}`: {e}");
-                    return anyhow::Ok(ExitCode::from(130));
-                }
-                let sent = result.with_context(|| format!("sending `{key}`"))?;
-                if let Some(note) = &sent.note {
-                    eprintln!("warning: {note}");
-                }
-                if args.json {
-                    sayln!(
-                        "{}",
-                        json!({ "key": sent.key, "size": sent.size, "parts": sent.parts })
-                    );
-                } else {
-                    sayln!("sent {} ({})", sent.key, human_size(sent.size));
-                }
-            }
+    };
+    let end = runtime()?.block_on(async {
+        cancel_on_ctrl_c(&shared);
+        ops::chain::send(request, &shared, on_sent).await
+    })?;
+    match end {
+        SendEnd::Done => Ok(ExitCode::SUCCESS),
+        SendEnd::Interrupted { key, error } => {
+            eprintln!("error: sending `{key}`: {error}");
+            Ok(ExitCode::from(130))
         }
-        anyhow::Ok(ExitCode::SUCCESS)
-    })
+    }
 }
 
 pub struct ReceiveArgs {
@@ -231,7 +158,6 @@ pub fn receive(
         Some(url) => url,
         None => output(stack, target_args, "api_url")?,
     };
-    let endpoint = Endpoint::new(&api_url);
     let shared = args.transfer.shared()?;
     let options = Options {
         out_dir: args.out.clone(),
@@ -243,35 +169,31 @@ pub fn receive(
         max: args.max,
         wait_seconds: args.wait,
     };
+    let request = ReceiveRequest {
+        queue_url,
+        api_url,
+        options,
+    };
     let json_out = args.json;
-    let rt = runtime()?;
-    let summary = rt.block_on(async {
+    let summary = runtime()?.block_on(async {
         cancel_on_ctrl_c(&shared);
-        let aws = Clients::connect(&target(target_args, None)).await?;
-        let consumer = Consumer {
-            sqs: &aws.sqs,
-            s3: &aws.s3,
-            endpoint: &endpoint,
-            queue_url: &queue_url,
-            shared: &shared,
-        };
-        let summary = consumer
-            .run(
-                &options,
-                |r| {
-                    if json_out {
-                        sayln!(
-                            "{}",
-                            json!({ "key": r.key, "size": r.size, "path": r.path, "via": r.via })
-                        );
-                    } else {
-                        sayln!("{}\t{}\t{}", r.key, r.size, r.path.display());
-                    }
-                },
-                |e| eprintln!("error: {e}"),
-            )
-            .await?;
-        anyhow::Ok(summary)
+        ops::chain::receive(
+            request,
+            &target_args.access(),
+            &shared,
+            |r| {
+                if json_out {
+                    sayln!(
+                        "{}",
+                        json!({ "key": r.key, "size": r.size, "path": r.path, "via": r.via })
+                    );
+                } else {
+                    sayln!("{}\t{}\t{}", r.key, r.size, r.path.display());
+                }
+            },
+            |e| eprintln!("error: {e}"),
+        )
+        .await
     })?;
     Ok(if summary.interrupted {
         ExitCode::from(130)

@@ -5,16 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use serde_json::json;
-use strata::apply;
-use strata::aws::{Clients, Target};
-use strata::config::Stack;
 use strata::ops;
-use strata::ops::run::{Confirm, Ending, Event, Outcome, Plan, RunError, RunRequest, Sink, State};
-use strata::plan::saved::SavedPlan;
-use strata::state::local::write_private;
-use strata::state::store::{StateLock, StateStore};
+use strata::ops::import::ImportRequest;
+use strata::ops::preview::PlanRequest;
+use strata::ops::run::{
+    Confirm, Ending, Event, Outcome, Plan, RunError, RunRequest, Sink, State, Stop,
+};
 use strata::views::json::plan_json;
 use strata::views::{Style, progress_line, render_plan, summary};
 
@@ -36,32 +34,6 @@ pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Where AWS calls go: the flags, and the region the stack pins, if any.
-pub(super) fn target(args: &TargetArgs, stack: Option<&Stack>) -> Target {
-    Target {
-        endpoint_url: args.endpoint_url.clone(),
-        local: args.local,
-        region: stack.and_then(|s| s.region.clone()),
-        credentials: None,
-    }
-}
-
-/// The stack's state store: its `[backend]` (or `--backend-config`), else the local
-/// state directory.
-pub(super) async fn open_store(
-    stack: &Stack,
-    target_args: &TargetArgs,
-) -> anyhow::Result<Arc<dyn StateStore>> {
-    Ok(ops::open_store(
-        stack,
-        &target_args.state_dir,
-        target_args.backend_config.as_ref(),
-        &target(target_args, Some(stack)),
-    )
-    .await?
-    .shared())
-}
-
 pub fn plan(
     args: &StackArgs,
     target_args: &TargetArgs,
@@ -71,42 +43,22 @@ pub fn plan(
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    let rt = runtime()?;
-    // Only in memory: a plan never writes state.
-    let planned = rt.block_on(async {
-        let store = open_store(&stack, target_args).await?;
-        let mut state = store.read().await?;
-        let aws = Clients::connect(&target(target_args, Some(&stack))).await?;
-        // A plan only reads: the identity check runs beside the reads (one round trip
-        // less), and its refusal wins over whatever the reads found.
-        let recorded = state.clone();
-        let (placement, planned) = tokio::join!(
-            ops::check_placement(&stack, &recorded, store.location(), &aws),
-            ops::plan(
-                &stack,
-                &mut state,
-                &aws,
-                flags.destroy,
-                usize::from(flags.parallelism),
-            )
-        );
-        placement?;
-        anyhow::Ok(planned?)
-    })?;
-    let plan = planned.plan;
+    let request = PlanRequest {
+        file: args.file.clone(),
+        vars: args.vars.clone(),
+        destroy: flags.destroy,
+        parallelism: usize::from(flags.parallelism),
+        out: flags.out.clone(),
+    };
+    // Saved (with --out) before anything is printed: a reader that stops reading early
+    // does not stop it.
+    let plan = runtime()?.block_on(ops::preview::plan(&stack, &target_args.access(), &request))?;
     let changes = plan.has_changes();
     let text = if flags.json {
         format!("{}\n", serde_json::to_string_pretty(&plan_json(&plan))?)
     } else {
         render_plan(&plan, Style::detect(target_args.no_color))
     };
-    // Saved before anything is printed: a reader that stops reading early does not stop it.
-    if let Some(out) = &flags.out {
-        let stack_file = std::fs::canonicalize(&args.file)?;
-        let saved = SavedPlan::new(&stack, stack_file, &args.vars, plan);
-        write_private(out, saved.to_json().as_bytes())
-            .with_context(|| format!("cannot write plan file {}", out.display()))?;
-    }
     out!("{text}")?;
     if let Some(out) = &flags.out
         && !flags.json
@@ -164,35 +116,6 @@ pub fn apply(
     match err.downcast::<Reported>() {
         Ok(reported) => Ok(ExitCode::from(reported.code)),
         Err(err) => Err(err),
-    }
-}
-
-/// Takes the state lock for `operation`; a held lock's message names `file` in the
-/// `force-unlock` command it suggests.
-pub(super) async fn lock(
-    store: &dyn StateStore,
-    operation: &str,
-    file: &Path,
-) -> anyhow::Result<StateLock> {
-    Ok(store
-        .lock(operation)
-        .await
-        .map_err(|e| e.for_stack_file(file))?)
-}
-
-/// Releases the lock after `result`; a failure to release it is reported, with the run's
-/// own error first when both failed.
-pub(super) async fn unlock<T>(
-    store: &dyn StateStore,
-    lock: StateLock,
-    result: anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    match (result, store.unlock(lock).await) {
-        (result, Ok(())) => result,
-        (Ok(_), Err(unlock)) => Err(unlock.into()),
-        (Err(err), Err(unlock)) => Err(anyhow!(
-            "{err:#}; the lock could not be released either: {unlock}"
-        )),
     }
 }
 
@@ -349,36 +272,28 @@ pub fn import(
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    runtime()?.block_on(async {
-        let store = open_store(&stack, target_args).await?;
-        let lock = lock(&*store, "import", &args.file).await?;
-        let result = async {
-            let mut state = store.read().await?;
-            let aws = Clients::connect(&target(target_args, Some(&stack))).await?;
-            let (address, recorded) =
-                ops::import(&stack, &mut state, &*store, &aws, resource, id).await?;
-            if recorded == id {
-                sayln!("Imported {address} (id {id}). The plan that follows:\n");
-            } else {
-                sayln!(
-                    "Imported {address} (id {recorded}, given as {id}). The plan that follows:\n"
-                );
-            }
-            let planned = ops::plan(&stack, &mut state, &aws, false, 10).await?;
-            say!(
-                "{}",
-                render_plan(&planned.plan, Style::detect(target_args.no_color))
-            );
-            anyhow::Ok(ExitCode::SUCCESS)
-        }
-        .await;
-        unlock(&*store, lock, result).await
-    })
+    let request = ImportRequest {
+        file: &args.file,
+        resource,
+        id,
+    };
+    let imported = runtime()?.block_on(ops::import::run(&stack, &target_args.access(), request))?;
+    let (address, recorded) = (&imported.address, &imported.recorded);
+    if recorded == id {
+        sayln!("Imported {address} (id {id}). The plan that follows:\n");
+    } else {
+        sayln!("Imported {address} (id {recorded}, given as {id}). The plan that follows:\n");
+    }
+    say!(
+        "{}",
+        render_plan(&imported.plan, Style::detect(target_args.no_color))
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves at the first Ctrl-C; a second one ends the process at once (pending records
 /// keep the state true even then).
-fn interrupt() -> apply::Stop {
+fn interrupt() -> Stop {
     Box::pin(async {
         let _ = tokio::signal::ctrl_c().await;
         tokio::spawn(async {
@@ -504,17 +419,7 @@ pub fn output_at(
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    let (state, location) = runtime()?.block_on(async {
-        let store = open_store(&stack, target_args).await?;
-        anyhow::Ok((store.read().await?, store.location()))
-    })?;
-    if state.outputs.is_empty() {
-        bail!(
-            "no outputs: stack `{}` (stage `{}`) has no applied state at {location} (is --state-dir right?)",
-            stack.name,
-            ops::stage_of(&stack),
-        );
-    }
+    let state = runtime()?.block_on(ops::output::read(&stack, &target_args.access()))?;
     print_outputs(&state, name, json_out)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -580,10 +485,7 @@ pub fn force_unlock_at(
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    let info = runtime()?.block_on(async {
-        let store = open_store(&stack, target_args).await?;
-        anyhow::Ok(store.force_unlock(id).await?)
-    })?;
+    let info = runtime()?.block_on(ops::state::force_unlock(&stack, &target_args.access(), id))?;
     sayln!(
         "Removed the lock {} held by {} (pid {}) for `{}`.",
         info.id,

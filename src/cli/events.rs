@@ -7,9 +7,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use serde_json::{Value as Json, json};
-use strata::apply::{Event, Outcome};
-use strata::plan::{Action, Plan};
-use strata::state::State;
+use strata::ops::run::{Action, Event, Outcome, Plan, State};
 use strata::views::json::plan_json;
 
 pub const EVENTS_FORMAT_VERSION: u32 = 1;

@@ -372,6 +372,18 @@ struct TargetArgs {
     no_color: bool,
 }
 
+impl TargetArgs {
+    /// Where the command's AWS calls go and its state is.
+    fn access(&self) -> strata::ops::Access {
+        strata::ops::Access {
+            endpoint_url: self.endpoint_url.clone(),
+            local: self.local,
+            state_dir: self.state_dir.clone(),
+            backend_config: self.backend_config.clone(),
+        }
+    }
+}
+
 fn parse_for(s: &str) -> Result<strata::ops::policy::For, String> {
     use strata::ops::policy::For;
     match s {
@@ -628,7 +640,7 @@ fn man(dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
 
 /// `strata docs`: the resource-type reference, into `dir` or on standard output.
 fn docs(dir: Option<&std::path::Path>, type_name: Option<&str>) -> anyhow::Result<ExitCode> {
-    let schemas = &strata::resources::SCHEMAS;
+    let schemas = &strata::ops::SCHEMAS;
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         for (name, text) in strata::views::docs::pages(schemas) {
@@ -656,23 +668,16 @@ fn docs(dir: Option<&std::path::Path>, type_name: Option<&str>) -> anyhow::Resul
 }
 
 /// Loads the stack or prints its diagnostics.
-fn load(args: &StackArgs) -> Result<strata::config::Stack, ExitCode> {
+fn load(args: &StackArgs) -> Result<strata::ops::Stack, ExitCode> {
     load_with_graph(args).map(|(stack, _)| stack)
 }
 
 /// Loads the stack and its dependency graph, or prints the diagnostics.
-fn load_with_graph(
-    args: &StackArgs,
-) -> Result<(strata::config::Stack, strata::graph::Graph), ExitCode> {
-    let (stack, graph) =
-        strata::graph::load_stack(&args.file, &args.vars, &strata::resources::SCHEMAS).map_err(
-            |err| {
-                eprint!("{}", err.render());
-                ExitCode::from(1)
-            },
-        )?;
-    strata::ops::redact_sensitive(&stack);
-    Ok((stack, graph))
+fn load_with_graph(args: &StackArgs) -> Result<(strata::ops::Stack, strata::ops::Graph), ExitCode> {
+    strata::ops::load(&args.file, &args.vars).map_err(|err| {
+        eprint!("{}", err.render());
+        ExitCode::from(1)
+    })
 }
 
 #[cfg(test)]

@@ -2,11 +2,9 @@
 
 use std::process::ExitCode;
 
-use strata::aws::Clients;
-use strata::ops::policy::{For, document, permissions, render};
-use strata::resources::iam::Place;
+use strata::ops::policy::{For, Report, for_stack, render};
 
-use super::deploy::{open_store, runtime, target};
+use super::deploy::runtime;
 use super::out::{out, outln};
 use super::{StackArgs, TargetArgs, load};
 
@@ -20,58 +18,25 @@ pub fn policy(
         Ok(stack) => stack,
         Err(code) => return Ok(code),
     };
-    let backend = strata::ops::backend_of(&stack, target_args.backend_config.as_ref())?;
-    let runtime = runtime()?;
-    // What destroy deletes, and what apply reads and deletes besides the stack's objects.
-    let state = runtime.block_on(async {
-        let store = open_store(&stack, target_args).await?;
-        let state = store.read().await?;
-        anyhow::Ok((state, store.location()))
-    });
-    let (state, state_line) = match state {
-        Ok((state, location)) => {
-            let line = format!(
-                "the state at {location} records {} object(s)",
-                state.resources.len()
-            );
-            (Some(state), line)
+    let only = commands;
+    let commands = commands.map_or(For::ALL.to_vec(), |c| vec![c]);
+    let Report {
+        document: doc,
+        state,
+        place,
+        known,
+    } = runtime()?.block_on(for_stack(&stack, &target_args.access(), &commands))?;
+    let state_line = match state {
+        Ok((location, objects)) => {
+            format!("the state at {location} records {objects} object(s)")
         }
         Err(error) => {
             eprintln!(
-                "warning: the state could not be read ({error:#}): the policy names the stack's objects only, and misses any object the state records that the stack no longer declares"
+                "warning: the state could not be read ({error}): the policy names the stack's objects only, and misses any object the state records that the stack no longer declares"
             );
-            (None, "the state could not be read".to_string())
+            "the state could not be read".to_string()
         }
     };
-    // The account, region and partition of the caller; placeholders without credentials.
-    let place = runtime.block_on(async {
-        let aws = Clients::connect(&target(target_args, Some(&stack)))
-            .await
-            .ok()?;
-        let identity = aws.identity().await.ok()?;
-        Some(Place {
-            partition: identity.partition.clone(),
-            region: aws.region.clone(),
-            account: identity.account_id.clone(),
-        })
-    });
-    let known = place.is_some();
-    let place = place.unwrap_or_else(|| {
-        let region = stack
-            .region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()));
-        Place::placeholders(region.as_deref())
-    });
-    let only = commands;
-    let commands = commands.map_or(For::ALL.to_vec(), |c| vec![c]);
-    let doc = document(&permissions(
-        &stack,
-        state.as_ref(),
-        backend.as_ref(),
-        &place,
-        &commands,
-    ));
     if json {
         outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     } else {

@@ -13,7 +13,7 @@ pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     if explain {
-        out!("{}", strata::config::explain::explain(&stack))?;
+        out!("{}", strata::ops::explain(&stack))?;
         return Ok(ExitCode::SUCCESS);
     }
     let order = graph

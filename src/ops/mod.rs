@@ -2,28 +2,41 @@
 //! (read state, adopt what a killed run left, plan, check a saved plan, execute). The CLI
 //! parses arguments, calls these and renders what they return; it holds no engine logic.
 
+pub mod chain;
+pub mod import;
+pub mod output;
 pub mod policy;
+pub mod preview;
 pub mod run;
+pub mod state;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::apply::{self, Options, Outcome};
 use crate::aws::{AwsError, Clients};
+use crate::config::LoadError;
 use crate::config::model::Backend;
-use crate::config::{LoadError, Stack};
 use crate::plan::build::{PlanError, adopt_pending, plan as make_plan, read_recorded};
 use crate::plan::diff::changes;
 use crate::plan::saved::{SavedPlan, SavedPlanError};
 use crate::plan::{Action, ActionReason, Plan};
-use crate::resources::{SCHEMAS, implementation};
+use crate::resources::implementation;
 use crate::state::local::LocalStore;
 use crate::state::lock::LockError;
 use crate::state::s3::S3Store;
-use crate::state::store::StateStore;
+use crate::state::store::{StateLock, StateStore};
 use crate::state::{Placement, State, StateError};
+
+pub use self::import::import;
+/// What the command line holds between loading a stack and handing it back here, and
+/// renders (`validate`, `graph`, `docs`).
+pub use crate::config::Stack;
+pub use crate::config::explain::explain;
+pub use crate::graph::Graph;
+pub use crate::resources::SCHEMAS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
@@ -69,6 +82,37 @@ pub enum OpsError {
     Import(String),
     #[error("{0}")]
     Backend(String),
+    /// A file the command reads or writes (a saved plan, a state to push).
+    #[error("cannot {what} {}", path.display())]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The command cannot be carried out as asked; nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+    /// The command failed, and its lock could not be released either.
+    #[error("{0}")]
+    Unlock(String),
+    #[error(transparent)]
+    Bootstrap(#[from] crate::state::bootstrap::BootstrapError),
+    #[error(transparent)]
+    Chain(Box<crate::chain::ChainError>),
+    /// A payload could not be sent.
+    #[error("sending `{key}`")]
+    Send {
+        key: String,
+        #[source]
+        source: Box<crate::chain::ChainError>,
+    },
+}
+
+impl From<crate::chain::ChainError> for OpsError {
+    fn from(err: crate::chain::ChainError) -> Self {
+        OpsError::Chain(Box::new(err))
+    }
 }
 
 impl OpsError {
@@ -87,6 +131,100 @@ impl OpsError {
             PlanError::Aws(e) => OpsError::Aws(e),
             other => OpsError::Plan(other.to_string()),
         }
+    }
+}
+
+/// Loads the stack in `file` with the `--var` values and its dependency graph, keeping
+/// the values of its sensitive variables out of every log line from then on.
+pub fn load(file: &Path, vars: &[(String, String)]) -> Result<(Stack, Graph), LoadError> {
+    let (stack, graph) = crate::graph::load_stack(file, vars, &SCHEMAS)?;
+    redact_sensitive(&stack);
+    Ok((stack, graph))
+}
+
+/// Where a command's AWS calls go and where the stack's state is kept, as the command line
+/// gives them.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    pub endpoint_url: Option<String>,
+    pub local: bool,
+    pub state_dir: PathBuf,
+    pub backend_config: Option<BackendOverride>,
+}
+
+impl Access {
+    /// Where AWS calls go: the flags, and the region the stack pins, if any.
+    pub fn target(&self, stack: Option<&Stack>) -> crate::aws::Target {
+        crate::aws::Target {
+            endpoint_url: self.endpoint_url.clone(),
+            local: self.local,
+            region: stack.and_then(|s| s.region.clone()),
+            credentials: None,
+        }
+    }
+
+    /// Clients for `stack`'s account and region (the flags' alone without a stack).
+    pub async fn clients(&self, stack: Option<&Stack>) -> Result<Clients, OpsError> {
+        Ok(Clients::connect(&self.target(stack)).await?)
+    }
+
+    /// The stack's state store: its `[backend]` (or `--backend-config`), else the local
+    /// state directory.
+    pub async fn store(&self, stack: &Stack) -> Result<Store, OpsError> {
+        open_store(
+            stack,
+            &self.state_dir,
+            self.backend_config.as_ref(),
+            &self.target(Some(stack)),
+        )
+        .await
+    }
+}
+
+/// Takes the state lock for `operation`; a held lock's message names `file` in the
+/// `force-unlock` command it suggests.
+pub(crate) async fn lock(
+    store: &dyn StateStore,
+    operation: &str,
+    file: &Path,
+) -> Result<StateLock, LockError> {
+    store
+        .lock(operation)
+        .await
+        .map_err(|e| e.for_stack_file(file))
+}
+
+/// Runs `body` holding the state lock for `operation`, and releases it after; a failure to
+/// release it is reported, with the command's own error first when both failed.
+pub(crate) async fn locked<T>(
+    store: &dyn StateStore,
+    operation: &str,
+    file: &Path,
+    body: impl AsyncFnOnce() -> Result<T, OpsError>,
+) -> Result<T, OpsError> {
+    let lock = lock(store, operation, file).await?;
+    let result = body().await;
+    unlock(store, lock, result, OpsError::Unlock).await
+}
+
+/// Releases `lock` after `result`; a failure to release it is reported, with the command's
+/// own error first when both failed (made into an error by `both`).
+pub(crate) async fn unlock<T, E>(
+    store: &dyn StateStore,
+    lock: StateLock,
+    result: Result<T, E>,
+    both: impl FnOnce(String) -> E,
+) -> Result<T, E>
+where
+    E: std::error::Error + From<LockError>,
+{
+    match (result, store.unlock(lock).await) {
+        (result, Ok(())) => result,
+        (Ok(_), Err(unlock)) => Err(unlock.into()),
+        (Err(err), Err(unlock)) => Err(both(format!(
+            "{}; the lock could not be released either: {unlock}",
+            run::chain(&err)
+        ))),
     }
 }
 
@@ -456,156 +594,4 @@ pub async fn apply(
     state.placement.get_or_insert(caller);
     let stack = (!plan.destroy).then_some(stack);
     Ok(apply::apply(stack, plan, state, store, aws, options).await?)
-}
-
-/// What identifies an object of each type, as `strata import` takes it.
-pub fn import_id_form(type_name: &str) -> &'static str {
-    implementation(type_name).map_or("its id", |r| r.schema().import_id)
-}
-
-/// The stack's resource that `resource` names: its name (`content_queue`,
-/// `queue["a"]`) or its address (`sqs.queue.content_queue`), as plans and `state list` show
-/// it.
-fn declared<'a>(
-    stack: &'a Stack,
-    resource: &str,
-) -> Option<&'a crate::config::model::ResourceDecl> {
-    stack.resources.get(resource).or_else(|| {
-        stack
-            .resources
-            .values()
-            .find(|decl| decl.address() == resource)
-    })
-}
-
-/// Records an existing object as the stack's resource `resource` (a name or an address),
-/// after checking that it exists, is of the resource's type, is in this state's account and
-/// region, and is not already recorded. The id is recorded in the form a create would
-/// record it, whatever form `id` has (a queue's name or ARN becomes its URL, a function's
-/// ARN its name; see [`crate::resources::Resource::lookup_id`]). The state is written;
-/// nothing in AWS changes. Returns the resource's address and the id recorded.
-pub async fn import(
-    stack: &Stack,
-    state: &mut State,
-    store: &dyn StateStore,
-    aws: &Clients,
-    resource: &str,
-    id: &str,
-) -> Result<(String, String), OpsError> {
-    let refuse = |message: String| Err(OpsError::Import(message));
-    let Some(decl) = declared(stack, resource) else {
-        let names: Vec<&str> = stack.resources.keys().map(String::as_str).collect();
-        return refuse(format!(
-            "the stack has no resource `{resource}`; its resources are: {}",
-            names.join(", ")
-        ));
-    };
-    let name = decl.name.as_str();
-    let address = decl.address();
-    if let Some(recorded) = state.resources.get(name) {
-        return refuse(format!(
-            "{address} is already in the state, as `{}`; nothing was imported",
-            recorded.id
-        ));
-    }
-    let type_name = decl.type_name();
-    let implementation = implementation(type_name).ok_or_else(|| {
-        OpsError::Import(format!("this version of strata cannot import {type_name}"))
-    })?;
-    let held_by = |id: &str, live: Option<&crate::value::Attrs>| {
-        state.resources.iter().find(|(_, r)| {
-            r.type_name == type_name
-                && (implementation.same_object(&r.id, id)
-                    || live.is_some_and(|live| same_arn(&r.attributes, live)))
-        })
-    };
-    let held = |other: &str, recorded: &str| {
-        refuse(format!(
-            "{type_name}.{other} already holds this object (`{recorded}`): importing it as {address} would manage one object from two resources. Nothing was imported"
-        ))
-    };
-    if let Some((other, r)) = held_by(id, None) {
-        return held(other, &r.id);
-    }
-    let caller = check_placement(stack, state, store.location(), aws).await?;
-    let desired = desired_from_state(stack, decl, state, aws).await?;
-    let missing = || {
-        refuse(format!(
-            "there is no {type_name} `{id}` in {caller} (the id of a {type_name} is {})",
-            import_id_form(type_name)
-        ))
-    };
-    let Some(looked_up) = implementation.lookup_id(aws, id, &desired).await? else {
-        return missing();
-    };
-    let Some(mut live) = implementation.read(aws, &looked_up, &desired).await? else {
-        return missing();
-    };
-    let recorded = implementation.id_from_read(&live).unwrap_or(looked_up);
-    if let Some((other, r)) = held_by(&recorded, Some(&live)) {
-        return held(other, &r.id);
-    }
-    // strata's own settings (force_destroy) are not in AWS: they come from the stack.
-    for attr in implementation
-        .schema()
-        .attributes
-        .iter()
-        .filter(|a| a.local)
-    {
-        if let Some(v) = desired.get(attr.name) {
-            live.insert(attr.name.to_string(), v.clone());
-        }
-    }
-    state.resources.insert(
-        name.to_string(),
-        crate::state::ResourceState {
-            type_name: type_name.to_string(),
-            id: recorded.clone(),
-            attributes: crate::value::attrs_to_json(&live),
-            dependencies: crate::graph::from_stack(stack)
-                .dependencies(name)
-                .map(str::to_string)
-                .collect(),
-        },
-    );
-    state.placement.get_or_insert(caller);
-    crate::state::store::save(store, state).await?;
-    Ok((address, recorded))
-}
-
-/// Whether an object recorded in state (its attributes as JSON) and one read live carry
-/// the same ARN: the same object, even under ids of two forms.
-fn same_arn(recorded: &serde_json::Value, live: &crate::value::Attrs) -> bool {
-    match (
-        recorded.get("arn").and_then(serde_json::Value::as_str),
-        live.get("arn").and_then(crate::value::Value::as_str),
-    ) {
-        (Some(a), Some(b)) => !a.is_empty() && a == b,
-        _ => false,
-    }
-}
-
-/// A resource's desired attributes with what the state knows of the others.
-async fn desired_from_state(
-    stack: &Stack,
-    decl: &crate::config::model::ResourceDecl,
-    state: &State,
-    aws: &Clients,
-) -> Result<crate::value::Attrs, OpsError> {
-    let identity = aws.identity().await?;
-    let scope = crate::config::model::BaseScope {
-        stack,
-        account_id: Some(&identity.account_id),
-        region: Some(&aws.region),
-        partition: Some(&identity.partition),
-        resources: |other: &str, attribute: &str| {
-            state
-                .resources
-                .get(other)
-                .and_then(|r| r.attributes.get(attribute))
-                .map(crate::value::Value::from_json)
-                .unwrap_or(crate::value::Value::Unknown)
-        },
-    };
-    Ok(crate::plan::desired_attributes(stack, decl, &scope))
 }

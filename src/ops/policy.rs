@@ -51,6 +51,70 @@ impl For {
     }
 }
 
+/// The policy `strata policy` prints, and what it was made from.
+pub struct Report {
+    /// The policy document.
+    pub document: Json,
+    /// Where the state is and how many objects it records, or why it could not be read
+    /// (the policy then names the stack's objects only).
+    pub state: Result<(String, usize), String>,
+    /// The caller's account, region and partition; placeholders without credentials.
+    pub place: Place,
+    /// Whether `place` is the caller's (working credentials) or placeholders.
+    pub known: bool,
+}
+
+/// The policy the stack's runs of `commands` need: the objects the stack names and those
+/// its state records, in the caller's account and region.
+pub async fn for_stack(
+    stack: &Stack,
+    access: &super::Access,
+    commands: &[For],
+) -> Result<Report, super::OpsError> {
+    let backend = super::backend_of(stack, access.backend_config.as_ref())?;
+    // What destroy deletes, and what apply reads and deletes besides the stack's objects.
+    let state = async {
+        let store = access.store(stack).await?.shared();
+        let state = store.read().await?;
+        Ok::<_, super::OpsError>((state, store.location()))
+    }
+    .await
+    .map_err(|error| super::run::chain(&error));
+    // The account, region and partition of the caller; placeholders without credentials.
+    let place = async {
+        let aws = access.clients(Some(stack)).await.ok()?;
+        let identity = aws.identity().await.ok()?;
+        Some(Place {
+            partition: identity.partition.clone(),
+            region: aws.region.clone(),
+            account: identity.account_id.clone(),
+        })
+    }
+    .await;
+    let known = place.is_some();
+    let place = place.unwrap_or_else(|| {
+        let region = stack
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()));
+        Place::placeholders(region.as_deref())
+    });
+    let recorded = state.as_ref().ok().map(|(state, _)| state);
+    let document = document(&permissions(
+        stack,
+        recorded,
+        backend.as_ref(),
+        &place,
+        commands,
+    ));
+    Ok(Report {
+        document,
+        state: state.map(|(state, location)| (location, state.resources.len())),
+        place,
+        known,
+    })
+}
+
 /// The stack's resources' attributes as far as they are known before anything exists:
 /// names, and the ARNs and URLs that follow from names.
 pub fn named_attributes(stack: &Stack, at: &Place) -> BTreeMap<String, Attrs> {

@@ -14,10 +14,9 @@ use crate::aws::{AwsError, Clients, Target};
 use crate::config::Stack;
 use crate::state::StateError;
 use crate::state::lock::LockError;
-use crate::state::store::{StateLock, StateStore};
 
-pub use crate::apply::{Event, Outcome};
-pub use crate::plan::Plan;
+pub use crate::apply::{Event, Outcome, Stop};
+pub use crate::plan::{Action, Plan};
 pub use crate::state::State;
 
 /// What to run, as the command line was given it.
@@ -32,7 +31,7 @@ pub struct RunRequest {
     pub state_dir: PathBuf,
     pub backend_config: Option<BackendOverride>,
     /// Resolves when the run must stop starting changes (Ctrl-C).
-    pub stop: apply::Stop,
+    pub stop: Stop,
 }
 
 /// Asks whoever runs strata whether to make the planned changes.
@@ -168,7 +167,7 @@ pub async fn run(
     )
     .await?
     .shared();
-    let lock = lock(&*store, operation, &request.file).await?;
+    let lock = super::lock(&*store, operation, &request.file).await?;
     let parallelism = request.parallelism;
     let result = async {
         let mut state = store.read().await?;
@@ -226,41 +225,11 @@ pub async fn run(
     }
     .instrument(tracing::info_span!("run", operation))
     .await;
-    unlock(&*store, lock, result).await
-}
-
-/// Takes the state lock for `operation`; a held lock's message names `file` in the
-/// `force-unlock` command it suggests.
-async fn lock(
-    store: &dyn StateStore,
-    operation: &str,
-    file: &std::path::Path,
-) -> Result<StateLock, LockError> {
-    store
-        .lock(operation)
-        .await
-        .map_err(|e| e.for_stack_file(file))
-}
-
-/// Releases the lock after `result`; a failure to release it is reported, with the run's
-/// own error first when both failed.
-async fn unlock<T>(
-    store: &dyn StateStore,
-    lock: StateLock,
-    result: Result<T, RunError>,
-) -> Result<T, RunError> {
-    match (result, store.unlock(lock).await) {
-        (result, Ok(())) => result,
-        (Ok(_), Err(unlock)) => Err(unlock.into()),
-        (Err(err), Err(unlock)) => Err(RunError::Unlock(format!(
-            "{}; the lock could not be released either: {unlock}",
-            chain(&err)
-        ))),
-    }
+    super::unlock(&*store, lock, result, RunError::Unlock).await
 }
 
 /// An error and its causes on one line, `error: cause: cause`.
-fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
