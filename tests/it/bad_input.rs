@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::{Emulator, Proxy, assert_exit, files_under, repo, stderr, stdout, strata};
+use crate::common::{Proxy, Workspace, assert_exit, files_under, repo, stderr, stdout, strata};
 
 const STORAGE: &str = "tests/stacks/storage.toml";
 
@@ -88,16 +88,11 @@ fn invalid_stack_files_make_no_aws_call() {
 /// before any request, and leave the state file as it was.
 #[test]
 fn bad_state_files_saved_plans_and_variables_make_no_aws_call() {
-    let emulator = Emulator::start();
-    let proxy = Proxy::start(&emulator.endpoint, &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let proxy = ws.proxy(&[]);
+    let dir = ws.dir();
     let stack = storage();
-    let direct = |args: &[&str]| {
-        let mut full = args.to_vec();
-        full.extend(["--endpoint-url", &emulator.endpoint]);
-        strata(dir, &full)
-    };
+    let direct = |args: &[&str]| ws.run(args);
 
     // A real state and a real saved plan, made without the proxy.
     assert_exit(&direct(&["apply", &stack, "--auto-approve"]), 0);
@@ -296,21 +291,10 @@ fn malformed_endpoint_urls_are_refused_at_once() {
 /// measured by bench/fail-fast.sh.)
 #[test]
 fn an_unreachable_endpoint_fails_with_one_line_naming_the_cause() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let dir = ws.dir();
     let stack = storage();
-    let out = strata(
-        dir,
-        &[
-            "apply",
-            &stack,
-            "--auto-approve",
-            "--endpoint-url",
-            &emulator.endpoint,
-        ],
-    );
-    assert_exit(&out, 0);
+    ws.ok(&["apply", &stack, "--auto-approve"]);
     let state_path = dir.join(".strata/storage-dev.state.json");
     let resources = |path: &Path| {
         let state: serde_json::Value =

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::common::{
-    Emulator, assert_exit, json_lines, live_ids, repo, stderr, stdout, strata, strata_command,
+    Workspace, assert_exit, json_lines, live_ids, repo, stderr, stdout, strata, strata_command,
 };
 
 /// The commands `strata` offers, in the order `--help` lists them.
@@ -187,18 +187,19 @@ fn with_closed_stdout(mut cmd: Command) -> Output {
     cmd.stdout(writer).output().unwrap()
 }
 
-fn args(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
 /// `strata ARGS` ends quietly with exit code 0 when its reader has gone away.
 fn quiet_on_a_closed_pipe(dir: &Path, args: &[&str]) {
-    let out = with_closed_stdout(strata_command(dir, args));
+    quiet(strata_command(dir, args));
+}
+
+/// `cmd` (a `strata`) ends quietly with exit code 0 when its reader has gone away.
+fn quiet(cmd: Command) {
+    let shown = format!("{cmd:?}");
+    let out = with_closed_stdout(cmd);
     assert_eq!(
         (out.status.code(), stderr(&out).as_str()),
         (Some(0), ""),
-        "strata {}",
-        args.join(" ")
+        "{shown}"
     );
 }
 
@@ -228,55 +229,40 @@ fn commands_that_print_end_quietly_when_their_reader_goes_away() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reader_that_goes_away_never_stops_a_change_halfway() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
     let stack = storage();
-    let with_endpoint = |args: &[&str]| -> Vec<String> {
-        let mut full: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        full.extend(["--endpoint-url".into(), emulator.endpoint.clone()]);
-        full
-    };
 
     // The apply goes to its end: everything created and recorded.
-    let apply = with_endpoint(&["apply", &stack, "--auto-approve"]);
-    quiet_on_a_closed_pipe(dir, &args(&apply));
-    let state = crate::common::read_state(dir, "storage", "dev");
+    quiet(ws.command(&["apply", &stack, "--auto-approve"]));
+    let state = ws.state("storage", "dev");
     assert_eq!(state["resources"].as_object().unwrap().len(), 8, "{state}");
     assert_eq!(live_ids(&clients).await.len(), 4, "two buckets, two queues");
 
     // Read-only commands stop at their first write; a plan file is saved all the same.
     for command in [
-        with_endpoint(&["plan", &stack]),
-        with_endpoint(&["plan", &stack, "--json"]),
-        with_endpoint(&["plan", &stack, "--out", "saved.plan"]),
-        with_endpoint(&["apply", &stack, "--auto-approve", "--json"]),
-        vec!["state".into(), "list".into(), stack.clone()],
-        vec![
-            "state".into(),
-            "show".into(),
-            stack.clone(),
-            "content_queue".into(),
-        ],
-        vec!["state".into(), "pull".into(), stack.clone()],
-        vec!["output".into(), stack.clone()],
-        vec!["output".into(), stack.clone(), "--json".into()],
-        vec!["output".into(), stack.clone(), "queue_url".into()],
+        ws.command(&["plan", &stack]),
+        ws.command(&["plan", &stack, "--json"]),
+        ws.command(&["plan", &stack, "--out", "saved.plan"]),
+        ws.command(&["apply", &stack, "--auto-approve", "--json"]),
+        ws.offline(&["state", "list", &stack]),
+        ws.offline(&["state", "show", &stack, "content_queue"]),
+        ws.offline(&["state", "pull", &stack]),
+        ws.offline(&["output", &stack]),
+        ws.offline(&["output", &stack, "--json"]),
+        ws.offline(&["output", &stack, "queue_url"]),
     ] {
-        quiet_on_a_closed_pipe(dir, &args(&command));
+        quiet(command);
     }
-    assert!(dir.join("saved.plan").exists());
+    assert!(ws.dir().join("saved.plan").exists());
 
     // A state in S3: its history, and the bucket's bootstrap.
-    quiet_on_a_closed_pipe(dir, &args(&with_endpoint(&["bootstrap", "pipe-state"])));
+    quiet(ws.command(&["bootstrap", "pipe-state"]));
     let backend = "bucket=pipe-state,key=storage.json,region=us-east-1";
-    let migrate = with_endpoint(&["state", "migrate", &stack, "--backend-config", backend]);
-    quiet_on_a_closed_pipe(dir, &args(&migrate));
-    let history = with_endpoint(&["state", "history", &stack, "--backend-config", backend]);
-    quiet_on_a_closed_pipe(dir, &args(&history));
-    let out = strata(dir, &args(&history));
-    assert_exit(&out, 0);
+    quiet(ws.command(&["state", "migrate", &stack, "--backend-config", backend]));
+    let history = ["state", "history", &stack, "--backend-config", backend];
+    quiet(ws.command(&history));
+    let out = ws.ok(&history);
     assert!(
         stdout(&out).starts_with("SERIAL\tTIME\tWRITER\tVERSION\n"),
         "{}",
@@ -284,14 +270,13 @@ async fn a_reader_that_goes_away_never_stops_a_change_halfway() {
     );
 
     // And a destroy goes to its end too.
-    let destroy = with_endpoint(&[
+    quiet(ws.command(&[
         "destroy",
         &stack,
         "--auto-approve",
         "--backend-config",
         backend,
-    ]);
-    quiet_on_a_closed_pipe(dir, &args(&destroy));
+    ]));
     assert_eq!(
         live_ids(&clients).await,
         BTreeSet::from(["pipe-state".to_string()]),
@@ -312,11 +297,9 @@ name = "ab-bucket-name-that-fits-until-the-account-is-known-${aws.account_id}"
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stack_invalid_once_the_account_is_known_is_reported_with_one_error_heading() {
-    let emulator = Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    std::fs::write(dir.join("long.toml"), TOO_LONG_WITH_ACCOUNT).unwrap();
-    assert_exit(&strata(dir, &["validate", "long.toml"]), 0);
+    let ws = Workspace::new();
+    ws.write("long.toml", TOO_LONG_WITH_ACCOUNT);
+    ws.ok_offline(&["validate", "long.toml"]);
     let expected = "error: invalid value for `logs.name`
  --> long.toml:7:8
   |
@@ -329,17 +312,13 @@ error: the stack is not valid with the account, region and live values known now
         vec!["plan", "long.toml"],
         vec!["apply", "long.toml", "--auto-approve"],
     ] {
-        let out = crate::common::run(dir, &emulator, &command);
+        let out = ws.run(&command);
         assert_exit(&out, 1);
         assert_eq!(stderr(&out), expected, "{command:?}");
         assert_eq!(stdout(&out), "");
     }
     // The JSON stream's error event has the same text.
-    let out = crate::common::run(
-        dir,
-        &emulator,
-        &["apply", "long.toml", "--auto-approve", "--json"],
-    );
+    let out = ws.run(&["apply", "long.toml", "--auto-approve", "--json"]);
     assert_exit(&out, 1);
     let events = json_lines(&out);
     assert_eq!(events.len(), 2, "{events:?}");
@@ -347,29 +326,22 @@ error: the stack is not valid with the account, region and live values known now
     assert_eq!(events[0]["message"], expected.trim_end());
     assert_eq!(events[1]["type"], "summary");
     assert_eq!(events[1]["exit_code"], 1);
-    assert_eq!(live_ids(&emulator.clients().await).await, BTreeSet::new());
+    assert_eq!(live_ids(&ws.clients().await).await, BTreeSet::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_saved_plan_refuses_variables_given_again() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
     let stack = storage();
-    let out = crate::common::run(
-        dir,
-        &emulator,
-        &[
-            "plan",
-            &stack,
-            "--var",
-            "visibility=90",
-            "--out",
-            "reviewed.plan",
-        ],
-    );
-    assert_exit(&out, 0);
+    ws.ok(&[
+        "plan",
+        &stack,
+        "--var",
+        "visibility=90",
+        "--out",
+        "reviewed.plan",
+    ]);
     let refusal = "error: reviewed.plan is a saved plan: it applies the variables it was made with, and --var visibility, --var owner cannot change them. Nothing was changed. For other values, make a new plan: strata plan STACK_FILE --var NAME=VALUE --out reviewed.plan\n";
     let given = [
         "apply",
@@ -381,14 +353,14 @@ async fn a_saved_plan_refuses_variables_given_again() {
         "--var",
         "visibility=150",
     ];
-    let out = crate::common::run(dir, &emulator, &given);
+    let out = ws.run(&given);
     assert_exit(&out, 1);
     // The names, never the values (one may be a secret).
     assert_eq!(stderr(&out), refusal);
     assert_eq!(stdout(&out), "");
     let mut json = given.to_vec();
     json.push("--json");
-    let out = crate::common::run(dir, &emulator, &json);
+    let out = ws.run(&json);
     assert_exit(&out, 1);
     let events = json_lines(&out);
     assert_eq!(
@@ -403,14 +375,11 @@ async fn a_saved_plan_refuses_variables_given_again() {
         refusal.trim_start_matches("error: ").trim_end()
     );
     assert_eq!(live_ids(&clients).await, BTreeSet::new());
-    assert!(!dir.join(".strata/storage-dev.state.json").exists());
+    assert!(!ws.dir().join(".strata/storage-dev.state.json").exists());
 
     // Without --var it applies, with the value it was made with.
-    assert_exit(
-        &crate::common::run(dir, &emulator, &["apply", "reviewed.plan"]),
-        0,
-    );
-    let state = crate::common::read_state(dir, "storage", "dev");
+    ws.ok(&["apply", "reviewed.plan"]);
+    let state = ws.state("storage", "dev");
     assert_eq!(
         state["resources"]["content_queue"]["attributes"]["visibility_timeout_seconds"],
         90

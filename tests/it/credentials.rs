@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::common::{
-    Emulator, Proxy, assert_exit, files_under, planned_changes, run, stderr, stdout, strata_command,
+    Proxy, Workspace, assert_exit, files_under, planned_changes, stderr, stdout, strata_command,
 };
 
 /// The state files under DIR/.strata.
@@ -96,7 +96,8 @@ impl Home {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_credential_process_profile_deploys_and_plans_no_change() {
-    let emulator = Emulator::start();
+    let ws = Workspace::new();
+    let (dir, endpoint) = (ws.dir(), &ws.emulator().endpoint);
     let home = Home::new("", "");
     let calls = home.path().join("calls");
     let process = home.script(
@@ -114,14 +115,12 @@ async fn a_credential_process_profile_deploys_and_plans_no_change() {
         ),
     )
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    std::fs::write(dir.join("creds.toml"), STACK).unwrap();
+    ws.write("creds.toml", STACK);
 
     let out = home.strata(
         dir,
         "deployer",
-        &emulator.endpoint,
+        endpoint,
         &["apply", "creds.toml", "--auto-approve"],
     );
     assert_exit(&out, 0);
@@ -130,7 +129,7 @@ async fn a_credential_process_profile_deploys_and_plans_no_change() {
 
     // The process's keys are the emulator's account, recorded as the state's.
     assert_eq!(state_of(dir)["placement"]["account_id"], "000000000000");
-    let clients = emulator.clients().await;
+    let clients = ws.clients().await;
     let queue = clients
         .sqs
         .get_queue_url()
@@ -147,12 +146,7 @@ async fn a_credential_process_profile_deploys_and_plans_no_change() {
         .await
         .expect("the bucket exists");
 
-    let out = home.strata(
-        dir,
-        "deployer",
-        &emulator.endpoint,
-        &["plan", "creds.toml", "--json"],
-    );
+    let out = home.strata(dir, "deployer", endpoint, &["plan", "creds.toml", "--json"]);
     assert_exit(&out, 0);
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -240,7 +234,8 @@ fn a_failing_credential_process_is_run_once_and_reported_with_its_message() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_the_account_does_not_know_are_reported_as_invalid_credentials() {
-    let emulator = Emulator::strict();
+    let ws = Workspace::strict();
+    let (dir, endpoint) = (ws.dir(), &ws.emulator().endpoint);
     let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYNOTASECRET";
     let home = Home::new(
         "[profile stale]\nregion = us-east-1\n\n[profile root]\nregion = us-east-1\n",
@@ -249,12 +244,10 @@ async fn keys_the_account_does_not_know_are_reported_as_invalid_credentials() {
              [root]\naws_access_key_id = test\naws_secret_access_key = test\n"
         ),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    std::fs::write(dir.join("creds.toml"), STACK).unwrap();
+    ws.write("creds.toml", STACK);
 
     // The emulator is strict and healthy: the account root's keys plan.
-    let out = home.strata(dir, "root", &emulator.endpoint, &["plan", "creds.toml"]);
+    let out = home.strata(dir, "root", endpoint, &["plan", "creds.toml"]);
     assert_exit(&out, 0);
     assert!(stdout(&out).contains("2 to add"), "{}", stdout(&out));
 
@@ -262,7 +255,7 @@ async fn keys_the_account_does_not_know_are_reported_as_invalid_credentials() {
         vec!["plan", "creds.toml"],
         vec!["apply", "creds.toml", "--auto-approve"],
     ] {
-        let out = home.strata(dir, "stale", &emulator.endpoint, &command);
+        let out = home.strata(dir, "stale", endpoint, &command);
         assert_exit(&out, 1);
         let err = stderr(&out);
         assert!(
@@ -276,7 +269,7 @@ async fn keys_the_account_does_not_know_are_reported_as_invalid_credentials() {
         assert!(!err.contains("cannot reach"), "{err}");
     }
     // Nothing was created, and no state was written.
-    let clients = emulator.clients().await;
+    let clients = ws.clients().await;
     let queues = clients.sqs.list_queues().send().await.unwrap();
     assert_eq!(queues.queue_urls().len(), 0);
     assert_eq!(state_files(dir), Vec::<PathBuf>::new());
@@ -284,8 +277,8 @@ async fn keys_the_account_does_not_know_are_reported_as_invalid_credentials() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bucket_in_another_region_is_reported_with_its_region() {
-    let emulator = Emulator::start();
-    let eu = crate::common::clients_at(&emulator.endpoint, "eu-west-1").await;
+    let ws = Workspace::new();
+    let eu = crate::common::clients_at(&ws.emulator().endpoint, "eu-west-1").await;
     use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
     eu.s3
         .create_bucket()
@@ -299,18 +292,11 @@ async fn a_bucket_in_another_region_is_reported_with_its_region() {
         .await
         .unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    std::fs::write(
-        dir.join("far.toml"),
+    ws.write(
+        "far.toml",
         "[stack]\nname = \"far\"\n\n[resources.bucket]\ntype = \"s3.bucket\"\nname = \"far-away-bucket\"\n",
-    )
-    .unwrap();
-    let out = run(
-        dir,
-        &emulator,
-        &["import", "far.toml", "bucket", "far-away-bucket"],
     );
+    let out = ws.run(&["import", "far.toml", "bucket", "far-away-bucket"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(
@@ -320,7 +306,7 @@ async fn a_bucket_in_another_region_is_reported_with_its_region() {
         "{err}"
     );
     assert!(!err.contains("without an error code"), "{err}");
-    assert_eq!(state_files(dir), Vec::<PathBuf>::new());
+    assert_eq!(state_files(ws.dir()), Vec::<PathBuf>::new());
     // The bucket is where it was, in eu-west-1.
     eu.s3
         .head_bucket()
@@ -351,8 +337,8 @@ fn web_identity_token(issuer: &str) -> String {
 /// STS call the credential chain makes goes where AWS_ENDPOINT_URL says.
 #[tokio::test(flavor = "multi_thread")]
 async fn web_identity_credentials_deploy_and_an_untrusted_token_is_refused() {
-    let emulator = Emulator::strict();
-    let root = emulator.clients().await;
+    let ws = Workspace::strict();
+    let root = ws.clients().await;
     let account = root.account_id().await.unwrap().to_string();
     let trust = serde_json::json!({
         "Version": "2012-10-17",
@@ -388,13 +374,11 @@ async fn web_identity_credentials_deploy_and_an_untrusted_token_is_refused() {
         .await
         .unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    std::fs::write(
-        dir.join("queue.toml"),
+    let dir = ws.dir();
+    ws.write(
+        "queue.toml",
         "[stack]\nname = \"oidc\"\n\n[resources.jobs]\ntype = \"sqs.queue\"\nname = \"oidc-jobs\"\n",
-    )
-    .unwrap();
+    );
     let trusted = dir.join("trusted.jwt");
     std::fs::write(&trusted, web_identity_token("https://token.example.com")).unwrap();
     let untrusted = dir.join("untrusted.jwt");
@@ -404,7 +388,7 @@ async fn web_identity_credentials_deploy_and_an_untrusted_token_is_refused() {
     )
     .unwrap();
     let with_token = |token: &Path, args: &[&str]| {
-        strata_command(dir, args)
+        ws.offline(args)
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .env("AWS_CONFIG_FILE", "/nonexistent")
@@ -413,7 +397,7 @@ async fn web_identity_credentials_deploy_and_an_untrusted_token_is_refused() {
             .env("AWS_WEB_IDENTITY_TOKEN_FILE", token)
             .env("AWS_ROLE_ARN", &role)
             .env("AWS_ROLE_SESSION_NAME", "ci-run")
-            .env("AWS_ENDPOINT_URL", &emulator.endpoint)
+            .env("AWS_ENDPOINT_URL", &ws.emulator().endpoint)
             .output()
             .unwrap()
     };

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::common::{Emulator, Proxy, assert_exit, copy_stacks, read_state, stdout, strata};
+use crate::common::{Proxy, Workspace, assert_exit, stdout};
 use serde_json::Value as Json;
 
 /// Fixed, so the faults are the same from run to run (the proxy draws per operation).
@@ -140,36 +140,28 @@ fn fault_counts(stats: &Json) -> BTreeMap<String, u64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn whole_stack_converges_through_20_percent_faults_and_equals_a_fault_free_run() {
-    let faulty = Emulator::start();
-    let clean = Emulator::start();
-    let proxy = Proxy::start(&faulty.endpoint, &["--fault-rate", "0.2", "--seed", SEED]);
-    let faulty_clients = faulty.clients().await;
+    let ws = Workspace::new().with_stacks();
+    // The reference: no faults, on an emulator of its own (what exists on each is compared),
+    // from the same directory (a function's code is recorded by its path from there) with a
+    // state directory of its own.
+    let clean = Workspace::new();
+    let proxy = ws.proxy(&["--fault-rate", "0.2", "--seed", SEED]);
+    let faulty_clients = ws.clients().await;
     let clean_clients = clean.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let stack = copy_stacks(dir)
-        .join("producer-consumer.toml")
-        .display()
-        .to_string();
-    let through_proxy = |args: &[&str]| {
-        let mut full = args.to_vec();
-        full.extend(["--endpoint-url", &proxy.url]);
-        strata(dir, &full)
-    };
+    let stack = ws.stack("producer-consumer");
+    let through_proxy = |args: &[&str]| ws.through(&proxy).run(args);
 
-    // The reference: the same stack, same directory, no faults, its own state dir.
-    let out = strata(
-        dir,
-        &[
+    let out = ws
+        .offline(&[
             "apply",
             &stack,
             "--auto-approve",
-            "--endpoint-url",
-            &clean.endpoint,
             "--state-dir",
             "clean-state",
-        ],
-    );
+        ])
+        .args(["--endpoint-url", &clean.emulator().endpoint])
+        .output()
+        .unwrap();
     assert_exit(&out, 0);
 
     let out = through_proxy(&["apply", &stack, "--auto-approve"]);
@@ -208,15 +200,19 @@ async fn whole_stack_converges_through_20_percent_faults_and_equals_a_fault_free
         inventory(&faulty_clients).await,
         inventory(&clean_clients).await
     );
-    let state = read_state(dir, "producer-consumer", "dev");
+    let state = ws.state("producer-consumer", "dev");
     let clean_state: Json = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("clean-state/producer-consumer-dev.state.json")).unwrap(),
+        &std::fs::read_to_string(
+            ws.dir()
+                .join("clean-state/producer-consumer-dev.state.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(state["resources"].as_object().unwrap().len(), 13);
     assert_eq!(
         normalised(&state, &proxy.url),
-        normalised(&clean_state, &clean.endpoint)
+        normalised(&clean_state, &clean.emulator().endpoint)
     );
 
     // Destroy converges through faults too, and leaves nothing.
@@ -235,7 +231,7 @@ async fn whole_stack_converges_through_20_percent_faults_and_equals_a_fault_free
             .map(|kind| (kind, BTreeSet::new()))
             .collect();
     assert_eq!(inventory(&faulty_clients).await, nothing);
-    let state = read_state(dir, "producer-consumer", "dev");
+    let state = ws.state("producer-consumer", "dev");
     assert_eq!(state["resources"], serde_json::json!({}));
     assert_eq!(state["outputs"], serde_json::json!({}));
 }
@@ -246,7 +242,7 @@ async fn whole_stack_converges_through_20_percent_faults_and_equals_a_fault_free
 #[tokio::test(flavor = "multi_thread")]
 async fn every_fault_kind_on_every_service_is_retried_by_the_sdk_and_transient() {
     use strata::aws::{AwsError, ErrorKind, sdk};
-    let emulator = Emulator::start();
+    let ws = Workspace::new();
 
     async fn call_each_service(proxy: &Proxy) -> Vec<(&'static str, &'static str, AwsError)> {
         let aws = crate::common::clients_at(&proxy.url, crate::common::TEST_REGION).await;
@@ -313,12 +309,7 @@ async fn every_fault_kind_on_every_service_is_retried_by_the_sdk_and_transient()
     let kinds = ["throttle", "5xx", "reset"];
     let proxies: Vec<Proxy> = kinds
         .iter()
-        .map(|kind| {
-            Proxy::start(
-                &emulator.endpoint,
-                &["--fault-rate", "1", "--seed", SEED, "--fault-kinds", kind],
-            )
-        })
+        .map(|kind| ws.proxy(&["--fault-rate", "1", "--seed", SEED, "--fault-kinds", kind]))
         .collect();
     let all = futures::future::join_all(proxies.iter().map(call_each_service)).await;
     for ((kind, proxy), results) in kinds.into_iter().zip(&proxies).zip(all) {
@@ -364,12 +355,12 @@ async fn every_fault_kind_on_every_service_is_retried_by_the_sdk_and_transient()
 /// reaches the emulator.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_proxy_faults_the_same_calls_for_a_seed_and_never_forwards_them() {
-    let emulator = Emulator::start();
+    let ws = Workspace::new();
 
     /// Creates queues PREFIX-0..40 one after the other through a fresh proxy, without SDK
     /// retries; the outcome of each call.
-    async fn create_queues(emulator: &Emulator, prefix: &str) -> Vec<String> {
-        let proxy = Proxy::start(&emulator.endpoint, &["--fault-rate", "0.5", "--seed", SEED]);
+    async fn create_queues(ws: &Workspace, prefix: &str) -> Vec<String> {
+        let proxy = ws.proxy(&["--fault-rate", "0.5", "--seed", SEED]);
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&proxy.url)
             .region(aws_config::Region::new(crate::common::TEST_REGION))
@@ -401,8 +392,8 @@ async fn the_proxy_faults_the_same_calls_for_a_seed_and_never_forwards_them() {
         outcomes
     }
 
-    let first = create_queues(&emulator, "first").await;
-    let second = create_queues(&emulator, "second").await;
+    let first = create_queues(&ws, "first").await;
+    let second = create_queues(&ws, "second").await;
     assert_eq!(first, second, "the same seed faults the same calls");
     let kinds: BTreeSet<&str> = first.iter().map(String::as_str).collect();
     assert!(
@@ -414,7 +405,7 @@ async fn the_proxy_faults_the_same_calls_for_a_seed_and_never_forwards_them() {
     );
 
     // Exactly the queues whose create was answered by the emulator exist.
-    let clients = emulator.clients().await;
+    let clients = ws.clients().await;
     let existing: BTreeSet<String> = clients
         .sqs
         .list_queues()
