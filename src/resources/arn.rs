@@ -123,6 +123,16 @@ pub fn secret_pattern(at: &Place, name: &str) -> String {
     )
 }
 
+/// What IAM evaluates a call naming the secret `name` against while no secret of that name
+/// exists (the lookup before a create, the create itself): the name without the six
+/// characters, which only a stored secret has. No stored secret's ARN matches it.
+pub fn secret_by_name(at: &Place, name: &str) -> String {
+    format!(
+        "arn:{}:secretsmanager:{}:{}:secret:{name}",
+        at.partition, at.region, at.account
+    )
+}
+
 /// An EventBridge rule, `arn:PARTITION:events:REGION:ACCOUNT:rule/ID`: the id is `NAME` for a
 /// rule on the default event bus and `BUS/NAME` for one on another bus.
 pub fn events_rule(partition: &str, region: &str, account: &str, id: &str) -> String {

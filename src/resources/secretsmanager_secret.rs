@@ -158,7 +158,9 @@ impl Resource for SecretsmanagerSecret {
     }
 
     fn permissions(&self, desired: &Attrs, at: &Place) -> Vec<Permission> {
-        let on_secret = [arn::secret_pattern(at, &name_or_any(desired, "name"))];
+        let name = name_or_any(desired, "name");
+        let on_secret = [arn::secret_pattern(at, &name)];
+        let by_name = [arn::secret_by_name(at, &name)];
         let mut out = vec![
             allow(
                 Step::Read,
@@ -181,6 +183,17 @@ impl Resource for SecretsmanagerSecret {
                 &on_secret,
             ),
             allow(Step::Delete, &["secretsmanager:DeleteSecret"], &on_secret),
+            // The lookup by name before a create (and after a lost reply) and the create
+            // itself name a secret that does not exist yet: IAM has no stored ARN to match.
+            allow(Step::Read, &["secretsmanager:DescribeSecret"], &by_name),
+            allow(
+                Step::Write,
+                &[
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:DescribeSecret",
+                ],
+                &by_name,
+            ),
         ];
         if let Some(key) = desired.get("kms_key_id") {
             let key = match key {

@@ -315,6 +315,248 @@ async fn a_user_holding_exactly_the_generated_policy_deploys_and_destroys_the_wh
     assert_eq!(apis, 0, "REST APIs after destroy");
 }
 
+/// The stack of every type added after the seed system (with a queue, a function and the
+/// targets' roles around them).
+const EVERY_TYPE: &str = "tests/stacks/every-type.toml";
+
+/// What the emulator evaluates against `*` for the new types, where AWS authorizes the call
+/// on the object, which the generated policy grants (granted on `?` as in
+/// [`EMULATOR_UNSCOPED`]):
+/// - lambda:CreateEventSourceMapping has no resource on AWS either: AWS evaluates the
+///   generated statement's condition on `lambda:FunctionArn`, a key the emulator does not set,
+///   so that condition never holds there;
+/// - logs:DescribeLogGroups names a prefix, not a group: AWS authorizes it on the account's
+///   `log-group:*`;
+/// - the tag reads name their object in `ResourceArn`/`ResourceARN`, and kms:CreateAlias and
+///   kms:DeleteAlias their alias in `AliasName`, which the emulator does not read.
+const EMULATOR_UNSCOPED_NEW_TYPES: &[&str] = &[
+    "lambda:CreateEventSourceMapping",
+    "logs:DescribeLogGroups",
+    "sns:ListTagsForResource",
+    "dynamodb:ListTagsOfResource",
+    "events:ListTagsForResource",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+];
+
+/// The rule's target calls name the rule in `Rule`, which the emulator does not read: it
+/// evaluates them against the event bus the request names. On AWS their one resource is the
+/// rule (which the generated policy grants), so this grant on the bus gives nothing there.
+const EMULATOR_ON_THE_BUS: &[&str] = &[
+    "events:ListTargetsByRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+];
+
+/// The objects of every-type.toml that exist, by kind and name, as the root sees them (a
+/// key scheduled for deletion and a secret in its recovery window are gone).
+async fn every_type_objects(root: &strata::aws::Clients) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut add = |kind: &str, names: Vec<String>| {
+        out.extend(
+            names
+                .into_iter()
+                .filter(|n| n.contains("every-type"))
+                .map(|n| format!("{kind} {n}")),
+        );
+    };
+    let queues = root.sqs.list_queues().send().await.unwrap();
+    add(
+        "queue",
+        queues
+            .queue_urls()
+            .iter()
+            .filter_map(|u| Some(u.rsplit_once('/')?.1.to_string()))
+            .collect(),
+    );
+    let roles = root.iam.list_roles().send().await.unwrap();
+    add(
+        "role",
+        roles.roles().iter().map(|r| r.role_name.clone()).collect(),
+    );
+    let functions = root.lambda.list_functions().send().await.unwrap();
+    add(
+        "function",
+        functions
+            .functions()
+            .iter()
+            .filter_map(|f| f.function_name.clone())
+            .collect(),
+    );
+    let mappings = root
+        .lambda
+        .list_event_source_mappings()
+        .send()
+        .await
+        .unwrap();
+    add(
+        "mapping",
+        mappings
+            .event_source_mappings()
+            .iter()
+            .filter_map(|m| m.function_arn.clone())
+            .collect(),
+    );
+    let groups = root.logs.describe_log_groups().send().await.unwrap();
+    add(
+        "log group",
+        groups
+            .log_groups()
+            .iter()
+            .filter_map(|g| g.log_group_name.clone())
+            .collect(),
+    );
+    let tables = root.dynamodb.list_tables().send().await.unwrap();
+    add("table", tables.table_names().to_vec());
+    let topics = root.sns.list_topics().send().await.unwrap();
+    add(
+        "topic",
+        topics
+            .topics()
+            .iter()
+            .filter_map(|t| t.topic_arn.clone())
+            .collect(),
+    );
+    let subscriptions = root.sns.list_subscriptions().send().await.unwrap();
+    add(
+        "subscription",
+        subscriptions
+            .subscriptions()
+            .iter()
+            .filter_map(|s| Some(format!("{} -> {}", s.topic_arn()?, s.endpoint()?)))
+            .collect(),
+    );
+    let alarms = root.cloudwatch.describe_alarms().send().await.unwrap();
+    add(
+        "alarm",
+        alarms
+            .metric_alarms()
+            .iter()
+            .filter_map(|a| a.alarm_name.clone())
+            .collect(),
+    );
+    let rules = root.events.list_rules().send().await.unwrap();
+    add(
+        "rule",
+        rules
+            .rules()
+            .iter()
+            .filter_map(|r| r.name.clone())
+            .collect(),
+    );
+    let schedules = root.scheduler.list_schedules().send().await.unwrap();
+    add(
+        "schedule",
+        schedules
+            .schedules()
+            .iter()
+            .filter_map(|s| s.name.clone())
+            .collect(),
+    );
+    let aliases = root.kms.list_aliases().send().await.unwrap();
+    let aliases = aliases.aliases();
+    add(
+        "alias",
+        aliases
+            .iter()
+            .filter_map(|a| a.alias_name.clone())
+            .collect(),
+    );
+    let mut keys = Vec::new();
+    for key in root.kms.list_keys().send().await.unwrap().keys() {
+        let key_id = key.key_id().unwrap();
+        let described = root.kms.describe_key().key_id(key_id).send().await.unwrap();
+        let metadata = described.key_metadata().unwrap();
+        if metadata.key_state().map(|s| s.as_str()) == Some("Enabled") {
+            keys.push(metadata.description().unwrap_or_default().to_string());
+        }
+    }
+    add("key", keys);
+    let parameters = root.ssm.describe_parameters().send().await.unwrap();
+    add(
+        "parameter",
+        parameters
+            .parameters()
+            .iter()
+            .filter_map(|p| p.name.clone())
+            .collect(),
+    );
+    let secrets = root.secretsmanager.list_secrets().send().await.unwrap();
+    add(
+        "secret",
+        secrets
+            .secret_list()
+            .iter()
+            .filter_map(|s| s.name.clone())
+            .collect(),
+    );
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_generated_policy_deploys_and_destroys_every_new_type() {
+    let (strict, root, account) = Strict::with_root().await;
+    let url = strict.proxy.url.clone();
+    let dir = strict.ws.dir();
+    let stack = crate::common::repo().join(EVERY_TYPE);
+    let stack = stack.to_str().unwrap();
+
+    let out = strata_as(dir, &Keys::root(), &url, &["policy", stack, "--json"]);
+    assert_exit(&out, 0);
+    let policy: Json = serde_json::from_slice(&out.stdout).unwrap();
+    // The generated policy is not widened: only statements of the emulator's own are added.
+    let mut for_emulator = for_the_emulator(&policy);
+    let statements = for_emulator["Statement"].as_array_mut().unwrap();
+    statements.push(json!({
+        "Sid": "EmulatorUnscopedNewTypes",
+        "Effect": "Allow",
+        "Action": EMULATOR_UNSCOPED_NEW_TYPES,
+        "Resource": "?",
+    }));
+    statements.push(json!({
+        "Sid": "EmulatorRuleTargetsOnTheBus",
+        "Effect": "Allow",
+        "Action": EMULATOR_ON_THE_BUS,
+        "Resource": format!("arn:aws:events:{REGION}:{account}:event-bus/default"),
+    }));
+    let deployer = user_with(&root, "deployer", &for_emulator).await;
+
+    let run = |args: &[&str]| strata_as(dir, &deployer, &url, args);
+    assert_exit(&run(&["plan", stack, "--detailed-exitcode"]), 2);
+    assert_exit(&run(&["apply", stack, "--auto-approve"]), 0);
+    let topic = format!("arn:aws:sns:{REGION}:{account}:every-type-alerts");
+    let expected: BTreeSet<String> = [
+        "queue every-type-jobs".into(),
+        "role every-type-worker".into(),
+        "role every-type-events".into(),
+        "role every-type-scheduler".into(),
+        "function every-type-worker".into(),
+        format!("mapping arn:aws:lambda:{REGION}:{account}:function:every-type-worker"),
+        "log group /aws/lambda/every-type-worker".into(),
+        "table every-type-records".into(),
+        format!("topic {topic}"),
+        format!("subscription {topic} -> arn:aws:sqs:{REGION}:{account}:every-type-jobs"),
+        "alarm every-type-depth".into(),
+        "rule every-type-nightly".into(),
+        "schedule every-type-report".into(),
+        "alias alias/every-type".into(),
+        "key every-type key".into(),
+        "parameter /every-type/plain".into(),
+        "parameter /every-type/password".into(),
+        "secret every-type-api-key".into(),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(every_type_objects(&root).await, expected, "after apply");
+    assert_exit(&run(&["plan", stack, "--detailed-exitcode"]), 0);
+    assert_exit(&run(&["destroy", stack, "--auto-approve"]), 0);
+    assert_eq!(
+        every_type_objects(&root).await,
+        BTreeSet::new(),
+        "after destroy"
+    );
+}
+
 /// The lifecycle each case runs, in order, until a command fails.
 const LIFECYCLE: [(&str, &[&str]); 4] = [
     ("plan", &["plan", STACK, "--detailed-exitcode"]),
