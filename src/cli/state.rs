@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow, bail};
 use strata::aws::{Clients, Target};
 use strata::config::Stack;
+use strata::config::address::address;
 use strata::ops::{self, Store};
 use strata::state::bootstrap::{BootstrapOptions, STEPS, bootstrap as make_bucket};
 use strata::state::store::{StateStore, save};
@@ -38,7 +39,7 @@ pub fn list(args: &StackArgs, target_args: &TargetArgs) -> anyhow::Result<ExitCo
         let mut rows: Vec<(String, &str)> = state
             .resources
             .iter()
-            .map(|(name, r)| (format!("{}.{name}", r.type_name), r.id.as_str()))
+            .map(|(name, r)| (address(&r.type_name, name), r.id.as_str()))
             .collect();
         rows.sort();
         for (address, id) in rows {
@@ -48,36 +49,32 @@ pub fn list(args: &StackArgs, target_args: &TargetArgs) -> anyhow::Result<ExitCo
     })
 }
 
-/// `RESOURCE` as `name` or `type.name`.
-fn resource_name<'a>(state: &State, resource: &'a str) -> anyhow::Result<&'a str> {
-    let name = match resource.rsplit_once('.') {
-        Some((type_name, name))
-            if state
-                .resources
-                .get(name)
-                .is_some_and(|r| r.type_name == type_name) =>
-        {
-            name
-        }
-        _ => resource,
-    };
-    if state.resources.contains_key(name) {
-        Ok(name)
-    } else {
-        let names: Vec<String> = state
-            .resources
-            .iter()
-            .map(|(n, r)| format!("{}.{n}", r.type_name))
-            .collect();
-        Err(anyhow!(
-            "the state has no resource `{resource}`; it has: {}",
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        ))
+/// `RESOURCE` as `name` or `type.name` (in a module `module.tenant["a"].name` or
+/// `module.tenant["a"].type.name`).
+fn resource_name<'a>(state: &'a State, resource: &str) -> anyhow::Result<&'a str> {
+    if let Some((name, _)) = state.resources.get_key_value(resource) {
+        return Ok(name);
     }
+    if let Some((name, _)) = state
+        .resources
+        .iter()
+        .find(|(name, r)| address(&r.type_name, name) == resource)
+    {
+        return Ok(name);
+    }
+    let names: Vec<String> = state
+        .resources
+        .iter()
+        .map(|(n, r)| address(&r.type_name, n))
+        .collect();
+    Err(anyhow!(
+        "the state has no resource `{resource}`; it has: {}",
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    ))
 }
 
 pub fn show(
@@ -113,7 +110,7 @@ pub fn rm(
                 let mut state = store.read().await?;
                 let name = resource_name(&state, resource)?.to_string();
                 let r = &state.resources[&name];
-                let address = format!("{}.{name}", r.type_name);
+                let address = address(&r.type_name, &name);
                 sayln!(
                     "{address} (id {}) will be forgotten: strata stops managing it, and the object stays in AWS.",
                     r.id
