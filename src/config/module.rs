@@ -670,11 +670,19 @@ impl Resolver<'_> {
         for (range, inner) in refs {
             out.push_str(&text[at..range.start]);
             at = range.end;
-            let Some((instance, output)) = output_reference(inner.trim()) else {
-                out.push_str(&text[range]);
-                continue;
+            let value = match output_reference(inner.trim()) {
+                Some((instance, output)) => self.output(node, instance, output, depth),
+                None => match each_output_reference(inner.trim()) {
+                    Some((module, each, output)) => {
+                        self.each_output(node, module, each, output, depth)
+                    }
+                    None => {
+                        out.push_str(&text[range]);
+                        continue;
+                    }
+                },
             };
-            let Some(value) = self.output(node, instance, output, depth) else {
+            let Some(value) = value else {
                 continue;
             };
             let value = self.resolve(&value, depth + 1);
@@ -688,7 +696,8 @@ impl Resolver<'_> {
                 NodeValue::Float(f) => out.push_str(&f.to_string()),
                 _ => self.diagnostics.push(
                     Diagnostic::error(format!(
-                        "output `{output}` of `{instance}` is {}, which cannot be part of a string",
+                        "`${{{}}}` is {}, which cannot be part of a string",
+                        inner.trim(),
                         value.kind()
                     ))
                     .at(&node.span, "used inside a string here"),
@@ -735,6 +744,63 @@ impl Resolver<'_> {
         }
     }
 
+    /// `${module.tenant[each.key].api_url}` in a `for_each` resource: the output written
+    /// once for every instance (`${module.tenant[each.key].upload_api.url}`), for the
+    /// resource's own `for_each` to pick the instance. The instances must agree on it.
+    fn each_output(
+        &mut self,
+        node: &Node,
+        module: &str,
+        each: &str,
+        output: &str,
+        depth: usize,
+    ) -> Option<Node> {
+        let instances: Vec<String> = self
+            .instances
+            .iter()
+            .filter(|i| super::expr::split_instance(&i.path).0 == module)
+            .map(|i| i.path.clone())
+            .collect();
+        if instances.is_empty() {
+            self.diagnostics.push(self.unknown_instance(node, module));
+            return None;
+        }
+        let mut written: Option<Node> = None;
+        for instance in &instances {
+            let mut value = self.output(node, instance, output, depth)?;
+            let NodeValue::Str(text) = &value.value else {
+                written = None;
+                break;
+            };
+            let text = text.replace(&format!("{instance}."), &format!("{module}[{each}]."));
+            if written
+                .as_ref()
+                .is_some_and(|w| w.as_str() != Some(text.as_str()))
+            {
+                written = None;
+                break;
+            }
+            value.value = NodeValue::Str(text);
+            written = Some(value);
+        }
+        if written.is_none() {
+            self.diagnostics.push(
+                Diagnostic::error(format!(
+                    "output `{output}` of `{module}` is not the same expression in every instance"
+                ))
+                .at(
+                    &node.span,
+                    format!("`[{each}]` cannot choose the instance here"),
+                )
+                .help(format!(
+                    "name the instance: `${{{}.{output}}}`",
+                    instances[0]
+                )),
+            );
+        }
+        written
+    }
+
     fn unknown_instance(&self, node: &Node, instance: &str) -> Diagnostic {
         let keyed = |i: &&ModuleInstance| {
             super::expr::split_instance(&i.path).0 == super::expr::split_instance(instance).0
@@ -774,9 +840,19 @@ fn output_reference(reference: &str) -> Option<(&str, &str)> {
         .then(|| (&reference[..len - 1], output))
 }
 
+/// `module.tenant[each.key].api_url` -> (`module.tenant`, `each.key`, `api_url`).
+fn each_output_reference(reference: &str) -> Option<(&str, &str, &str)> {
+    ["each.key", "each.value"].into_iter().find_map(|each| {
+        let (module, output) = reference.split_once(&format!("[{each}]."))?;
+        let path = module_path_len(&format!("{module}."));
+        (path == module.len() + 1 && !output.is_empty() && !output.contains(['.', '[']))
+            .then_some((module, each, output))
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::output_reference;
+    use super::{each_output_reference, output_reference};
     use crate::config::expr::Target;
 
     fn load(files: &[(&str, &str)]) -> Result<crate::config::Stack, String> {
@@ -800,11 +876,10 @@ depends_on = ["q"]
 [outputs]
 arn = { value = "${q.arn}", description = "the queue" }
 name = "${q.name}"
+prefix = "${var.prefix}"
 "#;
 
-    #[test]
-    fn each_instance_gets_prefixed_names_its_variables_and_its_outputs() {
-        let root = r#"
+    const ROOT: &str = r#"
 [stack]
 name = "root"
 [modules.m]
@@ -816,6 +891,10 @@ type = "sqs.queue"
 name = 'main-${module.m["a"].name}'
 redrive_policy = { dead_letter_queue = '${module.m["b"].arn}', max_receive_count = 3 }
 "#;
+
+    #[test]
+    fn each_instance_gets_prefixed_names_its_variables_and_its_outputs() {
+        let root = ROOT;
         let stack = load(&[("queues.toml", QUEUES), ("root.toml", root)]).unwrap();
         let names: Vec<&str> = stack.resources.keys().map(String::as_str).collect();
         assert_eq!(
@@ -853,6 +932,29 @@ redrive_policy = { dead_letter_queue = '${module.m["b"].arn}', max_receive_count
             }));
         let paths: Vec<&str> = stack.modules.iter().map(|m| m.path.as_str()).collect();
         assert_eq!(paths, ["module.m[\"a\"]", "module.m[\"b\"]"]);
+        // `--explain`: the instances, where they are declared, and each resource's own line.
+        let explained = crate::config::explain::explain(&stack);
+        let line = |start: &str| {
+            explained
+                .lines()
+                .find(|l| l.trim_start().starts_with(start))
+                // Files by their names: the test's directory is a temporary one.
+                .map(|l| {
+                    l.split_whitespace()
+                        .map(|word| word.rsplit('/').next().unwrap_or(word))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            line("module.m[\"b\"] (source"),
+            "module.m[\"b\"] (source queues.toml) root.toml:4"
+        );
+        assert_eq!(
+            line("module.m[\"b\"].q "),
+            "module.m[\"b\"].q (sqs.queue) queues.toml:6"
+        );
     }
 
     #[test]
@@ -915,6 +1017,43 @@ arn = "${module.o.arn}"
     }
 
     #[test]
+    fn a_for_each_resource_picks_the_instance_of_its_key() {
+        let root = ROOT
+            .replace(
+                "name = 'main-${module.m[\"a\"].name}'",
+                "for_each = [\"a\", \"b\"]\nname = \"main-${each.key}\"",
+            )
+            .replace("${module.m[\"b\"].arn}", "${module.m[each.key].arn}");
+        let root = root.as_str();
+        let stack = load(&[("queues.toml", QUEUES), ("root.toml", root)]).unwrap();
+        assert!(
+            stack.resources["main[\"b\"]"]
+                .references
+                .iter()
+                .any(|r| r.target
+                    == Target::Resource {
+                        name: "module.m[\"b\"].q".into(),
+                        attribute: "arn".into()
+                    })
+        );
+        // An output whose expression differs from instance to instance cannot be chosen so.
+        let root = root.replace(".arn}'", ".prefix}'");
+        let err = load(&[("queues.toml", QUEUES), ("root.toml", &root)])
+            .err()
+            .unwrap();
+        assert!(
+            err.contains(
+                "error: output `prefix` of `module.m` is not the same expression in every instance"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("= help: name the instance: `${module.m[\"a\"].prefix}`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn output_references_name_an_instance_and_one_output() {
         assert_eq!(
             output_reference("module.tenant[\"a.b\"].api_url"),
@@ -922,5 +1061,10 @@ arn = "${module.o.arn}"
         );
         assert_eq!(output_reference("module.t.bucket.arn"), None);
         assert_eq!(output_reference("queue.arn"), None);
+        assert_eq!(
+            each_output_reference("module.t[each.key].url"),
+            Some(("module.t", "each.key", "url"))
+        );
+        assert_eq!(each_output_reference("queue[each.key].url"), None);
     }
 }
