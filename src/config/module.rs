@@ -296,7 +296,7 @@ impl Expander<'_> {
         name: &str,
         entry: &Entry,
         block: &Table,
-        declared: &IndexMap<String, Option<Node>>,
+        declared: &IndexMap<String, ModuleVariable>,
         each_node: &dyn Fn(&Node) -> Node,
     ) -> Option<IndexMap<String, Node>> {
         let mut bindings = IndexMap::new();
@@ -331,11 +331,34 @@ impl Expander<'_> {
             }
             bindings.insert(var.clone(), each_node(&e.node));
         }
-        for (var, default) in declared {
+        for (var, declaration) in declared {
+            if let Some(sensitive) = &declaration.sensitive {
+                let bound = bindings.get(var).or(declaration.default.as_ref());
+                if let Some(bound) = bound
+                    && !self.is_sensitive_variable(bound)
+                {
+                    let span = match bindings.get(var) {
+                        Some(_) => &bound.span,
+                        None => &entry.key_span,
+                    };
+                    self.diagnostics.push(
+                        Diagnostic::error(format!(
+                            "variable `{var}` of module `{name}` is sensitive: give it a sensitive variable of this stack"
+                        ))
+                        .at(span, "not a sensitive variable of this stack")
+                        .related(sensitive, "declared sensitive here")
+                        .note("the module's values become this stack's, and only this stack's sensitive variables are masked in plans, state and logs")
+                        .help(format!(
+                            "declare `[variables.{var}]` with `sensitive = true` here and write `vars = {{ {var} = \"${{var.{var}}}\" }}`"
+                        )),
+                    );
+                    ok = false;
+                }
+            }
             if bindings.contains_key(var) {
                 continue;
             }
-            match default {
+            match &declaration.default {
                 Some(default) => {
                     bindings.insert(var.clone(), default.clone());
                 }
@@ -355,6 +378,18 @@ impl Expander<'_> {
             }
         }
         ok.then_some(bindings)
+    }
+
+    /// Whether `node` is exactly `"${var.NAME}"` of a sensitive variable of the stack.
+    fn is_sensitive_variable(&self, node: &Node) -> bool {
+        let Some(text) = node.as_str() else {
+            return false;
+        };
+        let refs = reference_texts(text);
+        matches!(&refs[..], [(range, inner)] if *range == (0..text.len())
+        && inner.trim().strip_prefix("var.").is_some_and(|v| {
+            self.variables.get(v).is_some_and(|v| v.sensitive)
+        }))
     }
 
     /// `moved_from = { resource = "former_name" }` on the module: the module's resource is
@@ -454,19 +489,29 @@ fn refuse_deployment_settings(
     }
 }
 
-/// The module's variables and their defaults.
-fn module_variables(top: &Table) -> IndexMap<String, Option<Node>> {
+/// A variable the module declares.
+struct ModuleVariable {
+    default: Option<Node>,
+    /// Where `sensitive = true` is written, if it is.
+    sensitive: Option<Span>,
+}
+
+/// The module's variables, their defaults and whether they are sensitive.
+fn module_variables(top: &Table) -> IndexMap<String, ModuleVariable> {
     top.get("variables")
         .and_then(|e| e.node.as_table())
         .into_iter()
         .flatten()
         .map(|(name, e)| {
-            let default = e
-                .node
-                .as_table()
-                .and_then(|t| t.get("default"))
-                .map(|d| d.node.clone());
-            (name.clone(), default)
+            let decl = e.node.as_table();
+            let variable = ModuleVariable {
+                default: decl.and_then(|t| t.get("default")).map(|d| d.node.clone()),
+                sensitive: decl
+                    .and_then(|t| t.get("sensitive"))
+                    .filter(|s| matches!(s.node.value, NodeValue::Bool(true)))
+                    .map(|s| s.key_span.clone()),
+            };
+            (name.clone(), variable)
         })
         .collect()
 }

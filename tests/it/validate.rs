@@ -422,6 +422,7 @@ pub const CORPUS: &[(&str, &[&str])] = &[
         "227-module-variables",
         &["main.toml:4:10", "main.toml:6:10"],
     ),
+    ("228-module-sensitive-variable", &["main.toml:9:18"]),
 ];
 
 /// A corpus case: its name, the file to validate (relative to the repository) and the
@@ -449,7 +450,7 @@ pub fn corpus() -> Vec<Case> {
         found, listed,
         "tests/corpus/bad and CORPUS list different cases"
     );
-    assert_eq!(CORPUS.len(), 227);
+    assert_eq!(CORPUS.len(), 228);
     CORPUS
         .iter()
         .map(|(name, _)| {
