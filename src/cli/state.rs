@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 use strata::ops::state::{BootstrapRequest, History};
-use strata::ops::{self, Stack};
+use strata::ops::{self, Stack, address};
 
 use super::deploy::runtime;
 use super::out::{out, outln, sayln};
@@ -30,7 +30,7 @@ pub fn list(args: &StackArgs, target_args: &TargetArgs) -> anyhow::Result<ExitCo
         let mut rows: Vec<(String, &str)> = state
             .resources
             .iter()
-            .map(|(name, r)| (format!("{}.{name}", r.type_name), r.id.as_str()))
+            .map(|(name, r)| (address(&r.type_name, name), r.id.as_str()))
             .collect();
         rows.sort();
         for (address, id) in rows {

@@ -41,6 +41,18 @@ pub fn explain(stack: &Stack) -> String {
         }
     }
 
+    if !stack.modules.is_empty() {
+        let _ = writeln!(out, "\nmodules");
+        for module in &stack.modules {
+            line(
+                &mut out,
+                2,
+                &format!("{} (source {})", module.path, module.source),
+                &at(&module.declared),
+            );
+        }
+    }
+
     let _ = writeln!(out, "\nresources");
     for decl in stack.resources.values() {
         line(

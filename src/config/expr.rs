@@ -41,9 +41,11 @@ pub fn instance_name(resource: &str, key: &str) -> String {
     format!("{resource}[\"{key}\"]")
 }
 
-/// `queue["orders"]` -> (`queue`, Some(`orders`)); `queue` -> (`queue`, None).
+/// `queue["orders"]` -> (`queue`, Some(`orders`)); `queue` -> (`queue`, None). The last
+/// key is the instance's: `module.tenant["a"].queue["orders"]` is an instance of
+/// `module.tenant["a"].queue` (a key never contains `"`).
 pub fn split_instance(name: &str) -> (&str, Option<&str>) {
-    match name.find("[\"") {
+    match name.rfind("[\"") {
         Some(open) if name.ends_with("\"]") && name.len() >= open + 4 => {
             (&name[..open], Some(&name[open + 2..name.len() - 2]))
         }
@@ -136,6 +138,30 @@ pub fn parse_template(node: &Node, text: &str, diagnostics: &mut Vec<Diagnostic>
     parts
 }
 
+/// The `${...}` in `text` as written, unparsed: where each is (its `${` to its `}`) and
+/// what is inside. `$${` (a literal `${`) is skipped; an unterminated `${` ends the list
+/// (parsing reports it).
+pub fn reference_texts(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(pos) = text[at..].find('$') {
+        let start = at + pos;
+        let after = &text[start..];
+        if after.starts_with("$${") {
+            at = start + 3;
+        } else if after.starts_with("${") {
+            let Some(close) = closing_brace(after) else {
+                break;
+            };
+            out.push((start..start + close + 1, &after[2..close]));
+            at = start + close + 1;
+        } else {
+            at = start + 1;
+        }
+    }
+    out
+}
+
 /// Where the `}` closing a `${` is: the first one outside a quoted instance key.
 fn closing_brace(after: &str) -> Option<usize> {
     let mut quoted = false;
@@ -152,6 +178,17 @@ fn closing_brace(after: &str) -> Option<usize> {
 fn parse_target(inner: &str) -> Result<Target, &'static str> {
     if inner.is_empty() {
         return Err("empty reference");
+    }
+    // `module.tenant["a"].queue.arn`: a resource of a module instance.
+    let (module, rest) = inner.split_at(super::address::module_path_len(inner));
+    if !module.is_empty() {
+        return match parse_target(rest)? {
+            Target::Resource { name, attribute } => Ok(Target::Resource {
+                name: format!("{module}{name}"),
+                attribute,
+            }),
+            _ => Err("expected `module.NAME.OUTPUT` or `module.NAME.resource.attribute`"),
+        };
     }
     // `name["key"].attribute`: one instance of a `for_each` resource.
     if let Some(open) = inner.find("[\"") {

@@ -2,6 +2,7 @@
 //! references, variables and validation against the resource schemas. Nothing here talks
 //! to AWS.
 
+pub mod address;
 pub mod check;
 mod check_policy;
 pub mod explain;
@@ -9,6 +10,7 @@ pub mod expr;
 pub mod load;
 pub mod merge;
 pub mod model;
+pub mod module;
 pub mod node;
 pub mod validate;
 
@@ -151,21 +153,38 @@ fn load_with<T>(
         .map(|(id, _)| sources.get(*id).display.clone())
         .collect();
     let mut diagnostics = Vec::new();
-    let mut documents = chain.documents.into_iter().map(|(_, node)| node);
-    let root = documents.next().expect("a chain has at least one file");
-    let root = merge::check_root(root, &mut diagnostics);
-    let merged = documents.fold(root, |parent, child| {
-        merge::merge_documents(parent, child, &mut diagnostics)
-    });
+    let merged = merged(chain, &mut diagnostics);
     let secrets = sensitive_texts(&merged, vars);
+    let (merged, modules) = module::expand(merged, path, vars, &mut sources, &mut diagnostics);
+    // A broken module would only add confusing follow-ups to its own errors.
+    if !modules.is_empty() && !diagnostics.is_empty() {
+        return Err(LoadError {
+            diagnostics,
+            sources,
+            secrets,
+        });
+    }
     match validate::validate(merged, files, vars, schemas, sources, diagnostics, derive) {
-        Ok(loaded) => Ok(loaded),
+        Ok((mut stack, derived)) => {
+            stack.modules = modules;
+            Ok((stack, derived))
+        }
         Err((diagnostics, sources)) => Err(LoadError {
             diagnostics,
             sources,
             secrets,
         }),
     }
+}
+
+/// The documents of an `extends` chain merged into one, the child's values winning.
+fn merged(chain: load::Chain, diagnostics: &mut Vec<Diagnostic>) -> Node {
+    let mut documents = chain.documents.into_iter().map(|(_, node)| node);
+    let root = documents.next().expect("a chain has at least one file");
+    let root = merge::check_root(root, diagnostics);
+    documents.fold(root, |parent, child| {
+        merge::merge_documents(parent, child, diagnostics)
+    })
 }
 
 /// Writes `files` into a fresh directory and loads the last one with `--var` pairs: the

@@ -28,6 +28,9 @@ pub struct Stack {
     /// The `for_each` resources as declared: name -> their instances' keys.
     pub for_each: IndexMap<String, ForEach>,
     pub outputs: IndexMap<String, OutputDecl>,
+    /// The instances of `[modules]`, whose resources are among `resources` under their
+    /// prefixed names ([`super::module`]).
+    pub modules: Vec<super::module::ModuleInstance>,
     pub sources: Sources,
 }
 
@@ -105,9 +108,9 @@ impl ResourceDecl {
         self.schema.type_name
     }
 
-    /// `type.name`, the address shown in plans and graphs.
+    /// `type.name` (a module's path first), the address shown in plans and graphs.
     pub fn address(&self) -> String {
-        format!("{}.{}", self.schema.type_name, self.name)
+        super::address::address(self.schema.type_name, &self.name)
     }
 }
 

@@ -123,7 +123,8 @@ pub async fn import(
     };
     let held = |other: &str, recorded: &str| {
         refuse(format!(
-            "{type_name}.{other} already holds this object (`{recorded}`): importing it as {address} would manage one object from two resources. Nothing was imported"
+            "{} already holds this object (`{recorded}`): importing it as {address} would manage one object from two resources. Nothing was imported",
+            crate::config::address::address(type_name, other)
         ))
     };
     if let Some((other, r)) = held_by(id, None) {

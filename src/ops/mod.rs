@@ -33,6 +33,7 @@ use crate::state::{Placement, State, StateError};
 pub use self::import::import;
 /// What the command line holds between loading a stack and handing it back here, and
 /// renders (`validate`, `graph`, `docs`).
+pub use crate::config::address::address;
 pub use crate::config::Stack;
 pub use crate::config::explain::explain;
 pub use crate::graph::Graph;

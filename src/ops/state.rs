@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{Access, OpsError, Stack, Store, locked, stage_of};
+use crate::config::address::address;
 use crate::aws::{Clients, Target};
 use crate::state::bootstrap::{BootstrapOptions, STEPS, bootstrap as make_bucket};
 use crate::state::lock::LockInfo;
@@ -21,35 +22,30 @@ pub async fn read(stack: &Stack, access: &Access) -> Result<(State, String), Ops
 }
 
 /// The name in `state` of `resource`, given as `name` or `type.name`.
-pub fn resource_name<'a>(state: &State, resource: &'a str) -> Result<&'a str, OpsError> {
-    let name = match resource.rsplit_once('.') {
-        Some((type_name, name))
-            if state
-                .resources
-                .get(name)
-                .is_some_and(|r| r.type_name == type_name) =>
-        {
-            name
-        }
-        _ => resource,
-    };
-    if state.resources.contains_key(name) {
-        Ok(name)
-    } else {
-        let names: Vec<String> = state
-            .resources
-            .iter()
-            .map(|(n, r)| format!("{}.{n}", r.type_name))
-            .collect();
-        Err(OpsError::Refused(format!(
-            "the state has no resource `{resource}`; it has: {}",
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        )))
+pub fn resource_name<'a>(state: &'a State, resource: &str) -> Result<&'a str, OpsError> {
+    if let Some((name, _)) = state.resources.get_key_value(resource) {
+        return Ok(name);
     }
+    if let Some((name, _)) = state
+        .resources
+        .iter()
+        .find(|(name, r)| address(&r.type_name, name) == resource)
+    {
+        return Ok(name);
+    }
+    let names: Vec<String> = state
+        .resources
+        .iter()
+        .map(|(n, r)| address(&r.type_name, n))
+        .collect();
+    Err(OpsError::Refused(format!(
+        "the state has no resource `{resource}`; it has: {}",
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    )))
 }
 
 /// A resource `state rm` forgot.
@@ -74,7 +70,7 @@ pub async fn rm(
         let mut state = store.read().await?;
         let name = resource_name(&state, resource)?.to_string();
         let r = &state.resources[&name];
-        let address = format!("{}.{name}", r.type_name);
+        let address = address(&r.type_name, &name);
         if !confirm(&address, &r.id).map_err(OpsError::Refused)? {
             return Ok(None);
         }

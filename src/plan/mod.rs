@@ -181,7 +181,7 @@ pub struct ResourcePlan {
 
 impl ResourcePlan {
     pub fn address(&self) -> String {
-        format!("{}.{}", self.type_name, self.name)
+        crate::config::address::address(&self.type_name, &self.name)
     }
 }
 

@@ -24,7 +24,7 @@ pub fn plan_json(plan: &Plan) -> Json {
 
 fn resource_json(rp: &ResourcePlan) -> Json {
     json!({
-        "address": format!("{}.{}", rp.type_name, rp.name),
+        "address": rp.address(),
         "name": rp.name,
         "type": rp.type_name,
         "action": rp.action,

@@ -98,11 +98,11 @@ pub fn summary(plan: &Plan) -> String {
 }
 
 fn render_resource(out: &mut String, rp: &ResourcePlan, style: Style) {
-    let address = format!("{}.{}", rp.type_name, rp.name);
+    let address = rp.address();
     let moved = rp
         .moved_from
         .as_ref()
-        .map(|old| format!("{}.{old}", rp.type_name));
+        .map(|old| crate::config::address::address(&rp.type_name, old));
     let what = match rp.action {
         Action::Create => "will be created".to_string(),
         Action::Update => "will be updated in place".to_string(),

@@ -276,7 +276,13 @@ const UNUSED_API: &str = "http://127.0.0.1:9";
 
 /// `strata receive` of one round on QUEUE_URL through ENDPOINT, payloads fetched through the
 /// presign endpoint API_URL, saved under OUT.
-fn receive_once(dir: &Path, endpoint: &str, queue_url: &str, api_url: &str, out: &Path) -> Output {
+pub(crate) fn receive_once(
+    dir: &Path,
+    endpoint: &str,
+    queue_url: &str,
+    api_url: &str,
+    out: &Path,
+) -> Output {
     strata_command(
         dir,
         &[

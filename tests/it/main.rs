@@ -18,6 +18,7 @@ mod harness;
 mod import;
 mod least_privilege;
 mod lost_replies;
+mod modules;
 mod moved;
 mod multipart;
 mod observability;

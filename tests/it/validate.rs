@@ -409,6 +409,20 @@ pub const CORPUS: &[(&str, &[&str])] = &[
         "220-queue-policy-resource-is-a-queue-url-reference.toml",
         &["15:108"],
     ),
+    ("221-module-source-missing", &["main.toml:5:10"]),
+    ("222-module-cycle", &["queues.toml:5:10"]),
+    ("223-module-unknown-output", &["main.toml:10:9"]),
+    ("224-module-for-each-with-backend", &["form.toml:4:2"]),
+    (
+        "225-module-region-and-accounts",
+        &["form.toml:3:1", "form.toml:4:1"],
+    ),
+    ("226-module-instances-share-a-name", &["form.toml:9:8"]),
+    (
+        "227-module-variables",
+        &["main.toml:4:10", "main.toml:6:10"],
+    ),
+    ("228-module-sensitive-variable", &["main.toml:9:18"]),
 ];
 
 /// A corpus case: its name, the file to validate (relative to the repository) and the
@@ -436,7 +450,7 @@ pub fn corpus() -> Vec<Case> {
         found, listed,
         "tests/corpus/bad and CORPUS list different cases"
     );
-    assert_eq!(CORPUS.len(), 220);
+    assert_eq!(CORPUS.len(), 228);
     CORPUS
         .iter()
         .map(|(name, _)| {

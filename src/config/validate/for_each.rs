@@ -11,7 +11,7 @@ use crate::value::Value;
 
 /// The instances of a `for_each` resource: (key, value) pairs, from a literal list or
 /// table, or from a list or table variable. `None` when it cannot be known (reported).
-pub(super) fn for_each_instances(
+pub(crate) fn for_each_instances(
     resource: &str,
     entry: &Entry,
     variables: &IndexMap<String, Variable>,

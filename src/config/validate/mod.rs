@@ -9,8 +9,10 @@ mod resources;
 mod stack;
 mod variables;
 
+pub(crate) use for_each::for_each_instances;
 pub use references::validation_scope;
 pub use stack::{backend_key, stage_problem};
+pub(crate) use variables::variables;
 pub use variables::{BadVar, parse_var};
 
 use indexmap::IndexMap;
@@ -24,15 +26,16 @@ use outputs::outputs;
 use references::check_references;
 use resources::{check_identities, check_moves, check_resource_attributes, resource_decls};
 use stack::{backend, check_stage, stack_name, stack_pins};
-use variables::variables;
 
-const TOP_LEVEL: &[&str] = &[
+/// `modules` is expanded before validation ([`crate::config::module`]).
+pub(crate) const TOP_LEVEL: &[&str] = &[
     "extends",
     "stack",
     "backend",
     "variables",
     "resources",
     "outputs",
+    "modules",
 ];
 
 /// `derive` builds what the caller needs from the stack (`graph::load_stack`: the dependency
@@ -60,11 +63,7 @@ pub fn validate<T>(
     let variables = variables(top, vars, &mut diagnostics);
     check_stage(top, &variables, &mut diagnostics);
     let backend = backend(top, &name, &variables, &mut diagnostics);
-    let declared_variables = top
-        .get("variables")
-        .and_then(|e| e.node.as_table())
-        .map(|t| t.keys().cloned().collect())
-        .unwrap_or_default();
+    let declared_variables = declared_variables(top);
     let mut stack = Stack {
         name,
         region,
@@ -76,6 +75,7 @@ pub fn validate<T>(
         resources: IndexMap::new(),
         for_each: IndexMap::new(),
         outputs: IndexMap::new(),
+        modules: Vec::new(),
         sources,
     };
     (stack.resources, stack.for_each) = resource_decls(
@@ -115,7 +115,15 @@ pub fn validate<T>(
     }
 }
 
-pub(super) fn check_keys(
+/// Every variable the document declares, with or without a usable value.
+pub(crate) fn declared_variables(top: &Table) -> Vec<String> {
+    top.get("variables")
+        .and_then(|e| e.node.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+pub(crate) fn check_keys(
     table: &Table,
     allowed: &[&str],
     place: &str,
@@ -154,7 +162,7 @@ pub(super) fn table_at<'a>(
     }
 }
 
-pub(super) fn string_at(
+pub(crate) fn string_at(
     entry: &Entry,
     what: &str,
     diagnostics: &mut Vec<Diagnostic>,

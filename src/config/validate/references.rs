@@ -9,11 +9,28 @@ const AWS_FACTS: &[&str] = &["account_id", "region", "partition"];
 
 /// The scope used while validating: AWS facts and computed attributes are unknown.
 pub fn validation_scope(stack: &Stack) -> BaseScope<'_, impl Fn(&str, &str) -> Value + '_> {
+    scope_with_facts(stack, None)
+}
+
+/// The validation scope with stand-ins for the AWS facts: every resource is deployed in
+/// the same account and region, so names that differ only there cannot differ in AWS, and
+/// names that are equal with the stand-ins are equal in AWS.
+pub(super) fn same_account_scope(
+    stack: &Stack,
+) -> BaseScope<'_, impl Fn(&str, &str) -> Value + '_> {
+    scope_with_facts(stack, Some(["(account)", "(region)", "(partition)"]))
+}
+
+fn scope_with_facts<'a>(
+    stack: &'a Stack,
+    facts: Option<[&'a str; 3]>,
+) -> BaseScope<'a, impl Fn(&str, &str) -> Value + 'a> {
+    let [account_id, region, partition] = facts.map_or([None; 3], |f| f.map(Some));
     BaseScope {
         stack,
-        account_id: None,
-        region: None,
-        partition: None,
+        account_id,
+        region,
+        partition,
         resources: move |name: &str, attribute: &str| {
             let Some(entry) = stack
                 .resources
@@ -25,9 +42,9 @@ pub fn validation_scope(stack: &Stack) -> BaseScope<'_, impl Fn(&str, &str) -> V
             // One level only: a literal attribute is known, anything with references is not.
             let inner = BaseScope {
                 stack,
-                account_id: None,
-                region: None,
-                partition: None,
+                account_id,
+                region,
+                partition,
                 resources: |_: &str, _: &str| Value::Unknown,
             };
             evaluate(&entry.node, &inner)

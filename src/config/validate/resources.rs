@@ -4,8 +4,9 @@
 use indexmap::IndexMap;
 
 use super::for_each::for_each_instances;
-use super::references::validation_scope;
+use super::references::{same_account_scope, validation_scope};
 use super::{string_at, table_at};
+use crate::config::address::split_module;
 use crate::config::check::check_attributes;
 use crate::config::expr::{evaluate, instance_name, references, split_instance, substitute_each};
 use crate::config::model::{ForEach, ResourceDecl, Stack, Variable};
@@ -30,7 +31,8 @@ pub(super) fn resource_decls(
         return (out, for_each);
     };
     for (name, entry) in resources {
-        if !valid_identifier(name) {
+        // A module's resources come prefixed with its instance (`module.tenant.bucket`).
+        if !valid_identifier(split_module(name).1) {
             diagnostics.push(
                 Diagnostic::error(format!("invalid resource name `{name}`")).at(
                     &entry.key_span,
@@ -164,6 +166,13 @@ fn valid_identifier(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A name a resource may have had: in a module or not, an instance of a `for_each`
+/// resource or not (`module.tenant["a"].bucket`, `bucket["a"]`).
+fn valid_former_name(name: &str) -> bool {
+    let (base, key) = split_instance(split_module(name).1);
+    valid_identifier(base) && key.is_none_or(crate::config::expr::valid_key)
+}
+
 /// What `moved_from` says: a resource's former name, or the renamed keys of a `for_each`
 /// resource (old key -> new key, with the span that says it).
 enum Moved {
@@ -204,14 +213,14 @@ fn moved_from(name: &str, table: &Table, diagnostics: &mut Vec<Diagnostic>) -> O
         return Some(Moved::Keys(keys));
     }
     let old = string_at(entry, &format!("{name}.moved_from"), diagnostics)?;
-    if old == name || !valid_identifier(&old) {
+    if old == name || !valid_former_name(&old) {
         diagnostics.push(
             Diagnostic::error(format!(
                 "`moved_from` of `{name}` must name its former name"
             ))
             .at(
                 &entry.node.span,
-                "expected another resource name: letters, digits and underscores",
+                "expected another resource name: letters, digits and underscores, in a module `module.NAME.resource`",
             ),
         );
         return None;
@@ -301,7 +310,7 @@ pub(super) fn check_resource_attributes(stack: &Stack, diagnostics: &mut Vec<Dia
 /// name; two policies of one bucket): the second create would fail, or the two would
 /// overwrite each other on every apply.
 pub(super) fn check_identities(stack: &Stack, diagnostics: &mut Vec<Diagnostic>) {
-    let scope = validation_scope(stack);
+    let scope = same_account_scope(stack);
     let mut seen: IndexMap<(&str, Vec<String>), &ResourceDecl> = IndexMap::new();
     for decl in stack.resources.values() {
         let identity = &decl.schema.identity;
@@ -350,6 +359,13 @@ pub(super) fn check_identities(stack: &Stack, diagnostics: &mut Vec<Diagnostic>)
             d = d.help(format!(
                 "every instance of `{name}` gets the same value: use `${{each.key}}` in it"
             ));
+        } else if split_module(&decl.name).1 == split_module(&first.name).1
+            && *first_span == decl.attributes[attribute].node.span
+        {
+            // Two instances of one module, written once in the module's file.
+            d = d.help(
+                "the instances of a module get the same value: give each its own with the module's `vars`, such as `vars = { stage = \"${each.key}\" }`",
+            );
         } else {
             d = d
                 .related(first_span, "also here")

@@ -12,7 +12,7 @@ const VARIABLE_KEYS: &[&str] = &["type", "default", "description", "allowed", "s
 
 const VARIABLE_TYPES: &[&str] = &["string", "list", "table"];
 
-pub(super) fn variables(
+pub(crate) fn variables(
     top: &Table,
     vars: &[(String, String)],
     diagnostics: &mut Vec<Diagnostic>,
