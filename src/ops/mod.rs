@@ -84,6 +84,12 @@ impl OpsError {
                     "{rendered}error: the stack is not valid with the account, region and live values known now; nothing was changed"
                 ))
             }
+            PlanError::Refused(diagnostics) => {
+                let rendered = crate::diagnostics::render_each(&diagnostics, &stack.sources);
+                OpsError::Invalid(format!(
+                    "{rendered}error: the plan breaks the stack's lifecycle rules; nothing was changed"
+                ))
+            }
             PlanError::Aws(e) => OpsError::Aws(e),
             other => OpsError::Plan(other.to_string()),
         }

@@ -25,6 +25,9 @@ pub enum PlanError {
     Unsupported(Vec<(String, String)>),
     #[error("the stack is not valid with the values known now")]
     Invalid(Vec<Diagnostic>),
+    /// The plan breaks a resource's `lifecycle` rules (`prevent_destroy`).
+    #[error("the plan breaks the stack's lifecycle rules")]
+    Refused(Vec<Diagnostic>),
 }
 
 fn unsupported_message(items: &[(String, String)]) -> String {
@@ -208,7 +211,12 @@ pub async fn plan(
             dependencies: r.dependencies.clone(),
             moved_from: None,
             deletion: (!gone).then(|| deletion_note(r)).flatten(),
+            create_before_destroy: false,
         });
+    }
+    let refused = super::lifecycle::check(stack, &resources);
+    if !refused.is_empty() {
+        return Err(PlanError::Refused(refused));
     }
     Ok(Plan {
         stack: stack.name.clone(),
@@ -321,6 +329,7 @@ fn plan_stack(
             (None, _) => created(&mut desired, ActionReason::New),
             (Some(_), None) => created(&mut desired, ActionReason::DeletedOutsideStrata),
             (Some(_), Some(live)) => {
+                super::lifecycle::ignore_changes(decl, &mut desired, live);
                 let changes = changes(schema, &desired, live);
                 let action = action(&changes);
                 if action == Action::Replace {
@@ -354,6 +363,8 @@ fn plan_stack(
             deletion: in_state
                 .filter(|_| action == Action::Replace && live.is_some())
                 .and_then(deletion_note),
+            create_before_destroy: action == Action::Replace
+                && decl.lifecycle.create_before_destroy.is_some(),
         });
         desired_by_name.insert(name.clone(), desired);
     }

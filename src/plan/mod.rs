@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod diff;
+pub mod lifecycle;
 pub mod saved;
 
 use serde::{Deserialize, Serialize};
@@ -177,6 +178,10 @@ pub struct ResourcePlan {
     /// delete or a replace ([`crate::resources::Resource::deletion_note`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion: Option<String>,
+    /// A replace that creates the new object before it deletes the old one
+    /// (`lifecycle.create_before_destroy`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
 }
 
 impl ResourcePlan {
@@ -238,6 +243,7 @@ mod tests {
                 dependencies: Vec::new(),
                 moved_from: None,
                 deletion: None,
+                create_before_destroy: false,
             }],
         }
     }

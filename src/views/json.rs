@@ -34,6 +34,7 @@ fn resource_json(rp: &ResourcePlan) -> Json {
         "declared_at": rp.declared_at,
         "moved_from": rp.moved_from,
         "deletion": rp.deletion,
+        "create_before_destroy": rp.create_before_destroy,
         "changes": rp.changes.iter().map(change_json).collect::<Vec<_>>(),
     })
 }

@@ -130,6 +130,12 @@ fn render_resource(out: &mut String, rp: &ResourcePlan, style: Style) {
     if let Some(deletion) = &rp.deletion {
         let _ = writeln!(out, "  #   the object is {deletion}");
     }
+    if rp.create_before_destroy {
+        let _ = writeln!(
+            out,
+            "  #   create before destroy: the new object is created first, then the old one deleted"
+        );
+    }
     let _ = writeln!(
         out,
         "{} resource \"{}\" \"{}\" {{",

@@ -17,6 +17,7 @@ mod for_each;
 mod harness;
 mod import;
 mod least_privilege;
+mod lifecycle;
 mod lost_replies;
 mod moved;
 mod multipart;

@@ -409,6 +409,8 @@ pub const CORPUS: &[(&str, &[&str])] = &[
         "220-queue-policy-resource-is-a-queue-url-reference.toml",
         &["15:108"],
     ),
+    ("260-lifecycle-unknown-ignored-attribute.toml", &["7:41"]),
+    ("261-lifecycle-bad-keys.toml", &["9:19", "10:1", "11:18"]),
 ];
 
 /// A corpus case: its name, the file to validate (relative to the repository) and the
@@ -436,7 +438,7 @@ pub fn corpus() -> Vec<Case> {
         found, listed,
         "tests/corpus/bad and CORPUS list different cases"
     );
-    assert_eq!(CORPUS.len(), 220);
+    assert_eq!(CORPUS.len(), 222);
     CORPUS
         .iter()
         .map(|(name, _)| {
