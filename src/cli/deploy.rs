@@ -27,6 +27,7 @@ pub struct PlanFlags {
     pub detailed_exitcode: bool,
     pub destroy: bool,
     pub parallelism: u16,
+    pub selection: ops::Selection,
 }
 
 pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -88,6 +89,7 @@ pub fn plan(
                 &aws,
                 flags.destroy,
                 usize::from(flags.parallelism),
+                &flags.selection,
             )
         );
         placement?;
@@ -290,6 +292,7 @@ fn run_apply(
         local: target_args.local,
         state_dir: target_args.state_dir.clone(),
         backend_config: target_args.backend_config.clone(),
+        selection: run.select.selection(),
         stop: interrupt(),
     };
     let sink = Arc::new(Render { json, style });
@@ -364,7 +367,15 @@ pub fn import(
                     "Imported {address} (id {recorded}, given as {id}). The plan that follows:\n"
                 );
             }
-            let planned = ops::plan(&stack, &mut state, &aws, false, 10).await?;
+            let planned = ops::plan(
+                &stack,
+                &mut state,
+                &aws,
+                false,
+                10,
+                &ops::Selection::default(),
+            )
+            .await?;
             say!(
                 "{}",
                 render_plan(&planned.plan, Style::detect(target_args.no_color))

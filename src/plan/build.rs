@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::diff::{action, changes, with_creation_defaults};
+use super::selection::Selection;
 use super::{Action, ActionReason, Change, Plan, ResourcePlan};
 use crate::aws::{AwsError, Clients};
 use crate::config::check::check_attributes;
@@ -28,6 +29,9 @@ pub enum PlanError {
     /// The plan breaks a resource's `lifecycle` rules (`prevent_destroy`).
     #[error("the plan breaks the stack's lifecycle rules")]
     Refused(Vec<Diagnostic>),
+    /// `--target` or `--exclude` names no resource.
+    #[error("{0}")]
+    Selection(String),
 }
 
 fn unsupported_message(items: &[(String, String)]) -> String {
@@ -131,6 +135,7 @@ pub async fn plan(
     aws: &Clients,
     destroy: bool,
     concurrency: usize,
+    selection: &Selection,
 ) -> Result<Plan, PlanError> {
     if !destroy {
         let unsupported: Vec<(String, String)> = stack
@@ -214,6 +219,9 @@ pub async fn plan(
             create_before_destroy: false,
         });
     }
+    selection
+        .restrict(&mut resources, destroy)
+        .map_err(PlanError::Selection)?;
     let refused = super::lifecycle::check(stack, &resources);
     if !refused.is_empty() {
         return Err(PlanError::Refused(refused));
@@ -225,6 +233,7 @@ pub async fn plan(
         state_lineage: state.lineage.clone(),
         resources,
         destroy,
+        selection: selection.clone(),
     })
 }
 

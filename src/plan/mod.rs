@@ -5,6 +5,7 @@ pub mod build;
 pub mod diff;
 pub mod lifecycle;
 pub mod saved;
+pub mod selection;
 
 use serde::{Deserialize, Serialize};
 
@@ -201,6 +202,9 @@ pub struct Plan {
     pub state_lineage: String,
     pub resources: Vec<ResourcePlan>,
     pub destroy: bool,
+    /// `--target` / `--exclude`: the plan leaves the other resources out.
+    #[serde(default, skip_serializing_if = "selection::Selection::is_whole")]
+    pub selection: selection::Selection,
 }
 
 impl Plan {
@@ -230,6 +234,7 @@ mod tests {
             state_serial: 1,
             state_lineage: "l".into(),
             destroy: false,
+            selection: Default::default(),
             resources: vec![ResourcePlan {
                 name: "permission".into(),
                 type_name: "lambda.permission".into(),

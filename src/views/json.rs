@@ -15,6 +15,7 @@ pub fn plan_json(plan: &Plan) -> Json {
         "stack": plan.stack,
         "stage": plan.stage,
         "destroy": plan.destroy,
+        "partial": !plan.selection.is_whole(),
         "state_serial": plan.state_serial,
         "state_lineage": plan.state_lineage,
         "summary": { "add": add, "change": plan.count(Action::Update), "destroy": destroy },

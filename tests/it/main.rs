@@ -32,6 +32,7 @@ mod saved_plan;
 mod state_commands;
 mod takeover;
 mod takeover_permission;
+mod targeting;
 mod types;
 mod upload;
 mod validate;
