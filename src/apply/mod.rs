@@ -475,7 +475,25 @@ async fn apply_one(
         })
     };
 
+    // `create_before_destroy`: the old object is recorded under another name first, so
+    // that a run killed after the create still deletes it (the next plan finds it no
+    // longer in the stack); it is deleted once the new one is recorded.
+    let deposed = match &prior {
+        Some(prior) if rp.action == Action::Replace && rp.create_before_destroy => {
+            let deposed = deposed_name(&rp.name);
+            recorder
+                .update(|state| {
+                    if let Some(entry) = state.resources.shift_remove(&rp.name) {
+                        state.resources.insert(deposed.clone(), entry);
+                    }
+                })
+                .await?;
+            Some((deposed, prior.clone()))
+        }
+        _ => None,
+    };
     if matches!(rp.action, Action::Delete | Action::Replace)
+        && deposed.is_none()
         && let Some(prior) = &prior
     {
         resource.delete(aws, &prior.id, &prior_attrs).await?;
@@ -518,10 +536,16 @@ async fn apply_one(
                         record(id, &Attrs::new()).await?;
                     } else if crate::resources::support::is_not_ours(&error) {
                         // Refused before anything was created: the write-ahead record must
-                        // not make the next run adopt the object that was already there.
+                        // not make the next run adopt the object that was already there,
+                        // and the old object of a replacement stays the resource's.
                         recorder
-                            .update_entry(&rp.name, |state| {
+                            .update(|state| {
                                 state.pending.shift_remove(&rp.name);
+                                if let Some((deposed, _)) = &deposed
+                                    && let Some(entry) = state.resources.shift_remove(deposed)
+                                {
+                                    state.resources.insert(rp.name.clone(), entry);
+                                }
                             })
                             .await?;
                     }
@@ -542,7 +566,24 @@ async fn apply_one(
     };
     let live = settle(resource, aws, &id, desired).await?;
     record(id, &live).await?;
+    if let Some((deposed, old)) = deposed {
+        resource
+            .delete(aws, &old.id, &attrs_from_json(&old.attributes))
+            .await?;
+        recorder
+            .update_entry(&deposed, |state| {
+                state.resources.shift_remove(&deposed);
+            })
+            .await?;
+    }
     Ok(())
+}
+
+/// The name the state records a replaced object under while its replacement is created
+/// first (`create_before_destroy`): not a name a stack can declare, so the next plan
+/// deletes it if a run stops between the create and the delete.
+pub fn deposed_name(name: &str) -> String {
+    format!("{name}~deposed")
 }
 
 /// Reads the object back until it shows what was written (eventual consistency): as many

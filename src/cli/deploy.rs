@@ -25,6 +25,7 @@ pub struct PlanFlags {
     pub detailed_exitcode: bool,
     pub destroy: bool,
     pub parallelism: u16,
+    pub selection: ops::Selection,
 }
 
 pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -49,6 +50,7 @@ pub fn plan(
         destroy: flags.destroy,
         parallelism: usize::from(flags.parallelism),
         out: flags.out.clone(),
+        selection: flags.selection.clone(),
     };
     // Saved (with --out) before anything is printed: a reader that stops reading early
     // does not stop it.
@@ -213,6 +215,7 @@ fn run_apply(
         local: target_args.local,
         state_dir: target_args.state_dir.clone(),
         backend_config: target_args.backend_config.clone(),
+        selection: run.select.selection(),
         stop: interrupt(),
     };
     let sink = Arc::new(Render { json, style });

@@ -56,6 +56,8 @@ enum Command {
         stack: StackArgs,
         #[command(flatten)]
         target: TargetArgs,
+        #[command(flatten)]
+        select: SelectArgs,
         /// Print the plan as JSON (format in README).
         #[arg(long)]
         json: bool,
@@ -398,6 +400,29 @@ fn parse_backend(s: &str) -> Result<strata::ops::BackendOverride, String> {
     s.parse()
 }
 
+/// `--target` and `--exclude`: plan, apply or destroy part of the stack.
+#[derive(Args)]
+struct SelectArgs {
+    /// Only this resource and what it depends on (for destroy: what depends on it). A name,
+    /// an instance (`queue["a"]`), an address (`sqs.queue.queue`) or a prefix of one
+    /// (`queue`, `module.tenant`). Repeatable.
+    #[arg(long = "target", value_name = "ADDRESS")]
+    targets: Vec<String>,
+    /// Everything but this resource and what depends on it (for destroy: what it depends
+    /// on). Same forms as --target. Repeatable.
+    #[arg(long = "exclude", value_name = "ADDRESS")]
+    excludes: Vec<String>,
+}
+
+impl SelectArgs {
+    fn selection(&self) -> strata::ops::Selection {
+        strata::ops::Selection {
+            targets: self.targets.clone(),
+            excludes: self.excludes.clone(),
+        }
+    }
+}
+
 #[derive(Args)]
 struct RunArgs {
     /// Do not ask for confirmation.
@@ -410,6 +435,8 @@ struct RunArgs {
     /// --auto-approve or a saved plan.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    select: SelectArgs,
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -462,6 +489,7 @@ pub fn run() -> ExitCode {
         Command::Plan {
             stack,
             target,
+            select,
             json,
             out,
             detailed_exitcode,
@@ -476,6 +504,7 @@ pub fn run() -> ExitCode {
                 detailed_exitcode,
                 destroy,
                 parallelism,
+                selection: select.selection(),
             },
         ),
         Command::Apply { stack, target, run } => deploy::apply(&stack, &target, &run, false),

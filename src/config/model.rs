@@ -94,6 +94,19 @@ pub struct ResourceDecl {
     /// `moved_from = "old_name"`: the resource was called `old_name`, and the object the
     /// state records under that name is this resource's (renamed, not replaced).
     pub moved_from: Option<(String, Span)>,
+    /// `lifecycle = { ... }`: how the plan may treat the resource's object.
+    pub lifecycle: Lifecycle,
+}
+
+/// A resource's `lifecycle` table (or `[resources.NAME.lifecycle]`).
+#[derive(Clone, Debug, Default)]
+pub struct Lifecycle {
+    /// `prevent_destroy = true`: plans that would delete or replace the object fail.
+    pub prevent_destroy: Option<Span>,
+    /// `ignore_changes = ["tags", ...]`: differences in these attributes are never planned.
+    pub ignore_changes: Vec<(String, Span)>,
+    /// `create_before_destroy = true`: a replacement creates the new object first.
+    pub create_before_destroy: Option<Span>,
 }
 
 pub struct OutputDecl {

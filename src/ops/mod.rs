@@ -22,6 +22,7 @@ use crate::config::model::Backend;
 use crate::plan::build::{PlanError, adopt_pending, plan as make_plan, read_recorded};
 use crate::plan::diff::changes;
 use crate::plan::saved::{SavedPlan, SavedPlanError};
+pub use crate::plan::selection::Selection;
 use crate::plan::{Action, ActionReason, Plan};
 use crate::resources::implementation;
 use crate::state::local::LocalStore;
@@ -127,6 +128,12 @@ impl OpsError {
                 }
                 OpsError::Invalid(format!(
                     "{rendered}error: the stack is not valid with the account, region and live values known now; nothing was changed"
+                ))
+            }
+            PlanError::Refused(diagnostics) => {
+                let rendered = crate::diagnostics::render_each(&diagnostics, &stack.sources);
+                OpsError::Invalid(format!(
+                    "{rendered}error: the plan breaks the stack's lifecycle rules; nothing was changed"
                 ))
             }
             PlanError::Aws(e) => OpsError::Aws(e),
@@ -442,16 +449,17 @@ pub async fn check_placement(
 }
 
 /// Adopts what a killed run left pending (in `state`, in memory), then plans, reading at
-/// most `concurrency` resources at once.
+/// most `concurrency` resources at once, the resources `selection` selects.
 pub async fn plan(
     stack: &Stack,
     state: &mut State,
     aws: &Clients,
     destroy: bool,
     concurrency: usize,
+    selection: &Selection,
 ) -> Result<Planned, OpsError> {
     let adopted = adopt(stack, state, aws).await?;
-    let plan = make_plan(stack, state, aws, destroy, concurrency)
+    let plan = make_plan(stack, state, aws, destroy, concurrency, selection)
         .await
         .map_err(|e| OpsError::plan(stack, e))?;
     Ok(Planned { plan, adopted })

@@ -17,6 +17,8 @@ pub struct PlanRequest {
     pub parallelism: usize,
     /// Where to save the plan for `strata apply`, if anywhere.
     pub out: Option<PathBuf>,
+    /// `--target` / `--exclude`: the part of the stack to plan.
+    pub selection: super::Selection,
 }
 
 /// Plans `stack`; the plan is saved (when asked) before it is returned, so that a reader
@@ -36,7 +38,8 @@ pub async fn plan(stack: &Stack, access: &Access, request: &PlanRequest) -> Resu
             &mut state,
             &aws,
             request.destroy,
-            request.parallelism
+            request.parallelism,
+            &request.selection,
         )
     );
     placement?;

@@ -30,6 +30,8 @@ pub struct RunRequest {
     pub local: bool,
     pub state_dir: PathBuf,
     pub backend_config: Option<BackendOverride>,
+    /// `--target` / `--exclude`.
+    pub selection: super::Selection,
     /// Resolves when the run must stop starting changes (Ctrl-C).
     pub stop: Stop,
 }
@@ -142,6 +144,13 @@ pub async fn run(
             file = request.file.display(),
         )));
     }
+    if saved.is_some() && !request.selection.is_whole() {
+        return Err(RunError::Refused(format!(
+            "{file} is a saved plan: it applies the resources it was made for, and {} cannot change them. Nothing was changed. Give them to `strata plan --out` instead",
+            request.selection.describe(),
+            file = request.file.display(),
+        )));
+    }
     let loaded = match &saved {
         Some(saved) => super::stack_of_saved_plan(saved)?,
         None => crate::graph::load_stack(&request.file, &request.vars, &crate::resources::SCHEMAS)
@@ -187,7 +196,15 @@ pub async fn run(
                 saved.plan
             }
             None => {
-                let planned = super::plan(&stack, &mut state, &aws, destroy, parallelism).await?;
+                let planned = super::plan(
+                    &stack,
+                    &mut state,
+                    &aws,
+                    destroy,
+                    parallelism,
+                    &request.selection,
+                )
+                .await?;
                 if !planned.adopted.is_empty() {
                     sink.adopted(&planned.adopted);
                 }

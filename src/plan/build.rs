@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::diff::{action, changes, with_creation_defaults};
+use super::selection::Selection;
 use super::{Action, ActionReason, Change, Plan, ResourcePlan};
 use crate::aws::{AwsError, Clients};
 use crate::config::check::check_attributes;
@@ -25,6 +26,12 @@ pub enum PlanError {
     Unsupported(Vec<(String, String)>),
     #[error("the stack is not valid with the values known now")]
     Invalid(Vec<Diagnostic>),
+    /// The plan breaks a resource's `lifecycle` rules (`prevent_destroy`).
+    #[error("the plan breaks the stack's lifecycle rules")]
+    Refused(Vec<Diagnostic>),
+    /// `--target` or `--exclude` names no resource.
+    #[error("{0}")]
+    Selection(String),
 }
 
 fn unsupported_message(items: &[(String, String)]) -> String {
@@ -128,6 +135,7 @@ pub async fn plan(
     aws: &Clients,
     destroy: bool,
     concurrency: usize,
+    selection: &Selection,
 ) -> Result<Plan, PlanError> {
     if !destroy {
         let unsupported: Vec<(String, String)> = stack
@@ -208,7 +216,15 @@ pub async fn plan(
             dependencies: r.dependencies.clone(),
             moved_from: None,
             deletion: (!gone).then(|| deletion_note(r)).flatten(),
+            create_before_destroy: false,
         });
+    }
+    selection
+        .restrict(&mut resources, destroy)
+        .map_err(PlanError::Selection)?;
+    let refused = super::lifecycle::check(stack, &resources);
+    if !refused.is_empty() {
+        return Err(PlanError::Refused(refused));
     }
     Ok(Plan {
         stack: stack.name.clone(),
@@ -217,6 +233,7 @@ pub async fn plan(
         state_lineage: state.lineage.clone(),
         resources,
         destroy,
+        selection: selection.clone(),
     })
 }
 
@@ -321,6 +338,7 @@ fn plan_stack(
             (None, _) => created(&mut desired, ActionReason::New),
             (Some(_), None) => created(&mut desired, ActionReason::DeletedOutsideStrata),
             (Some(_), Some(live)) => {
+                super::lifecycle::ignore_changes(decl, &mut desired, live);
                 let changes = changes(schema, &desired, live);
                 let action = action(&changes);
                 if action == Action::Replace {
@@ -354,6 +372,8 @@ fn plan_stack(
             deletion: in_state
                 .filter(|_| action == Action::Replace && live.is_some())
                 .and_then(deletion_note),
+            create_before_destroy: action == Action::Replace
+                && decl.lifecycle.create_before_destroy.is_some(),
         });
         desired_by_name.insert(name.clone(), desired);
     }

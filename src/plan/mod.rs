@@ -3,7 +3,9 @@
 
 pub mod build;
 pub mod diff;
+pub mod lifecycle;
 pub mod saved;
+pub mod selection;
 
 use serde::{Deserialize, Serialize};
 
@@ -177,6 +179,10 @@ pub struct ResourcePlan {
     /// delete or a replace ([`crate::resources::Resource::deletion_note`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion: Option<String>,
+    /// A replace that creates the new object before it deletes the old one
+    /// (`lifecycle.create_before_destroy`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
 }
 
 impl ResourcePlan {
@@ -196,6 +202,9 @@ pub struct Plan {
     pub state_lineage: String,
     pub resources: Vec<ResourcePlan>,
     pub destroy: bool,
+    /// `--target` / `--exclude`: the plan leaves the other resources out.
+    #[serde(default, skip_serializing_if = "selection::Selection::is_whole")]
+    pub selection: selection::Selection,
 }
 
 impl Plan {
@@ -225,6 +234,7 @@ mod tests {
             state_serial: 1,
             state_lineage: "l".into(),
             destroy: false,
+            selection: Default::default(),
             resources: vec![ResourcePlan {
                 name: "permission".into(),
                 type_name: "lambda.permission".into(),
@@ -238,6 +248,7 @@ mod tests {
                 dependencies: Vec::new(),
                 moved_from: None,
                 deletion: None,
+                create_before_destroy: false,
             }],
         }
     }

@@ -15,6 +15,7 @@ pub fn plan_json(plan: &Plan) -> Json {
         "stack": plan.stack,
         "stage": plan.stage,
         "destroy": plan.destroy,
+        "partial": !plan.selection.is_whole(),
         "state_serial": plan.state_serial,
         "state_lineage": plan.state_lineage,
         "summary": { "add": add, "change": plan.count(Action::Update), "destroy": destroy },
@@ -34,6 +35,7 @@ fn resource_json(rp: &ResourcePlan) -> Json {
         "declared_at": rp.declared_at,
         "moved_from": rp.moved_from,
         "deletion": rp.deletion,
+        "create_before_destroy": rp.create_before_destroy,
         "changes": rp.changes.iter().map(change_json).collect::<Vec<_>>(),
     })
 }

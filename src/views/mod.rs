@@ -58,6 +58,14 @@ impl Style {
 /// The plan as a person reads it; ends with the `Plan: ...` summary line.
 pub fn render_plan(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
+    if !plan.selection.is_whole() {
+        let _ = writeln!(
+            out,
+            "{} this plan is partial ({}): the stack's other resources are left out and may not match it. Plan without these flags to see everything.\n",
+            style.bold("Warning:"),
+            plan.selection.describe()
+        );
+    }
     let changing: Vec<&ResourcePlan> = plan
         .resources
         .iter()
@@ -129,6 +137,12 @@ fn render_resource(out: &mut String, rp: &ResourcePlan, style: Style) {
     }
     if let Some(deletion) = &rp.deletion {
         let _ = writeln!(out, "  #   the object is {deletion}");
+    }
+    if rp.create_before_destroy {
+        let _ = writeln!(
+            out,
+            "  #   create before destroy: the new object is created first, then the old one deleted"
+        );
     }
     let _ = writeln!(
         out,

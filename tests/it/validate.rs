@@ -423,6 +423,8 @@ pub const CORPUS: &[(&str, &[&str])] = &[
         &["main.toml:4:10", "main.toml:6:10"],
     ),
     ("228-module-sensitive-variable", &["main.toml:9:18"]),
+    ("260-lifecycle-unknown-ignored-attribute.toml", &["7:41"]),
+    ("261-lifecycle-bad-keys.toml", &["9:19", "10:1", "11:18"]),
 ];
 
 /// A corpus case: its name, the file to validate (relative to the repository) and the
@@ -450,7 +452,7 @@ pub fn corpus() -> Vec<Case> {
         found, listed,
         "tests/corpus/bad and CORPUS list different cases"
     );
-    assert_eq!(CORPUS.len(), 228);
+    assert_eq!(CORPUS.len(), 230);
     CORPUS
         .iter()
         .map(|(name, _)| {

@@ -3,6 +3,7 @@
 //! reference; the caller's own checks of the stack (its dependency graph's) join them.
 
 mod for_each;
+mod lifecycle;
 mod outputs;
 mod references;
 mod resources;

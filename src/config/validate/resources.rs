@@ -4,6 +4,7 @@
 use indexmap::IndexMap;
 
 use super::for_each::for_each_instances;
+use super::lifecycle::lifecycle;
 use super::references::{same_account_scope, validation_scope};
 use super::{string_at, table_at};
 use crate::config::address::split_module;
@@ -16,7 +17,7 @@ use crate::diagnostics::source::Span;
 use crate::schema::Schema;
 use crate::value::Value;
 
-const RESOURCE_META: &[&str] = &["type", "depends_on", "for_each", "moved_from"];
+const RESOURCE_META: &[&str] = &["type", "depends_on", "for_each", "moved_from", "lifecycle"];
 
 pub(super) fn resource_decls(
     top: &Table,
@@ -76,6 +77,7 @@ pub(super) fn resource_decls(
         };
         let depends_on = depends_on(table, diagnostics);
         let moved = moved_from(name, table, diagnostics);
+        let lifecycle = lifecycle(name, table.get("lifecycle"), schema, diagnostics);
         let attributes: IndexMap<String, Entry> = table
             .iter()
             .filter(|(k, _)| !RESOURCE_META.contains(&k.as_str()))
@@ -150,6 +152,7 @@ pub(super) fn resource_decls(
                     depends_on: depends_on.clone(),
                     references: refs,
                     moved_from,
+                    lifecycle: lifecycle.clone(),
                 },
             );
         }
