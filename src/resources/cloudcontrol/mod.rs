@@ -304,9 +304,12 @@ impl Resource for CloudControl {
             }
             actions.sort_unstable();
             actions.dedup();
+            // Passing a role is granted apart, for the stack's own roles only (`strata
+            // policy` narrows it): it must not take the type's other actions with it.
+            actions.retain(|a| *a != "iam:PassRole");
             allow(step, &actions, &any)
         };
-        vec![
+        let mut out = vec![
             with(
                 Step::Read,
                 &[
@@ -332,6 +335,10 @@ impl Resource for CloudControl {
                 ],
                 &[&h.delete, &h.read],
             ),
-        ]
+        ];
+        if h.create.contains(&"iam:PassRole") || h.update.contains(&"iam:PassRole") {
+            out.push(allow(Step::Write, &["iam:PassRole"], &any));
+        }
+        out
     }
 }

@@ -49,6 +49,7 @@ pub fn failure(type_name: &str, event: &ProgressEvent) -> AwsError {
         ),
     );
     error.code = Some(code);
+    error.kind = ErrorKind::Service;
     // A handler's throttling or internal failure ended this request; a new one may work.
     if error.code_is(&[
         "Throttling",
