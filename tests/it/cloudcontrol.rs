@@ -203,8 +203,14 @@ async fn a_run_killed_while_a_create_request_runs_is_resumed_without_a_duplicate
         if !crate::common::kill_after_call_through(&ws, STACK, "apply", k, &proxy_args) {
             break;
         }
-        let state = ws.state("cc", "default");
-        if state["pending"]["alerts"]["request"].is_string() {
+        // The token is written to the state's journal (one record per entry).
+        let journal = std::fs::read_to_string(ws.dir().join(".strata/cc-default.state.journal"))
+            .unwrap_or_default();
+        let noted = journal.lines().any(|line| {
+            let record: Json = serde_json::from_str(line).unwrap();
+            record["name"] == "alerts" && record["pending"]["request"].is_string()
+        });
+        if noted {
             killed_at = Some(k);
             break;
         }
