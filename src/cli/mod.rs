@@ -635,12 +635,13 @@ fn man(dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `strata docs`: the resource-type reference, into `dir` or on standard output.
+/// `strata schemas`: the registry schemas of Cloud Control types.
 #[derive(Subcommand)]
 enum SchemasCommand {
     /// Copy the registry schemas (`*.json`, as CloudFormation's DescribeType returns them
     /// and as the cfn-lint package ships them) in DIR into the cache, for offline use.
     Import {
+        /// The directory of schema files; other JSON files in it are skipped.
         #[arg(value_name = "DIR")]
         dir: PathBuf,
         /// The region the schemas are for (default: the environment's, else us-east-1).
@@ -672,6 +673,7 @@ fn import_schemas(from: &std::path::Path, region: Option<&str>) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
+/// `strata docs`: the resource-type reference, into `dir` or on standard output.
 fn docs(dir: Option<&std::path::Path>, type_name: Option<&str>) -> anyhow::Result<ExitCode> {
     let schemas = &strata::resources::SCHEMAS;
     if let Some(dir) = dir {
