@@ -259,9 +259,20 @@ async fn a_lost_reply_to_create_resource_makes_no_second_object() {
     let through = ws.through(&proxy);
     through.ok(&["apply", STACK, "--auto-approve"]);
     assert_eq!(proxy.stats()["faults"], 1);
-    assert_eq!(objects(&ws, "AWS::SNS::Topic").await.len(), 1);
+    let topics = objects(&ws, "AWS::SNS::Topic").await;
+    assert_eq!(topics.len(), 1);
     assert_eq!(objects(&ws, "AWS::SNS::Subscription").await.len(), 1);
     assert_no_changes(&through.plan_json(STACK, &[]));
+
+    // A lost state: the topic is imported by its Cloud Control identifier.
+    std::fs::remove_dir_all(ws.dir().join(".strata")).unwrap();
+    through.ok(&["import", STACK, "alerts", &topics[0].0]);
+    let state = ws.state("cc", "default");
+    assert_eq!(state["resources"]["alerts"]["id"], topics[0].0.as_str());
+    assert_eq!(
+        state["resources"]["alerts"]["attributes"]["TopicArn"],
+        "arn:aws:sns:us-east-1:000000000000:cc-alerts"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
