@@ -185,6 +185,9 @@ pub enum Type {
     TrustPolicy(&'static PolicyRules),
     /// A directory, relative to the stack file that names it.
     Directory,
+    /// Any value (a Cloud Control property whose registry schema gives no single type):
+    /// AWS checks it.
+    Any,
 }
 
 /// What a string may be: AWS's length limits (in characters), a pattern the whole value
@@ -385,6 +388,7 @@ impl Type {
                 "a trust policy table: `{ service = \"...\" }` or a full document".into()
             }
             Type::Directory => "a directory path".into(),
+            Type::Any => "any value".into(),
         }
     }
 }
@@ -401,6 +405,7 @@ fn plural(ty: &Type) -> String {
         Type::Object(_) | Type::Map(_) => "table",
         Type::Policy(_) | Type::TrustPolicy(_) => "policy document",
         Type::Directory => "directory path",
+        Type::Any => "value",
     };
     format!("{name}s")
 }

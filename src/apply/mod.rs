@@ -518,17 +518,35 @@ async fn apply_one(
                     desired,
                 )),
                 dependencies: rp.dependencies.clone(),
+                request: None,
             };
             recorder
                 .update_entry(&rp.name, |state| {
                     state.pending.insert(rp.name.clone(), pending);
                 })
                 .await?;
+            // A create that goes on in AWS after its call: what resumes it is recorded
+            // before it is waited for.
+            let noted = |request: String| -> futures::future::BoxFuture<'_, Result<(), AwsError>> {
+                Box::pin(async move {
+                    recorder
+                        .update_entry(&rp.name, |state| {
+                            if let Some(pending) = state.pending.get_mut(&rp.name) {
+                                pending.request = Some(request);
+                            }
+                        })
+                        .await
+                        .map_err(|e| AwsError::new("record", e.to_string()))
+                })
+            };
             // The id as soon as the object exists: a failure later in the create must not
             // leave it untracked.
             let created: Mutex<Option<String>> = Mutex::new(None);
             let on_created = |id: &str| *created.lock().expect("created id") = Some(id.to_string());
-            match resource.create(aws, desired, &on_created).await {
+            match resource
+                .create_resumable(aws, desired, &on_created, Some(&noted))
+                .await
+            {
                 Ok(id) => id,
                 Err(error) => {
                     let made = created.lock().expect("created id").take();

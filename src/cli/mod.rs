@@ -236,6 +236,12 @@ enum Command {
         #[arg(value_name = "TYPE")]
         type_name: Option<String>,
     },
+    /// The CloudFormation registry schemas of the types a stack manages through Cloud
+    /// Control (`type = "AWS::SNS::Topic"`), cached in the user's cache directory.
+    Schemas {
+        #[command(subcommand)]
+        command: SchemasCommand,
+    },
     /// Print the least-privilege IAM policy the stack's plan, apply and destroy need,
     /// scoped to its own ARNs (account, region and partition from the caller).
     Policy {
@@ -484,6 +490,9 @@ pub fn run() -> ExitCode {
         }
         Command::Man { dir } => man(dir.as_deref()),
         Command::Docs { out, type_name } => docs(out.as_deref(), type_name.as_deref()),
+        Command::Schemas {
+            command: SchemasCommand::Import { dir, region },
+        } => import_schemas(&dir, region.as_deref()),
         Command::Validate { stack, explain } => validate::validate(&stack, explain),
         Command::Graph { stack } => validate::graph(&stack),
         Command::Plan {
@@ -664,6 +673,44 @@ fn man(dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
             out::out!("{}", String::from_utf8_lossy(&text))?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `strata schemas`: the registry schemas of Cloud Control types.
+#[derive(Subcommand)]
+enum SchemasCommand {
+    /// Copy the registry schemas (`*.json`, as CloudFormation's DescribeType returns them
+    /// and as the cfn-lint package ships them) in DIR into the cache, for offline use.
+    Import {
+        /// The directory of schema files; other JSON files in it are skipped.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// The region the schemas are for (default: the environment's, else us-east-1).
+        #[arg(long)]
+        region: Option<String>,
+    },
+}
+
+fn import_schemas(from: &std::path::Path, region: Option<&str>) -> anyhow::Result<ExitCode> {
+    use strata::resources::cloudcontrol::schema;
+    let region = region
+        .map(str::to_string)
+        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let cache = schema::cache_dir();
+    let imported = schema::import(from, &cache, &region)?;
+    if imported.is_empty() {
+        anyhow::bail!("{} holds no resource type schema", from.display());
+    }
+    for type_name in &imported {
+        out::outln!("{type_name}")?;
+    }
+    eprintln!(
+        "imported {} schema{} into {}",
+        imported.len(),
+        if imported.len() == 1 { "" } else { "s" },
+        cache.join(&region).display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

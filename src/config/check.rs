@@ -185,6 +185,7 @@ fn check_value(
         )
     };
     match (ty, &node.value) {
+        (Type::Any, _) => {}
         (
             Type::List {
                 item,
@@ -328,7 +329,7 @@ fn check_resolved(
                 ty.describe().trim_start_matches("one of ")
             )
         }),
-        (Type::Directory, Value::Str(_)) => None,
+        (Type::Directory, Value::Str(_)) | (Type::Any, _) => None,
         (Type::List { .. } | Type::Map(_), Value::List(_) | Value::Map(_)) => {
             container_problem(ty, value)
         }

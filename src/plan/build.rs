@@ -107,7 +107,11 @@ pub async fn adopt_pending(state: &mut State, aws: &Clients) -> Result<Vec<Strin
             continue;
         };
         let desired = attrs_from_json(&pending.desired);
-        let Some(id) = resource.find(aws, &desired).await? else {
+        let found = match &pending.request {
+            Some(request) => resource.resume(aws, request).await?,
+            None => resource.find(aws, &desired).await?,
+        };
+        let Some(id) = found else {
             continue;
         };
         let Some(live) = resource.read(aws, &id, &desired).await? else {

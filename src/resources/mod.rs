@@ -3,6 +3,7 @@
 
 pub mod apigateway_rest_api;
 pub mod arn;
+pub mod cloudcontrol;
 pub mod cloudtrail_trail;
 pub mod cloudwatch_metric_alarm;
 pub mod dynamodb_table;
@@ -90,6 +91,11 @@ impl Settle {
 /// even if a later step of the create fails.
 pub type Created<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
+/// Called by a create whose request goes on in AWS after the call that started it (Cloud
+/// Control's) with what resumes it, its request token; resolves once state records it.
+pub type Resumable<'a> =
+    &'a (dyn Fn(String) -> futures::future::BoxFuture<'a, Result<(), AwsError>> + Send + Sync);
+
 /// What every resource type implements. Attributes use the schema's names; `read` returns
 /// them normalised so that they compare with what the stack file says.
 #[async_trait]
@@ -155,6 +161,25 @@ pub trait Resource: Send + Sync {
         created: Created<'_>,
     ) -> Result<String, AwsError>;
 
+    /// [`Resource::create`] for a type whose create goes on in AWS after the call: `noted`
+    /// records what resumes it ([`Resource::resume`]) before it is waited for.
+    async fn create_resumable(
+        &self,
+        aws: &Clients,
+        desired: &Attrs,
+        created: Created<'_>,
+        _noted: Option<Resumable<'_>>,
+    ) -> Result<String, AwsError> {
+        self.create(aws, desired, created).await
+    }
+
+    /// The id of the object that the create request `request` (recorded by
+    /// [`Resource::create_resumable`] before a run was killed) made, once it ends; `None`
+    /// when it made none.
+    async fn resume(&self, _aws: &Clients, _request: &str) -> Result<Option<String>, AwsError> {
+        Ok(None)
+    }
+
     /// Brings the object from `live` to `desired` in place (only attributes that may change
     /// in place differ).
     async fn update(
@@ -188,8 +213,14 @@ pub trait Resource: Send + Sync {
     }
 }
 
-/// The implementation of a resource type, if this version of strata has one.
+/// The implementation of a resource type, if this version of strata has one: a native
+/// type, or a CloudFormation type whose schema is cached (Cloud Control).
 pub fn implementation(type_name: &str) -> Option<&'static dyn Resource> {
+    if cloudcontrol::is_cloudcontrol(type_name) {
+        return cloudcontrol::load(type_name)
+            .ok()
+            .map(|cc| cc as &'static dyn Resource);
+    }
     TYPES
         .iter()
         .copied()

@@ -544,6 +544,7 @@ mod tests {
             type_name: "sqs.queue".into(),
             desired: serde_json::json!({"name": name}),
             dependencies: vec![],
+            request: None,
         };
         state.pending.insert(name.into(), pending);
         save_entry(store, state, name).unwrap().await.unwrap();
@@ -602,6 +603,7 @@ mod tests {
                 type_name: "sqs.queue".into(),
                 desired: serde_json::json!({"name": "q"}),
                 dependencies: vec![],
+                request: None,
             },
         );
         save_entry(&store, &mut state, "q").unwrap().await.unwrap();

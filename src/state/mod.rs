@@ -102,6 +102,11 @@ pub struct PendingCreate {
     /// What the create asked for: enough to find the object again.
     pub desired: serde_json::Value,
     pub dependencies: Vec<String>,
+    /// What AWS answered to a create that goes on after the call (Cloud Control's request
+    /// token): the next run follows the request to its end instead of looking for the
+    /// object by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

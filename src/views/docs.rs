@@ -181,6 +181,7 @@ pub fn describe(ty: &Type) -> String {
             policy(rules)
         ),
         Type::Directory => "directory, relative to the stack file that names it".into(),
+        Type::Any => "any value".into(),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::common::{
 };
 
 /// The commands `strata` offers, in the order `--help` lists them.
-const COMMANDS: [&str; 16] = [
+const COMMANDS: [&str; 17] = [
     "validate",
     "graph",
     "plan",
@@ -25,6 +25,7 @@ const COMMANDS: [&str; 16] = [
     "completions",
     "man",
     "docs",
+    "schemas",
     "policy",
     "force-unlock",
 ];
@@ -125,6 +126,7 @@ fn the_man_pages_name_only_pages_that_strata_man_writes() {
         .chain(STATE_COMMANDS.iter().map(|c| format!("strata-state-{c}.1")))
         .collect();
     expected.insert("strata.1".into());
+    expected.insert("strata-schemas-import.1".into());
     assert_eq!(written, expected);
     // Every page another page points to is there: none is left for `help`.
     let mut named = BTreeSet::new();

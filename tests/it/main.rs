@@ -7,6 +7,7 @@ mod accounts;
 mod bad_input;
 mod chain;
 mod cli;
+mod cloudcontrol;
 mod consumer_lambda;
 mod crash;
 mod credentials;

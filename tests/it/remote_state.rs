@@ -1241,6 +1241,7 @@ async fn s3_state_writes_pending_records_at_once_and_the_whole_state_rarely() {
         type_name: "sqs.queue".into(),
         desired: serde_json::json!({ "name": name }),
         dependencies: vec![],
+        request: None,
     };
     let queue = |name: &str| strata::state::ResourceState {
         type_name: "sqs.queue".into(),

@@ -14,6 +14,7 @@ use crate::config::model::{ForEach, ResourceDecl, Stack, Variable};
 use crate::config::node::{Entry, NodeValue, Table};
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::source::Span;
+use crate::resources::cloudcontrol::{is_cloudcontrol, load};
 use crate::schema::Schema;
 use crate::value::Value;
 
@@ -66,7 +67,23 @@ pub(super) fn resource_decls(
         let Some(type_name) = string_at(type_entry, &format!("{name}.type"), diagnostics) else {
             continue;
         };
-        let Some(schema) = schemas.iter().copied().find(|s| s.type_name == type_name) else {
+        let cloudcontrol = is_cloudcontrol(&type_name);
+        let found = if cloudcontrol {
+            match load(&type_name) {
+                Ok(cc) => Some(cc.ty.schema),
+                Err(error) => {
+                    diagnostics.push(
+                        Diagnostic::error(format!("cannot check `{name}` ({type_name})"))
+                            .at(&type_entry.node.span, "no usable schema for this type")
+                            .note(error.to_string()),
+                    );
+                    continue;
+                }
+            }
+        } else {
+            schemas.iter().copied().find(|s| s.type_name == type_name)
+        };
+        let Some(schema) = found else {
             diagnostics.push(
                 Diagnostic::error(format!("unknown resource type `{type_name}`"))
                     .at(&type_entry.node.span, "not a resource type strata knows")
@@ -78,11 +95,18 @@ pub(super) fn resource_decls(
         let depends_on = depends_on(table, diagnostics);
         let moved = moved_from(name, table, diagnostics);
         let lifecycle = lifecycle(name, table.get("lifecycle"), schema, diagnostics);
-        let attributes: IndexMap<String, Entry> = table
-            .iter()
-            .filter(|(k, _)| !RESOURCE_META.contains(&k.as_str()))
-            .map(|(k, e)| (k.clone(), e.clone()))
-            .collect();
+        let attributes: IndexMap<String, Entry> = if cloudcontrol {
+            let Some(properties) = properties(name, table, diagnostics) else {
+                continue;
+            };
+            properties
+        } else {
+            table
+                .iter()
+                .filter(|(k, _)| !RESOURCE_META.contains(&k.as_str()))
+                .map(|(k, e)| (k.clone(), e.clone()))
+                .collect()
+        };
         let instances = match table.get("for_each") {
             Some(entry) => {
                 let Some(instances) =
@@ -158,6 +182,45 @@ pub(super) fn resource_decls(
         }
     }
     (out, for_each)
+}
+
+/// A Cloud Control resource's `properties` table, whose entries are its attributes (the
+/// type's properties, as its registry schema names them).
+fn properties(
+    name: &str,
+    table: &Table,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<IndexMap<String, Entry>> {
+    let mut ok = true;
+    for (key, entry) in table {
+        if !RESOURCE_META.contains(&key.as_str()) && key != "properties" {
+            diagnostics.push(
+                Diagnostic::error(format!("`{name}.{key}` is outside `properties`"))
+                    .at(
+                        &entry.key_span,
+                        "a CloudFormation type's properties go in `properties`",
+                    )
+                    .help(format!("write `properties = {{ {key} = ... }}`")),
+            );
+            ok = false;
+        }
+    }
+    let properties = match table.get("properties") {
+        None => IndexMap::new(),
+        Some(entry) => match &entry.node.value {
+            NodeValue::Table(properties) => properties.clone(),
+            _ => {
+                diagnostics.push(
+                    Diagnostic::error(format!("`{name}.properties` must be a table")).at(
+                        &entry.node.span,
+                        format!("expected a table, found {}", entry.node.kind()),
+                    ),
+                );
+                return None;
+            }
+        },
+    };
+    ok.then_some(properties)
 }
 
 fn type_names(schemas: &[&'static Schema]) -> Vec<&'static str> {
