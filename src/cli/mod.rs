@@ -234,6 +234,9 @@ enum Command {
         #[arg(value_name = "TYPE")]
         type_name: Option<String>,
     },
+    /// Print the JSON Schema (Draft 4) of stack files, for editors: taplo and Even Better
+    /// TOML complete and check a stack that starts with `#:schema PATH`.
+    Schema,
     /// Print the least-privilege IAM policy the stack's plan, apply and destroy need,
     /// scoped to its own ARNs (account, region and partition from the caller).
     Policy {
@@ -445,6 +448,12 @@ pub fn run() -> ExitCode {
         }
         Command::Man { dir } => man(dir.as_deref()),
         Command::Docs { out, type_name } => docs(out.as_deref(), type_name.as_deref()),
+        Command::Schema => out::out!(
+            "{}",
+            strata::views::stack_schema::text(&strata::resources::SCHEMAS)
+        )
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(anyhow::Error::from),
         Command::Validate { stack, explain } => validate::validate(&stack, explain),
         Command::Graph { stack } => validate::graph(&stack),
         Command::Plan {

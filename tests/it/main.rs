@@ -11,6 +11,7 @@ mod consumer_lambda;
 mod crash;
 mod credentials;
 mod deployed;
+mod editor;
 mod engine;
 mod faults;
 mod for_each;
