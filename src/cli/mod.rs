@@ -1,6 +1,7 @@
 //! Argument parsing and exit codes. Each command is a thin function over the library.
 //!
-//! Exit codes: 0 success; 1 error; `plan --detailed-exitcode` exits 2 when there are changes.
+//! Exit codes: 0 success; 1 error; `plan --detailed-exitcode` exits 2 when there are changes;
+//! `fmt --check` exits 3 when files are not formatted.
 
 // Standard output goes through `out`, never `println!`, which panics on a closed pipe.
 #![deny(clippy::print_stdout)]
@@ -8,6 +9,7 @@
 mod chain;
 mod deploy;
 mod events;
+mod fmt;
 mod out;
 mod policy;
 mod state;
@@ -234,6 +236,17 @@ enum Command {
         #[arg(value_name = "TYPE")]
         type_name: Option<String>,
     },
+    /// Rewrite stack files in the canonical layout (comments and key order kept); print the
+    /// files changed.
+    Fmt {
+        /// Stack files, or directories whose stack files (`*.toml` with a stack's top-level
+        /// keys, not in subdirectories) are formatted; default: the current directory.
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Change nothing: list the files that are not formatted, and exit 3 if there are any.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print the JSON Schema (Draft 4) of stack files, for editors: taplo and Even Better
     /// TOML complete and check a stack that starts with `#:schema PATH`.
     Schema,
@@ -448,6 +461,7 @@ pub fn run() -> ExitCode {
         }
         Command::Man { dir } => man(dir.as_deref()),
         Command::Docs { out, type_name } => docs(out.as_deref(), type_name.as_deref()),
+        Command::Fmt { paths, check } => fmt::fmt(&paths, check),
         Command::Schema => out::out!(
             "{}",
             strata::views::stack_schema::text(&strata::resources::SCHEMAS)

@@ -10,7 +10,7 @@ use crate::common::{
 };
 
 /// The commands `strata` offers, in the order `--help` lists them.
-const COMMANDS: [&str; 16] = [
+const COMMANDS: [&str; 18] = [
     "validate",
     "graph",
     "plan",
@@ -25,6 +25,8 @@ const COMMANDS: [&str; 16] = [
     "completions",
     "man",
     "docs",
+    "fmt",
+    "schema",
     "policy",
     "force-unlock",
 ];

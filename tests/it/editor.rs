@@ -97,3 +97,32 @@ fn taplo_accepts_every_shipped_stack_and_rejects_unknown_attributes_and_wrong_ty
         assert!(stdout(&out).is_empty());
     }
 }
+
+#[test]
+fn every_shipped_stack_is_formatted_and_fmt_check_lists_one_that_is_not() {
+    let out = strata(&repo(), &["fmt", "--check", "stacks"]);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "");
+    let dir = tempfile::tempdir().unwrap();
+    let messy = "[stack]\nname=\"s\"   # kept\n[resources.q]\ntype = \"sqs.queue\"\nname = \"q\"\ntags = {a=\"1\"}\n";
+    std::fs::write(dir.path().join("messy.toml"), messy).unwrap();
+    std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname=\"x\"\n").unwrap();
+    let out = strata(dir.path(), &["fmt", "--check", "."]);
+    assert_exit(&out, 3);
+    assert_eq!(stdout(&out), "./messy.toml\n");
+    // --check changed nothing; fmt rewrites the stack and leaves Cargo.toml alone.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("messy.toml")).unwrap(),
+        messy
+    );
+    assert_exit(&strata(dir.path(), &["fmt"]), 0);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("messy.toml")).unwrap(),
+        "[stack]\nname = \"s\" # kept\n[resources.q]\ntype = \"sqs.queue\"\nname = \"q\"\ntags = { a = \"1\" }\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap(),
+        "[package]\nname=\"x\"\n"
+    );
+    assert_exit(&strata(dir.path(), &["fmt", "--check"]), 0);
+}

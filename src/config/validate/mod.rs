@@ -26,7 +26,8 @@ use resources::{check_identities, check_moves, check_resource_attributes, resour
 use stack::{backend, check_stage, stack_name, stack_pins};
 use variables::variables;
 
-const TOP_LEVEL: &[&str] = &[
+/// The keys a stack file may have at its top.
+pub const TOP_LEVEL: &[&str] = &[
     "extends",
     "stack",
     "backend",
