@@ -1,6 +1,7 @@
 //! Argument parsing and exit codes. Each command is a thin function over the library.
 //!
-//! Exit codes: 0 success; 1 error; `plan --detailed-exitcode` exits 2 when there are changes.
+//! Exit codes: 0 success; 1 error; `plan --detailed-exitcode` exits 2 when there are changes;
+//! `fmt --check` exits 3 when files are not formatted.
 
 // Standard output goes through `out`, never `println!`, which panics on a closed pipe.
 #![deny(clippy::print_stdout)]
@@ -8,6 +9,7 @@
 mod chain;
 mod deploy;
 mod events;
+mod fmt;
 mod out;
 mod policy;
 mod state;
@@ -242,6 +244,20 @@ enum Command {
         #[command(subcommand)]
         command: SchemasCommand,
     },
+    /// Rewrite stack files in the canonical layout (comments and key order kept); print the
+    /// files changed.
+    Fmt {
+        /// Stack files, or directories whose stack files (`*.toml` with a stack's top-level
+        /// keys, not in subdirectories) are formatted; default: the current directory.
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Change nothing: list the files that are not formatted, and exit 3 if there are any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the JSON Schema (Draft 4) of stack files, for editors: taplo and Even Better
+    /// TOML complete and check a stack that starts with `#:schema PATH`.
+    Schema,
     /// Print the least-privilege IAM policy the stack's plan, apply and destroy need,
     /// scoped to its own ARNs (account, region and partition from the caller).
     Policy {
@@ -493,6 +509,13 @@ pub fn run() -> ExitCode {
         Command::Schemas {
             command: SchemasCommand::Import { dir, region },
         } => import_schemas(&dir, region.as_deref()),
+        Command::Fmt { paths, check } => fmt::fmt(&paths, check),
+        Command::Schema => out::out!(
+            "{}",
+            strata::views::stack_schema::text(&strata::ops::SCHEMAS)
+        )
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(anyhow::Error::from),
         Command::Validate { stack, explain } => validate::validate(&stack, explain),
         Command::Graph { stack } => validate::graph(&stack),
         Command::Plan {

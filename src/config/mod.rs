@@ -7,6 +7,7 @@ pub mod check;
 mod check_policy;
 pub mod explain;
 pub mod expr;
+pub mod format;
 pub mod load;
 pub mod merge;
 pub mod model;

@@ -50,7 +50,15 @@ pub async fn run(
             request.id,
         )
         .await?;
-        let planned = super::plan(stack, &mut state, &aws, false, 10, &super::Selection::default()).await?;
+        let planned = super::plan(
+            stack,
+            &mut state,
+            &aws,
+            false,
+            10,
+            &super::Selection::default(),
+        )
+        .await?;
         Ok(Imported {
             address,
             recorded,

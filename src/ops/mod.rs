@@ -32,10 +32,10 @@ use crate::state::store::{StateLock, StateStore};
 use crate::state::{Placement, State, StateError};
 
 pub use self::import::import;
+pub use crate::config::Stack;
 /// What the command line holds between loading a stack and handing it back here, and
 /// renders (`validate`, `graph`, `docs`).
 pub use crate::config::address::address;
-pub use crate::config::Stack;
 pub use crate::config::explain::explain;
 pub use crate::graph::Graph;
 pub use crate::resources::SCHEMAS;

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{Access, OpsError, Stack, Store, locked, stage_of};
-use crate::config::address::address;
 use crate::aws::{Clients, Target};
+use crate::config::address::address;
 use crate::state::bootstrap::{BootstrapOptions, STEPS, bootstrap as make_bucket};
 use crate::state::lock::LockInfo;
 use crate::state::s3::Version;

@@ -3,6 +3,7 @@
 
 pub mod docs;
 pub mod json;
+pub mod stack_schema;
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;

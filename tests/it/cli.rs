@@ -10,7 +10,7 @@ use crate::common::{
 };
 
 /// The commands `strata` offers, in the order `--help` lists them.
-const COMMANDS: [&str; 17] = [
+const COMMANDS: [&str; 19] = [
     "validate",
     "graph",
     "plan",
@@ -26,6 +26,8 @@ const COMMANDS: [&str; 17] = [
     "man",
     "docs",
     "schemas",
+    "fmt",
+    "schema",
     "policy",
     "force-unlock",
 ];

@@ -12,6 +12,7 @@ mod consumer_lambda;
 mod crash;
 mod credentials;
 mod deployed;
+mod editor;
 mod engine;
 mod faults;
 mod for_each;

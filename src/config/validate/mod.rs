@@ -28,8 +28,9 @@ use references::check_references;
 use resources::{check_identities, check_moves, check_resource_attributes, resource_decls};
 use stack::{backend, check_stage, stack_name, stack_pins};
 
-/// `modules` is expanded before validation ([`crate::config::module`]).
-pub(crate) const TOP_LEVEL: &[&str] = &[
+/// The keys a stack file may have at its top (`modules` is expanded before validation,
+/// [`crate::config::module`]).
+pub const TOP_LEVEL: &[&str] = &[
     "extends",
     "stack",
     "backend",
