@@ -60,7 +60,7 @@ enum Command {
         target: TargetArgs,
         #[command(flatten)]
         select: SelectArgs,
-        /// Print the plan as JSON (format in README).
+        /// Print the plan as JSON (format in docs/plans-and-state.md).
         #[arg(long)]
         json: bool,
         /// Save the plan; `strata apply FILE` applies exactly it.
@@ -453,8 +453,8 @@ struct RunArgs {
     /// At most this many resources read or changed at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     parallelism: u16,
-    /// Stream one JSON object per event on standard output (format in README); needs
-    /// --auto-approve or a saved plan.
+    /// Stream one JSON object per event on standard output (format in
+    /// docs/plans-and-state.md); needs --auto-approve or a saved plan.
     #[arg(long)]
     json: bool,
     #[command(flatten)]

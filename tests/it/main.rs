@@ -5,6 +5,7 @@ mod common;
 
 mod accounts;
 mod bad_input;
+mod book;
 mod chain;
 mod cli;
 mod cloudcontrol;
