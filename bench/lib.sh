@@ -46,16 +46,16 @@ PROXY_PID=""
 KEPT_PID=""   # a proxy kept running while another one is in front
 
 emulator_start() {
-    scripts/local-aws install
+    "$ROOT/scripts/local-aws" install
     PORT="$(free_port)"
     STARTED=1
-    UPSTREAM="$(scripts/local-aws start --port "$PORT")"
+    UPSTREAM="$("$ROOT/scripts/local-aws" start --port "$PORT")"
     say "emulator on $UPSTREAM"
 }
 
 emulator_stop() {
     if [ "$STARTED" = 1 ]; then
-        scripts/local-aws stop --port "$PORT" >/dev/null 2>&1 \
+        "$ROOT/scripts/local-aws" stop --port "$PORT" >/dev/null 2>&1 \
             || say "could not stop the emulator; run: scripts/local-aws stop --port $PORT"
         STARTED=0
     fi
@@ -74,7 +74,7 @@ start_proxy() {
     local name="$1"; shift
     stop_proxy
     rm -f "$WORK/$name.proxy.out" "$WORK/$name.proxy.pid"
-    scripts/aws-proxy --upstream "$UPSTREAM" --pid-file "$WORK/$name.proxy.pid" "$@" \
+    "$ROOT/scripts/aws-proxy" --upstream "$UPSTREAM" --pid-file "$WORK/$name.proxy.pid" "$@" \
         >"$WORK/$name.proxy.out" 2>"$WORK/$name.proxy.err" &
     PROXY_PID=$!
     for _ in $(seq 1 200); do
