@@ -63,6 +63,10 @@ enum Command {
         /// Print the plan as JSON (format in docs/plans-and-state.md).
         #[arg(long)]
         json: bool,
+        /// The JSON plan's shape: strata's own, or Terraform's (`terraform show -json`) for
+        /// policy tools (docs/policy-tools.md).
+        #[arg(long, value_enum, requires = "json", default_value_t = PlanFormat::Strata)]
+        format: PlanFormat,
         /// Save the plan; `strata apply FILE` applies exactly it.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -281,6 +285,15 @@ enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+}
+
+/// `plan --json --format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PlanFormat {
+    /// strata's JSON plan (README, "JSON plan format").
+    Strata,
+    /// Terraform's JSON plan shape, for OPA, conftest and other policy tools.
+    TerraformCompatible,
 }
 
 #[derive(Subcommand)]
@@ -523,6 +536,7 @@ pub fn run() -> ExitCode {
             target,
             select,
             json,
+            format,
             out,
             detailed_exitcode,
             destroy,
@@ -532,6 +546,7 @@ pub fn run() -> ExitCode {
             &target,
             deploy::PlanFlags {
                 json,
+                terraform_compatible: format == PlanFormat::TerraformCompatible,
                 out,
                 detailed_exitcode,
                 destroy,

@@ -28,6 +28,7 @@ mod multipart;
 mod observability;
 mod outputs;
 mod package;
+mod policy_tools;
 mod rate_limit;
 mod realism;
 mod remote_state;
