@@ -730,24 +730,21 @@ enum SchemasCommand {
 }
 
 fn import_schemas(from: &std::path::Path, region: Option<&str>) -> anyhow::Result<ExitCode> {
-    use strata::resources::cloudcontrol::schema;
-    let region = region
-        .map(str::to_string)
-        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
-        .unwrap_or_else(|| "us-east-1".to_string());
-    let cache = schema::cache_dir();
-    let imported = schema::import(from, &cache, &region)?;
-    if imported.is_empty() {
+    let imported = strata::ops::schemas::import(&strata::ops::schemas::ImportRequest {
+        from: from.to_path_buf(),
+        region: region.map(str::to_string),
+    })?;
+    if imported.types.is_empty() {
         anyhow::bail!("{} holds no resource type schema", from.display());
     }
-    for type_name in &imported {
+    for type_name in &imported.types {
         out::outln!("{type_name}")?;
     }
     eprintln!(
         "imported {} schema{} into {}",
-        imported.len(),
-        if imported.len() == 1 { "" } else { "s" },
-        cache.join(&region).display()
+        imported.types.len(),
+        if imported.types.len() == 1 { "" } else { "s" },
+        imported.into.display()
     );
     Ok(ExitCode::SUCCESS)
 }
