@@ -35,4 +35,3 @@ pub fn import(request: &ImportRequest) -> Result<Imported, SchemaError> {
         into: cache.join(&region),
     })
 }
-
