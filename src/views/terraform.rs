@@ -9,6 +9,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::config::address::split_module;
 use crate::plan::{Action, ActionReason, Plan, ResourcePlan};
+use crate::resources::implementation;
 use crate::value::{Attrs, Value};
 
 /// The version of Terraform's format this follows (1.x readers accept any 1.y).
@@ -80,7 +81,7 @@ fn resource_change(rp: &ResourcePlan) -> Json {
             "actions": actions(rp),
             "before": before.map(|a| values(a, &sensitive)),
             "after": after.map(|a| values(a, &sensitive)),
-            "after_unknown": after.map_or_else(|| json!({}), unknown_marks),
+            "after_unknown": after.map_or_else(|| json!({}), |a| unknown_marks(rp, a)),
             "before_sensitive": before.map_or(json!(false), |a| sensitive_marks(a, &sensitive)),
             "after_sensitive": after.map_or(json!(false), |a| sensitive_marks(a, &sensitive)),
         }),
@@ -122,14 +123,24 @@ fn sensitive_marks(attrs: &Attrs, sensitive: &impl Fn(&str) -> bool) -> Json {
 }
 
 /// The shape of `after` with `true` at each unknown value and known leaves left out, as
-/// Terraform writes `after_unknown` (lists keep their positions, with `false`).
-fn unknown_marks(attrs: &Attrs) -> Json {
-    Json::Object(
-        attrs
-            .iter()
-            .filter_map(|(k, v)| unknown(v).map(|m| (k.clone(), m)))
-            .collect(),
-    )
+/// Terraform writes `after_unknown` (lists keep their positions, with `false`). An object
+/// being created (or replaced) also has every computed attribute of its type (an ARN, a
+/// URL) unknown until AWS answers, though the desired attributes do not list them.
+fn unknown_marks(rp: &ResourcePlan, attrs: &Attrs) -> Json {
+    let mut marks: Map<String, Json> = attrs
+        .iter()
+        .filter_map(|(k, v)| unknown(v).map(|m| (k.clone(), m)))
+        .collect();
+    if matches!(rp.action, Action::Create | Action::Replace)
+        && let Some(ty) = implementation(&rp.type_name)
+    {
+        for computed in ty.schema().computed {
+            if !attrs.contains_key(*computed) {
+                marks.insert((*computed).to_string(), Json::Bool(true));
+            }
+        }
+    }
+    Json::Object(marks)
 }
 
 fn unknown(value: &Value) -> Option<Json> {
@@ -229,7 +240,8 @@ mod tests {
                     "actions": ["create"],
                     "before": null,
                     "after": {"name": "x"},
-                    "after_unknown": {},
+                    // A bucket being created: its computed attributes are unknown.
+                    "after_unknown": {"arn": true, "domain_name": true, "regional_domain_name": true, "region": true},
                     "before_sensitive": false,
                     "after_sensitive": {},
                 },
@@ -269,7 +281,8 @@ mod tests {
         );
         assert_eq!(
             change["after_unknown"],
-            json!({"arn": true, "policy": {"source": true}, "list": [false, true]})
+            json!({"arn": true, "policy": {"source": true}, "list": [false, true],
+                "domain_name": true, "regional_domain_name": true, "region": true})
         );
     }
 
