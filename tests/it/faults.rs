@@ -167,7 +167,7 @@ async fn whole_stack_converges_through_20_percent_faults_and_equals_a_fault_free
     let out = through_proxy(&["apply", &stack, "--auto-approve"]);
     assert_exit(&out, 0);
     assert!(
-        stdout(&out).contains("Apply complete! Resources: 13 added, 0 changed, 0 destroyed."),
+        stdout(&out).contains("Apply complete! Resources: 14 added, 0 changed, 0 destroyed."),
         "{}",
         stdout(&out)
     );

@@ -44,7 +44,7 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
 
     let out = ws.ok(&["apply", &stack, "--auto-approve"]);
     assert!(
-        stdout(&out).contains("Apply complete! Resources: 6 added, 0 changed, 0 destroyed."),
+        stdout(&out).contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."),
         "{}",
         stdout(&out)
     );
