@@ -175,8 +175,9 @@ impl Resource for LogsLogGroup {
         // `:*`, the others by the one with it).
         let arn = group_arn(at, &name);
         let on_group = [arn.clone(), format!("{arn}:*")];
-        // DescribeLogGroups lists by prefix: it is authorized against every group.
-        let listing = [group_arn(at, "*")];
+        // DescribeLogGroups lists by prefix, not by group: IAM authorizes it against `*` (a
+        // grant on `log-group:*` is refused), and it only lists.
+        let listing = ["*".to_string()];
         vec![
             allow(Step::Read, &["logs:DescribeLogGroups"], &listing),
             allow(Step::Read, &["logs:ListTagsForResource"], &on_group),
