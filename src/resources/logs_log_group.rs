@@ -175,8 +175,9 @@ impl Resource for LogsLogGroup {
         // `:*`, the others by the one with it).
         let arn = group_arn(at, &name);
         let on_group = [arn.clone(), format!("{arn}:*")];
-        // DescribeLogGroups lists by prefix: it is authorized against every group.
-        let listing = [group_arn(at, "*")];
+        // DescribeLogGroups lists by prefix and names no group: granted on `*`, as AWS's own
+        // managed policies grant it (the local emulator refuses a grant on `log-group:*`).
+        let listing = ["*".to_string()];
         vec![
             allow(Step::Read, &["logs:DescribeLogGroups"], &listing),
             allow(Step::Read, &["logs:ListTagsForResource"], &on_group),

@@ -21,7 +21,7 @@ async fn another_region_or_account_is_refused_and_the_deployed_stack_is_untouche
         serde_json::json!({"account_id": "000000000000", "region": "us-east-1", "partition": "aws"})
     );
     let live_before = live_ids(&clients).await;
-    assert_eq!(live_before.len(), 7, "{live_before:?}");
+    assert_eq!(live_before.len(), 8, "{live_before:?}");
     let state_path = dir.join(format!(".strata/{STACK}-dev.state.json"));
     let state_before = std::fs::read_to_string(&state_path).unwrap();
 
@@ -77,7 +77,7 @@ async fn a_stack_whose_state_was_lost_is_imported_back_and_the_next_plan_is_empt
             )
         })
         .collect();
-    assert_eq!(ids.len(), 13);
+    assert_eq!(ids.len(), 14);
     std::fs::remove_file(dir.join(format!(".strata/{STACK}-dev.state.json"))).unwrap();
 
     // A missing object is refused, naming the id form.

@@ -706,6 +706,18 @@ pub async fn live_ids(clients: &strata::aws::Clients) -> std::collections::BTree
             .iter()
             .filter_map(|t| t.name().map(str::to_string)),
     );
+    // Log groups too: one Lambda made on a first invocation would outlive the stack.
+    ids.extend(
+        clients
+            .logs
+            .describe_log_groups()
+            .send()
+            .await
+            .unwrap()
+            .log_groups()
+            .iter()
+            .filter_map(|g| g.log_group_name().map(str::to_string)),
+    );
     ids
 }
 
@@ -775,6 +787,7 @@ pub fn recorded_ids(state: &serde_json::Value) -> std::collections::BTreeSet<Str
         "lambda.function",
         "apigateway.rest_api",
         "cloudtrail.trail",
+        "logs.log_group",
     ];
     state["resources"]
         .as_object()

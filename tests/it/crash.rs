@@ -63,7 +63,7 @@ async fn an_apply_killed_after_any_call_converges_and_loses_nothing() {
         let _ = state_of(dir);
         ws.ok(&["apply", &stack, "--auto-approve"]);
         let state = state_of(dir).unwrap();
-        assert_eq!(state["resources"].as_object().unwrap().len(), 13);
+        assert_eq!(state["resources"].as_object().unwrap().len(), 14);
         assert_eq!(
             without_endpoint(crate::common::live_ids(&clients).await),
             without_endpoint(recorded_ids(&state)),
@@ -162,7 +162,7 @@ async fn ctrl_c_finishes_what_is_running_records_it_and_releases_the_lock() {
         .as_object()
         .unwrap()
         .len();
-    assert!((1..13).contains(&recorded), "{recorded} recorded");
+    assert!((1..14).contains(&recorded), "{recorded} recorded");
     ws.ok(&["apply", &stack, "--auto-approve"]);
     assert_no_changes(&ws.plan_json(&stack, &[]));
 }
@@ -238,7 +238,7 @@ async fn an_apply_with_s3_state_killed_at_sampled_calls_converges_and_loses_noth
             serde_json::from_slice(&s3_object(&clients, STATE_KEY).await.unwrap()).unwrap();
         assert_eq!(
             state["resources"].as_object().unwrap().len(),
-            13,
+            14,
             "after call {k}"
         );
         assert_eq!(

@@ -167,7 +167,7 @@ async fn whole_stack_converges_through_20_percent_faults_and_equals_a_fault_free
     let out = through_proxy(&["apply", &stack, "--auto-approve"]);
     assert_exit(&out, 0);
     assert!(
-        stdout(&out).contains("Apply complete! Resources: 13 added, 0 changed, 0 destroyed."),
+        stdout(&out).contains("Apply complete! Resources: 14 added, 0 changed, 0 destroyed."),
         "{}",
         stdout(&out)
     );
@@ -209,7 +209,7 @@ async fn whole_stack_converges_through_20_percent_faults_and_equals_a_fault_free
         .unwrap(),
     )
     .unwrap();
-    assert_eq!(state["resources"].as_object().unwrap().len(), 13);
+    assert_eq!(state["resources"].as_object().unwrap().len(), 14);
     assert_eq!(
         normalised(&state, &proxy.url),
         normalised(&clean_state, &clean.emulator().endpoint)
@@ -220,7 +220,7 @@ async fn whole_stack_converges_through_20_percent_faults_and_equals_a_fault_free
     let out = through_proxy(&["destroy", &stack, "--auto-approve"]);
     assert_exit(&out, 0);
     assert!(
-        stdout(&out).contains("Destroy complete! Resources: 0 added, 0 changed, 13 destroyed."),
+        stdout(&out).contains("Destroy complete! Resources: 0 added, 0 changed, 14 destroyed."),
         "{}",
         stdout(&out)
     );

@@ -146,6 +146,13 @@ async fn every_type_imported_by_another_form_of_its_id_records_the_canonical_id(
             format!("arn:aws:iam::{account}:role/producer-consumer-dev-presign"),
         ),
         ("lambda.function.presign", function_arn.clone()),
+        // A log group's ARN, in the form DescribeLogGroups gives (with `:*`).
+        (
+            "presign_logs",
+            format!(
+                "arn:aws:logs:us-east-1:{account}:log-group:/aws/lambda/producer-consumer-dev-presign:*"
+            ),
+        ),
         ("upload_api_invoke", format!("{function_arn}/{statement}")),
         (
             "upload_api",

@@ -216,6 +216,7 @@ fn stack_objects(stage: &str, account: &str) -> BTreeSet<String> {
         format!("producer-consumer-{stage}-content-{account}"),
         format!("producer-consumer-{stage}-trail-{account}"),
         format!("producer-consumer-{stage}-presign"),
+        format!("/aws/lambda/producer-consumer-{stage}-presign"),
         format!("{account}/producer-consumer-{stage}-content"),
         format!("{account}/producer-consumer-{stage}-content-dlq"),
         format!("producer-consumer-{stage}-trail"),
@@ -1064,6 +1065,18 @@ const IAM_ACTIONS: &[(&str, &str, &[&str])] = &[
     ("cloudtrail", "RemoveTags", &["cloudtrail:RemoveTags"]),
     ("cloudtrail", "ListTags", &["cloudtrail:ListTags"]),
     ("sts", "GetCallerIdentity", &["sts:GetCallerIdentity"]),
+    ("logs", "CreateLogGroup", &["logs:CreateLogGroup"]),
+    ("logs", "DescribeLogGroups", &["logs:DescribeLogGroups"]),
+    ("logs", "ListTagsForResource", &["logs:ListTagsForResource"]),
+    ("logs", "TagResource", &["logs:TagResource"]),
+    ("logs", "UntagResource", &["logs:UntagResource"]),
+    ("logs", "PutRetentionPolicy", &["logs:PutRetentionPolicy"]),
+    (
+        "logs",
+        "DeleteRetentionPolicy",
+        &["logs:DeleteRetentionPolicy"],
+    ),
+    ("logs", "DeleteLogGroup", &["logs:DeleteLogGroup"]),
 ];
 
 /// The IAM actions of `operation` of `service` (see [`IAM_ACTIONS`]); an operation the
@@ -1151,6 +1164,7 @@ async fn every_call_a_run_makes_is_in_the_generated_policy_for_its_command() {
             "cloudtrail",
             "iam",
             "lambda",
+            "logs",
             "s3",
             "sqs",
             "sts"

@@ -44,7 +44,7 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
 
     let out = ws.ok(&["apply", &stack, "--auto-approve"]);
     assert!(
-        stdout(&out).contains("Apply complete! Resources: 6 added, 0 changed, 0 destroyed."),
+        stdout(&out).contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."),
         "{}",
         stdout(&out)
     );
@@ -83,6 +83,39 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
     assert_eq!(
         inline["Statement"][0]["Resource"],
         format!("arn:aws:s3:::{bucket}/input/*").as_str()
+    );
+
+    // The function's log group exists before its first invocation, with the declared
+    // retention, and the role may write into it and nowhere else.
+    let groups = clients
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix("/aws/lambda/")
+        .send()
+        .await
+        .unwrap();
+    let groups: Vec<(Option<&str>, Option<i32>)> = groups
+        .log_groups()
+        .iter()
+        .map(|g| (g.log_group_name(), g.retention_in_days()))
+        .collect();
+    assert_eq!(
+        groups,
+        [(Some("/aws/lambda/upload-form-dev-presign"), Some(14))]
+    );
+    let logs = clients
+        .iam
+        .get_role_policy()
+        .role_name("upload-form-dev-presign")
+        .policy_name("presign-logs")
+        .send()
+        .await
+        .unwrap();
+    let logs: Json = serde_json::from_str(&percent_decode(logs.policy_document())).unwrap();
+    assert_eq!(
+        logs["Statement"][0]["Resource"],
+        format!("arn:aws:logs:us-east-1:{account}:log-group:/aws/lambda/upload-form-dev-presign:*")
+            .as_str()
     );
 
     let function = clients
@@ -283,7 +316,7 @@ async fn upload_stack_serves_presigned_urls_and_follows_code_changes() {
     assert_eq!(version, "v2");
     assert_no_changes(&ws.plan_json(&stack, &[]));
 
-    // Destroy leaves nothing.
+    // Destroy leaves nothing, the function's log group included (live_ids lists them).
     ws.ok(&["destroy", &stack, "--auto-approve"]);
     assert_eq!(
         crate::common::live_ids(&clients).await,

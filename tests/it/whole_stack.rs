@@ -28,7 +28,7 @@ async fn producer_consumer_from_nothing_two_stages_changes_drift_and_destroy() {
 
     let out = ws.ok(&["apply", &stack, "--auto-approve"]);
     assert!(
-        stdout(&out).contains("Apply complete! Resources: 13 added, 0 changed, 0 destroyed."),
+        stdout(&out).contains("Apply complete! Resources: 14 added, 0 changed, 0 destroyed."),
         "{}",
         stdout(&out)
     );
@@ -295,7 +295,7 @@ async fn the_shipped_stack_is_locked_down_by_default() {
         .send()
         .await
         .unwrap();
-    assert_eq!(names.policy_names(), ["presign-objects"]);
+    assert_eq!(names.policy_names(), ["presign-logs", "presign-objects"]);
     let attached = clients
         .iam
         .list_attached_role_policies()
