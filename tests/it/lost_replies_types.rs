@@ -14,8 +14,9 @@ use crate::common::{Workspace, assert_exit, assert_no_changes, read_state};
 /// its reply and the second (the SDK's retry) does not: checked by the proxy's stats.
 const SEED: &str = "18490";
 
-/// The `--realism` kinds that make the emulator answer a retried create as AWS does.
-const AS_AWS: &str = "event-source-mapping-conflict,secret-version-token";
+/// The `--realism` kinds that make the emulator answer a retried create, or the listing
+/// that looks for its object, as AWS does.
+const AS_AWS: &str = "event-source-mapping-conflict,secret-version-token,key-listing-lag";
 
 /// Writes `resources` as the stack `lost` and applies it (with `extra` arguments) through a
 /// proxy that loses the reply of the first call of each of `operations` (`service:operation`
@@ -175,11 +176,13 @@ recovery_window_in_days = 7
 
 /// CreateAlias answers AlreadyExistsException to the retry; CreateKey has no name and is
 /// not idempotent, so strata tags each key with a create token and looks for it before
-/// sending CreateKey again: one key, not two.
+/// sending CreateKey again: one key, not two. ListKeys leaves the new key out for a while
+/// (`key-listing-lag`): before the fix, strata looked once, did not find it and made a
+/// second key.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_and_an_alias_whose_create_replies_were_lost_are_made_once() {
     let ws = Workspace::new();
-    let (resources, _) = apply_losing_first_reply(
+    let (resources, stats) = apply_losing_first_reply(
         &ws,
         r#"
 [resources.key]
@@ -201,6 +204,10 @@ target_key_id = "${key.arn}"
     let keys = aws.kms.list_keys().send().await.unwrap();
     let keys: Vec<_> = keys.keys().iter().filter_map(|k| k.key_id()).collect();
     assert_eq!(keys, [key.as_str()], "one key, not one per attempt");
+    assert!(
+        stats["faults_by_operation"]["kms:ListKeys"].as_u64() >= Some(1),
+        "a listing left the new key out: {stats:#}"
+    );
     let aliases = aws.kms.list_aliases().send().await.unwrap();
     let ours: Vec<_> = aliases
         .aliases()
