@@ -124,6 +124,8 @@ fn check_key(attrs: &Attrs) -> Vec<Problem> {
     out
 }
 
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -135,12 +137,24 @@ use super::support::{
     tags_value,
 };
 use super::{Created, Resource, arn};
-use crate::aws::retry::SDK_MAX_ATTEMPTS;
+use crate::aws::retry::{Backoff, SDK_MAX_ATTEMPTS, wait_until};
 use crate::aws::{AwsError, Clients, ErrorKind, sdk};
 use crate::schema::rules::known_str;
 use crate::value::{Attrs, Value};
 
 pub struct KmsKey;
+
+/// One look, no waiting.
+const LOOK_ONCE: Backoff = Backoff {
+    budget: Duration::ZERO,
+    ..Backoff::BRIEF
+};
+
+/// Whether a call that failed may still have been carried out: no answer came (a reset, a
+/// timeout) or a 5xx did. A throttling answer says the request was refused.
+fn maybe_carried_out(e: &AwsError) -> bool {
+    e.status.is_none_or(|status| status >= 500)
+}
 
 fn tag(key: &str, value: &str) -> Result<Tag, AwsError> {
     Tag::builder()
@@ -153,6 +167,20 @@ fn tag(key: &str, value: &str) -> Result<Tag, AwsError> {
 impl KmsKey {
     /// The key whose tags hold `token`, among the account's keys in this region.
     async fn with_token(&self, aws: &Clients, token: &str) -> Result<Option<String>, AwsError> {
+        self.with_token_among_new(aws, token, &Mutex::default())
+            .await
+    }
+
+    /// [`KmsKey::with_token`], reading the tags of only the keys not in `not_ours` (keys
+    /// already found without the token), to which it adds those it reads: a key's tags
+    /// are read once however often the listing is polled.
+    async fn with_token_among_new(
+        &self,
+        aws: &Clients,
+        token: &str,
+        not_ours: &Mutex<HashSet<String>>,
+    ) -> Result<Option<String>, AwsError> {
+        let known = |id: &str| not_ours.lock().is_ok_and(|ids| ids.contains(id));
         let mut marker = None;
         loop {
             let page = aws
@@ -164,6 +192,9 @@ impl KmsKey {
                 .map_err(sdk("ListKeys"))?;
             for key in page.keys() {
                 let Some(id) = key.key_id() else { continue };
+                if known(id) {
+                    continue;
+                }
                 let tagged = aws
                     .kms
                     .list_resource_tags()
@@ -179,6 +210,9 @@ impl KmsKey {
                     .any(|t| t.tag_key() == TOKEN_TAG && t.tag_value() == token)
                 {
                     return Ok(Some(id.to_string()));
+                }
+                if let Ok(mut ids) = not_ours.lock() {
+                    ids.insert(id.to_string());
                 }
             }
             match page.next_marker() {
@@ -406,7 +440,11 @@ impl Resource for KmsKey {
         };
         // CreateKey is not idempotent: a retry after a reply that was lost makes a second
         // key. So the SDK does not retry it; strata looks for the key by its token before
-        // sending it again.
+        // sending it again. ListKeys is eventually consistent: after a failure that may have
+        // made the key (no answer, or a 5xx), the key is looked for over a short window, so
+        // that a key made a moment ago is found rather than made twice. A throttled
+        // CreateKey was refused: one look suffices.
+        let not_ours = Mutex::default();
         let create = || {
             aws.kms
                 .create_key()
@@ -433,7 +471,15 @@ impl Resource for KmsKey {
                         .ok_or_else(|| AwsError::new("CreateKey", "no key id in the answer"))?;
                 }
                 Err(e) if e.kind == ErrorKind::Transient && attempts < SDK_MAX_ATTEMPTS => {
-                    if let Some(id) = self.with_token(aws, token).await? {
+                    let window = if maybe_carried_out(&e) {
+                        Backoff::BRIEF
+                    } else {
+                        LOOK_ONCE
+                    };
+                    let found =
+                        wait_until(window, || self.with_token_among_new(aws, token, &not_ours))
+                            .await?;
+                    if let Some(id) = found {
                         break id;
                     }
                     tokio::time::sleep(Duration::from_millis(100 << attempts.min(6))).await;
@@ -538,5 +584,31 @@ impl Resource for KmsKey {
         Some(format!(
             "scheduled for deletion after a {days}-day waiting period (on {on}), not deleted at once: until then it can be recovered (`aws kms cancel-key-deletion`), and nothing can use it"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_throttling_answer_says_a_failed_create_key_made_no_key() {
+        let failed = |status, code: Option<&str>| AwsError {
+            operation: "CreateKey",
+            code: code.map(str::to_string),
+            message: String::new(),
+            status,
+            kind: ErrorKind::Transient,
+        };
+        assert!(maybe_carried_out(&failed(None, None)), "no answer");
+        assert!(maybe_carried_out(&failed(
+            Some(500),
+            Some("KMSInternalException")
+        )));
+        assert!(maybe_carried_out(&failed(Some(503), None)));
+        assert!(!maybe_carried_out(&failed(
+            Some(400),
+            Some("ThrottlingException")
+        )));
     }
 }

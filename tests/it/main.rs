@@ -22,6 +22,7 @@ mod import;
 mod least_privilege;
 mod lifecycle;
 mod lost_replies;
+mod lost_replies_types;
 mod modules;
 mod moved;
 mod multipart;

@@ -4,7 +4,7 @@
 use aws_sdk_cloudwatch::types::{AlarmType, MetricAlarm, Tag};
 
 use super::rules_kit::{Lifecycle, assert_replaced_by};
-use crate::common::{Proxy, assert_exit, strata};
+use crate::common::assert_exit;
 
 fn stack(topic: &str, alarm: &str, threshold: &str, description: &str, tags: &str) -> String {
     format!(
@@ -262,33 +262,23 @@ async fn an_existing_alarm_is_not_taken_over() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_proxy_counts_and_throttles_cloudwatchs_cbor_calls() {
     let t = Lifecycle::start().await;
-    let proxy = Proxy::start(
-        &t.emulator.endpoint,
-        &[
-            "--fault-rate",
-            "1",
-            "--seed",
-            "1",
-            "--fault-kinds",
-            "throttle",
-            "--fault-operations",
-            "monitoring:PutMetricAlarm",
-            "--fault-limit",
-            "1",
-        ],
-    );
+    let proxy = t.ws.proxy(&[
+        "--fault-rate",
+        "1",
+        "--seed",
+        "1",
+        "--fault-kinds",
+        "throttle",
+        "--fault-operations",
+        "monitoring:PutMetricAlarm",
+        "--fault-limit",
+        "1",
+    ]);
     let topic = "arn:aws:sns:us-east-1:000000000000:ops";
     t.write(&stack(topic, "proxied", "1", "through the proxy", "{}"));
-    let out = strata(
-        t.dir(),
-        &[
-            "apply",
-            "stack.toml",
-            "--auto-approve",
-            "--endpoint-url",
-            &proxy.url,
-        ],
-    );
+    let out =
+        t.ws.through(&proxy)
+            .run(&["apply", "stack.toml", "--auto-approve"]);
     assert_exit(&out, 0);
     let stats = proxy.stats();
     let by_operation = &stats["by_operation"];

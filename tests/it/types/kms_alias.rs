@@ -2,7 +2,7 @@
 //! key in place, renamed by replacement, imported, refused when someone else's, destroyed.
 
 use super::{assert_policy_names, assert_refused, plan, planned, strata_ok};
-use crate::common::{Emulator, assert_exit, read_state, run, stderr};
+use crate::common::{Workspace, assert_exit, read_state, stderr};
 
 fn stack(alias: &str, target: &str) -> String {
     format!(
@@ -39,13 +39,12 @@ async fn target_of(clients: &strata::aws::Clients, alias: &str) -> Option<String
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_alias_follows_its_key() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let file = "aliases.toml";
     std::fs::write(dir.join(file), stack("alias/app", "blue")).unwrap();
-    strata_ok(dir, &emulator, &["apply", file, "--auto-approve"], 0);
+    strata_ok(&ws, &["apply", file, "--auto-approve"], 0);
     let state = read_state(dir, "aliases", "default");
     let blue = state["resources"]["blue"]["id"]
         .as_str()
@@ -57,21 +56,18 @@ async fn an_alias_follows_its_key() {
         .to_string();
     assert_eq!(state["resources"]["alias"]["id"], "alias/app");
     assert_eq!(target_of(&clients, "alias/app").await, Some(blue.clone()));
-    assert_eq!(
-        planned(&plan(dir, &emulator, file, &[]), "alias").0,
-        "no_op"
-    );
+    assert_eq!(planned(&plan(&ws, file, &[]), "alias").0, "no_op");
 
     // Another key: an update in place.
     std::fs::write(dir.join(file), stack("alias/app", "green")).unwrap();
     assert_eq!(
-        planned(&plan(dir, &emulator, file, &[]), "alias"),
+        planned(&plan(&ws, file, &[]), "alias"),
         (
             "update".to_string(),
             vec![("target_key_id".to_string(), false)]
         )
     );
-    strata_ok(dir, &emulator, &["apply", file, "--auto-approve"], 0);
+    strata_ok(&ws, &["apply", file, "--auto-approve"], 0);
     assert_eq!(target_of(&clients, "alias/app").await, Some(green.clone()));
 
     // Drift: the alias moved back outside strata.
@@ -83,23 +79,14 @@ async fn an_alias_follows_its_key() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        planned(&plan(dir, &emulator, file, &[]), "alias").0,
-        "update"
-    );
-    strata_ok(dir, &emulator, &["apply", file, "--auto-approve"], 0);
+    assert_eq!(planned(&plan(&ws, file, &[]), "alias").0, "update");
+    strata_ok(&ws, &["apply", file, "--auto-approve"], 0);
     assert_eq!(target_of(&clients, "alias/app").await, Some(green.clone()));
 
     // Import by ARN after forgetting it: an empty plan.
+    strata_ok(&ws, &["state", "rm", file, "alias", "--auto-approve"], 0);
     strata_ok(
-        dir,
-        &emulator,
-        &["state", "rm", file, "alias", "--auto-approve"],
-        0,
-    );
-    strata_ok(
-        dir,
-        &emulator,
+        &ws,
         &[
             "import",
             file,
@@ -108,17 +95,14 @@ async fn an_alias_follows_its_key() {
         ],
         0,
     );
-    assert_eq!(
-        planned(&plan(dir, &emulator, file, &[]), "alias").0,
-        "no_op"
-    );
+    assert_eq!(planned(&plan(&ws, file, &[]), "alias").0, "no_op");
 
     // A new name: a replacement.
     std::fs::write(dir.join(file), stack("alias/app-2", "green")).unwrap();
-    let (action, changes) = planned(&plan(dir, &emulator, file, &[]), "alias");
+    let (action, changes) = planned(&plan(&ws, file, &[]), "alias");
     assert_eq!(action, "replace");
     assert!(changes.contains(&("name".to_string(), true)), "{changes:?}");
-    strata_ok(dir, &emulator, &["apply", file, "--auto-approve"], 0);
+    strata_ok(&ws, &["apply", file, "--auto-approve"], 0);
     assert_eq!(target_of(&clients, "alias/app").await, None);
     assert_eq!(
         target_of(&clients, "alias/app-2").await,
@@ -126,8 +110,7 @@ async fn an_alias_follows_its_key() {
     );
 
     assert_policy_names(
-        dir,
-        &emulator,
+        &ws,
         file,
         &[],
         &[
@@ -139,16 +122,15 @@ async fn an_alias_follows_its_key() {
         ],
     );
 
-    strata_ok(dir, &emulator, &["destroy", file, "--auto-approve"], 0);
+    strata_ok(&ws, &["destroy", file, "--auto-approve"], 0);
     assert_eq!(target_of(&clients, "alias/app-2").await, None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_alias_is_refused() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let theirs = clients.kms.create_key().send().await.unwrap();
     let theirs = theirs.key_metadata.unwrap().key_id().to_string();
     clients
@@ -160,7 +142,7 @@ async fn an_existing_alias_is_refused() {
         .await
         .unwrap();
     std::fs::write(dir.join("aliases.toml"), stack("alias/app", "blue")).unwrap();
-    let out = run(dir, &emulator, &["apply", "aliases.toml", "--auto-approve"]);
+    let out = ws.run(&["apply", "aliases.toml", "--auto-approve"]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("kms.alias `alias/app` already exists (in us-east-1)"),

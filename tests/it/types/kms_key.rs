@@ -3,7 +3,7 @@
 //! says when.
 
 use super::{assert_policy_names, assert_refused, plan, planned, strata_ok};
-use crate::common::{Emulator, read_state, stdout};
+use crate::common::{Workspace, read_state, stdout};
 
 const SYMMETRIC: &str =
     "key_spec = \"SYMMETRIC_DEFAULT\"\nenable_key_rotation = true\nrotation_period_in_days = 180";
@@ -37,14 +37,13 @@ async fn key_state(clients: &strata::aws::Clients, id: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_lives_its_life_and_its_deletion_is_scheduled() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let file = "keys.toml";
     std::fs::write(dir.join(file), stack("app key", SYMMETRIC)).unwrap();
 
-    strata_ok(dir, &emulator, &["apply", file, "--auto-approve"], 0);
+    strata_ok(&ws, &["apply", file, "--auto-approve"], 0);
     let state = read_state(dir, "keys", "default");
     let id = state["resources"]["key"]["id"]
         .as_str()
@@ -103,13 +102,13 @@ async fn a_key_lives_its_life_and_its_deletion_is_scheduled() {
         .collect();
     tags.sort();
     assert_eq!(tags, ["strata:create-token", "team"]);
-    assert_eq!(planned(&plan(dir, &emulator, file, &[]), "key").0, "no_op");
+    assert_eq!(planned(&plan(&ws, file, &[]), "key").0, "no_op");
 
     // In place: the description; drift: a key disabled outside strata.
     std::fs::write(dir.join(file), stack("the app key", SYMMETRIC)).unwrap();
     clients.kms.disable_key().key_id(&id).send().await.unwrap();
     assert_eq!(
-        planned(&plan(dir, &emulator, file, &[]), "key"),
+        planned(&plan(&ws, file, &[]), "key"),
         (
             "update".to_string(),
             vec![
@@ -118,7 +117,7 @@ async fn a_key_lives_its_life_and_its_deletion_is_scheduled() {
             ]
         )
     );
-    strata_ok(dir, &emulator, &["apply", file, "--auto-approve"], 0);
+    strata_ok(&ws, &["apply", file, "--auto-approve"], 0);
     assert_eq!(key_state(&clients, &id).await.as_deref(), Some("Enabled"));
     assert_eq!(
         read_state(dir, "keys", "default")["resources"]["key"]["id"],
@@ -128,17 +127,16 @@ async fn a_key_lives_its_life_and_its_deletion_is_scheduled() {
     // Import after losing the state: an empty plan.
     std::fs::remove_file(dir.join(".strata/keys-default.state.json")).unwrap();
     let arn = meta.arn().unwrap().to_string();
-    strata_ok(dir, &emulator, &["import", file, "key", &arn], 0);
+    strata_ok(&ws, &["import", file, "key", &arn], 0);
     assert_eq!(
         read_state(dir, "keys", "default")["resources"]["key"]["id"],
         id.as_str()
     );
-    let imported = plan(dir, &emulator, file, &[]);
+    let imported = plan(&ws, file, &[]);
     assert_eq!(planned(&imported, "key").0, "no_op", "{imported}");
 
     assert_policy_names(
-        dir,
-        &emulator,
+        &ws,
         file,
         &[],
         &[
@@ -155,20 +153,20 @@ async fn a_key_lives_its_life_and_its_deletion_is_scheduled() {
 
     // Replace: the spec. The old key's deletion is scheduled, as the plan says.
     std::fs::write(dir.join(file), stack("the app key", HMAC)).unwrap();
-    let out = strata_ok(dir, &emulator, &["plan", file], 0);
+    let out = strata_ok(&ws, &["plan", file], 0);
     assert!(
         stdout(&out)
             .contains("the object is scheduled for deletion after a 7-day waiting period (on "),
         "{}",
         stdout(&out)
     );
-    let (action, changes) = planned(&plan(dir, &emulator, file, &[]), "key");
+    let (action, changes) = planned(&plan(&ws, file, &[]), "key");
     assert_eq!(action, "replace");
     assert!(
         changes.contains(&("key_spec".to_string(), true)),
         "{changes:?}"
     );
-    strata_ok(dir, &emulator, &["apply", file, "--auto-approve"], 0);
+    strata_ok(&ws, &["apply", file, "--auto-approve"], 0);
     assert_eq!(
         key_state(&clients, &id).await.as_deref(),
         Some("PendingDeletion")
@@ -180,7 +178,7 @@ async fn a_key_lives_its_life_and_its_deletion_is_scheduled() {
     assert_ne!(new_id, id);
 
     // Destroy: scheduled too.
-    let out = strata_ok(dir, &emulator, &["destroy", file, "--auto-approve"], 0);
+    let out = strata_ok(&ws, &["destroy", file, "--auto-approve"], 0);
     assert!(
         stdout(&out).contains("scheduled for deletion"),
         "{}",

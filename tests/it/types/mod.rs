@@ -28,46 +28,37 @@ use std::path::Path;
 use std::process::Output;
 
 use serde_json::{Value as Json, json};
-use tempfile::TempDir;
 
-use crate::common::{
-    Emulator, Proxy, assert_exit, plan_json, planned_changes, read_state, run, stderr, stdout,
-    strata, strata_command,
-};
+use crate::common::{Proxy, Workspace, assert_exit, planned_changes, stderr, stdout, strata};
 
 /// The stack every lifecycle test writes, `stack.toml`, named `types`.
 const STACK: &str = "stack.toml";
 const HEADER: &str = "[stack]\nname = \"types\"\n";
 
-/// A stack directory and an emulator for one type's lifecycle.
+/// A stack in a workspace of its own (a private emulator), for one type's lifecycle.
 pub struct Lifecycle {
-    pub emulator: Emulator,
+    pub ws: Workspace,
     pub aws: strata::aws::Clients,
-    dir: TempDir,
 }
 
 impl Lifecycle {
     pub async fn start() -> Lifecycle {
-        let emulator = Emulator::start();
-        let aws = emulator.clients().await;
-        Lifecycle {
-            emulator,
-            aws,
-            dir: tempfile::tempdir().unwrap(),
-        }
+        let ws = Workspace::new();
+        let aws = ws.clients().await;
+        Lifecycle { ws, aws }
     }
 
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.ws.dir()
     }
 
     /// Writes `stack.toml`: the header, then `resources`.
     pub fn write(&self, resources: &str) {
-        std::fs::write(self.dir().join(STACK), format!("{HEADER}{resources}")).unwrap();
+        self.ws.write(STACK, &format!("{HEADER}{resources}"));
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        run(self.dir(), &self.emulator, args)
+        self.ws.run(args)
     }
 
     pub fn apply(&self) -> String {
@@ -81,7 +72,7 @@ impl Lifecycle {
     }
 
     pub fn plan(&self) -> Json {
-        plan_json(self.dir(), &self.emulator, STACK, &[])
+        self.ws.plan_json(STACK, &[])
     }
 
     /// The plan changes one resource, `address`, with `action`, exactly at `paths`.
@@ -133,7 +124,7 @@ impl Lifecycle {
 
     /// The id the state records for `resource`.
     pub fn id(&self, resource: &str) -> String {
-        read_state(self.dir(), "types", "default")["resources"][resource]["id"]
+        self.ws.state("types", "default")["resources"][resource]["id"]
             .as_str()
             .unwrap_or_else(|| panic!("{resource} has no id in the state"))
             .to_string()
@@ -162,14 +153,13 @@ impl Lifecycle {
         ] {
             assert!(err.contains(&expected), "expected `{expected}` in:\n{err}");
         }
-        let state = read_state(self.dir(), "types", "default");
+        let state = self.ws.state("types", "default");
         assert_eq!(state["resources"], json!({}), "{state:#}");
     }
 
     /// `strata policy --json` of the stack (without credentials: placeholders).
     pub fn policy(&self) -> Json {
-        let out = strata(self.dir(), &["policy", STACK, "--json"]);
-        assert_exit(&out, 0);
+        let out = self.ws.ok_offline(&["policy", STACK, "--json"]);
         serde_json::from_slice(&out.stdout).unwrap()
     }
 }
@@ -199,13 +189,10 @@ pub fn actions(policy: &Json) -> Vec<String> {
 /// them. `unscoped` are actions the emulator authorizes against `*` where AWS authorizes
 /// them against the object (they are granted on `?` besides, which matches no ARN on AWS).
 pub async fn generated_policy_suffices(resources: &str, unscoped: &[&str]) {
-    let emulator = Emulator::strict();
-    let root = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    std::fs::write(dir.join(STACK), format!("{HEADER}{resources}")).unwrap();
-    let out = run(dir, &emulator, &["policy", STACK, "--json"]);
-    assert_exit(&out, 0);
+    let ws = Workspace::strict();
+    let root = ws.clients().await;
+    ws.write(STACK, &format!("{HEADER}{resources}"));
+    let out = ws.ok(&["policy", STACK, "--json"]);
     let mut policy: Json = serde_json::from_slice(&out.stdout).unwrap();
     if !unscoped.is_empty() {
         policy["Statement"].as_array_mut().unwrap().push(json!({
@@ -234,9 +221,7 @@ pub async fn generated_policy_suffices(resources: &str, unscoped: &[&str]) {
         .access_key
         .unwrap();
     let as_user = |args: &[&str]| {
-        let mut full = args.to_vec();
-        full.extend(["--endpoint-url", &emulator.endpoint]);
-        strata_command(dir, &full)
+        ws.command(args)
             .env("AWS_ACCESS_KEY_ID", &key.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &key.secret_access_key)
             .output()

@@ -1,41 +1,38 @@
-//! A stack directory on the emulator, for the EventBridge, Scheduler, event source mapping
-//! and alarm lifecycle tests.
+//! A stack in a workspace, for the EventBridge, Scheduler, event source mapping and alarm
+//! lifecycle tests.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::{Emulator, assert_exit, plan_json, planned_changes, run, stdout};
+use crate::common::{Workspace, assert_exit, planned_changes, stdout};
 
-/// A stack file in a temporary directory, run against its own emulator.
+/// A stack file in a workspace of its own (a private emulator).
 pub struct Lifecycle {
-    pub emulator: Emulator,
+    pub ws: Workspace,
     pub aws: strata::aws::Clients,
-    dir: tempfile::TempDir,
 }
 
 impl Lifecycle {
     pub async fn start() -> Lifecycle {
-        let emulator = Emulator::start();
-        let aws = emulator.clients().await;
-        Lifecycle {
-            emulator,
-            aws,
-            dir: tempfile::tempdir().unwrap(),
-        }
+        let ws = Workspace::new();
+        let aws = ws.clients().await;
+        Lifecycle { ws, aws }
     }
 
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.ws.dir()
     }
 
     /// Writes `stack.toml` (the stack is named `t`, stage `default`).
     pub fn write(&self, resources: &str) {
-        let text = format!("[stack]\nname = \"t\"\n\n{resources}");
-        std::fs::write(self.dir().join("stack.toml"), text).unwrap();
+        self.ws.write(
+            "stack.toml",
+            &format!("[stack]\nname = \"t\"\n\n{resources}"),
+        );
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        run(self.dir(), &self.emulator, args)
+        self.ws.run(args)
     }
 
     /// `apply --auto-approve`, which must succeed.
@@ -47,12 +44,12 @@ impl Lifecycle {
 
     /// (address, action, changed paths) of what the plan changes.
     pub fn changes(&self) -> Vec<(String, String, Vec<String>)> {
-        planned_changes(&plan_json(self.dir(), &self.emulator, "stack.toml", &[]))
+        planned_changes(&self.ws.plan_json("stack.toml", &[]))
     }
 
     /// The plan's entry for `address`.
     pub fn planned(&self, address: &str) -> serde_json::Value {
-        let plan = plan_json(self.dir(), &self.emulator, "stack.toml", &[]);
+        let plan = self.ws.plan_json("stack.toml", &[]);
         plan["resources"]
             .as_array()
             .unwrap()
@@ -64,7 +61,7 @@ impl Lifecycle {
 
     /// The id the state records for resource `name`.
     pub fn id(&self, name: &str) -> String {
-        let state = crate::common::read_state(self.dir(), "t", "default");
+        let state = self.ws.state("t", "default");
         state["resources"][name]["id"]
             .as_str()
             .unwrap_or_else(|| panic!("{name} not in the state: {state}"))
@@ -98,7 +95,7 @@ impl Lifecycle {
         ] {
             assert!(err.contains(&expected), "expected `{expected}` in:\n{err}");
         }
-        let state = crate::common::read_state(self.dir(), "t", "default");
+        let state = self.ws.state("t", "default");
         let count = |key: &str| state[key].as_object().map_or(0, |m| m.len());
         assert_eq!((count("resources"), count("pending")), (0, 0), "{state}");
     }

@@ -4,7 +4,7 @@
 //! the deletion and does.
 
 use super::{all_output, apply_keeping_secret, assert_policy_names, plan, planned, strata_ok};
-use crate::common::{Emulator, assert_exit, run, stderr, stdout};
+use crate::common::{Workspace, assert_exit, stderr, stdout};
 
 const SECRET: &str = "sm-3Jk9-unmistakable-Qw7";
 const SECRET_2: &str = "sm-second-8Rt1-unmistakable";
@@ -43,15 +43,14 @@ async fn secret_value(clients: &strata::aws::Clients, id: &str) -> Option<String
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secret_lives_in_secrets_manager_and_nowhere_else() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let file = "secrets.toml";
     std::fs::write(dir.join(file), stack("api key", "app/api-key", "")).unwrap();
     let var = format!("api_key={SECRET}");
     let vars = ["--var", var.as_str()];
-    let (_, state) = apply_keeping_secret(dir, &emulator, file, &var, SECRET, "CreateSecret");
+    let (_, state) = apply_keeping_secret(&ws, file, &var, SECRET, "CreateSecret");
 
     // Read back: the value, the description, the tags; the ARN as AWS made it.
     let arn = state["resources"]["api"]["id"]
@@ -79,16 +78,13 @@ async fn a_secret_lives_in_secrets_manager_and_nowhere_else() {
         .map(|t| (t.key().unwrap(), t.value().unwrap()))
         .collect();
     assert_eq!(tags, [("team", "web")]);
-    assert_eq!(
-        planned(&plan(dir, &emulator, file, &vars), "api").0,
-        "no_op"
-    );
+    assert_eq!(planned(&plan(&ws, file, &vars), "api").0, "no_op");
 
     // A new value and a new description: in place, the value never shown.
     std::fs::write(dir.join(file), stack("the api key", "app/api-key", "")).unwrap();
     let var_2 = format!("api_key={SECRET_2}");
     let vars_2 = ["--var", var_2.as_str()];
-    let changed = plan(dir, &emulator, file, &vars_2);
+    let changed = plan(&ws, file, &vars_2);
     assert_eq!(
         planned(&changed, "api"),
         (
@@ -100,21 +96,13 @@ async fn a_secret_lives_in_secrets_manager_and_nowhere_else() {
         )
     );
     assert!(!changed.to_string().contains(SECRET_2));
-    let out = strata_ok(
-        dir,
-        &emulator,
-        &["apply", file, "--auto-approve", "--var", &var_2],
-        0,
-    );
+    let out = strata_ok(&ws, &["apply", file, "--auto-approve", "--var", &var_2], 0);
     assert!(!all_output(&out).contains(SECRET_2));
     assert_eq!(
         secret_value(&clients, &arn).await.as_deref(),
         Some(SECRET_2)
     );
-    assert_eq!(
-        planned(&plan(dir, &emulator, file, &vars_2), "api").0,
-        "no_op"
-    );
+    assert_eq!(planned(&plan(&ws, file, &vars_2), "api").0, "no_op");
 
     // Drift: a value put outside strata is a new version.
     clients
@@ -126,18 +114,13 @@ async fn a_secret_lives_in_secrets_manager_and_nowhere_else() {
         .await
         .unwrap();
     assert_eq!(
-        planned(&plan(dir, &emulator, file, &vars_2), "api"),
+        planned(&plan(&ws, file, &vars_2), "api"),
         (
             "update".to_string(),
             vec![("secret_string".to_string(), false)]
         )
     );
-    strata_ok(
-        dir,
-        &emulator,
-        &["apply", file, "--auto-approve", "--var", &var_2],
-        0,
-    );
+    strata_ok(&ws, &["apply", file, "--auto-approve", "--var", &var_2], 0);
     assert_eq!(
         secret_value(&clients, &arn).await.as_deref(),
         Some(SECRET_2)
@@ -146,36 +129,27 @@ async fn a_secret_lives_in_secrets_manager_and_nowhere_else() {
     // Import by name after losing the state: the ARN is recorded, the plan is empty.
     std::fs::remove_file(dir.join(".strata/secrets-default.state.json")).unwrap();
     strata_ok(
-        dir,
-        &emulator,
+        &ws,
         &["import", file, "api", "app/api-key", "--var", &var_2],
         0,
     );
     let state = crate::common::read_state(dir, "secrets", "default");
     assert_eq!(state["resources"]["api"]["id"], arn.as_str());
-    assert_eq!(
-        planned(&plan(dir, &emulator, file, &vars_2), "api").0,
-        "no_op"
-    );
+    assert_eq!(planned(&plan(&ws, file, &vars_2), "api").0, "no_op");
 
     // Replace: the name. The old secret is scheduled for deletion, as the plan says.
     std::fs::write(dir.join(file), stack("the api key", "app/api-key-2", "")).unwrap();
-    let out = strata_ok(dir, &emulator, &["plan", file, "--var", &var_2], 0);
+    let out = strata_ok(&ws, &["plan", file, "--var", &var_2], 0);
     assert!(
         stdout(&out)
             .contains("the object is scheduled for deletion after a 7-day recovery window (on "),
         "{}",
         stdout(&out)
     );
-    let (action, changes) = planned(&plan(dir, &emulator, file, &vars_2), "api");
+    let (action, changes) = planned(&plan(&ws, file, &vars_2), "api");
     assert_eq!(action, "replace");
     assert!(changes.contains(&("name".to_string(), true)), "{changes:?}");
-    strata_ok(
-        dir,
-        &emulator,
-        &["apply", file, "--auto-approve", "--var", &var_2],
-        0,
-    );
+    strata_ok(&ws, &["apply", file, "--auto-approve", "--var", &var_2], 0);
     let old = clients
         .secretsmanager
         .describe_secret()
@@ -195,11 +169,7 @@ async fn a_secret_lives_in_secrets_manager_and_nowhere_else() {
         stack("x", "app/api-key", "").replace("name = \"secrets\"", "name = \"again\""),
     )
     .unwrap();
-    let out = run(
-        dir,
-        &emulator,
-        &["apply", "again.toml", "--auto-approve", "--var", &var_2],
-    );
+    let out = ws.run(&["apply", "again.toml", "--auto-approve", "--var", &var_2]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("secret `app/api-key` is scheduled for deletion (on "),
@@ -208,8 +178,7 @@ async fn a_secret_lives_in_secrets_manager_and_nowhere_else() {
     );
 
     assert_policy_names(
-        dir,
-        &emulator,
+        &ws,
         file,
         &vars_2,
         &[
@@ -235,15 +204,9 @@ async fn a_secret_lives_in_secrets_manager_and_nowhere_else() {
         .replace("recovery_window_in_days = 7\n", ""),
     )
     .unwrap();
-    strata_ok(
-        dir,
-        &emulator,
-        &["apply", file, "--auto-approve", "--var", &var_2],
-        0,
-    );
+    strata_ok(&ws, &["apply", file, "--auto-approve", "--var", &var_2], 0);
     let out = strata_ok(
-        dir,
-        &emulator,
+        &ws,
         &["destroy", file, "--auto-approve", "--var", &var_2],
         0,
     );
@@ -263,10 +226,9 @@ async fn a_secret_lives_in_secrets_manager_and_nowhere_else() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_secret_is_refused() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     std::fs::write(dir.join("secrets.toml"), stack("d", "app/theirs", "")).unwrap();
     let theirs = clients
         .secretsmanager
@@ -277,11 +239,7 @@ async fn an_existing_secret_is_refused() {
         .await
         .unwrap();
     let var = format!("api_key={SECRET}");
-    let out = run(
-        dir,
-        &emulator,
-        &["apply", "secrets.toml", "--auto-approve", "--var", &var],
-    );
+    let out = ws.run(&["apply", "secrets.toml", "--auto-approve", "--var", &var]);
     assert_exit(&out, 1);
     assert!(
         stderr(&out).contains(&format!(

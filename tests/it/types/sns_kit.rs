@@ -1,57 +1,54 @@
-//! A stack directory on the emulator, for the SNS lifecycle tests.
+//! A stack in a workspace, for the SNS lifecycle tests.
 
 use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value as Json;
 
-use crate::common::{Emulator, assert_exit, planned_changes, read_state, run, stderr, stdout};
+use crate::common::{Workspace, assert_exit, planned_changes, stderr, stdout};
 use crate::least_privilege::{Keys, strata_as, user_with};
 
 /// The name of every lifecycle stack (its state is `.strata/types-default.state.json`).
 pub const STACK_NAME: &str = "types";
 
-/// One stack file in a temporary directory, run against a private emulator.
+/// One stack file in a workspace of its own (a private emulator).
 pub struct Lifecycle {
-    pub emulator: Emulator,
+    pub ws: Workspace,
     pub aws: strata::aws::Clients,
-    dir: tempfile::TempDir,
 }
 
 impl Lifecycle {
     pub async fn start() -> Lifecycle {
-        Lifecycle::on(Emulator::start()).await
+        Lifecycle::on(Workspace::new()).await
     }
 
     /// On the emulator that evaluates IAM for every call (`test`/`test` is the root).
     pub async fn strict() -> Lifecycle {
-        Lifecycle::on(Emulator::strict()).await
+        Lifecycle::on(Workspace::strict()).await
     }
 
-    async fn on(emulator: Emulator) -> Lifecycle {
-        let aws = emulator.clients().await;
-        Lifecycle {
-            emulator,
-            aws,
-            dir: tempfile::tempdir().unwrap(),
-        }
+    async fn on(ws: Workspace) -> Lifecycle {
+        let aws = ws.clients().await;
+        Lifecycle { ws, aws }
     }
 
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.ws.dir()
     }
 
     /// Writes `stack.toml`: the `[stack]` table, then `resources`.
     pub fn write(&self, resources: &str) {
-        let text = format!("[stack]\nname = \"{STACK_NAME}\"\n{resources}");
-        std::fs::write(self.dir().join("stack.toml"), text).unwrap();
+        self.ws.write(
+            "stack.toml",
+            &format!("[stack]\nname = \"{STACK_NAME}\"\n{resources}"),
+        );
     }
 
     /// `strata ARGS stack.toml ...` against the emulator (the stack file is the second word).
     pub fn run(&self, command: &str, args: &[&str]) -> Output {
         let mut full = vec![command, "stack.toml"];
         full.extend(args);
-        run(self.dir(), &self.emulator, &full)
+        self.ws.run(&full)
     }
 
     /// `apply --auto-approve`, which must succeed.
@@ -89,7 +86,7 @@ impl Lifecycle {
     }
 
     pub fn state(&self) -> Json {
-        read_state(self.dir(), STACK_NAME, "default")
+        self.ws.state(STACK_NAME, "default")
     }
 
     /// The id the state records for the resource `name`.
@@ -112,11 +109,7 @@ impl Lifecycle {
 
     /// `strata import stack.toml RESOURCE GIVEN`, which must succeed; the id recorded.
     pub fn import(&self, resource: &str, given: &str) -> String {
-        let out = run(
-            self.dir(),
-            &self.emulator,
-            &["import", "stack.toml", resource, given],
-        );
+        let out = self.ws.run(&["import", "stack.toml", resource, given]);
         assert_exit(&out, 0);
         self.id(resource)
     }
@@ -177,7 +170,7 @@ impl Lifecycle {
     pub fn run_as(&self, keys: &Keys, command: &str, args: &[&str]) -> Output {
         let mut full = vec![command, "stack.toml"];
         full.extend(args);
-        strata_as(self.dir(), keys, &self.emulator.endpoint, &full)
+        strata_as(self.dir(), keys, &self.ws.emulator().endpoint, &full)
     }
 
     /// Apply is refused because `what` exists outside the state, naming `strata import`

@@ -6,7 +6,7 @@
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
 
 use super::{all_output, apply_keeping_secret, assert_policy_names, plan, planned, strata_ok};
-use crate::common::{Emulator, read_state, run, stderr};
+use crate::common::{Workspace, read_state, stderr};
 
 const SECRET: &str = "pw-7Hq2-unmistakable-9Zx";
 const SECRET_2: &str = "pw-second-4Kd8-unmistakable";
@@ -52,18 +52,16 @@ async fn value_of(clients: &strata::aws::Clients, name: &str) -> Option<String> 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secure_string_lives_in_ssm_and_nowhere_else() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     let file = "params.toml";
     std::fs::write(dir.join(file), stack("db password", "/app/db/password")).unwrap();
     let var = format!("db_password={SECRET}");
     let vars = ["--var", var.as_str()];
 
     // Apply: the plan, the progress and the debug log never show the value.
-    let (human_plan, state) =
-        apply_keeping_secret(dir, &emulator, file, &var, SECRET, "PutParameter");
+    let (human_plan, state) = apply_keeping_secret(&ws, file, &var, SECRET, "PutParameter");
     assert!(
         human_plan.contains("value") && human_plan.contains("(sensitive value)"),
         "{human_plan}"
@@ -108,35 +106,24 @@ async fn a_secure_string_lives_in_ssm_and_nowhere_else() {
     assert!(recorded["value"]["sha256"].is_string(), "{recorded}");
     assert!(recorded["value"]["salt"].is_string(), "{recorded}");
     assert_eq!(state["resources"]["password"]["id"], "/app/db/password");
-    assert_eq!(
-        planned(&plan(dir, &emulator, file, &vars), "password").0,
-        "no_op"
-    );
+    assert_eq!(planned(&plan(&ws, file, &vars), "password").0, "no_op");
 
     // A new value: an update in place, shown as sensitive, never in clear.
     let var_2 = format!("db_password={SECRET_2}");
-    let changed = plan(dir, &emulator, file, &["--var", &var_2]);
+    let changed = plan(&ws, file, &["--var", &var_2]);
     assert_eq!(
         planned(&changed, "password"),
         ("update".to_string(), vec![("value".to_string(), false)])
     );
     assert!(!changed.to_string().contains(SECRET_2));
-    let out = strata_ok(
-        dir,
-        &emulator,
-        &["apply", file, "--auto-approve", "--var", &var_2],
-        0,
-    );
+    let out = strata_ok(&ws, &["apply", file, "--auto-approve", "--var", &var_2], 0);
     assert!(!all_output(&out).contains(SECRET_2));
     assert_eq!(
         value_of(&clients, "/app/db/password").await.as_deref(),
         Some(SECRET_2)
     );
     let vars_2 = ["--var", var_2.as_str()];
-    assert_eq!(
-        planned(&plan(dir, &emulator, file, &vars_2), "password").0,
-        "no_op"
-    );
+    assert_eq!(planned(&plan(&ws, file, &vars_2), "password").0, "no_op");
 
     // Drift: a value put outside strata makes a new version; the plan puts ours back.
     clients
@@ -158,7 +145,7 @@ async fn a_secure_string_lives_in_ssm_and_nowhere_else() {
         .send()
         .await
         .unwrap();
-    let drift = plan(dir, &emulator, file, &vars_2);
+    let drift = plan(&ws, file, &vars_2);
     assert_eq!(
         planned(&drift, "password"),
         ("update".to_string(), vec![("value".to_string(), false)])
@@ -167,12 +154,7 @@ async fn a_secure_string_lives_in_ssm_and_nowhere_else() {
         planned(&drift, "plain"),
         ("update".to_string(), vec![("value".to_string(), false)])
     );
-    strata_ok(
-        dir,
-        &emulator,
-        &["apply", file, "--auto-approve", "--var", &var_2],
-        0,
-    );
+    strata_ok(&ws, &["apply", file, "--auto-approve", "--var", &var_2], 0);
     assert_eq!(
         value_of(&clients, "/app/db/password").await.as_deref(),
         Some(SECRET_2)
@@ -185,29 +167,19 @@ async fn a_secure_string_lives_in_ssm_and_nowhere_else() {
     // In place: the description. Replace: the name.
     std::fs::write(dir.join(file), stack("the db password", "/app/db/password")).unwrap();
     assert_eq!(
-        planned(&plan(dir, &emulator, file, &vars_2), "password"),
+        planned(&plan(&ws, file, &vars_2), "password"),
         (
             "update".to_string(),
             vec![("description".to_string(), false)]
         )
     );
-    strata_ok(
-        dir,
-        &emulator,
-        &["apply", file, "--auto-approve", "--var", &var_2],
-        0,
-    );
+    strata_ok(&ws, &["apply", file, "--auto-approve", "--var", &var_2], 0);
     std::fs::write(dir.join(file), stack("the db password", "/app/db/pw")).unwrap();
-    let replace = plan(dir, &emulator, file, &vars_2);
+    let replace = plan(&ws, file, &vars_2);
     let (action, changes) = planned(&replace, "password");
     assert_eq!(action, "replace");
     assert!(changes.contains(&("name".to_string(), true)), "{changes:?}");
-    strata_ok(
-        dir,
-        &emulator,
-        &["apply", file, "--auto-approve", "--var", &var_2],
-        0,
-    );
+    strata_ok(&ws, &["apply", file, "--auto-approve", "--var", &var_2], 0);
     assert_eq!(value_of(&clients, "/app/db/password").await, None);
     assert_eq!(
         value_of(&clients, "/app/db/pw").await.as_deref(),
@@ -223,14 +195,9 @@ async fn a_secure_string_lives_in_ssm_and_nowhere_else() {
         ),
         ("plain", "/app/plain"),
     ] {
-        strata_ok(
-            dir,
-            &emulator,
-            &["import", file, resource, id, "--var", &var_2],
-            0,
-        );
+        strata_ok(&ws, &["import", file, resource, id, "--var", &var_2], 0);
     }
-    let after_import = plan(dir, &emulator, file, &vars_2);
+    let after_import = plan(&ws, file, &vars_2);
     assert_eq!(
         planned(&after_import, "password").0,
         "no_op",
@@ -243,8 +210,7 @@ async fn a_secure_string_lives_in_ssm_and_nowhere_else() {
 
     // The policy names what each step calls.
     assert_policy_names(
-        dir,
-        &emulator,
+        &ws,
         file,
         &vars_2,
         &[
@@ -261,8 +227,7 @@ async fn a_secure_string_lives_in_ssm_and_nowhere_else() {
 
     // Destroy leaves nothing.
     strata_ok(
-        dir,
-        &emulator,
+        &ws,
         &["destroy", file, "--auto-approve", "--var", &var_2],
         0,
     );
@@ -272,10 +237,9 @@ async fn a_secure_string_lives_in_ssm_and_nowhere_else() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_parameter_is_refused_not_overwritten() {
-    let emulator = Emulator::start();
-    let clients = emulator.clients().await;
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let dir = ws.dir();
     std::fs::write(dir.join("params.toml"), stack("d", "/app/db/password")).unwrap();
     clients
         .ssm
@@ -287,11 +251,7 @@ async fn an_existing_parameter_is_refused_not_overwritten() {
         .await
         .unwrap();
     let var = format!("db_password={SECRET}");
-    let out = run(
-        dir,
-        &emulator,
-        &["apply", "params.toml", "--auto-approve", "--var", &var],
-    );
+    let out = ws.run(&["apply", "params.toml", "--auto-approve", "--var", &var]);
     crate::common::assert_exit(&out, 1);
     assert!(
         stderr(&out).contains(

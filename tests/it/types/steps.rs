@@ -1,23 +1,20 @@
-//! Helpers that run one strata step against the emulator and read its plan.
+//! Helpers that run one strata step in a workspace, against its emulator, and read its plan.
 
-use std::path::Path;
 use std::process::Output;
 
-use crate::common::{Emulator, assert_exit, run, stderr, stdout};
+use crate::common::{Workspace, assert_exit, stderr, stdout};
 
-/// Runs `strata ARGS FILE` against the emulator with `--var`s, and asserts the exit code.
-pub fn strata_ok(dir: &Path, emulator: &Emulator, args: &[&str], code: i32) -> Output {
-    let out = run(dir, emulator, args);
+/// Runs `strata ARGS FILE` against the workspace's emulator with `--var`s, and asserts the
+/// exit code.
+pub fn strata_ok(ws: &Workspace, args: &[&str], code: i32) -> Output {
+    let out = ws.run(args);
     assert_exit(&out, code);
     out
 }
 
 /// `plan --json` of `file`, parsed; `extra`: more arguments (`--var`s).
-pub fn plan(dir: &Path, emulator: &Emulator, file: &str, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec!["plan", file, "--json"];
-    args.extend(extra);
-    let out = strata_ok(dir, emulator, &args, 0);
-    serde_json::from_slice(&out.stdout).expect("plan --json is JSON")
+pub fn plan(ws: &Workspace, file: &str, extra: &[&str]) -> serde_json::Value {
+    ws.plan_json(file, extra)
 }
 
 /// The plan of resource `name`: its action and changed paths (with whether each forces a
@@ -49,16 +46,10 @@ pub fn all_output(out: &Output) -> String {
 }
 
 /// `strata policy FILE` (with `extra` arguments) names everything in `names`.
-pub fn assert_policy_names(
-    dir: &Path,
-    emulator: &Emulator,
-    file: &str,
-    extra: &[&str],
-    names: &[&str],
-) {
+pub fn assert_policy_names(ws: &Workspace, file: &str, extra: &[&str], names: &[&str]) {
     let mut args = vec!["policy", file, "--json"];
     args.extend(extra);
-    let out = strata_ok(dir, emulator, &args, 0);
+    let out = strata_ok(ws, &args, 0);
     let text = stdout(&out);
     for name in names {
         assert!(text.contains(name), "{name} missing from {text}");
@@ -88,20 +79,19 @@ pub fn assert_refused(type_name: &str, body: &str, expected: &str) {
 /// must mention `call`, so it is on) never hold it. Returns the human plan's text and the
 /// state.
 pub fn apply_keeping_secret(
-    dir: &Path,
-    emulator: &Emulator,
+    ws: &Workspace,
     file: &str,
     var: &str,
     secret: &str,
     call: &str,
 ) -> (String, serde_json::Value) {
+    let dir = ws.dir();
     let log = dir.join("strata.log");
     let log_arg = log.to_str().unwrap().to_string();
-    let plan_out = strata_ok(dir, emulator, &["plan", file, "--var", var], 0);
-    let json_plan = plan(dir, emulator, file, &["--var", var]);
-    let out = crate::common::strata_command(
-        dir,
-        &[
+    let plan_out = strata_ok(ws, &["plan", file, "--var", var], 0);
+    let json_plan = plan(ws, file, &["--var", var]);
+    let out = ws
+        .command(&[
             "apply",
             file,
             "--auto-approve",
@@ -109,13 +99,10 @@ pub fn apply_keeping_secret(
             var,
             "--log-file",
             &log_arg,
-            "--endpoint-url",
-            &emulator.endpoint,
-        ],
-    )
-    .env("STRATA_LOG", "debug")
-    .output()
-    .unwrap();
+        ])
+        .env("STRATA_LOG", "debug")
+        .output()
+        .unwrap();
     assert_exit(&out, 0);
     let stack = file.trim_end_matches(".toml");
     let state_text =
