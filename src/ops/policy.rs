@@ -131,6 +131,7 @@ pub fn named_attributes(stack: &Stack, at: &Place) -> BTreeMap<String, Attrs> {
             account_id: Some(&at.account),
             region: Some(&at.region),
             partition: Some(&at.partition),
+            data: None,
             resources: |other: &str, attribute: &str| {
                 let (Some(attrs), Some(other_decl)) = (out.get(other), stack.resources.get(other))
                 else {
