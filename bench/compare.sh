@@ -16,17 +16,14 @@
 #   BENCH_KEEP        set to 1 to keep the work directory (logs, raw timings)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+BENCH=compare
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROUNDS="${BENCH_ROUNDS:-3}"
 STRATA="${STRATA:-$ROOT/target/release/strata}"
 TERRAFORM="${TERRAFORM:-terraform}"
 MIRROR="${TF_PROVIDER_MIRROR:-/opt/tf-plugins}"
 STACK="$ROOT/stacks/producer-consumer.toml"
-
-die() { echo "compare: $*" >&2; exit 1; }
-say() { echo "compare: $*" >&2; }
 
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer (got '$ROUNDS')"
 [ -x "$STRATA" ] || die "no strata binary at $STRATA: build it with cargo build --release --locked (or set STRATA)"
@@ -43,41 +40,21 @@ if [ "$RUN_TF" = 0 ]; then
 fi
 
 # --- environment: the emulator's dummy credentials, never the user's own -------------------
-while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep '^AWS_' || true)
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
-    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost"
+bench_isolate_aws
 # Terraform: no update check over the network, no interactive prompts.
 export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
 unset TF_PLUGIN_CACHE_DIR TF_DATA_DIR TF_WORKSPACE
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench.XXXXXX")"
-PORT=""
-STARTED=0
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [ "$STARTED" = 1 ]; then
-        scripts/local-aws stop --port "$PORT" >/dev/null 2>&1 \
-            || say "could not stop the emulator; run: scripts/local-aws stop --port $PORT"
-    fi
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 mkdir -p "$WORK/logs" "$WORK/strata-state"
 RESULTS="$WORK/results.tsv"   # tool  step  round  seconds  changes
 : >"$RESULTS"
 
 # --- one fresh emulator on a free port ------------------------------------------------------
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-scripts/local-aws install
-STARTED=1
-ENDPOINT="$(scripts/local-aws start --port "$PORT")"
-say "emulator on $ENDPOINT"
+emulator_start
+ENDPOINT="$UPSTREAM"
 
 # --- Terraform working directory (init once, outside the timing) ----------------------------
 if [ "$RUN_TF" = 1 ]; then
@@ -125,10 +102,6 @@ EOF
     fi
     TF_VERSION="$("$TERRAFORM" version | head -n 1)"
 fi
-
-# --- timing helpers ---------------------------------------------------------------------------
-now() { date +%s.%N; }
-elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
 
 # run LOG CMD...: run a command with its stdout in LOG and its stderr in LOG.err; on failure
 # show both and stop. Accepted exit codes: 0, and 2 for `terraform plan -detailed-exitcode`

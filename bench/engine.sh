@@ -15,59 +15,20 @@
 #   BENCH_KEEP         set to 1 to keep the work directory (logs, raw timings)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+BENCH=engine
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROUNDS="${BENCH_ROUNDS:-3}"
 STRATA="${STRATA:-$ROOT/target/debug/strata}"
 STACKS=(stacks/producer-consumer.toml tests/stacks/storage.toml)
 
-die() { echo "engine: $*" >&2; exit 1; }
-say() { echo "engine: $*" >&2; }
-
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer (got '$ROUNDS')"
 
-# The emulator's static dummy credentials, never the user's own.
-while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep '^AWS_' || true)
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
-    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost"
+bench_isolate_aws
 unset STRATA_STATE_DIR
 
-PORT=""
-STARTED=0
-PROXY_PID=""
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench-engine.XXXXXX")"
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [ -n "$PROXY_PID" ] && kill -0 "$PROXY_PID" 2>/dev/null; then
-        kill -TERM "$PROXY_PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$PROXY_PID" 2>/dev/null || break; sleep 0.05; done
-        kill -KILL "$PROXY_PID" 2>/dev/null || true
-    fi
-    if [ "$STARTED" = 1 ]; then
-        scripts/local-aws stop --port "$PORT" >/dev/null 2>&1 \
-            || say "could not stop the emulator; run: scripts/local-aws stop --port $PORT"
-    fi
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        say "work directory kept: $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+bench_traps
 
 # --- setup (not timed) -------------------------------------------------------------------
 scripts/local-aws install
@@ -77,23 +38,8 @@ else
     cargo build --locked
 fi
 
-PORT="$(free_port)"
-STARTED=1
-UPSTREAM="$(scripts/local-aws start --port "$PORT")"
-
-scripts/aws-proxy --upstream "$UPSTREAM" --pid-file "$WORK/proxy.pid" >"$WORK/proxy.out" 2>"$WORK/proxy.err" &
-PROXY_PID=$!   # a wrapper (e.g. a pyenv shim) until the pid file names the real process
-for _ in $(seq 1 200); do
-    if [ -s "$WORK/proxy.out" ] && [ -s "$WORK/proxy.pid" ]; then break; fi
-    kill -0 "$PROXY_PID" 2>/dev/null || { cat "$WORK/proxy.err" >&2; die "the proxy did not start"; }
-    sleep 0.05
-done
-[ -s "$WORK/proxy.out" ] || { cat "$WORK/proxy.err" >&2; die "the proxy did not print its URL within 10 s"; }
-PROXY_PID="$(cat "$WORK/proxy.pid")"
-PROXY="$(head -n 1 "$WORK/proxy.out")"
-
-stats_reset() { curl -sf -o /dev/null -X POST "$PROXY/_proxy/reset" || die "cannot reset the proxy's counters"; }
-stats_save() { curl -sf "$PROXY/_proxy/stats" >"$1" || die "cannot read the proxy's counters"; }
+emulator_start
+start_proxy engine
 
 # run STACK STEP ROUND: times one strata command through the proxy and records
 # "stack step round seconds calls" in results.tsv; the stats JSON is kept per step.

@@ -20,13 +20,11 @@
 #   BENCH_KEEP         set to 1 to keep the work directory
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+BENCH=fail-fast
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROUNDS="${BENCH_ROUNDS:-5}"
 STRATA="${STRATA:-$ROOT/target/debug/strata}"
-
-die() { echo "fail-fast: $*" >&2; exit 1; }
 
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer (got '$ROUNDS')"
 [ -x "$STRATA" ] || die "no strata binary at $STRATA (cargo build, or set STRATA)"
@@ -36,19 +34,7 @@ while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(AWS_
 export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true NO_COLOR=1
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench-fail-fast.XXXXXX")"
-PROXY_PID=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [ -n "$PROXY_PID" ]; then kill -TERM "$PROXY_PID" 2>/dev/null || true; fi
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        echo "fail-fast: work directory kept: $WORK" >&2
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT INT TERM
+bench_traps
 
 cd "$WORK"
 printf '[stack]\nname = "bench"\n\n[resources.jobs]\ntype = "sqs.queue"\nname = "bench-jobs"\n' >stack.toml
@@ -70,11 +56,9 @@ EOF
 : >home/.aws/credentials
 
 # A proxy that throttles every call and forwards none.
-"$ROOT/scripts/aws-proxy" --upstream http://127.0.0.1:1 --pid-file "$WORK/proxy.pid" \
-    --fault-rate 1 --seed 1 --fault-kinds throttle >proxy.url &
-for _ in $(seq 1 100); do [ -s proxy.url ] && break; sleep 0.05; done
-PROXY_PID="$(cat proxy.pid)"
-THROTTLING="$(head -1 proxy.url)"
+UPSTREAM=http://127.0.0.1:1
+start_proxy throttling --fault-rate 1 --seed 1 --fault-kinds throttle
+THROTTLING="$PROXY"
 
 keys() { env AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "$@"; }
 profile() {

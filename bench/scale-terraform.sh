@@ -32,8 +32,8 @@
 #   BENCH_KEEP           set to 1 to keep the work directory (stacks, logs, stats JSON)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+BENCH=scale-terraform
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STRATA="${STRATA:-$ROOT/target/release/strata}"
 TERRAFORM="${TERRAFORM:-terraform}"
@@ -41,7 +41,7 @@ MIRROR="${TF_PROVIDER_MIRROR:-/opt/tf-plugins}"
 N="${1:-1000}"
 STEP_TIMEOUT="${SCALE_STEP_TIMEOUT:-0}"
 
-die() { echo "scale-terraform: $*" >&2; exit 1; }
+# Steps run for minutes: messages carry the time.
 say() { echo "scale-terraform: $(date -u +%H:%M:%S) $*" >&2; }
 
 [ $# -le 1 ] || die "usage: bench/scale-terraform.sh [N]"
@@ -65,65 +65,12 @@ elif [ ! -d "$MIRROR/registry.terraform.io/hashicorp/aws/5.100.0" ]; then
 fi
 [ "$RUN_TF" = 1 ] || echo "*** Skipping Terraform: $TF_SKIP_REASON. Only strata is measured. ***"
 
-# The emulator's static dummy credentials, never the user's own.
-while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep '^AWS_' || true)
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
-    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost"
+bench_isolate_aws
 export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
 unset STRATA_STATE_DIR TF_PLUGIN_CACHE_DIR TF_DATA_DIR TF_WORKSPACE
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-scale-tf.XXXXXX")"
-PORT=""
-STARTED=0
-PROXY_PID=""
-PROXY=""
-
-stop_proxy() {
-    if [ -n "$PROXY_PID" ] && kill -0 "$PROXY_PID" 2>/dev/null; then
-        kill -TERM "$PROXY_PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$PROXY_PID" 2>/dev/null || break; sleep 0.05; done
-        kill -KILL "$PROXY_PID" 2>/dev/null || true
-    fi
-    PROXY_PID=""
-}
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_proxy
-    if [ "$STARTED" = 1 ]; then
-        scripts/local-aws stop --port "$PORT" >/dev/null 2>&1 \
-            || say "could not stop the emulator; run: scripts/local-aws stop --port $PORT"
-    fi
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-
-# start_proxy NAME: a fresh quota proxy (fresh counters and rate buckets) in front of the
-# emulator; sets PROXY and PROXY_PID.
-start_proxy() {
-    local name="$1"
-    stop_proxy
-    scripts/aws-proxy --upstream "$UPSTREAM" --pid-file "$WORK/$name.proxy.pid" "${PROXY_ARGS[@]}" \
-        >"$WORK/$name.proxy.out" 2>"$WORK/$name.proxy.err" &
-    PROXY_PID=$!
-    for _ in $(seq 1 200); do
-        if [ -s "$WORK/$name.proxy.out" ] && [ -s "$WORK/$name.proxy.pid" ]; then break; fi
-        kill -0 "$PROXY_PID" 2>/dev/null || { cat "$WORK/$name.proxy.err" >&2; die "the proxy did not start"; }
-        sleep 0.05
-    done
-    [ -s "$WORK/$name.proxy.out" ] || die "the proxy did not print its URL within 10 s"
-    PROXY_PID="$(cat "$WORK/$name.proxy.pid")"
-    PROXY="$(head -n 1 "$WORK/$name.proxy.out")"
-}
-stats_reset() { curl -sf -o /dev/null -X POST "$PROXY/_proxy/reset" || die "cannot reset the proxy's counters"; }
-stats_save() { curl -sf "$PROXY/_proxy/stats" >"$1" || die "cannot read the proxy's counters"; }
+bench_traps
 
 # limited CMD...: CMD, stopped after STEP_TIMEOUT seconds (SIGINT lets Terraform write its
 # state), when there is a limit.
@@ -183,11 +130,7 @@ timed() {
 }
 
 # --- setup (not timed) -----------------------------------------------------------------------
-scripts/local-aws install
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-STARTED=1
-UPSTREAM="$(scripts/local-aws start --port "$PORT")"
-say "emulator on $UPSTREAM"
+emulator_start
 
 STACK="$WORK/scale-$N.toml"
 python3 "$ROOT/bench/generate-scale-stack.py" "$N" "$STACK"
@@ -217,7 +160,7 @@ measure() {
     local tool="$1"
     scripts/local-aws reset --port "$PORT"
     say "$tool: $N resources through scripts/aws-proxy ${PROXY_ARGS[*]}"
-    start_proxy "$tool"
+    start_proxy "$tool" "${PROXY_ARGS[@]}"
     for step in apply plan destroy; do
         "${tool}_cmd" "$step"
         timed "$tool" "$step" "${CMD[@]}"

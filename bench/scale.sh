@@ -30,16 +30,14 @@
 #                      `bench/plot-scale.py WORK_DIR docs/scale.svg` draws it
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+BENCH=scale
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STRATA="${STRATA:-$ROOT/target/release/strata}"
 RUNS="${SCALE_RUNS:-3}"
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(50 200 500)
 
-die() { echo "scale: $*" >&2; exit 1; }
-say() { echo "scale: $*" >&2; }
 
 [ -x "$STRATA" ] || die "no strata binary at $STRATA: build it with cargo build --release --locked (or set STRATA)"
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "SCALE_RUNS must be a positive integer (got '$RUNS')"
@@ -70,62 +68,16 @@ sys.exit(rc)' "$@"
     }
 fi
 
-# The emulator's dummy credentials, never the user's own.
-while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep '^AWS_' || true)
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
-    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost"
+bench_isolate_aws
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-scale.XXXXXX")"
 printf '%s\n' "${PROXY_ARGS[*]}" >"$WORK/proxy-args"   # for bench/plot-scale.py
-PORT=""
-STARTED=0
-PROXY_PID=""
-stop_proxy() {
-    if [ -n "$PROXY_PID" ]; then kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; fi
-    PROXY_PID=""
-}
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_proxy
-    if [ "$STARTED" = 1 ]; then
-        scripts/local-aws stop --port "$PORT" >/dev/null 2>&1 \
-            || say "could not stop the emulator; run: scripts/local-aws stop --port $PORT"
-    fi
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-scripts/local-aws install
-STARTED=1
-ENDPOINT="$(scripts/local-aws start --port "$PORT")"
-say "emulator on $ENDPOINT"
+bench_traps
+emulator_start
+ENDPOINT="$UPSTREAM"
 
 # generate N FILE: write a stack of N resources (bench/generate-scale-stack.py).
 generate() { python3 "$ROOT/bench/generate-scale-stack.py" "$1" "$2"; }
-
-# start_proxy PREFIX: a fresh quota proxy in front of the emulator (fresh counters and
-# buckets); sets PROXY and PROXY_PID.
-start_proxy() {
-    stop_proxy
-    scripts/aws-proxy --upstream "$ENDPOINT" --pid-file "$1.pid" "${PROXY_ARGS[@]}" >"$1.out" 2>"$1.err" &
-    PROXY_PID=$!
-    for _ in $(seq 1 200); do
-        [ -s "$1.out" ] && [ -s "$1.pid" ] && break
-        kill -0 "$PROXY_PID" 2>/dev/null || { cat "$1.err" >&2; die "the proxy did not start"; }
-        sleep 0.05
-    done
-    [ -s "$1.out" ] || die "the proxy did not print its URL within 10 s"
-    PROXY="$(head -n 1 "$1.out")"
-}
-
-now() { date +%s.%N; }
-elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
 
 # run LOG CMD...: stdout to LOG, stderr to LOG.err; on failure show both and stop.
 run() {
@@ -164,7 +116,7 @@ for n in "${SIZES[@]}"; do
         say "$n resources: no-op plan $r/$RUNS"
         plan_common=("${common[@]}")
         if [ "${SCALE_PROXY:-0}" = 1 ]; then
-            start_proxy "$WORK/proxy-$n-$r"
+            start_proxy "proxy-$n-$r" "${PROXY_ARGS[@]}"
             plan_common=(--endpoint-url "$PROXY" --state-dir "$WORK/state" --no-color)
         fi
         t0="$(now)"; run "$WORK/plan-$n-$r.json" measure "$WORK/rss-$n-$r" "$STRATA" plan "$stack" "${plan_common[@]}" "${PLAN_ARGS[@]}" --json; t1="$(now)"

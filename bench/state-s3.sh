@@ -18,52 +18,25 @@
 #   BENCH_KEEP         set to 1 to keep the work directory (stack, logs, proxy counts)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+BENCH=state-s3
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STRATA="${STRATA:-$ROOT/target/release/strata}"
 SIZE="${1:-2000}"
 BUCKET="bench-state"
 KEY="stacks/scale.json"
 
-die() { echo "state-s3: $*" >&2; exit 1; }
-say() { echo "state-s3: $*" >&2; }
-
 [ -x "$STRATA" ] || die "no strata binary at $STRATA: build it with cargo build --release --locked (or set STRATA)"
 { [[ "$SIZE" =~ ^[0-9]+$ ]] && [ "$SIZE" -ge 2 ] && [ $((SIZE % 2)) = 0 ]; } \
     || die "the size must be an even number of resources, at least 2 (got '$SIZE')"
 PROXY_ARGS=(${STATE_PROXY_ARGS:---latency-ms 40})
 
-# The emulator's dummy credentials, never the user's own.
-while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep '^AWS_' || true)
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
-    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost"
+bench_isolate_aws
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-state-s3.XXXXXX")"
-PORT=""
-STARTED=0
-PROXY_PID=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [ -n "$PROXY_PID" ]; then kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; fi
-    if [ "$STARTED" = 1 ]; then
-        scripts/local-aws stop --port "$PORT" >/dev/null 2>&1 \
-            || say "could not stop the emulator; run: scripts/local-aws stop --port $PORT"
-    fi
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-scripts/local-aws install
-STARTED=1
-ENDPOINT="$(scripts/local-aws start --port "$PORT")"
-say "emulator on $ENDPOINT"
+bench_traps
+emulator_start
+ENDPOINT="$UPSTREAM"
 
 stack="$WORK/scale-$SIZE.toml"
 python3 bench/generate-scale-stack.py "$SIZE" "$stack"
@@ -78,15 +51,7 @@ else
         "$ENDPOINT/$BUCKET" || die "cannot create the bucket $BUCKET"
 fi
 
-scripts/aws-proxy --upstream "$ENDPOINT" --pid-file "$WORK/proxy.pid" "${PROXY_ARGS[@]}" >"$WORK/proxy.out" 2>"$WORK/proxy.err" &
-PROXY_PID=$!
-for _ in $(seq 1 200); do
-    [ -s "$WORK/proxy.out" ] && [ -s "$WORK/proxy.pid" ] && break
-    kill -0 "$PROXY_PID" 2>/dev/null || { cat "$WORK/proxy.err" >&2; die "the proxy did not start"; }
-    sleep 0.05
-done
-PROXY="$(head -n 1 "$WORK/proxy.out")"
-[ -n "$PROXY" ] || die "the proxy did not print its URL"
+start_proxy state "${PROXY_ARGS[@]}"
 
 say "$SIZE resources: apply with the state in s3://$BUCKET/$KEY, through the proxy (${PROXY_ARGS[*]})"
 # Wall time, CPU time (user + system) and peak memory of the apply, from the child's rusage.
@@ -101,7 +66,7 @@ u = resource.getrusage(resource.RUSAGE_CHILDREN)
 open(sys.argv[1], "w").write(f"{wall:.1f} {u.ru_utime + u.ru_stime:.1f} {u.ru_maxrss}\n")
 sys.exit(rc)
 EOF
-curl -sf "$PROXY/_proxy/stats" >"$WORK/stats.json" || die "cannot read the proxy's counters"
+stats_save "$WORK/stats.json"
 
 say "$SIZE resources: a plan, which must find nothing to change"
 "$STRATA" plan "$stack" --endpoint-url "$ENDPOINT" --detailed-exitcode --no-color >"$WORK/plan.log" 2>&1 \

@@ -24,8 +24,8 @@
 #   BENCH_KEEP        set to 1 to keep the work directory
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+BENCH=transfer
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 STRATA="${STRATA:-$TARGET/release/strata}"
@@ -33,24 +33,14 @@ LARGE_MIB="${BENCH_LARGE_MIB:-1024}"
 SMALL_COUNT="${BENCH_SMALL_COUNT:-200}"
 PYTHON="${STRATA_LOCAL_DIR:-$ROOT/.local}/aws-venv/bin/python"
 
-die() { echo "transfer: $*" >&2; exit 1; }
-say() { echo "transfer: $*" >&2; }
-
 [ -x "$STRATA" ] || die "$STRATA not found (cargo build --release, or set STRATA)"
 [ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is needed for peak memory"
-scripts/local-aws install >/dev/null
-
-WORK="$(mktemp -d)"
-PORT="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-cleanup() {
-    scripts/local-aws stop --port "$PORT" >/dev/null 2>&1 || true
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-ENDPOINT="$(scripts/local-aws start --port "$PORT")"
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
-unset AWS_PROFILE AWS_ENDPOINT_URL STRATA_STATE_DIR
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench-transfer.XXXXXX")"
+bench_traps
+bench_isolate_aws
+unset STRATA_STATE_DIR
+emulator_start
+ENDPOINT="$UPSTREAM"
 cp -r stacks "$WORK/stacks"
 rm -rf "$WORK/stacks/functions/presign/__pycache__"
 STACK="$WORK/stacks/producer-consumer.toml"

@@ -21,6 +21,8 @@ use super::{RunArgs, StackArgs, TargetArgs, events, load};
 
 pub struct PlanFlags {
     pub json: bool,
+    /// `--format terraform-compatible`: the JSON plan in Terraform's shape.
+    pub terraform_compatible: bool,
     pub out: Option<PathBuf>,
     pub detailed_exitcode: bool,
     pub destroy: bool,
@@ -56,7 +58,12 @@ pub fn plan(
     // does not stop it.
     let plan = runtime()?.block_on(ops::preview::plan(&stack, &target_args.access(), &request))?;
     let changes = plan.has_changes();
-    let text = if flags.json {
+    let text = if flags.terraform_compatible {
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&strata::views::terraform::plan_json(&plan))?
+        )
+    } else if flags.json {
         format!("{}\n", serde_json::to_string_pretty(&plan_json(&plan))?)
     } else {
         render_plan(&plan, Style::detect(target_args.no_color))

@@ -1,6 +1,6 @@
 //! `apply --json` and `destroy --json`: one JSON object per line on standard output for
 //! each event of the run, so that CI systems can follow it without parsing text. The format
-//! is documented in README ("JSON event stream"); every object carries `format_version`
+//! is documented in docs/plans-and-state.md ("JSON event stream"); every object carries `format_version`
 //! ([`EVENTS_FORMAT_VERSION`]) and `type`.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! `strata fmt`: stack files rewritten in the canonical layout ([`strata::config::format`]),
+//! `strata fmt`: stack files rewritten in the canonical layout ([`strata::ops::format`]),
 //! or, with `--check`, the files that are not, listed (exit 3) as `terraform fmt -check`
 //! does, for a pipeline.
 
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::out::{outln, sayln};
-use strata::config::format::{format, looks_like_a_stack};
+use strata::ops::format::{format, looks_like_a_stack};
 
 /// `--check` found files to format.
 const NOT_FORMATTED: u8 = 3;

@@ -60,9 +60,13 @@ enum Command {
         target: TargetArgs,
         #[command(flatten)]
         select: SelectArgs,
-        /// Print the plan as JSON (format in README).
+        /// Print the plan as JSON (format in docs/plans-and-state.md).
         #[arg(long)]
         json: bool,
+        /// The JSON plan's shape: strata's own, or Terraform's (`terraform show -json`) for
+        /// policy tools (docs/policy-tools.md).
+        #[arg(long, value_enum, requires = "json", default_value_t = PlanFormat::Strata)]
+        format: PlanFormat,
         /// Save the plan; `strata apply FILE` applies exactly it.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -283,6 +287,15 @@ enum Command {
     },
 }
 
+/// `plan --json --format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PlanFormat {
+    /// strata's JSON plan (README, "JSON plan format").
+    Strata,
+    /// Terraform's JSON plan shape, for OPA, conftest and other policy tools.
+    TerraformCompatible,
+}
+
 #[derive(Subcommand)]
 enum StateCommand {
     /// List the resources in state: `type.name<TAB>id`.
@@ -453,8 +466,8 @@ struct RunArgs {
     /// At most this many resources read or changed at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     parallelism: u16,
-    /// Stream one JSON object per event on standard output (format in README); needs
-    /// --auto-approve or a saved plan.
+    /// Stream one JSON object per event on standard output (format in
+    /// docs/plans-and-state.md); needs --auto-approve or a saved plan.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -523,6 +536,7 @@ pub fn run() -> ExitCode {
             target,
             select,
             json,
+            format,
             out,
             detailed_exitcode,
             destroy,
@@ -532,6 +546,7 @@ pub fn run() -> ExitCode {
             &target,
             deploy::PlanFlags {
                 json,
+                terraform_compatible: format == PlanFormat::TerraformCompatible,
                 out,
                 detailed_exitcode,
                 destroy,
@@ -715,24 +730,21 @@ enum SchemasCommand {
 }
 
 fn import_schemas(from: &std::path::Path, region: Option<&str>) -> anyhow::Result<ExitCode> {
-    use strata::resources::cloudcontrol::schema;
-    let region = region
-        .map(str::to_string)
-        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
-        .unwrap_or_else(|| "us-east-1".to_string());
-    let cache = schema::cache_dir();
-    let imported = schema::import(from, &cache, &region)?;
-    if imported.is_empty() {
+    let imported = strata::ops::schemas::import(&strata::ops::schemas::ImportRequest {
+        from: from.to_path_buf(),
+        region: region.map(str::to_string),
+    })?;
+    if imported.types.is_empty() {
         anyhow::bail!("{} holds no resource type schema", from.display());
     }
-    for type_name in &imported {
+    for type_name in &imported.types {
         out::outln!("{type_name}")?;
     }
     eprintln!(
         "imported {} schema{} into {}",
-        imported.len(),
-        if imported.len() == 1 { "" } else { "s" },
-        cache.join(&region).display()
+        imported.types.len(),
+        if imported.types.len() == 1 { "" } else { "s" },
+        imported.into.display()
     );
     Ok(ExitCode::SUCCESS)
 }

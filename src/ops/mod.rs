@@ -3,11 +3,13 @@
 //! parses arguments, calls these and renders what they return; it holds no engine logic.
 
 pub mod chain;
+pub mod format;
 pub mod import;
 pub mod output;
 pub mod policy;
 pub mod preview;
 pub mod run;
+pub mod schemas;
 pub mod state;
 
 use std::path::{Path, PathBuf};

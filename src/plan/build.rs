@@ -225,6 +225,9 @@ pub async fn plan(
             moved_from: None,
             deletion: (!gone).then(|| deletion_note(r)).flatten(),
             create_before_destroy: false,
+            sensitive: implementation(&r.type_name)
+                .map(|t| sensitive_attributes(t.schema(), |_| false))
+                .unwrap_or_default(),
         });
     }
     selection
@@ -247,6 +250,17 @@ pub async fn plan(
 }
 
 /// What deleting the recorded object `r` does beyond deleting it, if its type says.
+/// The attributes of `schema` that are sensitive by type, or by `from_variable` (set from a
+/// sensitive variable).
+fn sensitive_attributes(schema: &Schema, from_variable: impl Fn(&str) -> bool) -> Vec<String> {
+    schema
+        .attributes
+        .iter()
+        .filter(|a| a.sensitive || from_variable(a.name))
+        .map(|a| a.name.to_string())
+        .collect()
+}
+
 fn deletion_note(r: &ResourceState) -> Option<String> {
     implementation(&r.type_name)?.deletion_note(&attrs_from_json(&r.attributes))
 }
@@ -385,6 +399,11 @@ fn plan_stack(
                 .and_then(deletion_note),
             create_before_destroy: action == Action::Replace
                 && decl.lifecycle.create_before_destroy.is_some(),
+            sensitive: sensitive_attributes(schema, |attribute| {
+                decl.attributes
+                    .get(attribute)
+                    .is_some_and(|entry| stack.is_sensitive(&entry.node))
+            }),
         });
         desired_by_name.insert(name.clone(), desired);
     }

@@ -184,6 +184,10 @@ pub struct ResourcePlan {
     /// (`lifecycle.create_before_destroy`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub create_before_destroy: bool,
+    /// The attributes whose values no rendering shows: those the type marks sensitive and
+    /// those the stack sets from a sensitive variable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<String>,
 }
 
 impl ResourcePlan {
@@ -255,6 +259,7 @@ mod tests {
                 moved_from: None,
                 deletion: None,
                 create_before_destroy: false,
+                sensitive: Vec::new(),
             }],
         }
     }

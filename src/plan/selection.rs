@@ -138,6 +138,7 @@ mod tests {
             moved_from: None,
             deletion: None,
             create_before_destroy: false,
+            sensitive: Vec::new(),
         }
     }
 

@@ -1,5 +1,5 @@
 //! The machine-readable plan (`plan --json`, and the saved plan file). Documented in
-//! README under "JSON plan format".
+//! docs/plans-and-state.md under "JSON plan format".
 
 use serde_json::{Value as Json, json};
 

@@ -4,6 +4,7 @@
 pub mod docs;
 pub mod json;
 pub mod stack_schema;
+pub mod terraform;
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;

@@ -5,6 +5,7 @@ mod common;
 
 mod accounts;
 mod bad_input;
+mod book;
 mod chain;
 mod cli;
 mod cloudcontrol;
@@ -27,6 +28,7 @@ mod multipart;
 mod observability;
 mod outputs;
 mod package;
+mod policy_tools;
 mod rate_limit;
 mod realism;
 mod remote_state;

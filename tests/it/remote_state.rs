@@ -757,7 +757,7 @@ async fn credentials_without_access_to_the_state_bucket_are_told_what_is_needed(
 }
 
 /// A state of 10,000 resources goes to S3 and comes back whole (`state push`, then
-/// `state pull`); the sizes and times are printed for BENCHMARKS.md.
+/// `state pull`); the sizes and times are printed for docs/benchmarks.md.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_state_of_ten_thousand_resources_round_trips_through_s3() {
     let ws = Workspace::new();
