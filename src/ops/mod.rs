@@ -621,16 +621,17 @@ fn drift(rp: &crate::plan::ResourcePlan, now: Option<crate::value::Attrs>) -> Op
 }
 
 /// Whether a plan with no changes still has something to record: objects deleted outside
-/// strata to forget, creates to adopt, or outputs the state lacks.
+/// strata to forget, creates to adopt, or outputs the state lacks or no longer declares (other
+/// stacks read them by name).
 pub fn needs_recording(stack: &Stack, plan: &Plan, state: &State, adopted: bool) -> bool {
     let forget = plan
         .resources
         .iter()
         .any(|r| r.reason == ActionReason::AlreadyGone);
     let outputs_missing = !plan.destroy
-        && !stack.outputs.is_empty()
-        && state.outputs.len() != stack.outputs.len()
-        && !state.resources.is_empty();
+        && !state.resources.is_empty()
+        && (state.outputs.len() != stack.outputs.len()
+            || stack.outputs.keys().any(|n| !state.outputs.contains_key(n)));
     forget || outputs_missing || adopted
 }
 

@@ -1,0 +1,329 @@
+//! Data sources (issue 25): `[data.NAME]` reads an object strata does not manage (made here
+//! with the SDK), the caller's identity, or another stack's outputs from its state (S3
+//! here), at plan time, beside the refresh. What was read reaches the resources; the object
+//! read is never changed nor deleted; a missing object or output is a plan error naming
+//! it; reading another stack takes no lock and writes nothing to it.
+
+use std::collections::BTreeMap;
+
+use crate::common::{Proxy, Workspace, assert_exit, stderr, stdout};
+
+/// The bucket the reader stack reads and never manages.
+const SHARED: &str = "acme-shared-artifacts";
+
+/// A queue whose tags carry what the data sources read.
+fn reader(data: &str, tags: &str) -> String {
+    format!(
+        r#"[stack]
+name = "reader"
+{data}
+[resources.jobs]
+type = "sqs.queue"
+name = "reader-jobs"
+tags = {{ {tags} }}
+"#
+    )
+}
+
+const SHARED_DATA: &str = r#"
+[data.shared]
+type = "s3.bucket"
+id = "acme-shared-artifacts"
+"#;
+
+const ME_DATA: &str = r#"
+[data.me]
+type = "sts.caller_identity"
+"#;
+
+async fn queue_tags(clients: &strata::aws::Clients, name: &str) -> BTreeMap<String, String> {
+    let url = clients
+        .sqs
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let out = clients
+        .sqs
+        .list_queue_tags()
+        .queue_url(url)
+        .send()
+        .await
+        .unwrap();
+    out.tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+async fn bucket_tags(clients: &strata::aws::Clients, bucket: &str) -> Vec<(String, String)> {
+    let out = clients
+        .s3
+        .get_bucket_tagging()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    out.tag_set()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+async fn make_shared_bucket(clients: &strata::aws::Clients) {
+    clients
+        .s3
+        .create_bucket()
+        .bucket(SHARED)
+        .send()
+        .await
+        .unwrap();
+    let tag = aws_sdk_s3::types::Tag::builder()
+        .key("owner")
+        .value("platform")
+        .build()
+        .unwrap();
+    let tagging = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(tag)
+        .build()
+        .unwrap();
+    clients
+        .s3
+        .put_bucket_tagging()
+        .bucket(SHARED)
+        .tagging(tagging)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_sources_read_a_bucket_made_outside_strata_and_never_touch_it() {
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    make_shared_bucket(&clients).await;
+    let stack = ws.write(
+        "reader.toml",
+        &reader(SHARED_DATA, r#"shared = "${data.shared.arn}""#),
+    );
+
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    let arn = format!("arn:aws:s3:::{SHARED}");
+    assert_eq!(
+        queue_tags(&clients, "reader-jobs").await,
+        BTreeMap::from([("shared".to_string(), arn.clone())])
+    );
+    // The state records the queue alone: a data source is never managed.
+    let state = ws.state("reader", "default");
+    let recorded: Vec<&String> = state["resources"].as_object().unwrap().keys().collect();
+    assert_eq!(recorded, ["jobs"], "{state}");
+
+    // Planned again: the value read is the same, nothing changes.
+    let out = ws.ok(&["plan", &stack, "--detailed-exitcode"]);
+    assert!(stdout(&out).contains("No changes"), "{}", stdout(&out));
+
+    ws.ok(&["destroy", &stack, "--auto-approve"]);
+    let gone = clients.sqs.get_queue_url().queue_name("reader-jobs").send();
+    assert!(gone.await.is_err(), "the queue is destroyed");
+    assert_eq!(
+        bucket_tags(&clients, SHARED).await,
+        [("owner".to_string(), "platform".to_string())],
+        "the bucket read is still there, unchanged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_sources_missing_object_is_a_plan_error_naming_it() {
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let stack = ws.write(
+        "reader.toml",
+        &reader(SHARED_DATA, r#"shared = "${data.shared.arn}""#),
+    );
+    let out = ws.run(&["plan", &stack]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        "error: data source `data.shared`: there is no s3.bucket with id `acme-shared-artifacts`
+ --> reader.toml:6:6
+  |
+6 | id = \"acme-shared-artifacts\"
+  |      ^^^^^^^^^^^^^^^^^^^^^^^ nothing has this id
+  = note: a data source reads an object that exists; strata never creates it
+
+error: the stack is not valid with the account, region and live values known now; nothing was changed
+"
+    );
+    let queues = clients.sqs.list_queues().send().await.unwrap();
+    assert!(queues.queue_urls().is_empty(), "nothing was created");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_sources_caller_identity_gives_the_account() {
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    let stack = ws.write(
+        "reader.toml",
+        &format!(
+            "{}\n[outputs]\nwho = \"${{data.me.arn}}\"\n",
+            reader(ME_DATA, r#"account = "${data.me.account_id}""#)
+        ),
+    );
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    let identity = clients.identity().await.unwrap();
+    assert_eq!(identity.account_id, "000000000000");
+    assert_eq!(
+        queue_tags(&clients, "reader-jobs").await,
+        BTreeMap::from([("account".to_string(), identity.account_id.clone())])
+    );
+    let out = ws.ok_offline(&["output", &stack, "who"]);
+    assert_eq!(stdout(&out), format!("{}\n", identity.arn));
+    let out = ws.ok(&["plan", &stack, "--detailed-exitcode"]);
+    assert!(stdout(&out).contains("No changes"), "{}", stdout(&out));
+}
+
+/// Stack A keeps its state in S3 and has an output; B reads it.
+const STATE_BUCKET: &str = "team-state";
+const A_KEY: &str = "stacks/network.json";
+
+const NETWORK: &str = r#"[stack]
+name = "network"
+
+[backend]
+s3 = { bucket = "team-state", key = "stacks/network.json" }
+
+[resources.events]
+type = "sqs.queue"
+name = "network-events"
+
+[outputs]
+events_arn = "${events.arn}"
+"#;
+
+/// Every object in the state bucket, key -> ETag.
+async fn state_objects(clients: &strata::aws::Clients) -> BTreeMap<String, String> {
+    let out = clients
+        .s3
+        .list_objects_v2()
+        .bucket(STATE_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    out.contents()
+        .iter()
+        .map(|o| {
+            let key = o.key().unwrap().to_string();
+            (key, o.e_tag().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_sources_read_another_stacks_outputs_from_s3_without_locking_it() {
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    ws.ok(&["bootstrap", STATE_BUCKET]);
+    std::fs::create_dir(ws.dir().join("network")).unwrap();
+    let network = ws.write("network/network.toml", NETWORK);
+    ws.ok(&["apply", &network, "--auto-approve"]);
+    let events_arn = "arn:aws:sqs:us-east-1:000000000000:network-events";
+
+    let stack = ws.write(
+        "reader.toml",
+        &reader(
+            "\n[data.network]\ntype = \"strata.stack\"\nstack = \"network/network.toml\"\n",
+            r#"upstream = "${data.network.outputs.events_arn}""#,
+        ),
+    );
+    let before = state_objects(&clients).await;
+    assert_eq!(before.keys().collect::<Vec<_>>(), [A_KEY], "{before:?}");
+    let proxy = ws.proxy(&[]);
+    ws.through(&proxy).ok(&["apply", &stack, "--auto-approve"]);
+    assert_eq!(
+        queue_tags(&clients, "reader-jobs").await,
+        BTreeMap::from([("upstream".to_string(), events_arn.to_string())])
+    );
+    // A's state was read, never locked nor written: the bucket holds the same object,
+    // unchanged, and no write reached S3.
+    assert_eq!(state_objects(&clients).await, before);
+    let stats = proxy.stats();
+    let s3: BTreeMap<&str, u64> = stats["by_operation"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("s3:"))
+        .map(|(k, v)| (k.as_str(), v.as_u64().unwrap()))
+        .collect();
+    // The state object and the listing of its journal: reads only.
+    let reads = BTreeMap::from([("s3:GET /{bucket}", 1), ("s3:GetObject", 1)]);
+    assert_eq!(s3, reads, "{stats}");
+
+    // A's output is gone: B's plan names the output it wanted.
+    let renamed = NETWORK.replace("events_arn =", "events =");
+    ws.write("network/network.toml", &renamed);
+    ws.ok(&["apply", &network, "--auto-approve"]);
+    let out = ws.run(&["plan", &stack]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        "error: stack network/network.toml (`data.network`) has no output `events_arn`
+  --> reader.toml:11:22
+   |
+11 | tags = { upstream = \"${data.network.outputs.events_arn}\" }
+   |                      ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ unknown output
+  = help: did you mean `events`?
+  = note: its outputs: events
+
+error: the stack is not valid with the account, region and live values known now; nothing was changed
+"
+    );
+}
+
+/// A queue's no-op plan, with `data`, through a counting proxy: the calls it made.
+fn plan_calls(ws: &Workspace, data: &str) -> BTreeMap<String, u64> {
+    let stack = ws.write("reader.toml", &reader(data, r#"team = "core""#));
+    let proxy = Proxy::start(&ws.emulator().endpoint, &[]);
+    let out = ws
+        .through(&proxy)
+        .ok(&["plan", &stack, "--detailed-exitcode"]);
+    assert!(stdout(&out).contains("No changes"), "{}", stdout(&out));
+    let stats = proxy.stats();
+    stats["by_operation"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_sources_add_no_call_but_their_reads_to_a_no_op_plan() {
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    make_shared_bucket(&clients).await;
+    let stack = ws.write("reader.toml", &reader("", r#"team = "core""#));
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+
+    let bare = plan_calls(&ws, "");
+    // The caller's identity is the answer the run asked for anyway: not one call more.
+    assert_eq!(plan_calls(&ws, ME_DATA), bare);
+    // A bucket costs its own read, nothing else.
+    let mut expected = bare.clone();
+    for read in [
+        "s3:HEAD /{bucket}",
+        "s3:GET /{bucket}?encryption",
+        "s3:GET /{bucket}?publicAccessBlock",
+        "s3:GET /{bucket}?versioning",
+        "s3:GET /{bucket}?tagging",
+        "s3:GET /{bucket}?lifecycle",
+    ] {
+        *expected.entry(read.to_string()).or_default() += 1;
+    }
+    assert_eq!(
+        plan_calls(&ws, &format!("{SHARED_DATA}{ME_DATA}")),
+        expected
+    );
+}
