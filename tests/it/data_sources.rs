@@ -327,3 +327,49 @@ async fn data_sources_add_no_call_but_their_reads_to_a_no_op_plan() {
         expected
     );
 }
+
+#[test]
+fn data_sources_policy_grants_their_reads_and_the_other_stacks_state_only() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("network")).unwrap();
+    std::fs::write(dir.path().join("network/network.toml"), NETWORK).unwrap();
+    let data = format!(
+        "{SHARED_DATA}{ME_DATA}\n[data.network]\ntype = \"strata.stack\"\nstack = \"network/network.toml\"\n"
+    );
+    std::fs::write(
+        dir.path().join("reader.toml"),
+        format!("[stack]\nname = \"reader\"\n{data}"),
+    )
+    .unwrap();
+    // Nothing listens at the endpoint: the policy is made from the stack files alone.
+    let args = [
+        "policy",
+        "reader.toml",
+        "--json",
+        "--endpoint-url",
+        "http://127.0.0.1:1",
+    ];
+    let out = crate::common::strata(dir.path(), &args);
+    assert_exit(&out, 0);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The bucket's reads, the other stack's state object and its listing (no lock, no
+    // write); GetCallerIdentity needs no permission.
+    assert_eq!(
+        doc["Statement"],
+        serde_json::json!([
+            {"Sid": "S3", "Effect": "Allow", "Action": [
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetBucketTagging",
+                "s3:GetBucketVersioning",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetLifecycleConfiguration",
+            ], "Resource": format!("arn:aws:s3:::{SHARED}")},
+            {"Sid": "S32", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [
+                format!("arn:aws:s3:::{SHARED}"),
+                format!("arn:aws:s3:::{STATE_BUCKET}"),
+            ]},
+            {"Sid": "S33", "Effect": "Allow", "Action": ["s3:GetObject"],
+             "Resource": format!("arn:aws:s3:::{STATE_BUCKET}/{A_KEY}")},
+        ])
+    );
+}
