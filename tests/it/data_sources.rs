@@ -136,6 +136,34 @@ async fn data_sources_read_a_bucket_made_outside_strata_and_never_touch_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn data_sources_saved_plan_applies_what_was_read_without_reading_again() {
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    make_shared_bucket(&clients).await;
+    ws.write(
+        "reader.toml",
+        &reader(SHARED_DATA, r#"shared = "${data.shared.name}""#),
+    );
+    ws.ok(&["plan", "reader.toml", "--out", "saved.plan"]);
+    // The bucket goes after the plan: the apply uses what the plan read.
+    clients
+        .s3
+        .delete_bucket()
+        .bucket(SHARED)
+        .send()
+        .await
+        .unwrap();
+    let proxy = ws.proxy(&[]);
+    ws.through(&proxy).ok(&["apply", "saved.plan"]);
+    assert_eq!(
+        queue_tags(&clients, "reader-jobs").await,
+        BTreeMap::from([("shared".to_string(), SHARED.to_string())])
+    );
+    let stats = proxy.stats();
+    assert_eq!(stats["by_service"].get("s3"), None, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn data_sources_missing_object_is_a_plan_error_naming_it() {
     let ws = Workspace::new();
     let clients = ws.clients().await;
