@@ -40,7 +40,7 @@ pub use crate::config::Stack;
 /// renders (`validate`, `graph`, `docs`).
 pub use crate::config::address::address;
 pub use crate::config::explain::explain;
-pub use crate::graph::Graph;
+pub use crate::graph::{Graph, dot_with_data};
 pub use crate::resources::SCHEMAS;
 
 #[derive(Debug, thiserror::Error)]

@@ -401,3 +401,36 @@ fn data_sources_policy_grants_their_reads_and_the_other_stacks_state_only() {
         ])
     );
 }
+
+#[test]
+fn data_sources_show_in_graph_and_validate_beside_the_resources_reading_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = reader(
+        &format!("{SHARED_DATA}{ME_DATA}"),
+        r#"shared = "${data.shared.arn}", account = "${data.me.account_id}""#,
+    );
+    std::fs::write(dir.path().join("reader.toml"), stack).unwrap();
+    let out = crate::common::strata(dir.path(), &["graph", "reader.toml"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        stdout(&out),
+        r#"digraph strata {
+  rankdir = "BT";
+  node [shape = box, fontname = "Helvetica"];
+  "jobs" [label = "sqs.queue.jobs"];
+  "data.shared" [label = "data.shared (s3.bucket)", shape = ellipse];
+  "data.me" [label = "data.me (sts.caller_identity)", shape = ellipse];
+  "jobs" -> "data.shared" [style = dotted];
+  "jobs" -> "data.me" [style = dotted];
+}
+"#
+    );
+    let out = crate::common::strata(dir.path(), &["validate", "reader.toml"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out)
+            .ends_with("\ndata sources: data.shared (s3.bucket), data.me (sts.caller_identity)\n"),
+        "{}",
+        stdout(&out)
+    );
+}
