@@ -434,3 +434,34 @@ fn data_sources_show_in_graph_and_validate_beside_the_resources_reading_them() {
         stdout(&out)
     );
 }
+
+/// How long a no-op plan of the queue with `data` takes when every call is held `held`.
+fn plan_time(ws: &Workspace, data: &str, held: std::time::Duration) -> std::time::Duration {
+    let stack = ws.write("reader.toml", &reader(data, r#"team = "core""#));
+    let ms = held.as_millis().to_string();
+    let proxy = Proxy::start(&ws.emulator().endpoint, &["--latency-ms", &ms]);
+    let start = std::time::Instant::now();
+    ws.through(&proxy)
+        .ok(&["plan", &stack, "--detailed-exitcode"]);
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_sources_are_read_in_the_same_round_as_the_refresh() {
+    let ws = Workspace::new();
+    let clients = ws.clients().await;
+    make_shared_bucket(&clients).await;
+    let stack = ws.write("reader.toml", &reader("", r#"team = "core""#));
+    ws.ok(&["apply", &stack, "--auto-approve"]);
+    // Each call held 1.5 s: the queue's no-op plan is one round (the caller's identity and
+    // the refresh at once). A round of its own for the bucket's reads would add 1.5 s;
+    // read beside the refresh, they add none (made sequential, this fails: 3.0 s against
+    // 1.5 s). Half a round is the margin.
+    let held = std::time::Duration::from_millis(1500);
+    let bare = plan_time(&ws, "", held);
+    let with_data = plan_time(&ws, SHARED_DATA, held);
+    assert!(
+        with_data < bare + held / 2,
+        "the plan took {with_data:?} with a data source, {bare:?} without"
+    );
+}
