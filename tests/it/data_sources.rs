@@ -433,6 +433,26 @@ fn data_sources_show_in_graph_and_validate_beside_the_resources_reading_them() {
         "{}",
         stdout(&out)
     );
+    // --explain: each with where it is written, and its id.
+    let out = crate::common::strata(dir.path(), &["validate", "--explain", "reader.toml"]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let lines: Vec<String> = text
+        .lines()
+        .skip_while(|l| *l != "data sources")
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "data sources",
+            "data.shared (s3.bucket) reader.toml:4",
+            "id = \"acme-shared-artifacts\" reader.toml:6",
+            "data.me (sts.caller_identity) reader.toml:8",
+        ],
+        "{text}"
+    );
 }
 
 /// How long a no-op plan of the queue with `data` takes when every call is held `held`.
