@@ -191,6 +191,7 @@ pub async fn apply(
         stack: stack.clone(),
         identity,
         region: aws.region.clone(),
+        data: plan.data.clone(),
     });
     let run = |name: String| {
         let rp = by_name[name.as_str()].clone();
@@ -264,6 +265,8 @@ struct Context {
     stack: Option<Arc<Stack>>,
     identity: Option<Identity>,
     region: String,
+    /// What the plan's data sources read.
+    data: crate::config::model::DataValues,
 }
 
 /// The values `rp` writes: the plan's, with each value the plan did not know taken from
@@ -326,6 +329,7 @@ fn state_scope<'a>(
         account_id: context.identity.as_ref().map(|i| i.account_id.as_str()),
         region: Some(&context.region),
         partition: context.identity.as_ref().map(|i| i.partition.as_str()),
+        data: Some(&context.data),
         resources: move |other: &str, attribute: &str| {
             state
                 .resources

@@ -82,6 +82,8 @@ pub struct Identity {
     pub arn: String,
     /// `aws`, `aws-cn`, `aws-us-gov`, ...: the second field of the caller's ARN.
     pub partition: String,
+    /// The unique id of the calling entity (`AIDA...`, or `AROA...:session` for a role).
+    pub user_id: String,
 }
 
 impl Identity {
@@ -97,6 +99,7 @@ impl Identity {
             account_id,
             arn,
             partition,
+            user_id: String::new(),
         }
     }
 }
@@ -261,7 +264,9 @@ impl Clients {
                     AwsError::new("GetCallerIdentity", "no account in the answer")
                 })?;
                 let arn = out.arn.unwrap_or_default();
-                Ok(Identity::new(account, arn))
+                let mut identity = Identity::new(account, arn);
+                identity.user_id = out.user_id.unwrap_or_default();
+                Ok(identity)
             })
             .await
             .as_ref()

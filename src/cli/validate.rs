@@ -76,6 +76,14 @@ pub fn validate(args: &StackArgs, explain: bool) -> anyhow::Result<ExitCode> {
         };
         outln!("  {:>2}. {}{after}", i + 1, decl.address())?;
     }
+    if !stack.data.is_empty() {
+        let data: Vec<String> = stack
+            .data
+            .values()
+            .map(|d| format!("{} ({})", d.address(), d.source.type_name()))
+            .collect();
+        outln!("\ndata sources: {}", data.join(", "))?;
+    }
     if !stack.outputs.is_empty() {
         outln!(
             "\noutputs: {}",
@@ -90,6 +98,6 @@ pub fn graph(args: &StackArgs) -> anyhow::Result<ExitCode> {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    out!("{}", graph.to_dot(|name| stack.resources[name].address()))?;
+    out!("{}", strata::ops::dot_with_data(&stack, &graph))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -53,6 +53,21 @@ pub fn explain(stack: &Stack) -> String {
         }
     }
 
+    if !stack.data.is_empty() {
+        let _ = writeln!(out, "\ndata sources");
+        for decl in stack.data.values() {
+            let head = format!("{} ({})", decl.address(), decl.source.type_name());
+            line(&mut out, 2, &head, &at(&decl.span));
+            if let Some(id) = &decl.id {
+                attribute(&mut out, stack, 4, "id", id);
+            }
+            if let super::model::DataSource::Stack { file, span } = &decl.source {
+                let shown = crate::diagnostics::source::display_path(file);
+                line(&mut out, 4, &format!("stack = {shown}"), &at(span));
+            }
+        }
+    }
+
     let _ = writeln!(out, "\nresources");
     for decl in stack.resources.values() {
         line(

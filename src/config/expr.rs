@@ -14,6 +14,12 @@ pub enum Target {
         name: String,
         attribute: String,
     },
+    /// `${data.NAME.ATTRIBUTE}`: an attribute a data source read at plan time; for a
+    /// `strata.stack` source the attribute is `outputs.OUTPUT`.
+    Data {
+        name: String,
+        attribute: String,
+    },
     Var(String),
     Stack(String),
     Aws(String),
@@ -27,6 +33,10 @@ impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Target::Resource { name, attribute } => write!(f, "{name}.{attribute}"),
+            Target::Data { name, attribute } => {
+                let (module, local) = super::address::split_module(name);
+                write!(f, "{module}data.{local}.{attribute}")
+            }
             Target::Var(a) => write!(f, "var.{a}"),
             Target::Stack(a) => write!(f, "stack.{a}"),
             Target::Aws(a) => write!(f, "aws.{a}"),
@@ -125,7 +135,7 @@ pub fn parse_template(node: &Node, text: &str, diagnostics: &mut Vec<Diagnostic>
             Err(why) => diagnostics.push(
                 Diagnostic::error(format!("invalid reference `${{{inner}}}`"))
                     .at(&span, why)
-                    .help("references look like `${resource.attribute}`, `${var.name}`, `${stack.name}`, `${aws.account_id}` or `${aws.region}`"),
+                    .help("references look like `${resource.attribute}`, `${data.name.attribute}`, `${var.name}`, `${stack.name}`, `${aws.account_id}` or `${aws.region}`"),
             ),
         }
         rest = &after[close + 1..];
@@ -187,7 +197,29 @@ fn parse_target(inner: &str) -> Result<Target, &'static str> {
                 name: format!("{module}{name}"),
                 attribute,
             }),
+            Target::Data { name, attribute } => Ok(Target::Data {
+                name: format!("{module}{name}"),
+                attribute,
+            }),
             _ => Err("expected `module.NAME.OUTPUT` or `module.NAME.resource.attribute`"),
+        };
+    }
+    // `data.NAME.ATTRIBUTE`, and `data.NAME.outputs.OUTPUT` for another stack's outputs.
+    if let Some(rest) = inner.strip_prefix("data.") {
+        let segments: Vec<&str> = rest.split('.').collect();
+        if segments.iter().any(|s| !valid_segment(s)) {
+            return Err("expected `data.NAME.ATTRIBUTE`");
+        }
+        return match segments[..] {
+            [name, attribute] => Ok(Target::Data {
+                name: name.to_string(),
+                attribute: attribute.to_string(),
+            }),
+            [name, "outputs", output] => Ok(Target::Data {
+                name: name.to_string(),
+                attribute: format!("outputs.{output}"),
+            }),
+            _ => Err("expected `data.NAME.ATTRIBUTE` or `data.NAME.outputs.OUTPUT`"),
         };
     }
     // `name["key"].attribute`: one instance of a `for_each` resource.
@@ -488,6 +520,33 @@ mod tests {
         assert_eq!(paired.as_str(), Some("${dlq[\"orders\"].arn}"));
         let whole = substitute_each(&string_node("${each.value}"), "orders", &Value::Int(60));
         assert!(matches!(whole.value, NodeValue::Int(60)));
+    }
+
+    #[test]
+    fn parses_data_references_with_module_paths_and_outputs() {
+        let target = |text: &str| {
+            let mut diags = Vec::new();
+            let refs = references(&string_node(text), &mut diags);
+            assert!(diags.is_empty(), "{text}: {diags:?}");
+            refs[0].target.clone()
+        };
+        let data = |name: &str, attribute: &str| Target::Data {
+            name: name.into(),
+            attribute: attribute.into(),
+        };
+        assert_eq!(target("${data.me.account_id}"), data("me", "account_id"));
+        assert_eq!(
+            target("${data.network.outputs.vpc_id}"),
+            data("network", "outputs.vpc_id")
+        );
+        let nested = target("${module.t[\"a\"].data.me.arn}");
+        assert_eq!(nested, data("module.t[\"a\"].me", "arn"));
+        assert_eq!(nested.to_string(), "module.t[\"a\"].data.me.arn");
+        for bad in ["${data.me}", "${data.me.a.b}", "${data.n.outputs.a.b}"] {
+            let mut diags = Vec::new();
+            references(&string_node(bad), &mut diags);
+            assert_eq!(diags.len(), 1, "{bad}");
+        }
     }
 
     #[test]

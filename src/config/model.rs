@@ -28,6 +28,8 @@ pub struct Stack {
     /// The `for_each` resources as declared: name -> their instances' keys.
     pub for_each: IndexMap<String, ForEach>,
     pub outputs: IndexMap<String, OutputDecl>,
+    /// `[data.NAME]`: objects read at plan time, never managed ([`DataDecl`]).
+    pub data: IndexMap<String, DataDecl>,
     /// The instances of `[modules]`, whose resources are among `resources` under their
     /// prefixed names ([`super::module`]).
     pub modules: Vec<super::module::ModuleInstance>,
@@ -109,6 +111,89 @@ pub struct Lifecycle {
     pub create_before_destroy: Option<Span>,
 }
 
+/// `[data.NAME]`: an object strata reads when it plans and never creates, changes or
+/// deletes; `${data.NAME.ATTRIBUTE}` refers to what was read.
+pub struct DataDecl {
+    /// `shared_bucket`, or inside a module instance `module.tenant["a"].shared_bucket`.
+    pub name: String,
+    pub source: DataSource,
+    /// The data source's table.
+    pub span: Span,
+    /// `id = "..."` for a managed type, as written (it may refer to variables and to
+    /// other data sources).
+    pub id: Option<Node>,
+    /// The references in `id`.
+    pub references: Vec<Reference>,
+}
+
+/// What a data source reads.
+#[derive(Clone)]
+pub enum DataSource {
+    /// An object of a type strata manages, read by its id as a refresh reads it.
+    Object(&'static Schema),
+    /// `sts.caller_identity`: who the credentials are.
+    CallerIdentity,
+    /// `strata.stack`: the outputs another stack's state records.
+    Stack {
+        /// The other stack's file, absolute or relative to the working directory.
+        file: std::path::PathBuf,
+        /// `stack = "..."` as written.
+        span: Span,
+    },
+}
+
+/// The type name of `sts.caller_identity`.
+pub const CALLER_IDENTITY: &str = "sts.caller_identity";
+/// The attributes `sts.caller_identity` gives.
+pub const CALLER_IDENTITY_ATTRIBUTES: &[&str] = &["account_id", "arn", "user_id", "partition"];
+/// The type name of a data source reading another stack's outputs.
+pub const STACK_OUTPUTS: &str = "strata.stack";
+
+impl DataSource {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            DataSource::Object(schema) => schema.type_name,
+            DataSource::CallerIdentity => CALLER_IDENTITY,
+            DataSource::Stack { .. } => STACK_OUTPUTS,
+        }
+    }
+
+    /// The attributes `${data.NAME.ATTRIBUTE}` may name (a stack's are `outputs.NAME`, any).
+    pub fn attributes(&self) -> Vec<&'static str> {
+        match self {
+            DataSource::Object(schema) => schema.referable().collect(),
+            DataSource::CallerIdentity => CALLER_IDENTITY_ATTRIBUTES.to_vec(),
+            DataSource::Stack { .. } => vec!["outputs"],
+        }
+    }
+}
+
+impl DataDecl {
+    /// `data.shared_bucket` (a module's path first), as plans and messages name it.
+    pub fn address(&self) -> String {
+        data_address(&self.name)
+    }
+}
+
+/// The address of data source `name`: `data.NAME`, after its module path if any.
+pub fn data_address(name: &str) -> String {
+    let (module, local) = super::address::split_module(name);
+    format!("{module}data.{local}")
+}
+
+/// What the data sources read, by name: what `${data.NAME.ATTRIBUTE}` resolves to. A
+/// stack's outputs are one attribute, `outputs`, a table.
+pub type DataValues = IndexMap<String, crate::value::Attrs>;
+
+/// `${data.NAME.ATTRIBUTE}` in `values`; `outputs.X` is the output `X`.
+pub fn data_value(values: &DataValues, name: &str, attribute: &str) -> Option<Value> {
+    let attrs = values.get(name)?;
+    match attribute.split_once('.') {
+        Some((head, rest)) => attrs.get(head)?.as_map()?.get(rest).cloned(),
+        None => attrs.get(attribute).cloned(),
+    }
+}
+
 pub struct OutputDecl {
     pub name: String,
     pub value: Node,
@@ -169,6 +254,8 @@ pub struct BaseScope<'a, F: Fn(&str, &str) -> Value> {
     pub region: Option<&'a str>,
     /// `aws`, `aws-cn`, `aws-us-gov`: from the caller's ARN.
     pub partition: Option<&'a str>,
+    /// What the data sources read; `None` before they are read (validation).
+    pub data: Option<&'a DataValues>,
     pub resources: F,
 }
 
@@ -190,6 +277,10 @@ impl<F: Fn(&str, &str) -> Value> Scope for BaseScope<'_, F> {
                 _ => Value::Unknown,
             },
             Target::Resource { name, attribute } => (self.resources)(name, attribute),
+            Target::Data { name, attribute } => self
+                .data
+                .and_then(|values| data_value(values, name, attribute))
+                .unwrap_or(Value::Unknown),
             Target::Each(_) => Value::Unknown,
         }
     }

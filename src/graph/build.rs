@@ -82,6 +82,43 @@ pub fn from_stack(stack: &Stack) -> Graph {
     graph
 }
 
+/// `strata graph` of `stack`: its resources and their edges ([`Graph::to_dot`]), and its
+/// data sources as ellipses, a dotted edge from each resource or data source that reads
+/// one. They are not in the dependency graph: they are read before anything is planned.
+pub fn dot_with_data(stack: &Stack, graph: &Graph) -> String {
+    let mut dot = graph.to_dot(|name| stack.resources[name].address());
+    let mut extra = String::new();
+    for decl in stack.data.values() {
+        let address = decl.address();
+        extra.push_str(&format!(
+            "  {address:?} [label = {:?}, shape = ellipse];\n",
+            format!("{address} ({})", decl.source.type_name())
+        ));
+    }
+    let readers = stack
+        .resources
+        .values()
+        .map(|r| (r.name.clone(), &r.references))
+        .chain(stack.data.values().map(|d| (d.address(), &d.references)));
+    for (from, references) in readers {
+        let mut read: Vec<String> = Vec::new();
+        for reference in references {
+            if let Target::Data { name, .. } = &reference.target
+                && let Some(decl) = stack.data.get(name)
+                && !read.contains(&decl.address())
+            {
+                read.push(decl.address());
+            }
+        }
+        for to in read {
+            extra.push_str(&format!("  {from:?} -> {to:?} [style = dotted];\n"));
+        }
+    }
+    let end = dot.rfind('}').expect("DOT ends with `}`");
+    dot.insert_str(end, &extra);
+    dot
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

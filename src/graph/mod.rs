@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::source::Span;
-pub use build::{from_stack, load_stack, load_stack_from_snapshot};
+pub use build::{dot_with_data, from_stack, load_stack, load_stack_from_snapshot};
 pub use queue::DependencyQueue;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

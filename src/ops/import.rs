@@ -57,6 +57,9 @@ pub async fn run(
             false,
             10,
             &super::Selection::default(),
+            &super::OtherStacks {
+                access: access.clone(),
+            },
         )
         .await?;
         Ok(Imported {
@@ -209,6 +212,7 @@ async fn desired_from_state(
         account_id: Some(&identity.account_id),
         region: Some(&aws.region),
         partition: Some(&identity.partition),
+        data: None,
         resources: |other: &str, attribute: &str| {
             state
                 .resources

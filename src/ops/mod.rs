@@ -22,6 +22,7 @@ use crate::aws::{AwsError, Clients};
 use crate::config::LoadError;
 use crate::config::model::Backend;
 use crate::plan::build::{PlanError, adopt_pending, plan as make_plan, read_recorded};
+use crate::plan::data::StackOutputs;
 use crate::plan::diff::changes;
 use crate::plan::saved::{SavedPlan, SavedPlanError};
 pub use crate::plan::selection::Selection;
@@ -39,7 +40,7 @@ pub use crate::config::Stack;
 /// renders (`validate`, `graph`, `docs`).
 pub use crate::config::address::address;
 pub use crate::config::explain::explain;
-pub use crate::graph::Graph;
+pub use crate::graph::{Graph, dot_with_data};
 pub use crate::resources::SCHEMAS;
 
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +189,47 @@ impl Access {
             &self.target(Some(stack)),
         )
         .await
+    }
+}
+
+/// Reads other stacks' outputs for `strata.stack` data sources: each stack file is loaded
+/// (with its variables' defaults), its store opened where its own `[backend]` says (or in
+/// the local state directory), and its state read. Never locked: a reader does not stop
+/// that stack's own runs.
+pub struct OtherStacks {
+    pub access: Access,
+}
+
+#[async_trait::async_trait]
+impl StackOutputs for OtherStacks {
+    async fn outputs(
+        &self,
+        file: &Path,
+    ) -> Result<indexmap::IndexMap<String, (crate::value::Value, bool)>, String> {
+        let (stack, _) = crate::graph::load_stack(file, &[], &SCHEMAS)
+            .map_err(|err| format!("the stack does not load:\n{}", err.render()))?;
+        // `--backend-config` is this stack's; the other one is where it says.
+        let access = Access {
+            backend_config: None,
+            ..self.access.clone()
+        };
+        let store = access.store(&stack).await.map_err(|e| run::chain(&e))?;
+        let store = store.shared();
+        let state = store.read().await.map_err(|e| run::chain(&e))?;
+        if state.serial == 0 {
+            return Err(format!(
+                "its state at {} is empty: apply that stack first",
+                store.location()
+            ));
+        }
+        Ok(state
+            .outputs
+            .iter()
+            .map(|(name, o)| {
+                let value = crate::value::Value::from_json(&o.value);
+                (name.clone(), (value, o.sensitive))
+            })
+            .collect())
     }
 }
 
@@ -459,9 +501,10 @@ pub async fn plan(
     destroy: bool,
     concurrency: usize,
     selection: &Selection,
+    stacks: &dyn StackOutputs,
 ) -> Result<Planned, OpsError> {
     let adopted = adopt(stack, state, aws).await?;
-    let plan = make_plan(stack, state, aws, destroy, concurrency, selection)
+    let plan = make_plan(stack, state, aws, destroy, concurrency, selection, stacks)
         .await
         .map_err(|e| OpsError::plan(stack, e))?;
     Ok(Planned { plan, adopted })
@@ -578,16 +621,17 @@ fn drift(rp: &crate::plan::ResourcePlan, now: Option<crate::value::Attrs>) -> Op
 }
 
 /// Whether a plan with no changes still has something to record: objects deleted outside
-/// strata to forget, creates to adopt, or outputs the state lacks.
+/// strata to forget, creates to adopt, or outputs the state lacks or no longer declares (other
+/// stacks read them by name).
 pub fn needs_recording(stack: &Stack, plan: &Plan, state: &State, adopted: bool) -> bool {
     let forget = plan
         .resources
         .iter()
         .any(|r| r.reason == ActionReason::AlreadyGone);
     let outputs_missing = !plan.destroy
-        && !stack.outputs.is_empty()
-        && state.outputs.len() != stack.outputs.len()
-        && !state.resources.is_empty();
+        && !state.resources.is_empty()
+        && (state.outputs.len() != stack.outputs.len()
+            || stack.outputs.keys().any(|n| !state.outputs.contains_key(n)));
     forget || outputs_missing || adopted
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Value as Json, json};
 
 use crate::config::Stack;
 use crate::config::expr::evaluate;
-use crate::config::model::{Backend, BaseScope};
+use crate::config::model::{Backend, BaseScope, DataSource};
 use crate::resources::arn;
 use crate::resources::iam::{Permission, Place, Step, allow, service_of};
 use crate::resources::{Resource, implementation};
@@ -100,13 +100,11 @@ pub async fn for_stack(
         Place::placeholders(region.as_deref())
     });
     let recorded = state.as_ref().ok().map(|(state, _)| state);
-    let document = document(&permissions(
-        stack,
-        recorded,
-        backend.as_ref(),
-        &place,
-        commands,
-    ));
+    let mut all = permissions(stack, recorded, backend.as_ref(), &place, commands);
+    if commands.iter().any(|c| *c != For::Destroy) {
+        all.extend(data_permissions(stack, &other_backends(stack), &place));
+    }
+    let document = document(&all);
     Ok(Report {
         document,
         state: state.map(|(state, location)| (location, state.resources.len())),
@@ -131,6 +129,7 @@ pub fn named_attributes(stack: &Stack, at: &Place) -> BTreeMap<String, Attrs> {
             account_id: Some(&at.account),
             region: Some(&at.region),
             partition: Some(&at.partition),
+            data: None,
             resources: |other: &str, attribute: &str| {
                 let (Some(attrs), Some(other_decl)) = (out.get(other), stack.resources.get(other))
                 else {
@@ -272,6 +271,69 @@ pub fn permissions(
             &objects,
         ));
         all.push(allow(Step::Read, &["s3:GetObjectVersion"], &[state]));
+    }
+    all
+}
+
+/// The backends of the stacks the `strata.stack` data sources read, by file; a stack that
+/// does not load (the plan says why) or keeps its state locally needs nothing.
+fn other_backends(stack: &Stack) -> Vec<Backend> {
+    stack
+        .data
+        .values()
+        .filter_map(|decl| match &decl.source {
+            DataSource::Stack { file, .. } => {
+                crate::graph::load_stack(file, &[], &crate::resources::SCHEMAS).ok()
+            }
+            _ => None,
+        })
+        .filter_map(|(other, _)| other.backend)
+        .collect()
+}
+
+/// What a plan reads for the data sources: an object's read by its id, another stack's
+/// state object and the listing of its journal (never its lock: the read takes none). The
+/// caller's identity needs no permission.
+pub fn data_permissions(stack: &Stack, others: &[Backend], at: &Place) -> Vec<Permission> {
+    let mut all = Vec::new();
+    for decl in stack.data.values() {
+        let (DataSource::Object(schema), Some(id)) = (&decl.source, &decl.id) else {
+            continue;
+        };
+        let Some(r) = implementation(schema.type_name) else {
+            continue;
+        };
+        let scope = BaseScope {
+            stack,
+            account_id: Some(&at.account),
+            region: Some(&at.region),
+            partition: Some(&at.partition),
+            data: None,
+            resources: |_: &str, _: &str| Value::Unknown,
+        };
+        // An id made from another data source is known only when planning: any object.
+        let attrs = match evaluate(id, &scope) {
+            Value::Str(id) => r.id_attributes(&id),
+            _ => Attrs::new(),
+        };
+        all.extend(
+            r.permissions(&attrs, at)
+                .into_iter()
+                .filter(|p| p.step == Step::Read),
+        );
+    }
+    for b in others {
+        let bucket = arn::bucket(&at.partition, &b.bucket);
+        all.push(allow(
+            Step::Read,
+            &["s3:ListBucket"],
+            std::slice::from_ref(&bucket),
+        ));
+        all.push(allow(
+            Step::Read,
+            &["s3:GetObject"],
+            &[format!("{bucket}/{}", b.key)],
+        ));
     }
     all
 }

@@ -31,6 +31,9 @@ pub async fn plan(stack: &Stack, access: &Access, request: &PlanRequest) -> Resu
     // A plan only reads: the identity check runs beside the reads (one round trip less),
     // and its refusal wins over whatever the reads found.
     let recorded = state.clone();
+    let stacks = super::OtherStacks {
+        access: access.clone(),
+    };
     let (placement, planned) = tokio::join!(
         check_placement(stack, &recorded, store.location(), &aws),
         super::plan(
@@ -40,6 +43,7 @@ pub async fn plan(stack: &Stack, access: &Access, request: &PlanRequest) -> Resu
             request.destroy,
             request.parallelism,
             &request.selection,
+            &stacks,
         )
     );
     placement?;

@@ -106,6 +106,16 @@ impl From<LockError> for RunError {
 }
 
 impl RunRequest {
+    /// Where AWS calls go and state is kept, as the flags say.
+    fn access(&self) -> super::Access {
+        super::Access {
+            endpoint_url: self.endpoint_url.clone(),
+            local: self.local,
+            state_dir: self.state_dir.clone(),
+            backend_config: self.backend_config.clone(),
+        }
+    }
+
     /// Where AWS calls go: the flags, and the region the stack pins, if any.
     fn target(&self, stack: &Stack) -> Target {
         Target {
@@ -203,6 +213,9 @@ pub async fn run(
                     destroy,
                     parallelism,
                     &request.selection,
+                    &super::OtherStacks {
+                        access: request.access(),
+                    },
                 )
                 .await?;
                 if !planned.adopted.is_empty() {

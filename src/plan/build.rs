@@ -140,6 +140,7 @@ pub async fn plan(
     destroy: bool,
     concurrency: usize,
     selection: &Selection,
+    stacks: &dyn super::data::StackOutputs,
 ) -> Result<Plan, PlanError> {
     if !destroy {
         let unsupported: Vec<(String, String)> = stack
@@ -176,12 +177,15 @@ pub async fn plan(
     };
     // Destroy needs no refresh: deleting what is already gone counts as done, and state
     // holds what each delete needs. That spares a full read of every resource.
-    let refreshed = if destroy {
-        Refreshed {
-            live: HashMap::new(),
-        }
+    // Data sources are read beside the refresh: they add no round trip to a plan.
+    let (refreshed, data) = if destroy {
+        let live = HashMap::new();
+        (Refreshed { live }, Default::default())
     } else {
-        refresh(state, aws, concurrency).await?
+        futures::try_join!(
+            refresh(state, aws, concurrency),
+            super::data::read_data(stack, aws, stacks, concurrency)
+        )?
     };
     let mut resources = Vec::new();
     if !destroy {
@@ -191,7 +195,7 @@ pub async fn plan(
             region: &aws.region,
             partition: &identity.partition,
         };
-        resources = plan_stack(stack, state, &refreshed, &facts)?;
+        resources = plan_stack(stack, state, &refreshed, &data, &facts)?;
         for rp in &mut resources {
             rp.moved_from = moved.remove(&rp.name);
         }
@@ -241,6 +245,7 @@ pub async fn plan(
         resources,
         destroy,
         selection: selection.clone(),
+        data,
     })
 }
 
@@ -292,6 +297,7 @@ fn plan_stack(
     stack: &Stack,
     state: &State,
     refreshed: &Refreshed,
+    data: &crate::config::model::DataValues,
     facts: &Facts<'_>,
 ) -> Result<Vec<ResourcePlan>, PlanError> {
     let graph = crate::graph::from_stack(stack);
@@ -309,6 +315,7 @@ fn plan_stack(
             account_id: Some(facts.account_id),
             region: Some(facts.region),
             partition: Some(facts.partition),
+            data: Some(data),
             resources: |other: &str, attribute: &str| {
                 lookup(
                     stack,

@@ -2,6 +2,7 @@
 //! Deciding the action is pure ([`diff`]); building a plan reads live state ([`build`]).
 
 pub mod build;
+pub mod data;
 pub mod diff;
 pub mod lifecycle;
 pub mod saved;
@@ -209,6 +210,10 @@ pub struct Plan {
     /// `--target` / `--exclude`: the plan leaves the other resources out.
     #[serde(default, skip_serializing_if = "selection::Selection::is_whole")]
     pub selection: selection::Selection,
+    /// What the data sources read: the values the plan was made with, which its apply
+    /// uses (a saved plan does not read them again).
+    #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
+    pub data: crate::config::model::DataValues,
 }
 
 impl Plan {
@@ -239,6 +244,7 @@ mod tests {
             state_lineage: "l".into(),
             destroy: false,
             selection: Default::default(),
+            data: Default::default(),
             resources: vec![ResourcePlan {
                 name: "permission".into(),
                 type_name: "lambda.permission".into(),

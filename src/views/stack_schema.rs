@@ -18,6 +18,7 @@
 
 use serde_json::{Map, Value as Json, json};
 
+use crate::config::model::{CALLER_IDENTITY, STACK_OUTPUTS};
 use crate::schema::{Attribute, Default, Schema, Text, Type};
 use crate::views::docs::describe;
 
@@ -71,7 +72,8 @@ pub fn stack_schema(schemas: &[&Schema]) -> Json {
                 },
                 "additionalProperties": false
             },
-            "outputs": outputs_block()
+            "outputs": outputs_block(),
+            "data": data_block(schemas)
         },
         // A file that extends nothing is a whole stack: it names itself and types every
         // resource.
@@ -188,6 +190,61 @@ fn outputs_block() -> Json {
                 }
             ]
         }
+    })
+}
+
+/// `[data.NAME]`: an object of a type strata implements read by its id, the caller's
+/// identity, or another stack's outputs.
+fn data_block(schemas: &[&Schema]) -> Json {
+    let types: Vec<&str> = schemas.iter().map(|s| s.type_name).collect();
+    json!({
+        "type": "object",
+        "description": "Data sources, by name: read when planning, never created, changed or destroyed; \
+                        `${data.NAME.ATTRIBUTE}` refers to what was read.",
+        "patternProperties": {
+            RESOURCE_NAME: {
+                "type": "object",
+                "anyOf": [
+                    {
+                        "additionalProperties": false,
+                        "required": ["type", "id"],
+                        "properties": {
+                            "type": { "enum": types, "description": "The type of the object to read." },
+                            "id": {
+                                "type": "string",
+                                "description": "The object's id, as `strata state show` shows it (a name, for most); \
+                                                it may use variables and other data sources, never a resource."
+                            }
+                        }
+                    },
+                    {
+                        "additionalProperties": false,
+                        "required": ["type"],
+                        "properties": {
+                            "type": {
+                                "enum": [CALLER_IDENTITY],
+                                "description": "Who the credentials are: `account_id`, `arn`, `user_id`, `partition`."
+                            }
+                        }
+                    },
+                    {
+                        "additionalProperties": false,
+                        "required": ["type", "stack"],
+                        "properties": {
+                            "type": {
+                                "enum": [STACK_OUTPUTS],
+                                "description": "Another stack's outputs, from its state: `${data.NAME.outputs.OUTPUT}`."
+                            },
+                            "stack": {
+                                "type": "string",
+                                "description": "The other stack's file, relative to this one; its state is read, never locked."
+                            }
+                        }
+                    }
+                ]
+            }
+        },
+        "additionalProperties": false
     })
 }
 

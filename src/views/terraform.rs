@@ -202,6 +202,7 @@ mod tests {
             state_lineage: "l".into(),
             destroy: false,
             selection: Default::default(),
+            data: Default::default(),
             resources,
         }
     }

@@ -96,6 +96,25 @@ fn taplo_accepts_every_shipped_stack_and_rejects_unknown_attributes_and_wrong_ty
         assert_exit(&out, 1);
         assert!(stdout(&out).is_empty());
     }
+
+    // Data sources: each of the three forms passes; a type strata cannot read fails both.
+    let data = |name: &str, block: &str| {
+        let text =
+            format!("#:schema ../docs/strata.schema.json\n[stack]\nname = \"reader\"\n\n{block}");
+        std::fs::write(dir.path().join("stacks").join(name), text).unwrap();
+        format!("stacks/{name}")
+    };
+    let good = data(
+        "data.toml",
+        "[data.shared]\ntype = \"s3.bucket\"\nid = \"acme-shared\"\n\n\
+         [data.me]\ntype = \"sts.caller_identity\"\n\n\
+         [data.peer]\ntype = \"strata.stack\"\nstack = \"good.toml\"\n",
+    );
+    assert_exit(&taplo(dir.path(), &["check", &good]), 0);
+    assert_exit(&strata(dir.path(), &["validate", &good]), 0);
+    let bad = data("bad-data.toml", "[data.me]\ntype = \"sts.caller\"\n");
+    assert_exit(&taplo(dir.path(), &["check", &bad]), 1);
+    assert_exit(&strata(dir.path(), &["validate", &bad]), 1);
 }
 
 #[test]

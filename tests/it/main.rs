@@ -12,6 +12,7 @@ mod cloudcontrol;
 mod consumer_lambda;
 mod crash;
 mod credentials;
+mod data_sources;
 mod deployed;
 mod editor;
 mod engine;

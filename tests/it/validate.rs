@@ -423,6 +423,11 @@ pub const CORPUS: &[(&str, &[&str])] = &[
         &["main.toml:4:10", "main.toml:6:10"],
     ),
     ("228-module-sensitive-variable", &["main.toml:9:18"]),
+    ("240-data-unknown-type.toml", &["5:8"]),
+    ("241-data-missing-id.toml", &["4:7"]),
+    ("242-data-unknown-attribute.toml", &["10:21"]),
+    ("243-data-stack-file-missing.toml", &["6:9"]),
+    ("244-data-id-refers-to-resource.toml", &["10:7"]),
     ("260-lifecycle-unknown-ignored-attribute.toml", &["7:41"]),
     ("261-lifecycle-bad-keys.toml", &["9:19", "10:1", "11:18"]),
 ];
@@ -452,7 +457,7 @@ pub fn corpus() -> Vec<Case> {
         found, listed,
         "tests/corpus/bad and CORPUS list different cases"
     );
-    assert_eq!(CORPUS.len(), 230);
+    assert_eq!(CORPUS.len(), 235);
     CORPUS
         .iter()
         .map(|(name, _)| {

@@ -2,6 +2,7 @@
 //! Checks the document's shape, variables, each resource against its schema, every
 //! reference; the caller's own checks of the stack (its dependency graph's) join them.
 
+mod data;
 mod for_each;
 mod lifecycle;
 mod outputs;
@@ -10,6 +11,7 @@ mod resources;
 mod stack;
 mod variables;
 
+pub(crate) use data::data_dependencies;
 pub(crate) use for_each::for_each_instances;
 pub use references::validation_scope;
 pub use stack::{backend_key, stage_problem};
@@ -37,6 +39,7 @@ pub const TOP_LEVEL: &[&str] = &[
     "variables",
     "resources",
     "outputs",
+    "data",
     "modules",
 ];
 
@@ -77,6 +80,7 @@ pub fn validate<T>(
         resources: IndexMap::new(),
         for_each: IndexMap::new(),
         outputs: IndexMap::new(),
+        data: IndexMap::new(),
         modules: Vec::new(),
         sources,
     };
@@ -95,10 +99,17 @@ pub fn validate<T>(
         .map(|t| t.keys().cloned().collect())
         .unwrap_or_default();
     stack.outputs = outputs(top, &mut diagnostics);
+    stack.data = data::data_decls(top, schemas, &mut diagnostics);
+    let declared_data: Vec<String> = top
+        .get("data")
+        .and_then(|e| e.node.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
+    data::check_data(&mut stack, &mut diagnostics);
 
     check_resource_attributes(&stack, &mut diagnostics);
     check_identities(&stack, &mut diagnostics);
-    check_references(&stack, &declared, &mut diagnostics);
+    check_references(&stack, &declared, &declared_data, &mut diagnostics);
     check_moves(&stack, &mut diagnostics);
     let (derived, found) = derive(&stack);
     diagnostics.extend(found);

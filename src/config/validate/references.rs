@@ -31,6 +31,7 @@ fn scope_with_facts<'a>(
         account_id,
         region,
         partition,
+        data: None,
         resources: move |name: &str, attribute: &str| {
             let Some(entry) = stack
                 .resources
@@ -45,6 +46,7 @@ fn scope_with_facts<'a>(
                 account_id,
                 region,
                 partition,
+                data: None,
                 resources: |_: &str, _: &str| Value::Unknown,
             };
             evaluate(&entry.node, &inner)
@@ -55,6 +57,7 @@ fn scope_with_facts<'a>(
 pub(super) fn check_references(
     stack: &Stack,
     declared: &[String],
+    declared_data: &[String],
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let output_refs: Vec<Reference> = stack
@@ -66,6 +69,7 @@ pub(super) fn check_references(
         .resources
         .values()
         .flat_map(|r| r.references.iter())
+        .chain(stack.data.values().flat_map(|d| d.references.iter()))
         .chain(output_refs.iter());
     for reference in all {
         let broken_declaration = matches!(&reference.target, Target::Resource { name, .. }
@@ -74,6 +78,16 @@ pub(super) fn check_references(
                 && !stack.resources.contains_key(split_instance(name).0)
                 && !stack.for_each.contains_key(split_instance(name).0));
         if broken_declaration {
+            continue;
+        }
+        if let Target::Data { name, attribute } = &reference.target {
+            diagnostics.extend(super::data::check_data_reference(
+                stack,
+                declared_data,
+                name,
+                attribute,
+                &reference.span,
+            ));
             continue;
         }
         if let Some(d) = check_reference(stack, reference) {

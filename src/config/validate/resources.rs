@@ -227,7 +227,7 @@ fn type_names(schemas: &[&'static Schema]) -> Vec<&'static str> {
     schemas.iter().map(|s| s.type_name).collect()
 }
 
-fn valid_identifier(name: &str) -> bool {
+pub(super) fn valid_identifier(name: &str) -> bool {
     name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
