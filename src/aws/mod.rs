@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod error;
 pub mod limit;
 pub mod observe;
+pub mod query;
 pub mod retry;
 
 use std::sync::{Arc, Mutex};
@@ -62,6 +63,8 @@ pub struct Clients {
     pub ssm: aws_sdk_ssm::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
     pub cloudcontrol: aws_sdk_cloudcontrol::Client,
+    /// CloudFormation's registry (`DescribeType`), signed by hand (see [`query`]).
+    pub cloudformation: query::CloudFormation,
     pub region: String,
     /// The endpoint in use when it is not AWS's own (emulators): changes how URLs look.
     pub endpoint: Option<String>,
@@ -239,6 +242,11 @@ impl Clients {
             ssm: client!(aws_sdk_ssm, "ssm"),
             secretsmanager: client!(aws_sdk_secretsmanager, "secretsmanager"),
             cloudcontrol: client!(aws_sdk_cloudcontrol, "cloudcontrol"),
+            cloudformation: query::CloudFormation::new(
+                config.credentials_provider(),
+                &region,
+                endpoint.as_deref(),
+            ),
             region,
             endpoint,
             identity: OnceCell::new(),

@@ -42,6 +42,7 @@ pub fn plan(
     target_args: &TargetArgs,
     flags: PlanFlags,
 ) -> anyhow::Result<ExitCode> {
+    fetch_schemas(args, target_args)?;
     let stack = match load(args) {
         Ok(stack) => stack,
         Err(code) => return Ok(code),
@@ -83,6 +84,20 @@ pub fn plan(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The current schemas of the stack's Cloud Control types, into the cache, before the
+/// stack is checked; warnings on stderr.
+fn fetch_schemas(args: &StackArgs, target_args: &TargetArgs) -> anyhow::Result<()> {
+    let warnings = runtime()?.block_on(ops::schemas::fetch(
+        &args.file,
+        &args.vars,
+        &target_args.access(),
+    ))?;
+    for warning in warnings {
+        eprintln!("{warning}");
+    }
+    Ok(())
 }
 
 /// A failure already reported on stderr (a stack's diagnostics), ending the process with
@@ -206,6 +221,7 @@ fn run_apply(
     run: &RunArgs,
     destroy: bool,
 ) -> anyhow::Result<ExitCode> {
+    fetch_schemas(args, target_args)?;
     let style = Style::detect(target_args.no_color);
     let json = run.json;
     let approval = match (run.auto_approve, json) {

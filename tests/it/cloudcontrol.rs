@@ -369,6 +369,7 @@ async fn the_policy_lists_cloud_control_actions_and_the_handlers_permissions() {
     let text = stdout(&out);
     for action in [
         "cloudformation:CreateResource",
+        "cloudformation:DescribeType",
         "cloudformation:GetResourceRequestStatus",
         "cloudformation:DeleteResource",
         "sns:CreateTopic",
@@ -377,6 +378,121 @@ async fn the_policy_lists_cloud_control_actions_and_the_handlers_permissions() {
     ] {
         assert!(text.contains(action), "{action} in {text}");
     }
+}
+
+/// The cached schema of `file` in the workspace's cache, and its version record.
+fn cached(cache: &Path, file: &str) -> (PathBuf, PathBuf) {
+    let dir = cache.join("strata/cloudformation-schemas/us-east-1");
+    (
+        dir.join(format!("{file}.json")),
+        dir.join(format!("{file}.version.json")),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_fetches_schemas_with_describe_type_caches_them_and_follows_a_new_version() {
+    let ws = Workspace::new();
+    let cache = ws.dir().join("cache");
+    let ws = ws.env("XDG_CACHE_HOME", &cache.display().to_string());
+    // The registry the proxy answers DescribeType from: the test changes a type there.
+    let registry = ws.dir().join("registry");
+    std::fs::create_dir_all(&registry).unwrap();
+    for name in ["aws-sns-topic.json", "aws-sns-subscription.json"] {
+        std::fs::copy(schemas().join(name), registry.join(name)).unwrap();
+    }
+    let registry_dir = registry.display().to_string();
+    let proxy = proxy(&ws, &["--cc-registry", &registry_dir]);
+    let through = ws.through(&proxy);
+    stack(&ws, "Alerts", "cc-alerts");
+
+    // An empty cache: the plan asks CloudFormation and caches both types' schemas.
+    let (topic, topic_version) = cached(&cache, "aws-sns-topic");
+    assert!(!topic.exists());
+    let plan = through.plan_json(STACK, &[]);
+    let actions: Vec<(String, String)> = crate::common::planned_changes(&plan)
+        .into_iter()
+        .map(|(address, action, _)| (address, action))
+        .collect();
+    assert_eq!(actions.len(), 3, "{plan}");
+    assert!(
+        actions.iter().all(|(_, action)| action == "create"),
+        "{plan}"
+    );
+    assert_eq!(
+        proxy.stats()["by_operation"]["cloudformation:DescribeType"],
+        2
+    );
+    assert_eq!(
+        std::fs::read_to_string(&topic).unwrap(),
+        std::fs::read_to_string(registry.join("aws-sns-topic.json")).unwrap()
+    );
+    let version: Json = serde_json::from_slice(&std::fs::read(&topic_version).unwrap()).unwrap();
+    assert!(version["last_updated"].is_string(), "{version}");
+    assert_eq!(version["sha256"].as_str().unwrap().len(), 64, "{version}");
+    through.ok(&["apply", STACK, "--auto-approve"]);
+
+    // The same version: asked again, the cache is left as it is.
+    let written = std::fs::metadata(&topic).unwrap().modified().unwrap();
+    proxy.reset();
+    assert_no_changes(&through.plan_json(STACK, &[]));
+    assert_eq!(
+        proxy.stats()["by_operation"]["cloudformation:DescribeType"],
+        2
+    );
+    assert_eq!(
+        std::fs::metadata(&topic).unwrap().modified().unwrap(),
+        written
+    );
+
+    // A new version in which DisplayName became create-only: fetched again, and the plan
+    // follows it (a replacement where it was an update).
+    let mut schema: Json =
+        serde_json::from_slice(&std::fs::read(registry.join("aws-sns-topic.json")).unwrap())
+            .unwrap();
+    schema["createOnlyProperties"]
+        .as_array_mut()
+        .unwrap()
+        .push(Json::from("/properties/DisplayName"));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(
+        registry.join("aws-sns-topic.json"),
+        serde_json::to_string_pretty(&schema).unwrap(),
+    )
+    .unwrap();
+    stack(&ws, "Alarms", "cc-alerts");
+    let out = through.ok(&["plan", STACK]);
+    assert!(
+        stdout(&out).contains("`DisplayName` cannot change in place"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        std::fs::read_to_string(&topic)
+            .unwrap()
+            .contains("/properties/DisplayName")
+    );
+    let newer: Json = serde_json::from_slice(&std::fs::read(&topic_version).unwrap()).unwrap();
+    assert_ne!(newer, version);
+
+    // A type CloudFormation does not know: an error naming the resource and the type.
+    ws.write(
+        STACK,
+        r#"
+[stack]
+name = "cc"
+
+[resources.bad]
+type = "AWS::SNS::Nope"
+properties = { TopicName = "x" }
+"#,
+    );
+    let out = through.run(&["plan", STACK]);
+    assert_exit(&out, 1);
+    let text = stderr(&out);
+    assert!(
+        text.contains("resource `bad` (AWS::SNS::Nope): CloudFormation knows no resource type AWS::SNS::Nope in us-east-1"),
+        "{text}"
+    );
 }
 
 async fn reset(ws: &Workspace) {

@@ -14,7 +14,8 @@ use crate::config::model::{ForEach, ResourceDecl, Stack, Variable};
 use crate::config::node::{Entry, NodeValue, Table};
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::source::Span;
-use crate::resources::cloudcontrol::{is_cloudcontrol, load};
+use crate::resources::cloudcontrol::schema::SchemaError;
+use crate::resources::cloudcontrol::{is_cloudcontrol, load, note_missing};
 use crate::schema::Schema;
 use crate::value::Value;
 
@@ -72,6 +73,9 @@ pub(super) fn resource_decls(
             match load(&type_name) {
                 Ok(cc) => Some(cc.ty.schema),
                 Err(error) => {
+                    if matches!(error, SchemaError::NotCached { .. }) {
+                        note_missing(name, &type_name);
+                    }
                     diagnostics.push(
                         Diagnostic::error(format!("cannot check `{name}` ({type_name})"))
                             .at(&type_entry.node.span, "no usable schema for this type")

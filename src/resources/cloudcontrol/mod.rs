@@ -10,6 +10,7 @@
 //! client token, so the SDK's retry of a create whose reply was lost is the same request.
 
 pub mod patch;
+pub mod registry;
 pub mod request;
 pub mod schema;
 
@@ -51,6 +52,28 @@ pub fn load(type_name: &str) -> Result<&'static CloudControl, SchemaError> {
     let cc: &'static CloudControl = Box::leak(Box::new(CloudControl { ty }));
     loaded.insert(type_name.to_string(), cc);
     Ok(cc)
+}
+
+/// The resources whose type had no cached schema when the stack was checked, with their
+/// types: what a command with credentials fetches before checking again.
+static MISSING: LazyLock<Mutex<Vec<(String, String)>>> = LazyLock::new(Default::default);
+
+/// Notes that resource `name`'s type `type_name` has no cached schema.
+pub fn note_missing(name: &str, type_name: &str) {
+    let mut missing = MISSING.lock().unwrap_or_else(|e| e.into_inner());
+    missing.push((name.to_string(), type_name.to_string()));
+}
+
+/// The (resource, type) pairs noted since the last call, which forgets them.
+pub fn take_missing() -> Vec<(String, String)> {
+    std::mem::take(&mut *MISSING.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Forgets the loaded schema of `type_name`: the next [`load`] reads the cache again (the
+/// one loaded before stays, leaked, for whoever holds it).
+pub fn forget(type_name: &str) {
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    loaded.remove(type_name);
 }
 
 /// How many times a create or update whose request FAILED for a passing reason (the
@@ -312,7 +335,9 @@ impl Resource for CloudControl {
         let mut out = vec![
             with(
                 Step::Read,
+                // DescribeType: the type's schema, asked before every plan.
                 &[
+                    "cloudformation:DescribeType",
                     "cloudformation:GetResource",
                     "cloudformation:GetResourceRequestStatus",
                 ],
