@@ -90,7 +90,7 @@ async fn a_create_whose_reply_was_lost_is_taken_as_ours_not_refused_as_a_takeove
     assert_no_changes(&plan);
 
     let state = read_state(dir, "producer-consumer", "dev");
-    assert_eq!(state["resources"].as_object().unwrap().len(), 13);
+    assert_eq!(state["resources"].as_object().unwrap().len(), 14);
     assert_eq!(
         state["pending"].as_object().map(|p| p.len()).unwrap_or(0),
         0,
@@ -360,7 +360,7 @@ async fn lost_replies_on_api_gateway_writes_never_leave_a_second_api() {
         .run(&["plan", &stack, "--detailed-exitcode"]);
     assert_exit(&out, 0);
     let state = read_state(dir, "producer-consumer", "dev");
-    assert_eq!(state["resources"].as_object().unwrap().len(), 13);
+    assert_eq!(state["resources"].as_object().unwrap().len(), 14);
 
     assert_exit(
         &ws.through(&proxy)

@@ -31,7 +31,7 @@ async fn two_instances_of_a_module_apply_and_each_carries_its_own_payloads() {
 
     let out = ws.ok(&["apply", &stack, "--auto-approve"]);
     assert!(
-        stdout(&out).contains("Apply complete! Resources: 26 added, 0 changed, 0 destroyed."),
+        stdout(&out).contains("Apply complete! Resources: 28 added, 0 changed, 0 destroyed."),
         "{}",
         stdout(&out)
     );
@@ -58,7 +58,7 @@ async fn two_instances_of_a_module_apply_and_each_carries_its_own_payloads() {
             && listed.contains("module.tenant[\"beta\"].sqs.queue.content_queue\t"),
         "{listed}"
     );
-    assert_eq!(listed.lines().count(), 26, "{listed}");
+    assert_eq!(listed.lines().count(), 28, "{listed}");
 
     // Each instance's chain: what is sent through one arrives on its queue, from its bucket.
     for (i, tenant) in ["alpha", "beta"].into_iter().enumerate() {
@@ -133,7 +133,7 @@ default = "dev"
 # What was the whole stack, now a module (stage `dev`, its default): the same objects.
 [modules.main]
 source = "upload-form.toml"
-moved_from = { content_bucket = "content_bucket", content_bucket_policy = "content_bucket_policy", presign_role = "presign_role", presign = "presign", upload_api = "upload_api", upload_api_invoke = "upload_api_invoke" }
+moved_from = { content_bucket = "content_bucket", content_bucket_policy = "content_bucket_policy", presign_logs = "presign_logs", presign_role = "presign_role", presign = "presign", upload_api = "upload_api", upload_api_invoke = "upload_api_invoke" }
 
 [modules.tenant]
 source = "upload-form.toml"
@@ -168,13 +168,13 @@ async fn resources_moved_into_a_module_keep_their_objects_and_a_removed_instance
     assert!(
         text.contains(
             "# module.main.s3.bucket.content_bucket has moved from s3.bucket.content_bucket"
-        ) && text.contains("Plan: 12 to add, 0 to change, 0 to destroy."),
+        ) && text.contains("Plan: 14 to add, 0 to change, 0 to destroy."),
         "{text}"
     );
     ws.ok(&["apply", &stack, "--auto-approve"]);
     let state = ws.state("tenants", "dev");
     let resources = state["resources"].as_object().unwrap();
-    assert_eq!(resources.len(), 18, "{state:#}");
+    assert_eq!(resources.len(), 21, "{state:#}");
     assert!(resources.contains_key("module.main.content_bucket"));
     assert!(!resources.contains_key("content_bucket"));
     assert_eq!(
@@ -241,13 +241,14 @@ async fn resources_moved_into_a_module_keep_their_objects_and_a_removed_instance
             "module.tenant[\"beta\"].iam.role.presign_role",
             "module.tenant[\"beta\"].lambda.function.presign",
             "module.tenant[\"beta\"].lambda.permission.upload_api_invoke",
+            "module.tenant[\"beta\"].logs.log_group.presign_logs",
             "module.tenant[\"beta\"].s3.bucket.content_bucket",
             "module.tenant[\"beta\"].s3.bucket_policy.content_bucket_policy",
         ]
     );
     let out = ws.ok(&["apply", &stack, "--auto-approve"]);
     assert!(
-        stdout(&out).contains("Apply complete! Resources: 0 added, 0 changed, 6 destroyed."),
+        stdout(&out).contains("Apply complete! Resources: 0 added, 0 changed, 7 destroyed."),
         "{}",
         stdout(&out)
     );

@@ -25,7 +25,11 @@ fn calls_in_log(log: &str) -> BTreeMap<(String, String), u64> {
     let mut calls = BTreeMap::new();
     for line in log.lines().filter(|l| l.contains("aws call ")) {
         // The proxy's names: the signing name (`apigateway`), not the SDK's ("API Gateway").
-        let service = field(line, "service").to_lowercase().replace(' ', "");
+        let mut service = field(line, "service").to_lowercase().replace(' ', "");
+        // CloudWatch Logs signs as `logs`.
+        if service == "cloudwatchlogs" {
+            service = "logs".to_string();
+        }
         *calls
             .entry((service, field(line, "operation")))
             .or_insert(0) += 1;

@@ -19,7 +19,7 @@ fn producer_consumer_validates_with_summary_and_apply_order() {
         text.contains("stack producer-consumer (stage=dev)"),
         "{text}"
     );
-    assert!(text.contains("\n13 resources\n"), "{text}");
+    assert!(text.contains("\n14 resources\n"), "{text}");
     assert!(
         text.contains("  sqs.queue                 2  dead_letter_queue, content_queue\n"),
         "{text}"
@@ -51,7 +51,7 @@ fn upload_form_validates_on_its_own() {
     );
     assert_exit(&out, 0);
     assert!(
-        stdout(&out).contains("stack upload-form (stage=prod)\n\n6 resources\n"),
+        stdout(&out).contains("stack upload-form (stage=prod)\n\n7 resources\n"),
         "{}",
         stdout(&out)
     );
@@ -97,7 +97,7 @@ fn graph_prints_dot_with_type_labels_and_both_kinds_of_edges() {
     assert!(dot.contains("\"content_queue\" [label = \"sqs.queue.content_queue\"];"));
     assert!(dot.contains("\"content_queue\" -> \"dead_letter_queue\";"));
     assert!(dot.contains("\"content_notification\" -> \"content_queue_policy\" [style = dashed];"));
-    assert_eq!(dot.matches("[label =").count(), 13);
+    assert_eq!(dot.matches("[label =").count(), 14);
 }
 
 #[test]
