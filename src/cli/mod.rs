@@ -12,6 +12,7 @@ mod events;
 mod fmt;
 mod out;
 mod policy;
+mod stacks;
 mod state;
 mod validate;
 
@@ -50,12 +51,12 @@ enum Command {
     /// Print the dependency graph as Graphviz DOT. No AWS call.
     Graph {
         #[command(flatten)]
-        stack: StackArgs,
+        stack: StackOrStacks,
     },
     /// Show what apply would change, after reading every resource live.
     Plan {
         #[command(flatten)]
-        stack: StackArgs,
+        stack: StackOrStacks,
         #[command(flatten)]
         target: TargetArgs,
         #[command(flatten)]
@@ -87,7 +88,7 @@ enum Command {
     )))]
     Apply {
         #[command(flatten)]
-        stack: StackArgs,
+        stack: StackOrStacks,
         #[command(flatten)]
         target: TargetArgs,
         #[command(flatten)]
@@ -96,7 +97,7 @@ enum Command {
     /// Delete every resource recorded in the stack's state, dependents first.
     Destroy {
         #[command(flatten)]
-        stack: StackArgs,
+        stack: StackOrStacks,
         #[command(flatten)]
         target: TargetArgs,
         #[command(flatten)]
@@ -369,6 +370,45 @@ enum StateCommand {
     },
 }
 
+/// One stack file, or with `--stacks DIR` every stack under a directory.
+#[derive(Args)]
+struct StackOrStacks {
+    /// The stack file.
+    #[arg(required_unless_present = "stacks")]
+    file: Option<PathBuf>,
+    /// Set a variable: `--var stage=prod`. Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
+    /// Every stack under DIR instead of one file, each after the stacks whose outputs it
+    /// reads (`strata.stack` data sources), each as its own run.
+    #[arg(long, value_name = "DIR", conflicts_with = "file")]
+    stacks: Option<PathBuf>,
+}
+
+impl StackOrStacks {
+    /// The one stack, or the directory of stacks.
+    fn one(self) -> Result<StackArgs, PathBuf> {
+        match (self.file, self.stacks) {
+            (Some(file), _) => Ok(StackArgs {
+                file,
+                vars: self.vars,
+            }),
+            (None, Some(dir)) => Err(dir),
+            // clap requires one of the two.
+            (None, None) => Err(PathBuf::from(".")),
+        }
+    }
+}
+
+/// The one stack of a command whose `--stacks` was matched before.
+fn one(stack: StackOrStacks) -> StackArgs {
+    let vars = stack.vars;
+    StackArgs {
+        file: stack.file.unwrap_or_default(),
+        vars,
+    }
+}
+
 #[derive(Args)]
 struct StackArgs {
     /// The stack file.
@@ -530,7 +570,30 @@ pub fn run() -> ExitCode {
         .map(|()| ExitCode::SUCCESS)
         .map_err(anyhow::Error::from),
         Command::Validate { stack, explain } => validate::validate(&stack, explain),
-        Command::Graph { stack } => validate::graph(&stack),
+        Command::Graph { stack } => match stack.one() {
+            Ok(stack) => validate::graph(&stack),
+            Err(dir) => stacks::graph(&dir),
+        },
+        Command::Plan {
+            stack: StackOrStacks {
+                stacks: Some(dir), ..
+            },
+            ..
+        } => stacks::run("plan", &dir, false),
+        Command::Apply {
+            stack: StackOrStacks {
+                stacks: Some(dir), ..
+            },
+            run,
+            ..
+        } => stacks::run_changes("apply", &dir, run.auto_approve),
+        Command::Destroy {
+            stack: StackOrStacks {
+                stacks: Some(dir), ..
+            },
+            run,
+            ..
+        } => stacks::run_changes("destroy", &dir, run.auto_approve),
         Command::Plan {
             stack,
             target,
@@ -542,7 +605,7 @@ pub fn run() -> ExitCode {
             destroy,
             parallelism,
         } => deploy::plan(
-            &stack,
+            &one(stack),
             &target,
             deploy::PlanFlags {
                 json,
@@ -554,8 +617,8 @@ pub fn run() -> ExitCode {
                 selection: select.selection(),
             },
         ),
-        Command::Apply { stack, target, run } => deploy::apply(&stack, &target, &run, false),
-        Command::Destroy { stack, target, run } => deploy::apply(&stack, &target, &run, true),
+        Command::Apply { stack, target, run } => deploy::apply(&one(stack), &target, &run, false),
+        Command::Destroy { stack, target, run } => deploy::apply(&one(stack), &target, &run, true),
         Command::Import {
             stack,
             resource,

@@ -10,6 +10,7 @@ pub mod policy;
 pub mod preview;
 pub mod run;
 pub mod schemas;
+pub mod stacks;
 pub mod state;
 
 use std::path::{Path, PathBuf};

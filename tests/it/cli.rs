@@ -163,7 +163,7 @@ fn help_says_what_each_argument_is() {
     let apply = help(&["apply", "--help"]);
     assert!(
         apply.contains(
-            "  <FILE>  The stack file, or a plan saved with `plan --out` (applied exactly as saved, with the variables it was made with: --var is refused then)\n"
+            "  [FILE]  The stack file, or a plan saved with `plan --out` (applied exactly as saved, with the variables it was made with: --var is refused then)\n"
         ),
         "{apply}"
     );

@@ -36,6 +36,7 @@ mod realism;
 mod remote_state;
 mod resource_fixes;
 mod saved_plan;
+mod stacks_dir;
 mod state_commands;
 mod takeover;
 mod takeover_permission;
