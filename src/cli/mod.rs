@@ -385,22 +385,8 @@ struct StackOrStacks {
     stacks: Option<PathBuf>,
 }
 
-impl StackOrStacks {
-    /// The one stack, or the directory of stacks.
-    fn one(self) -> Result<StackArgs, PathBuf> {
-        match (self.file, self.stacks) {
-            (Some(file), _) => Ok(StackArgs {
-                file,
-                vars: self.vars,
-            }),
-            (None, Some(dir)) => Err(dir),
-            // clap requires one of the two.
-            (None, None) => Err(PathBuf::from(".")),
-        }
-    }
-}
-
-/// The one stack of a command whose `--stacks` was matched before.
+/// The one stack of a command whose `--stacks` was matched before (clap requires the file
+/// without it).
 fn one(stack: StackOrStacks) -> StackArgs {
     let vars = stack.vars;
     StackArgs {
@@ -570,10 +556,12 @@ pub fn run() -> ExitCode {
         .map(|()| ExitCode::SUCCESS)
         .map_err(anyhow::Error::from),
         Command::Validate { stack, explain } => validate::validate(&stack, explain),
-        Command::Graph { stack } => match stack.one() {
-            Ok(stack) => validate::graph(&stack),
-            Err(dir) => stacks::graph(&dir),
-        },
+        Command::Graph {
+            stack: StackOrStacks {
+                stacks: Some(dir), ..
+            },
+        } => stacks::graph(&dir),
+        Command::Graph { stack } => validate::graph(&one(stack)),
         Command::Plan {
             stack: StackOrStacks {
                 stacks: Some(dir), ..

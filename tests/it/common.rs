@@ -638,6 +638,20 @@ pub async fn queue_attribute(
 }
 
 /// Every object of the stack's types on the emulator, by physical id.
+/// The names of the queues that exist.
+pub async fn queue_names(clients: &strata::aws::Clients) -> std::collections::BTreeSet<String> {
+    clients
+        .sqs
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls()
+        .iter()
+        .map(|url| url.rsplit('/').next().unwrap().to_string())
+        .collect()
+}
+
 pub async fn live_ids(clients: &strata::aws::Clients) -> std::collections::BTreeSet<String> {
     let mut ids = std::collections::BTreeSet::new();
     ids.extend(

@@ -406,16 +406,7 @@ async fn the_proxy_faults_the_same_calls_for_a_seed_and_never_forwards_them() {
 
     // Exactly the queues whose create was answered by the emulator exist.
     let clients = ws.clients().await;
-    let existing: BTreeSet<String> = clients
-        .sqs
-        .list_queues()
-        .send()
-        .await
-        .unwrap()
-        .queue_urls()
-        .iter()
-        .map(|url| url.rsplit('/').next().unwrap().to_string())
-        .collect();
+    let existing = crate::common::queue_names(&clients).await;
     let created: BTreeSet<String> = ["first", "second"]
         .iter()
         .flat_map(|prefix| {

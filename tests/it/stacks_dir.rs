@@ -2,9 +2,9 @@
 //! each other (`strata.stack` data sources), each as its own run; a failed stack stops the
 //! stacks that read it, and only them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::common::{Workspace, assert_exit, stderr, stdout};
+use crate::common::{Workspace, assert_exit, queue_names, stderr, stdout};
 
 const NETWORK: &str = r#"[stack]
 name = "network"
@@ -47,21 +47,6 @@ fn team(ws: &Workspace, network: &str) -> String {
     ws.dir().join("team").display().to_string()
 }
 
-async fn queues(clients: &strata::aws::Clients) -> Vec<String> {
-    let mut names: Vec<String> = clients
-        .sqs
-        .list_queues()
-        .send()
-        .await
-        .unwrap()
-        .queue_urls()
-        .iter()
-        .map(|u| u.rsplit('/').next().unwrap().to_string())
-        .collect();
-    names.sort();
-    names
-}
-
 /// The stack lines (`── NAME: ...`) of a run, in the order they were printed.
 fn stack_lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| l.starts_with("── ")).collect()
@@ -87,7 +72,7 @@ async fn stacks_apply_in_the_order_their_outputs_are_read_and_destroy_in_reverse
         "{}",
         stderr(&out)
     );
-    assert_eq!(queues(&clients).await, Vec::<String>::new());
+    assert_eq!(queue_names(&clients).await, BTreeSet::new());
 
     let out = ws.ok(&["apply", "--stacks", &dir, "--auto-approve"]);
     let text = stdout(&out);
@@ -105,8 +90,8 @@ async fn stacks_apply_in_the_order_their_outputs_are_read_and_destroy_in_reverse
         "{text}"
     );
     assert_eq!(
-        queues(&clients).await,
-        ["app-jobs", "network-events", "solo-work"]
+        queue_names(&clients).await,
+        BTreeSet::from(["app-jobs", "network-events", "solo-work"].map(String::from))
     );
     let url = clients
         .sqs
@@ -162,7 +147,7 @@ async fn stacks_apply_in_the_order_their_outputs_are_read_and_destroy_in_reverse
     assert!(
         at("── app.toml: destroy succeeded") < at("── network/network.toml: destroy succeeded")
     );
-    assert_eq!(queues(&clients).await, Vec::<String>::new());
+    assert_eq!(queue_names(&clients).await, BTreeSet::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,7 +174,10 @@ async fn a_failed_stack_skips_the_stacks_that_read_it_and_only_them() {
         "{text}"
     );
     assert!(stderr(&out).contains("network events"), "{}", stderr(&out));
-    assert_eq!(queues(&clients).await, ["solo-work"]);
+    assert_eq!(
+        queue_names(&clients).await,
+        BTreeSet::from(["solo-work".to_string()])
+    );
 
     // Stacks that read each other in a cycle are refused before any run.
     ws.write(
